@@ -1,0 +1,178 @@
+//! Typed configuration, read from command-line flags and the environment (flags win).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::db::DatabaseTarget;
+
+/// `auditlog-server`: the Auditlog API server and web app host.
+#[derive(Debug, Parser)]
+#[command(name = "auditlog-server", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and the web app (the default).
+    Serve,
+    /// Run pending database migrations, then exit.
+    Migrate,
+}
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug, Args)]
+pub struct Settings {
+    /// Address and port to listen on; port 0 picks a free port.
+    #[arg(long, env = "AUDITLOG_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// `sqlite://<file>` (embedded, the default) or `postgres://<user>@<host>/<database>`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://./data/auditlog.db")]
+    pub database_url: String,
+
+    /// Connections kept in the database pool.
+    #[arg(long, env = "AUDITLOG_DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: u32,
+
+    /// Directory for server state: the generated secret key (and the SQLite file by default).
+    #[arg(long, env = "AUDITLOG_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// The built web app (Trunk's `dist/`), served with a fallback to `index.html`.
+    #[arg(long, env = "AUDITLOG_STATIC_DIR", default_value = "./dist")]
+    pub static_dir: PathBuf,
+
+    /// Key that signs sessions and API tokens (at least 32 characters). Generated and kept in
+    /// `<data dir>/secret.key` when not given.
+    #[arg(long, env = "AUDITLOG_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<SecretKey>,
+
+    /// HTTP worker threads; defaults to the number of CPU cores.
+    #[arg(long, env = "AUDITLOG_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Log format on standard error.
+    #[arg(long, env = "AUDITLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The server's signing key. Its `Debug` form never shows the key.
+#[derive(Clone)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for SecretKey {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<SecretKey, String> {
+        if text.len() < 32 {
+            return Err("the secret key must be at least 32 characters long".to_string());
+        }
+        Ok(SecretKey(text.to_string()))
+    }
+}
+
+impl Settings {
+    /// Defaults for everything, as if no flag or variable were set.
+    pub fn from_defaults() -> Settings {
+        Cli::parse_from(["auditlog-server"]).settings
+    }
+
+    pub fn database_target(&self) -> anyhow::Result<DatabaseTarget> {
+        DatabaseTarget::parse(&self.database_url)
+    }
+
+    /// The configured secret key, or the one kept in the data directory (created on first use).
+    pub fn resolve_secret_key(&self) -> anyhow::Result<SecretKey> {
+        if let Some(key) = &self.secret_key {
+            return Ok(key.clone());
+        }
+        load_or_create_secret(&self.data_dir.join("secret.key"))
+    }
+}
+
+fn load_or_create_secret(path: &Path) -> anyhow::Result<SecretKey> {
+    if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the secret key at {}", path.display()))?;
+        return text
+            .trim()
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
+    let key = hex::encode(bytes);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    }
+    write_private_file(path, &key)
+        .with_context(|| format!("cannot write the secret key to {}", path.display()))?;
+    Ok(SecretKey(key))
+}
+
+#[cfg(unix)]
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_secret_is_kept_and_reused() {
+        let dir = std::env::temp_dir().join(format!("auditlog-secret-{}", std::process::id()));
+        let path = dir.join("secret.key");
+        let first = load_or_create_secret(&path).unwrap();
+        let second = load_or_create_secret(&path).unwrap();
+        assert_eq!(first.expose(), second.expose());
+        assert_eq!(first.expose().len(), 64);
+        assert_eq!(format!("{first:?}"), "SecretKey(<redacted>)");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert!("too short".parse::<SecretKey>().is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! Storage: one connection type over SQLite and PostgreSQL, its pool, and the migrations.
+//!
+//! Invariants:
+//! * The backend is chosen from the database URL's scheme, never by trial: `sqlite:` (a file) or
+//!   `postgres:`/`postgresql:`. A connection error is reported as the backend's own error.
+//! * Every SQLite connection runs in WAL mode with `synchronous=FULL` (a committed entry survives a
+//!   power cut), foreign keys on and a busy timeout, set when the pool opens it.
+//! * Migrations for both backends are embedded in the binary and run before the server binds.
+//!   On PostgreSQL they run under an advisory lock, so several servers may start at once.
+
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use diesel::connection::SimpleConnection as _;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// An arbitrary, fixed key for the PostgreSQL advisory lock that serializes migrations.
+const MIGRATION_LOCK_KEY: i64 = 0x4155_4449_544c_4f47; // "AUDITLOG"
+
+/// A connection to either backend. Diesel's `MultiConnection` lets one boxed query serve both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// The pool every request borrows connections from.
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+
+/// Where the data lives, read from a database URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// A SQLite file, created (with its directory) when missing.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, by its URL.
+    Postgres(String),
+}
+
+impl DatabaseTarget {
+    /// Reads `sqlite://./data/auditlog.db`, `sqlite:///abs/path.db`, `sqlite:relative.db` or
+    /// `postgres://user@host/db` (also `postgresql://`).
+    pub fn parse(url: &str) -> anyhow::Result<DatabaseTarget> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseTarget::Postgres(url.to_string()));
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            anyhow::ensure!(!path.is_empty(), "the SQLite URL `{url}` names no file");
+            return Ok(DatabaseTarget::Sqlite(PathBuf::from(path)));
+        }
+        anyhow::bail!(
+            "unsupported database URL `{url}`: use sqlite://<file> or postgres://<user>@<host>/<database>"
+        )
+    }
+
+    /// The engine's name as reported by `/healthz`.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            DatabaseTarget::Sqlite(_) => "sqlite",
+            DatabaseTarget::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// An r2d2 manager that opens connections of the backend the URL names.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    target: DatabaseTarget,
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectionError> {
+        match &self.target {
+            DatabaseTarget::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgres),
+            DatabaseTarget::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = FULL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA busy_timeout = 10000;",
+                )
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
+        ping(conn).map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// A trivial round trip to the database.
+pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
+}
+
+/// Opens the pool (creating a SQLite file's directory if needed) and runs pending migrations.
+pub fn connect_and_migrate(target: &DatabaseTarget, max_size: u32) -> anyhow::Result<DbPool> {
+    if let DatabaseTarget::Sqlite(path) = target {
+        create_parent_dir(path)?;
+    }
+    let pool = r2d2::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(10))
+        .build(ConnectionManager {
+            target: target.clone(),
+        })
+        .with_context(|| format!("cannot open the {} database", target.engine()))?;
+    let mut conn = pool.get().context("cannot borrow a connection to migrate")?;
+    run_migrations(&mut conn)?;
+    Ok(pool)
+}
+
+fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
+    match conn {
+        DbConnection::Sqlite(conn) => {
+            conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| anyhow::anyhow!(e))
+                .context("SQLite migrations failed")?;
+        }
+        DbConnection::Postgres(conn) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                .execute(conn)
+                .context("cannot take the migration lock")?;
+            let outcome = conn
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!(e));
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                .execute(conn)
+                .context("cannot release the migration lock")?;
+            outcome.context("PostgreSQL migrations failed")?;
+        }
+    }
+    Ok(())
+}
+
+fn create_parent_dir(path: &Path) -> anyhow::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the database directory {}", dir.display())),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_choose_the_backend_by_scheme() {
+        assert_eq!(
+            DatabaseTarget::parse("sqlite://./data/auditlog.db").unwrap(),
+            DatabaseTarget::Sqlite("./data/auditlog.db".into())
+        );
+        assert_eq!(
+            DatabaseTarget::parse("sqlite:///var/lib/auditlog.db").unwrap(),
+            DatabaseTarget::Sqlite("/var/lib/auditlog.db".into())
+        );
+        assert_eq!(
+            DatabaseTarget::parse("postgresql://u@h/db").unwrap(),
+            DatabaseTarget::Postgres("postgresql://u@h/db".into())
+        );
+        assert!(DatabaseTarget::parse("mysql://u@h/db").is_err());
+        assert!(DatabaseTarget::parse("sqlite://").is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! The API's one error type and its RFC 9457 problem documents.
+//!
+//! Invariant: a 5xx response never carries the cause; the cause chain goes to the log, tagged with
+//! the request's span. A 4xx response always says what was wrong and, for input, which parameter.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use auditlog_shared::wire::{InvalidParam, Problem};
+use auditlog_shared::QueryError;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The audit query string could not be read.
+    #[error(transparent)]
+    InvalidQuery(#[from] QueryError),
+    /// The audit query was readable but cannot be served (for example: past retention).
+    #[error("{detail}")]
+    UnservableQuery { param: String, detail: String },
+    /// A request body or path parameter that could not be read.
+    #[error("{detail}")]
+    BadRequest { detail: String },
+    #[error("no such resource")]
+    NotFound,
+    /// The database (or another dependency) cannot be reached right now.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or an unexpected failure.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// Wraps any error as an internal one, keeping its chain for the log.
+    pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
+        ApiError::Internal(error.into())
+    }
+
+    fn problem(&self) -> Problem {
+        let status = self.status_code().as_u16();
+        let (kind, title, detail, invalid_params) = match self {
+            ApiError::InvalidQuery(error) => (
+                "/problems/invalid-query",
+                "Invalid audit log query",
+                Some(error.to_string()),
+                error
+                    .key()
+                    .map(|key| {
+                        vec![InvalidParam {
+                            name: key.to_string(),
+                            reason: error.to_string(),
+                        }]
+                    })
+                    .unwrap_or_default(),
+            ),
+            ApiError::UnservableQuery { param, detail } => (
+                "/problems/invalid-query",
+                "Invalid audit log query",
+                Some(detail.clone()),
+                vec![InvalidParam {
+                    name: param.clone(),
+                    reason: detail.clone(),
+                }],
+            ),
+            ApiError::BadRequest { detail } => (
+                "/problems/bad-request",
+                "Bad request",
+                Some(detail.clone()),
+                Vec::new(),
+            ),
+            ApiError::NotFound => (
+                "/problems/not-found",
+                "Not found",
+                Some("No resource exists at this address.".to_string()),
+                Vec::new(),
+            ),
+            ApiError::Unavailable(_) => (
+                "/problems/unavailable",
+                "Service unavailable",
+                Some("The server cannot reach its database right now; try again shortly.".into()),
+                Vec::new(),
+            ),
+            ApiError::Internal(_) => (
+                "/problems/internal",
+                "Internal server error",
+                Some("The server failed to handle the request; the cause is in its log.".into()),
+                Vec::new(),
+            ),
+        };
+        Problem {
+            kind: kind.to_string(),
+            title: title.to_string(),
+            status,
+            detail,
+            instance: None,
+            invalid_params,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidQuery(_)
+            | ApiError::UnservableQuery { .. }
+            | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = self {
+            tracing::error!(cause_chain = %format!("{cause:#}"), "request failed: {self}");
+        }
+        problem_response(self.problem())
+    }
+}
+
+/// Serializes a problem document with its status and media type.
+pub fn problem_response(problem: Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "application/problem+json"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(serde_json::to_string(&problem).unwrap_or_default())
+}
+
+/// A problem document for a request that named no route.
+pub fn not_found(request: &HttpRequest) -> HttpResponse {
+    let mut problem = ApiError::NotFound.problem();
+    problem.instance = Some(request.path().to_string());
+    problem_response(problem)
+}
+
+/// Turns actix's JSON and path extraction errors into 400 problem documents.
+pub fn extraction_error(detail: String) -> actix_web::Error {
+    ApiError::BadRequest { detail }.into()
+}

@@ -1,0 +1,10 @@
+//! The Auditlog server as a library: the `auditlog-server` binary is a thin `main` over it, and
+//! the integration tests build the same [`startup::Application`] on port 0.
+
+pub mod audit_query;
+pub mod configuration;
+pub mod db;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

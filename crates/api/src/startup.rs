@@ -1,0 +1,99 @@
+//! Building and running the server: `Application::build` opens storage, runs migrations and binds
+//! the listener (port 0 picks a free port, as tests do); `run_until_stopped` serves.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+use tracing_actix_web::TracingLogger;
+
+use crate::configuration::{SecretKey, Settings};
+use crate::db::{self, DbPool};
+use crate::error::extraction_error;
+use crate::routes;
+use crate::routes::spa::SpaIndex;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub pool: DbPool,
+    /// `"sqlite"` or `"postgres"`.
+    pub database_engine: &'static str,
+    pub secret_key: SecretKey,
+}
+
+/// A server that is bound and ready to run.
+pub struct Application {
+    port: u16,
+    host: String,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(settings: &Settings) -> anyhow::Result<Application> {
+        let target = settings.database_target()?;
+        let secret_key = settings.resolve_secret_key()?;
+        let pool = db::connect_and_migrate(&target, settings.db_pool_size)?;
+        let state = web::Data::new(AppState {
+            pool,
+            database_engine: target.engine(),
+            secret_key,
+        });
+
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let address = listener.local_addr()?;
+        let static_dir = settings.static_dir.clone();
+        let spa_index = web::Data::new(SpaIndex(static_dir.join("index.html")));
+
+        let mut server = HttpServer::new(move || {
+            let mut app = App::new()
+                .wrap(TracingLogger::default())
+                .wrap(actix_web::middleware::Compress::default())
+                .app_data(state.clone())
+                .app_data(spa_index.clone())
+                .app_data(web::JsonConfig::default().error_handler(|error, _| {
+                    extraction_error(format!("invalid JSON body: {error}"))
+                }))
+                .app_data(web::PathConfig::default().error_handler(|error, _| {
+                    extraction_error(format!("invalid path parameter: {error}"))
+                }))
+                .service(routes::health::healthz)
+                .service(routes::health::readyz)
+                .service(routes::query::resolve);
+            if static_dir.is_dir() {
+                app = app.service(
+                    actix_files::Files::new("/", &static_dir)
+                        .prefer_utf8(true)
+                        .default_handler(routes::spa::fallback),
+                );
+            }
+            app.default_service(web::to(|request: actix_web::HttpRequest| async move {
+                crate::error::not_found(&request)
+            }))
+        })
+        .listen(listener)?;
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+
+        Ok(Application {
+            port: address.port(),
+            host: address.ip().to_string(),
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The address clients reach the server at.
+    pub fn url(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,23 @@
+//! The query model and the wire types of Auditlog.
+//!
+//! This crate is shared by the server (`auditlog-api`), the web app (`auditlog-web`, compiled to
+//! WebAssembly) and the CLI (`auditlog-cli`). It must therefore stay free of any server or database
+//! dependency and build for `wasm32-unknown-unknown` as well as for native targets.
+//!
+//! The heart of it is [`AuditQuery`]: the typed form of every filter, the search text, the date
+//! range and the page of an audit log view, with exactly one canonical query-string form
+//! ([`AuditQuery::to_query_string`] and [`AuditQuery::parse`]). The browser URL, the REST API and
+//! the CLI's `--query` all use that one form, so a shared link and an API call mean the same thing.
+
+mod cursor;
+mod query;
+mod urlencoding;
+pub mod wire;
+
+pub use cursor::{Cursor, CursorDirection};
+pub use query::{
+    ActionKey, ActorRef, AuditQuery, CustomRange, DateRange, EntityId, Filter, Method, PageSize,
+    Preset, QueryError, ResolvedRange, ResourceType, SearchText, Source, StatusMatch,
+    DEFAULT_PAGE_SIZE, MAX_FILTER_VALUES, MAX_PAGE_SIZE, MAX_QUERY_STRING_BYTES, MAX_SEARCH_CHARS,
+    RETENTION_DAYS,
+};

@@ -1,0 +1,15 @@
+DROP TABLE audit_chain_heads;
+DROP TRIGGER audit_entries_append_only ON audit_entries;
+DROP FUNCTION audit_entries_refuse_update();
+DROP TABLE audit_entries;
+DROP TABLE integrations;
+DROP TABLE cloud_accounts;
+DROP TABLE environment_groups;
+DROP TABLE datastores;
+DROP TABLE applications;
+DROP TABLE clusters;
+DROP TABLE api_tokens;
+DROP TABLE memberships;
+DROP TABLE users;
+DROP TABLE project_settings;
+DROP TABLE projects;
