@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
-use actix_web::{web, App, HttpServer};
+use actix_web::{guard, web, App, HttpServer};
 use anyhow::Context as _;
 use tracing_actix_web::TracingLogger;
 
@@ -64,7 +64,9 @@ impl Application {
             if static_dir.is_dir() {
                 app = app.service(
                     actix_files::Files::new("/", &static_dir)
+                        .index_file("index.html")
                         .prefer_utf8(true)
+                        .guard(guard::Any(guard::Get()).or(guard::Head()))
                         .default_handler(routes::spa::fallback),
                 );
             }

@@ -1,0 +1,9 @@
+//! Integration tests: the real server, built with `Application::build` on port 0, against a fresh
+//! SQLite file and a fresh PostgreSQL database. Every test function runs on both backends.
+
+mod helpers;
+
+mod errors;
+mod health;
+mod query_resolve;
+mod spa;
