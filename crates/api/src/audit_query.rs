@@ -4,7 +4,7 @@
 //! of the world: the current time and the retention window (PRODUCT.md Q2, Q8).
 
 use auditlog_shared::{AuditQuery, ResolvedRange, RETENTION_DAYS};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
 use crate::error::ApiError;
 
@@ -31,7 +31,10 @@ impl ValidatedQuery {
         if window.from >= now {
             return Err(ApiError::UnservableQuery {
                 param: "from".into(),
-                detail: format!("the range starts in the future ({})", window.from.to_rfc3339()),
+                detail: format!(
+                    "the range starts in the future ({})",
+                    window.from.to_rfc3339_opts(SecondsFormat::Secs, true)
+                ),
             });
         }
         if window.to <= horizon {
@@ -39,7 +42,7 @@ impl ValidatedQuery {
                 param: "to".into(),
                 detail: format!(
                     "the range ends before the retention horizon: audit entries are kept for {RETENTION_DAYS} days, so nothing before {} can be shown",
-                    horizon.to_rfc3339()
+                    horizon.to_rfc3339_opts(SecondsFormat::Secs, true)
                 ),
             });
         }

@@ -30,36 +30,66 @@ pub enum Command {
 #[derive(Clone, Debug, Args)]
 pub struct Settings {
     /// Address and port to listen on; port 0 picks a free port.
-    #[arg(long, env = "AUDITLOG_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "AUDITLOG_BIND",
+        default_value = "127.0.0.1:8080"
+    )]
     pub bind: String,
 
     /// `sqlite://<file>` (embedded, the default) or `postgres://<user>@<host>/<database>`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://./data/auditlog.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        default_value = "sqlite://./data/auditlog.db"
+    )]
     pub database_url: String,
 
     /// Connections kept in the database pool.
-    #[arg(long, env = "AUDITLOG_DB_POOL_SIZE", default_value_t = 8)]
+    #[arg(
+        long,
+        global = true,
+        env = "AUDITLOG_DB_POOL_SIZE",
+        default_value_t = 8
+    )]
     pub db_pool_size: u32,
 
     /// Directory for server state: the generated secret key (and the SQLite file by default).
-    #[arg(long, env = "AUDITLOG_DATA_DIR", default_value = "./data")]
+    #[arg(
+        long,
+        global = true,
+        env = "AUDITLOG_DATA_DIR",
+        default_value = "./data"
+    )]
     pub data_dir: PathBuf,
 
     /// The built web app (Trunk's `dist/`), served with a fallback to `index.html`.
-    #[arg(long, env = "AUDITLOG_STATIC_DIR", default_value = "./dist")]
+    #[arg(
+        long,
+        global = true,
+        env = "AUDITLOG_STATIC_DIR",
+        default_value = "./dist"
+    )]
     pub static_dir: PathBuf,
 
     /// Key that signs sessions and API tokens (at least 32 characters). Generated and kept in
     /// `<data dir>/secret.key` when not given.
-    #[arg(long, env = "AUDITLOG_SECRET_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "AUDITLOG_SECRET_KEY",
+        hide_env_values = true
+    )]
     pub secret_key: Option<SecretKey>,
 
     /// HTTP worker threads; defaults to the number of CPU cores.
-    #[arg(long, env = "AUDITLOG_WORKERS")]
+    #[arg(long, global = true, env = "AUDITLOG_WORKERS")]
     pub workers: Option<usize>,
 
     /// Log format on standard error.
-    #[arg(long, env = "AUDITLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, env = "AUDITLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 

@@ -17,7 +17,12 @@ const USER_AGENT: &str = concat!("auditlog-cli/", env!("CARGO_PKG_VERSION"));
 #[command(name = "auditlog", version, about = "The Auditlog command-line client")]
 struct Cli {
     /// The server's base URL.
-    #[arg(long, global = true, env = "AUDITLOG_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "AUDITLOG_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     url: String,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]

@@ -113,7 +113,12 @@ pub enum Preset {
 }
 
 impl Preset {
-    pub const ALL: [Preset; 4] = [Preset::Hour1, Preset::Hours24, Preset::Days7, Preset::Days30];
+    pub const ALL: [Preset; 4] = [
+        Preset::Hour1,
+        Preset::Hours24,
+        Preset::Days7,
+        Preset::Days30,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -339,7 +344,9 @@ pub struct PageSize(u32);
 
 impl PageSize {
     pub fn new(rows: u32) -> Option<PageSize> {
-        (1..=MAX_PAGE_SIZE).contains(&rows).then_some(PageSize(rows))
+        (1..=MAX_PAGE_SIZE)
+            .contains(&rows)
+            .then_some(PageSize(rows))
     }
 
     pub fn get(self) -> u32 {
@@ -466,7 +473,9 @@ impl FilterValue for StatusMatch {
             return None;
         }
         let code: u16 = text.parse().ok()?;
-        (100..=599).contains(&code).then_some(StatusMatch::Code(code))
+        (100..=599)
+            .contains(&code)
+            .then_some(StatusMatch::Code(code))
     }
 
     fn write_value(&self) -> String {
@@ -871,8 +880,10 @@ mod tests {
     #[test]
     fn hostile_search_text_survives_the_round_trip() {
         let text = "100% _done_ & a=b + c, \"quoted\" 'x' \\ é ✓ 𝄞";
-        let mut query = AuditQuery::default();
-        query.search = Some(SearchText::new(text).unwrap());
+        let query = AuditQuery {
+            search: Some(SearchText::new(text).unwrap()),
+            ..AuditQuery::default()
+        };
         let encoded = query.to_query_string();
         assert!(!encoded.contains(' '), "{encoded}");
         assert_eq!(AuditQuery::parse(&encoded).unwrap(), query);
@@ -880,10 +891,9 @@ mod tests {
 
     #[test]
     fn custom_ranges_are_utc_microseconds() {
-        let query = AuditQuery::parse(
-            "from=2026-11-20T10:00:00.1234567%2B01:00&to=2026-11-21T00:00:00Z",
-        )
-        .unwrap();
+        let query =
+            AuditQuery::parse("from=2026-11-20T10:00:00.1234567%2B01:00&to=2026-11-21T00:00:00Z")
+                .unwrap();
         assert_eq!(
             query.to_query_string(),
             "from=2026-11-20T09:00:00.123456Z&to=2026-11-21T00:00:00Z"
@@ -942,13 +952,22 @@ mod tests {
             parse_err("from=2026-11-21T00:00:00Z&to=2026-11-21T00:00:00Z"),
             QueryError::InvalidRange { .. }
         ));
-        assert!(matches!(parse_err("range=2w"), QueryError::InvalidValue { key, .. } if key == "range"));
-        assert!(matches!(parse_err("from=yesterday"), QueryError::InvalidValue { key, .. } if key == "from"));
+        assert!(
+            matches!(parse_err("range=2w"), QueryError::InvalidValue { key, .. } if key == "range")
+        );
+        assert!(
+            matches!(parse_err("from=yesterday"), QueryError::InvalidValue { key, .. } if key == "from")
+        );
         assert!(matches!(parse_err("q=%zz"), QueryError::InvalidValue { key, .. } if key == "q"));
         assert!(matches!(parse_err("q%=x"), QueryError::Malformed { .. }));
         assert!(matches!(parse_err("q=a%0Ab"), QueryError::InvalidValue { key, .. } if key == "q"));
-        assert!(matches!(parse_err(&format!("q={}", "x".repeat(201))), QueryError::InvalidValue { key, .. } if key == "q"));
-        assert_eq!(parse_err(&"a".repeat(MAX_QUERY_STRING_BYTES + 1)), QueryError::TooLong);
+        assert!(
+            matches!(parse_err(&format!("q={}", "x".repeat(201))), QueryError::InvalidValue { key, .. } if key == "q")
+        );
+        assert_eq!(
+            parse_err(&"a".repeat(MAX_QUERY_STRING_BYTES + 1)),
+            QueryError::TooLong
+        );
     }
 
     #[test]

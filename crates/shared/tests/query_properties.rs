@@ -49,9 +49,8 @@ where
 
 fn instant() -> impl Strategy<Value = DateTime<Utc>> {
     // 2000-01-01 to 2100-01-01, whole microseconds.
-    (946_684_800_000_000i64..4_102_444_800_000_000).prop_map(|micros| {
-        DateTime::from_timestamp_micros(micros).unwrap()
-    })
+    (946_684_800_000_000i64..4_102_444_800_000_000)
+        .prop_map(|micros| DateTime::from_timestamp_micros(micros).unwrap())
 }
 
 fn date_range() -> impl Strategy<Value = DateRange> {
@@ -71,12 +70,8 @@ fn date_range() -> impl Strategy<Value = DateRange> {
 
 fn search() -> impl Strategy<Value = Option<SearchText>> {
     proptest::option::of(
-        prop_oneof![
-            "\\PC{1,40}",
-            "[%_\\\\'\" &=+,#?/:;]{1,10}",
-            "[a-z ]{1,20}"
-        ]
-        .prop_map(|text| SearchText::new(&text).unwrap()),
+        prop_oneof!["\\PC{1,40}", "[%_\\\\'\" &=+,#?/:;]{1,10}", "[a-z ]{1,20}"]
+            .prop_map(|text| SearchText::new(&text).unwrap()),
     )
 }
 

@@ -82,14 +82,17 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, ConnectionError> {
         match &self.target {
-            DatabaseTarget::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgres),
+            DatabaseTarget::Postgres(url) => {
+                PgConnection::establish(url).map(DbConnection::Postgres)
+            }
             DatabaseTarget::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL;
+                    // WAL mode is a property of the file, set once by `enable_wal` before the
+                    // pool opens: switching modes here would race the pool's other connections.
+                    "PRAGMA busy_timeout = 10000;
                      PRAGMA synchronous = FULL;
-                     PRAGMA foreign_keys = ON;
-                     PRAGMA busy_timeout = 10000;",
+                     PRAGMA foreign_keys = ON;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -115,6 +118,7 @@ pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
 pub fn connect_and_migrate(target: &DatabaseTarget, max_size: u32) -> anyhow::Result<DbPool> {
     if let DatabaseTarget::Sqlite(path) = target {
         create_parent_dir(path)?;
+        enable_wal(path)?;
     }
     let pool = r2d2::Pool::builder()
         .max_size(max_size)
@@ -123,7 +127,9 @@ pub fn connect_and_migrate(target: &DatabaseTarget, max_size: u32) -> anyhow::Re
             target: target.clone(),
         })
         .with_context(|| format!("cannot open the {} database", target.engine()))?;
-    let mut conn = pool.get().context("cannot borrow a connection to migrate")?;
+    let mut conn = pool
+        .get()
+        .context("cannot borrow a connection to migrate")?;
     run_migrations(&mut conn)?;
     Ok(pool)
 }
@@ -149,6 +155,16 @@ fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
             outcome.context("PostgreSQL migrations failed")?;
         }
     }
+    Ok(())
+}
+
+/// Puts a SQLite file in write-ahead-log mode (readers never block the writer). The mode is
+/// stored in the file, so one connection sets it for all.
+fn enable_wal(path: &Path) -> anyhow::Result<()> {
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+        .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
+    conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")
+        .context("cannot switch SQLite to WAL mode")?;
     Ok(())
 }
 

@@ -42,5 +42,9 @@ pub struct SpaIndex(pub PathBuf);
 fn wants_app(request: &HttpRequest) -> bool {
     let path = request.path();
     let is_api = path == "/api" || path.starts_with("/api/");
-    !is_api && matches!(*request.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD)
+    !is_api
+        && matches!(
+            *request.method(),
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        )
 }

@@ -9,11 +9,7 @@ async fn healthz_reports_the_version_and_engine(backend: Backend) {
     let health: Health = response.json().await.unwrap();
     assert_eq!(health.status, "ok");
     assert_eq!(health.version, env!("CARGO_PKG_VERSION"));
-    let expected = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
-    assert_eq!(health.database, expected);
+    assert_eq!(health.database, backend.engine());
 }
 
 async fn readyz_checks_the_database(backend: Backend) {

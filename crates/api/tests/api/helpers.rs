@@ -4,20 +4,7 @@ use std::path::PathBuf;
 
 use auditlog_api::configuration::Settings;
 use auditlog_api::startup::Application;
-use diesel::prelude::*;
-use diesel::PgConnection;
-
-/// The PostgreSQL server the tests create their databases on.
-pub fn postgres_admin_url() -> String {
-    std::env::var("AUDITLOG_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use auditlog_tests::{Backend, TestDatabase};
 
 /// A running server and everything it owns; dropping it drops the database.
 pub struct TestApp {
@@ -40,18 +27,11 @@ impl TestApp {
         .unwrap();
         std::fs::write(static_dir.join("app.js"), "console.log('app')").unwrap();
 
-        let database = match backend {
-            Backend::Sqlite => TestDatabase::Sqlite,
-            Backend::Postgres => TestDatabase::create_postgres(),
-        };
-        let database_url = match &database {
-            TestDatabase::Sqlite => format!("sqlite://{}", dir.path().join("audit.db").display()),
-            TestDatabase::Postgres { url, .. } => url.clone(),
-        };
+        let database = TestDatabase::create(backend, dir.path());
 
         let mut settings = Settings::from_defaults();
         settings.bind = "127.0.0.1:0".into();
-        settings.database_url = database_url;
+        settings.database_url = database.url().to_string();
         settings.data_dir = dir.path().join("data");
         settings.static_dir = static_dir.clone();
         settings.workers = Some(2);
@@ -79,52 +59,14 @@ impl TestApp {
     }
 }
 
-/// A database made for one test.
-enum TestDatabase {
-    /// Lives in the test's temporary directory.
-    Sqlite,
-    /// Created on the PostgreSQL server and dropped at the end of the test.
-    Postgres { name: String, url: String },
-}
-
-impl TestDatabase {
-    fn create_postgres() -> TestDatabase {
-        let admin_url = postgres_admin_url();
-        let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|error| {
-            panic!(
-                "PostgreSQL is required for these tests and is unreachable at {admin_url}: {error}. \
-                 Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-            )
-        });
-        let name = format!("auditlog_test_{}", uuid::Uuid::new_v4().simple());
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .expect("the test database is created");
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(base, _)| base)
-            .expect("the admin URL names a database");
-        TestDatabase::Postgres {
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let TestDatabase::Postgres { name, .. } = self {
-            if let Ok(mut admin) = PgConnection::establish(&postgres_admin_url()) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut admin);
-            }
-        }
-    }
-}
-
 /// Reads a problem document, checking its media type and status.
 pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
-    assert_eq!(response.status().as_u16(), status, "status of {}", response.url());
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status of {}",
+        response.url()
+    );
     let content_type = response
         .headers()
         .get("content-type")

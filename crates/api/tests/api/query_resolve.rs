@@ -55,17 +55,28 @@ async fn bad_queries_get_a_problem_naming_the_parameter(backend: Backend) {
         ("application=99999999999999999999999".into(), "application"),
     ];
     for (query, parameter) in cases {
-        let body = problem(app.get(&format!("/api/v1/query/resolve?{query}")).await, 400).await;
+        let body = problem(
+            app.get(&format!("/api/v1/query/resolve?{query}")).await,
+            400,
+        )
+        .await;
         assert_eq!(body["type"], "/problems/invalid-query", "{query}");
-        assert_eq!(body["invalid_params"][0]["name"], parameter, "{query}: {body}");
+        assert_eq!(
+            body["invalid_params"][0]["name"], parameter,
+            "{query}: {body}"
+        );
         assert!(!body["detail"].as_str().unwrap().is_empty());
     }
     let body = problem(
-        app.get(&format!("/api/v1/query/resolve?q={long_value}")).await,
+        app.get(&format!("/api/v1/query/resolve?q={long_value}"))
+            .await,
         400,
     )
     .await;
-    assert!(body["detail"].as_str().unwrap().contains("longer than"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("longer than"),
+        "{body}"
+    );
 }
 
 crate::on_both_backends!(
