@@ -24,6 +24,22 @@ pub enum Command {
     Serve,
     /// Run pending database migrations, then exit.
     Migrate,
+    /// Create a project and make a user (created if new) its admin.
+    CreateAdmin(CreateAdminArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateAdminArgs {
+    #[arg(long)]
+    pub email: String,
+    /// The name shown in the dashboard and the audit log.
+    #[arg(long, default_value = "Admin")]
+    pub name: String,
+    /// At least 10 characters; read from the environment to keep it out of shell history.
+    #[arg(long, env = "AUDITLOG_ADMIN_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    #[arg(long, default_value = "My project")]
+    pub project: String,
 }
 
 /// Everything the server needs to start.
@@ -83,6 +99,15 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub secret_key: Option<SecretKey>,
+
+    /// Audit entries that may wait for their commit at once; past that, requests get 503.
+    #[arg(
+        long,
+        global = true,
+        env = "AUDITLOG_CAPTURE_QUEUE",
+        default_value_t = 10_000
+    )]
+    pub capture_queue_capacity: usize,
 
     /// HTTP worker threads; defaults to the number of CPU cores.
     #[arg(long, global = true, env = "AUDITLOG_WORKERS")]

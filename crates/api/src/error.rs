@@ -17,11 +17,26 @@ pub enum ApiError {
     /// The audit query was readable but cannot be served (for example: past retention).
     #[error("{detail}")]
     UnservableQuery { param: String, detail: String },
+    /// A field of a request body is invalid; `param` names it (`events[3].method`).
+    #[error("{detail}")]
+    InvalidField { param: String, detail: String },
     /// A request body or path parameter that could not be read.
     #[error("{detail}")]
     BadRequest { detail: String },
+    /// No credentials, or credentials that no longer work.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("no such resource")]
     NotFound,
+    /// The request contradicts the current state (a duplicate name, the last admin …).
+    #[error("{0}")]
+    Conflict(String),
+    /// The capture queue is full: the request was not carried out.
+    #[error("overloaded")]
+    Overloaded,
     /// The database (or another dependency) cannot be reached right now.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -62,10 +77,43 @@ impl ApiError {
                     reason: detail.clone(),
                 }],
             ),
+            ApiError::InvalidField { param, detail } => (
+                "/problems/invalid-body",
+                "Invalid request body",
+                Some(format!("{param}: {detail}")),
+                vec![InvalidParam {
+                    name: param.clone(),
+                    reason: detail.clone(),
+                }],
+            ),
             ApiError::BadRequest { detail } => (
                 "/problems/bad-request",
                 "Bad request",
                 Some(detail.clone()),
+                Vec::new(),
+            ),
+            ApiError::Unauthorized(detail) => (
+                "/problems/unauthorized",
+                "Authentication required",
+                Some(detail.clone()),
+                Vec::new(),
+            ),
+            ApiError::Forbidden(detail) => (
+                "/problems/forbidden",
+                "Forbidden",
+                Some(detail.clone()),
+                Vec::new(),
+            ),
+            ApiError::Conflict(detail) => (
+                "/problems/conflict",
+                "Conflict",
+                Some(detail.clone()),
+                Vec::new(),
+            ),
+            ApiError::Overloaded => (
+                "/problems/overloaded",
+                "Server overloaded",
+                Some("The server is busy and did not carry out the request; retry shortly.".into()),
                 Vec::new(),
             ),
             ApiError::NotFound => (
@@ -103,8 +151,13 @@ impl ResponseError for ApiError {
         match self {
             ApiError::InvalidQuery(_)
             | ApiError::UnservableQuery { .. }
+            | ApiError::InvalidField { .. }
             | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -114,7 +167,44 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = self {
             tracing::error!(cause_chain = %format!("{cause:#}"), "request failed: {self}");
         }
-        problem_response(self.problem())
+        let mut response = problem_response(self.problem());
+        if matches!(self, ApiError::Unauthorized(_)) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if matches!(self, ApiError::Overloaded | ApiError::Unavailable(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> ApiError {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => ApiError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                ApiError::Conflict("a resource with this name already exists".into())
+            }
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for ApiError {
+    fn from(error: r2d2::Error) -> ApiError {
+        ApiError::Unavailable(error.into())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(error: actix_web::error::BlockingError) -> ApiError {
+        ApiError::Internal(anyhow::anyhow!("{error}"))
     }
 }
 

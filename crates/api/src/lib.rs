@@ -1,7 +1,11 @@
 //! The Auditlog server as a library: the `auditlog-server` binary is a thin `main` over it, and
 //! the integration tests build the same [`startup::Application`] on port 0.
 
+pub mod admin;
 pub mod audit_query;
+pub mod auth;
+pub mod capture;
+pub mod clock;
 pub mod configuration;
 pub mod db;
 pub mod error;

@@ -1,6 +1,6 @@
 use auditlog_api::configuration::{Cli, Command};
 use auditlog_api::startup::Application;
-use auditlog_api::{db, telemetry};
+use auditlog_api::{admin, db, telemetry};
 use clap::Parser as _;
 
 #[actix_web::main]
@@ -24,6 +24,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let target = settings.database_target()?;
             db::connect_and_migrate(&target, 1)?;
             println!("migrations are up to date ({})", target.engine());
+            Ok(())
+        }
+        Command::CreateAdmin(args) => {
+            let target = settings.database_target()?;
+            let pool = db::connect_and_migrate(&target, 1)?;
+            let mut conn = pool.get()?;
+            let now = chrono::Utc::now().timestamp_micros();
+            let setup = admin::create_admin(
+                &mut conn,
+                &args.email,
+                &args.name,
+                &args.password,
+                &args.project,
+                now,
+            )
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+            println!(
+                "{} is admin of project #{} \"{}\"{}",
+                args.email,
+                setup.project_id,
+                args.project,
+                if setup.created_user {
+                    " (new account)"
+                } else {
+                    ""
+                }
+            );
             Ok(())
         }
         Command::Serve => {

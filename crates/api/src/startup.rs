@@ -8,6 +8,8 @@ use actix_web::{guard, web, App, HttpServer};
 use anyhow::Context as _;
 use tracing_actix_web::TracingLogger;
 
+use crate::capture::writer::AuditWriter;
+use crate::clock::Clock;
 use crate::configuration::{SecretKey, Settings};
 use crate::db::{self, DbPool};
 use crate::error::extraction_error;
@@ -20,6 +22,8 @@ pub struct AppState {
     /// `"sqlite"` or `"postgres"`.
     pub database_engine: &'static str,
     pub secret_key: SecretKey,
+    pub writer: AuditWriter,
+    pub clock: Clock,
 }
 
 /// A server that is bound and ready to run.
@@ -31,13 +35,21 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: &Settings) -> anyhow::Result<Application> {
+        Application::build_with_clock(settings, Clock::System)
+    }
+
+    /// Builds the server with a given clock (the demo seeder simulates one).
+    pub fn build_with_clock(settings: &Settings, clock: Clock) -> anyhow::Result<Application> {
         let target = settings.database_target()?;
         let secret_key = settings.resolve_secret_key()?;
         let pool = db::connect_and_migrate(&target, settings.db_pool_size)?;
+        let writer = AuditWriter::start(pool.clone(), settings.capture_queue_capacity);
         let state = web::Data::new(AppState {
             pool,
             database_engine: target.engine(),
             secret_key,
+            writer,
+            clock,
         });
 
         let listener = TcpListener::bind(&settings.bind)
@@ -60,7 +72,8 @@ impl Application {
                 }))
                 .service(routes::health::healthz)
                 .service(routes::health::readyz)
-                .service(routes::query::resolve);
+                .service(routes::query::resolve)
+                .configure(routes::configure_api);
             if static_dir.is_dir() {
                 app = app.service(
                     actix_files::Files::new("/", &static_dir)

@@ -2,6 +2,7 @@
 //!
 //! Database rows never go over the wire: the server maps its rows into these types.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// `GET /healthz`: the process is up.
@@ -57,4 +58,292 @@ pub struct ResolvedQuery {
     pub to: chrono::DateTime<chrono::Utc>,
     /// Whether the start of the window was moved to the retention horizon.
     pub clamped_to_retention: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity and projects.
+
+/// A project member's role. Only admins read audit logs; everyone's requests are recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Developer,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Developer => "developer",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "developer" => Some(Role::Developer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /api/v1/session`: sign in with email and password.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignIn {
+    pub email: String,
+    pub password: String,
+}
+
+/// The signed-in user, their projects, and the token that cookie-authenticated writes must echo
+/// in the `X-CSRF-Token` header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub user: UserSummary,
+    pub csrf_token: String,
+    pub projects: Vec<ProjectSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+}
+
+/// A project as its member sees it, with the member's role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSummary {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    pub role: Role,
+}
+
+/// `GET|PATCH /api/v1/projects/{project}/settings`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSettings {
+    pub audit_export_enabled: bool,
+}
+
+/// A project member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// `POST /api/v1/projects/{project}/members`: add a user, creating the account when the email is
+/// new (then `display_name` and `password` are required).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AddMember {
+    pub email: String,
+    pub role: Role,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// `PATCH /api/v1/projects/{project}/members/{user}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UpdateMember {
+    pub role: Role,
+}
+
+/// An API token, without its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub can_ingest: bool,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api/v1/projects/{project}/tokens`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CreateToken {
+    pub name: String,
+    pub role: Role,
+    /// May post events to the ingest endpoint.
+    #[serde(default)]
+    pub can_ingest: bool,
+    /// Days until the token expires; never when absent.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// The answer to creating a token: the only time its secret is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub token: ApiToken,
+    /// Send as `Authorization: Bearer <secret>`.
+    pub secret: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Platform resources (PRODUCT.md W7).
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    pub id: i64,
+    pub name: String,
+    pub image: String,
+    pub cluster_id: Option<i64>,
+    pub deploy_count: i64,
+    pub last_deployed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CreateApplication {
+    pub name: String,
+    pub image: String,
+    #[serde(default)]
+    pub cluster_id: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct UpdateApplication {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// `POST /api/v1/projects/{project}/applications/{id}/deploy`; the image defaults to the current.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct DeployApplication {
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// Declares the wire types of a platform resource that is a name plus text attributes.
+macro_rules! named_resource {
+    ($wire:ident, $create:ident, $update:ident { $($field:ident),* }) => {
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct $wire {
+            pub id: i64,
+            pub name: String,
+            $(pub $field: String,)*
+            pub created_at: DateTime<Utc>,
+            pub updated_at: DateTime<Utc>,
+        }
+
+        #[derive(Clone, Debug, Serialize, Deserialize)]
+        pub struct $create {
+            pub name: String,
+            $(pub $field: String,)*
+        }
+
+        #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+        pub struct $update {
+            #[serde(default)]
+            pub name: Option<String>,
+            $(#[serde(default)] pub $field: Option<String>,)*
+        }
+    };
+}
+
+named_resource!(Cluster, CreateCluster, UpdateCluster { region });
+named_resource!(Datastore, CreateDatastore, UpdateDatastore { engine });
+named_resource!(
+    EnvironmentGroup,
+    CreateEnvironmentGroup,
+    UpdateEnvironmentGroup {}
+);
+named_resource!(
+    CloudAccount,
+    CreateCloudAccount,
+    UpdateCloudAccount {
+        provider,
+        external_account_id
+    }
+);
+named_resource!(Integration, CreateIntegration, UpdateIntegration { kind });
+
+// ---------------------------------------------------------------------------------------------
+// The audit log.
+
+/// `GET /api/v1/projects/{project}/audit-logs/verify?<range>`: the hash chain's verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// True when every entry in the window is present and unaltered.
+    pub ok: bool,
+    /// Entries checked.
+    pub checked: u64,
+    pub first_seq: Option<i64>,
+    pub last_seq: Option<i64>,
+    /// The first link found broken, when `ok` is false.
+    pub broken: Option<BrokenLink>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokenLink {
+    /// Position in the project's chain of the first entry that fails.
+    pub chain_seq: i64,
+    /// Its id, when the row exists (a deleted row has none).
+    pub entry_id: Option<i64>,
+    pub reason: String,
+}
+
+/// `POST /api/v1/projects/{project}/ingest`: events from an external service (C6).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IngestBatch {
+    pub events: Vec<IngestEvent>,
+}
+
+/// One external event. The server stamps the receive time; the chain covers it like any entry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IngestEvent {
+    pub actor: IngestActor,
+    pub method: String,
+    pub path: String,
+    pub action: String,
+    pub status: u16,
+    pub resource: IngestResource,
+    #[serde(default)]
+    pub client_ip: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(default)]
+    pub duration_ms: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IngestActor {
+    /// `user` or `token`.
+    pub kind: String,
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IngestResource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestReceipt {
+    /// Events stored, all durably, in order.
+    pub accepted: usize,
 }

@@ -179,4 +179,18 @@ diesel::allow_tables_to_appear_in_same_query!(
     integrations,
     audit_entries,
     audit_chain_heads,
+    sessions,
 );
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));

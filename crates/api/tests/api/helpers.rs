@@ -1,22 +1,42 @@
-//! The test harness: `TestApp::spawn(backend)` starts a server on its own fresh database.
+//! The test harness: `TestApp::spawn(backend)` starts a server on its own fresh database, with a
+//! clock the test can move forward, and gives typed callers for the dashboard and API tokens.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
+use auditlog_api::clock::Clock;
 use auditlog_api::configuration::Settings;
+use auditlog_api::db::{self, DatabaseTarget, DbPool};
 use auditlog_api::startup::Application;
+use auditlog_shared::wire::{CreateToken, CreatedToken, Role, SessionInfo};
+use reqwest::Method;
+use serde_json::{json, Value};
+
 pub use auditlog_tests::{Backend, TestDatabase};
+
+pub const ADMIN_EMAIL: &str = "ada@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 /// A running server and everything it owns; dropping it drops the database.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub static_dir: PathBuf,
+    /// A pool on the server's database, for fixtures and for changes behind the server's back.
+    pub pool: DbPool,
+    pub backend: Backend,
+    clock_offset: Arc<AtomicI64>,
     _database: TestDatabase,
     _dir: tempfile::TempDir,
 }
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let static_dir = dir.path().join("dist");
         std::fs::create_dir_all(&static_dir).unwrap();
@@ -28,7 +48,6 @@ impl TestApp {
         std::fs::write(static_dir.join("app.js"), "console.log('app')").unwrap();
 
         let database = TestDatabase::create(backend, dir.path());
-
         let mut settings = Settings::from_defaults();
         settings.bind = "127.0.0.1:0".into();
         settings.database_url = database.url().to_string();
@@ -36,15 +55,24 @@ impl TestApp {
         settings.static_dir = static_dir.clone();
         settings.workers = Some(2);
         settings.db_pool_size = 4;
+        adjust(&mut settings);
 
-        let application = Application::build(&settings).expect("the server builds");
+        let clock_offset = Arc::new(AtomicI64::new(0));
+        let application =
+            Application::build_with_clock(&settings, Clock::Shifted(clock_offset.clone()))
+                .expect("the server builds");
         let address = application.url();
         tokio::spawn(application.run_until_stopped());
+        let pool = db::connect_and_migrate(&DatabaseTarget::parse(database.url()).unwrap(), 2)
+            .expect("a fixture pool");
 
         TestApp {
             address,
             client: reqwest::Client::new(),
             static_dir,
+            pool,
+            backend,
+            clock_offset,
             _database: database,
             _dir: dir,
         }
@@ -57,10 +85,215 @@ impl TestApp {
             .await
             .expect("the request is answered")
     }
+
+    /// Moves the server's clock forward.
+    pub fn advance_clock(&self, by: chrono::Duration) {
+        let micros = by.num_microseconds().expect("a representable duration");
+        self.clock_offset.fetch_add(micros, Ordering::SeqCst);
+    }
+
+    /// Creates a project with an admin account (the operator's `create-admin`) and signs in.
+    pub async fn project_with_admin(&self, project: &str) -> (i64, Caller) {
+        let mut conn = self.pool.get().unwrap();
+        let now = chrono::Utc::now().timestamp_micros();
+        let setup = auditlog_api::admin::create_admin(
+            &mut conn,
+            ADMIN_EMAIL,
+            "Ada Admin",
+            ADMIN_PASSWORD,
+            project,
+            now,
+        )
+        .expect("the admin is created");
+        (
+            setup.project_id,
+            self.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await,
+        )
+    }
+
+    /// Signs in through the API and returns a dashboard caller (cookie and CSRF token).
+    pub async fn sign_in(&self, email: &str, password: &str) -> Caller {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/session", self.address))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "sign-in of {email}");
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_string();
+        let info: SessionInfo = response.json().await.unwrap();
+        Caller {
+            client: self.client.clone(),
+            address: self.address.clone(),
+            cookie: Some(cookie),
+            csrf: Some(info.csrf_token),
+            bearer: None,
+            user_agent: "Mozilla/5.0 (test browser)".into(),
+        }
+    }
+
+    /// A caller presenting an API token.
+    pub fn token_caller(&self, secret: &str) -> Caller {
+        Caller {
+            client: self.client.clone(),
+            address: self.address.clone(),
+            cookie: None,
+            csrf: None,
+            bearer: Some(secret.to_string()),
+            user_agent: "ci-script/1.0".into(),
+        }
+    }
+
+    /// A caller with no credentials.
+    pub fn anonymous(&self) -> Caller {
+        Caller {
+            client: self.client.clone(),
+            address: self.address.clone(),
+            cookie: None,
+            csrf: None,
+            bearer: None,
+            user_agent: "curl/8".into(),
+        }
+    }
+
+    /// Creates an API token as `admin` and returns it with its secret.
+    pub async fn create_token(
+        &self,
+        admin: &Caller,
+        project_id: i64,
+        name: &str,
+        role: Role,
+        can_ingest: bool,
+    ) -> CreatedToken {
+        let response = admin
+            .send(
+                Method::POST,
+                &format!("/api/v1/projects/{project_id}/tokens"),
+                Some(json!(CreateToken {
+                    name: name.into(),
+                    role,
+                    can_ingest,
+                    expires_in_days: None
+                })),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    }
+
+    /// The project's newest audit entry, read straight from the database.
+    pub fn last_entry(&self, project_id: i64) -> Option<StoredEntry> {
+        self.entries(project_id).pop()
+    }
+
+    /// Every audit entry of the project, oldest first, read straight from the database.
+    pub fn entries(&self, project: i64) -> Vec<StoredEntry> {
+        use auditlog_api::db::schema::audit_entries::dsl::*;
+        use diesel::prelude::*;
+        let mut conn = self.pool.get().unwrap();
+        audit_entries
+            .filter(project_id.eq(project))
+            .order(chain_seq.asc())
+            .select((
+                id,
+                actor_kind,
+                actor_id,
+                actor_name,
+                actor_email,
+                source,
+                method,
+                path,
+                route,
+                action,
+                status_code,
+                resource_type,
+                resource_id,
+                resource_name,
+                request_id,
+                chain_seq,
+            ))
+            .load::<StoredEntry>(&mut conn)
+            .unwrap()
+    }
+}
+
+/// An audit entry as the tests inspect it.
+#[derive(Debug, Clone, diesel::Queryable)]
+pub struct StoredEntry {
+    pub id: i64,
+    pub actor_kind: String,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub actor_email: Option<String>,
+    pub source: String,
+    pub method: String,
+    pub path: String,
+    pub route: String,
+    pub action: String,
+    pub status_code: i32,
+    pub resource_type: String,
+    pub resource_id: Option<i64>,
+    pub resource_name: String,
+    pub request_id: String,
+    pub chain_seq: i64,
+}
+
+/// Someone calling the API: a dashboard session, an API token, or nobody.
+#[derive(Clone)]
+pub struct Caller {
+    pub client: reqwest::Client,
+    pub address: String,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    pub bearer: Option<String>,
+    pub user_agent: String,
+}
+
+impl Caller {
+    pub fn with_user_agent(mut self, user_agent: &str) -> Caller {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    pub fn without_csrf(mut self) -> Caller {
+        self.csrf = None;
+        self
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .header("user-agent", &self.user_agent);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        if let Some(csrf) = &self.csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        if let Some(bearer) = &self.bearer {
+            request = request.bearer_auth(bearer);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("the request is answered")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.send(Method::GET, path, None).await
+    }
 }
 
 /// Reads a problem document, checking its media type and status.
-pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
+pub async fn problem(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(
         response.status().as_u16(),
         status,
@@ -74,7 +307,7 @@ pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Va
         .unwrap_or_default()
         .to_string();
     assert_eq!(content_type, "application/problem+json");
-    let body: serde_json::Value = response.json().await.expect("a JSON problem document");
+    let body: Value = response.json().await.expect("a JSON problem document");
     assert_eq!(body["status"], status);
     body
 }

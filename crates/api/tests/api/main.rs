@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod capture;
+mod chain;
 mod errors;
 mod health;
 mod query_resolve;

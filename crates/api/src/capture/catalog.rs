@@ -1,0 +1,357 @@
+//! The action catalog: every project-scoped route, its stable action key and label, the resource
+//! it touches and the least role allowed to call it.
+//!
+//! Invariants:
+//! * Actions come from route templates (`/applications/{id}/deploy`), never from raw paths.
+//! * Every route registered under [`PROJECT_SCOPE`] has exactly one entry here (a test checks the
+//!   registered routes against this table); authorization reads `min_role` from here, so a route
+//!   cannot be reachable without a role check.
+//! * Keys are stable: the audit log stores them, so renaming one orphans history. Labels may change.
+
+use auditlog_shared::wire::Role;
+use auditlog_shared::ResourceType;
+
+/// The path every project-scoped route lives under.
+pub const PROJECT_SCOPE: &str = "/api/v1/projects/{project_id}";
+
+/// One project-scoped route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    /// The template below [`PROJECT_SCOPE`]; `""` is the project itself.
+    pub template: &'static str,
+    pub action: &'static str,
+    pub label: &'static str,
+    pub resource_type: ResourceType,
+    /// Who may call it. [`Permission::Ingest`] routes need a token with the ingest permission.
+    pub permission: Permission,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Permission {
+    AtLeast(Role),
+    Ingest,
+}
+
+/// A request under the project scope that matched no route.
+pub const UNMATCHED: RouteSpec = RouteSpec {
+    method: "*",
+    template: "*",
+    action: "request.unmatched",
+    label: "Unknown request",
+    resource_type: ResourceType::Project,
+    permission: Permission::AtLeast(Role::Viewer),
+};
+
+/// A sign-in attempt that failed (PRODUCT.md C7), recorded in each project of the account.
+pub const SIGN_IN_FAILED: RouteSpec = RouteSpec {
+    method: "POST",
+    template: "/api/v1/session",
+    action: "session.sign_in_failed",
+    label: "Failed sign-in",
+    resource_type: ResourceType::User,
+    permission: Permission::AtLeast(Role::Viewer),
+};
+
+use Permission::{AtLeast, Ingest};
+use ResourceType as R;
+use Role::{Admin, Developer, Viewer};
+
+const fn route(
+    method: &'static str,
+    template: &'static str,
+    action: &'static str,
+    label: &'static str,
+    resource_type: ResourceType,
+    permission: Permission,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        template,
+        action,
+        label,
+        resource_type,
+        permission,
+    }
+}
+
+/// Declares list, create, read, update and delete routes of a named platform resource.
+macro_rules! crud {
+    ($path:literal, $key:literal, $singular:literal, $plural:literal, $type:expr, $writer:expr) => {
+        [
+            route(
+                "GET",
+                $path,
+                concat!($key, ".list"),
+                concat!("List ", $plural),
+                $type,
+                AtLeast(Viewer),
+            ),
+            route(
+                "POST",
+                $path,
+                concat!($key, ".create"),
+                concat!("Create ", $singular),
+                $type,
+                AtLeast($writer),
+            ),
+            route(
+                "GET",
+                concat!($path, "/{id}"),
+                concat!($key, ".read"),
+                concat!("View ", $singular),
+                $type,
+                AtLeast(Viewer),
+            ),
+            route(
+                "PATCH",
+                concat!($path, "/{id}"),
+                concat!($key, ".update"),
+                concat!("Update ", $singular),
+                $type,
+                AtLeast($writer),
+            ),
+            route(
+                "DELETE",
+                concat!($path, "/{id}"),
+                concat!($key, ".delete"),
+                concat!("Delete ", $singular),
+                $type,
+                AtLeast($writer),
+            ),
+        ]
+    };
+}
+
+const APPLICATIONS: [RouteSpec; 5] = crud!(
+    "/applications",
+    "application",
+    "application",
+    "applications",
+    R::Application,
+    Developer
+);
+const CLUSTERS: [RouteSpec; 5] = crud!(
+    "/clusters",
+    "cluster",
+    "cluster",
+    "clusters",
+    R::Cluster,
+    Admin
+);
+const DATASTORES: [RouteSpec; 5] = crud!(
+    "/datastores",
+    "datastore",
+    "datastore",
+    "datastores",
+    R::Datastore,
+    Developer
+);
+const ENVIRONMENT_GROUPS: [RouteSpec; 5] = crud!(
+    "/environment-groups",
+    "environment_group",
+    "environment group",
+    "environment groups",
+    R::EnvironmentGroup,
+    Developer
+);
+const CLOUD_ACCOUNTS: [RouteSpec; 5] = crud!(
+    "/cloud-accounts",
+    "cloud_account",
+    "cloud account",
+    "cloud accounts",
+    R::CloudAccount,
+    Admin
+);
+const INTEGRATIONS: [RouteSpec; 5] = crud!(
+    "/integrations",
+    "integration",
+    "integration",
+    "integrations",
+    R::Integration,
+    Admin
+);
+
+const OTHERS: [RouteSpec; 14] = [
+    route(
+        "GET",
+        "",
+        "project.read",
+        "View project",
+        R::Project,
+        AtLeast(Viewer),
+    ),
+    route(
+        "GET",
+        "/settings",
+        "project.settings.read",
+        "View project settings",
+        R::Project,
+        AtLeast(Viewer),
+    ),
+    route(
+        "PATCH",
+        "/settings",
+        "project.settings.update",
+        "Update project settings",
+        R::Project,
+        AtLeast(Admin),
+    ),
+    route(
+        "POST",
+        "/applications/{id}/deploy",
+        "application.deploy",
+        "Deploy application",
+        R::Application,
+        AtLeast(Developer),
+    ),
+    route(
+        "GET",
+        "/tokens",
+        "api_token.list",
+        "List API tokens",
+        R::ApiToken,
+        AtLeast(Admin),
+    ),
+    route(
+        "POST",
+        "/tokens",
+        "api_token.create",
+        "Create API token",
+        R::ApiToken,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/tokens/{id}",
+        "api_token.read",
+        "View API token",
+        R::ApiToken,
+        AtLeast(Admin),
+    ),
+    route(
+        "DELETE",
+        "/tokens/{id}",
+        "api_token.revoke",
+        "Revoke API token",
+        R::ApiToken,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/members",
+        "user.list",
+        "List members",
+        R::User,
+        AtLeast(Viewer),
+    ),
+    route(
+        "POST",
+        "/members",
+        "user.add",
+        "Add member",
+        R::User,
+        AtLeast(Admin),
+    ),
+    route(
+        "PATCH",
+        "/members/{id}",
+        "user.change_role",
+        "Change member role",
+        R::User,
+        AtLeast(Admin),
+    ),
+    route(
+        "DELETE",
+        "/members/{id}",
+        "user.remove",
+        "Remove member",
+        R::User,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/audit-logs/verify",
+        "audit_log.verify",
+        "Verify audit log",
+        R::Project,
+        AtLeast(Admin),
+    ),
+    route(
+        "POST",
+        "/ingest",
+        "audit_log.ingest",
+        "Ingest events",
+        R::Project,
+        Ingest,
+    ),
+];
+
+/// Every project-scoped route.
+pub fn all_routes() -> impl Iterator<Item = &'static RouteSpec> {
+    static ALL: std::sync::OnceLock<Vec<RouteSpec>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        [
+            &APPLICATIONS[..],
+            &CLUSTERS,
+            &DATASTORES,
+            &ENVIRONMENT_GROUPS,
+            &CLOUD_ACCOUNTS,
+            &INTEGRATIONS,
+            &OTHERS,
+        ]
+        .concat()
+    })
+    .iter()
+}
+
+/// The route for a method and a full match pattern (as `HttpRequest::match_pattern` gives it).
+pub fn lookup(method: &str, pattern: &str) -> Option<&'static RouteSpec> {
+    let template = pattern.strip_prefix(PROJECT_SCOPE)?;
+    all_routes().find(|route| route.method == method && route.template == template)
+}
+
+/// The label of an action key, for display.
+pub fn label(action: &str) -> Option<&'static str> {
+    all_routes()
+        .chain([&UNMATCHED, &SIGN_IN_FAILED])
+        .find(|route| route.action == action)
+        .map(|route| route.label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn keys_are_unique_well_formed_and_routes_distinct() {
+        let mut keys = HashSet::new();
+        let mut routes = HashSet::new();
+        for route in all_routes() {
+            assert!(keys.insert(route.action), "duplicate key {}", route.action);
+            assert!(
+                routes.insert((route.method, route.template)),
+                "duplicate route {route:?}"
+            );
+            assert!(
+                auditlog_shared::ActionKey::new(route.action).is_some(),
+                "{}",
+                route.action
+            );
+        }
+    }
+
+    #[test]
+    fn lookup_uses_templates() {
+        let deploy = lookup(
+            "POST",
+            "/api/v1/projects/{project_id}/applications/{id}/deploy",
+        )
+        .unwrap();
+        assert_eq!(deploy.action, "application.deploy");
+        assert_eq!(deploy.label, "Deploy application");
+        assert!(lookup("POST", "/api/v1/projects/1/applications/2/deploy").is_none());
+        assert_eq!(label("api_token.revoke"), Some("Revoke API token"));
+    }
+}

@@ -1,0 +1,261 @@
+//! The per-project hash chain over audit entries (PRODUCT.md C5) and its verification.
+//!
+//! Each entry stores its position in its project's chain (`chain_seq`, from 1), the hash of the
+//! entry before it (`prev_hash`; the first entry links to [`GENESIS_HASH`]) and its own hash:
+//! `SHA-256(prev_hash || "\n" || canonical JSON of the entry's recorded fields)`. Altering any
+//! recorded field breaks that entry's hash; deleting an entry leaves a gap in `chain_seq` and a
+//! `prev_hash` that no longer matches; deleting the newest entries leaves the chain short of the
+//! head kept in `audit_chain_heads`.
+
+use auditlog_shared::wire::{BrokenLink, VerifyReport};
+use diesel::prelude::*;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::db::schema::{audit_chain_heads, audit_entries};
+use crate::db::DbConnection;
+
+/// The `prev_hash` of a project's first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The fields an entry's hash covers, in their canonical order. `id` (assigned by the database)
+/// and `search_text` (derived from these fields) are not covered.
+#[derive(Debug, Serialize)]
+pub struct HashedFields<'a> {
+    pub project_id: i64,
+    pub chain_seq: i64,
+    pub ts: i64,
+    pub actor_kind: &'a str,
+    pub actor_id: Option<i64>,
+    pub actor_name: &'a str,
+    pub actor_email: Option<&'a str>,
+    pub source: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub route: &'a str,
+    pub action: &'a str,
+    pub status_code: i32,
+    pub resource_type: &'a str,
+    pub resource_id: Option<i64>,
+    pub resource_name: &'a str,
+    pub client_ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub request_id: &'a str,
+    pub duration_us: i64,
+}
+
+/// The hash of an entry given the hash of the one before it.
+pub fn entry_hash(prev_hash: &str, fields: &HashedFields<'_>) -> String {
+    let canonical = serde_json::to_vec(fields).expect("plain data serializes");
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(&canonical);
+    hex::encode(hasher.finalize())
+}
+
+/// A stored entry as verification reads it.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_entries)]
+pub struct ChainedEntry {
+    pub id: i64,
+    pub project_id: i64,
+    pub chain_seq: i64,
+    pub ts: i64,
+    pub actor_kind: String,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub actor_email: Option<String>,
+    pub source: String,
+    pub method: String,
+    pub path: String,
+    pub route: String,
+    pub action: String,
+    pub status_code: i32,
+    pub resource_type: String,
+    pub resource_id: Option<i64>,
+    pub resource_name: String,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: String,
+    pub duration_us: i64,
+    pub prev_hash: String,
+    pub entry_hash: String,
+}
+
+impl ChainedEntry {
+    fn hashed_fields(&self) -> HashedFields<'_> {
+        HashedFields {
+            project_id: self.project_id,
+            chain_seq: self.chain_seq,
+            ts: self.ts,
+            actor_kind: &self.actor_kind,
+            actor_id: self.actor_id,
+            actor_name: &self.actor_name,
+            actor_email: self.actor_email.as_deref(),
+            source: &self.source,
+            method: &self.method,
+            path: &self.path,
+            route: &self.route,
+            action: &self.action,
+            status_code: self.status_code,
+            resource_type: &self.resource_type,
+            resource_id: self.resource_id,
+            resource_name: &self.resource_name,
+            client_ip: self.client_ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            request_id: &self.request_id,
+            duration_us: self.duration_us,
+        }
+    }
+}
+
+const VERIFY_CHUNK: i64 = 2_000;
+
+/// Verifies the stretch of a project's chain that covers `[from, to)` (microseconds).
+///
+/// The stretch runs from the lowest `chain_seq` with a timestamp in the window to the highest.
+/// Its first entry is checked against the entry before it when that entry exists; when it does
+/// not and no older entry exists either, the retention job removed it and the stretch starts at
+/// the oldest retained entry. When the stretch reaches the newest stored entry, it must also reach
+/// the chain head.
+pub fn verify(
+    conn: &mut DbConnection,
+    project_id: i64,
+    from: i64,
+    to: i64,
+) -> QueryResult<VerifyReport> {
+    let in_window = audit_entries::table
+        .filter(audit_entries::project_id.eq(project_id))
+        .filter(audit_entries::ts.ge(from))
+        .filter(audit_entries::ts.lt(to));
+    let first_seq: Option<i64> = in_window
+        .select(diesel::dsl::min(audit_entries::chain_seq))
+        .first(conn)?;
+    let last_seq: Option<i64> = in_window
+        .select(diesel::dsl::max(audit_entries::chain_seq))
+        .first(conn)?;
+    let (Some(first_seq), Some(last_seq)) = (first_seq, last_seq) else {
+        return Ok(VerifyReport {
+            ok: true,
+            checked: 0,
+            first_seq: None,
+            last_seq: None,
+            broken: None,
+        });
+    };
+
+    let mut report = VerifyReport {
+        ok: true,
+        checked: 0,
+        first_seq: Some(first_seq),
+        last_seq: Some(last_seq),
+        broken: None,
+    };
+    let project_entries = audit_entries::table.filter(audit_entries::project_id.eq(project_id));
+
+    // The link into the stretch.
+    let mut expected_prev: Option<String> = if first_seq == 1 {
+        Some(GENESIS_HASH.to_string())
+    } else {
+        let before: Option<String> = project_entries
+            .filter(audit_entries::chain_seq.eq(first_seq - 1))
+            .select(audit_entries::entry_hash)
+            .first(conn)
+            .optional()?;
+        if before.is_none() {
+            let older_exists: i64 = project_entries
+                .filter(audit_entries::chain_seq.lt(first_seq))
+                .count()
+                .get_result(conn)?;
+            if older_exists > 0 {
+                return Ok(broken(report, first_seq - 1, None, "this entry is missing"));
+            }
+        }
+        before
+    };
+
+    let mut next_seq = first_seq;
+    let mut last_hash = String::new();
+    while next_seq <= last_seq {
+        let chunk: Vec<ChainedEntry> = project_entries
+            .filter(audit_entries::chain_seq.ge(next_seq))
+            .filter(audit_entries::chain_seq.le(last_seq))
+            .order(audit_entries::chain_seq.asc())
+            .limit(VERIFY_CHUNK)
+            .select(ChainedEntry::as_select())
+            .load(conn)?;
+        if chunk.is_empty() {
+            return Ok(broken(report, next_seq, None, "this entry is missing"));
+        }
+        for entry in chunk {
+            if entry.chain_seq != next_seq {
+                return Ok(broken(report, next_seq, None, "this entry is missing"));
+            }
+            if let Some(prev) = &expected_prev {
+                if &entry.prev_hash != prev {
+                    return Ok(broken(
+                        report,
+                        entry.chain_seq,
+                        Some(entry.id),
+                        "the entry does not link to the entry before it",
+                    ));
+                }
+            }
+            if entry_hash(&entry.prev_hash, &entry.hashed_fields()) != entry.entry_hash {
+                return Ok(broken(
+                    report,
+                    entry.chain_seq,
+                    Some(entry.id),
+                    "the entry was altered after it was recorded",
+                ));
+            }
+            report.checked += 1;
+            next_seq += 1;
+            expected_prev = Some(entry.entry_hash.clone());
+            last_hash = entry.entry_hash;
+        }
+    }
+
+    // A stretch that ends at the newest stored entry must end at the chain head.
+    let newer_exists: i64 = project_entries
+        .filter(audit_entries::chain_seq.gt(last_seq))
+        .count()
+        .get_result(conn)?;
+    if newer_exists == 0 {
+        let head: Option<(i64, String)> = audit_chain_heads::table
+            .find(project_id)
+            .select((audit_chain_heads::chain_seq, audit_chain_heads::entry_hash))
+            .first(conn)
+            .optional()?;
+        if let Some((head_seq, head_hash)) = head {
+            if head_seq > last_seq {
+                return Ok(broken(report, last_seq + 1, None, "this entry is missing"));
+            }
+            if head_seq == last_seq && head_hash != last_hash {
+                return Ok(broken(
+                    report,
+                    last_seq,
+                    None,
+                    "the newest entry does not match the chain head",
+                ));
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn broken(
+    mut report: VerifyReport,
+    chain_seq: i64,
+    entry_id: Option<i64>,
+    reason: &str,
+) -> VerifyReport {
+    report.ok = false;
+    report.broken = Some(BrokenLink {
+        chain_seq,
+        entry_id,
+        reason: reason.to_string(),
+    });
+    report
+}

@@ -1,0 +1,505 @@
+//! Capture (PRODUCT.md C1–C3): the middleware that turns every project-scoped request by an
+//! identified actor into exactly one durable audit entry, and authorizes it on the way.
+//!
+//! Order of work for a request under `/api/v1/projects/{project_id}`:
+//! 1. reserve a place in the writer's queue, or answer 503 without running anything;
+//! 2. authenticate (unidentified callers get 401 and are not recorded: there is no one to name);
+//! 3. find the project and the caller's role; check CSRF, membership and the route's permission
+//!    from the catalog — a refusal is answered here *and recorded*;
+//! 4. run the handler, which may name the resource it touched ([`describe_resource`]);
+//! 5. build the entry from the route template, the outcome and the names as they are now, commit
+//!    it, and only then let the response go.
+
+pub mod catalog;
+pub mod chain;
+pub mod writer;
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage as _, HttpRequest, ResponseError as _};
+use auditlog_shared::wire::Role;
+use auditlog_shared::{ResourceType, Source};
+use diesel::prelude::*;
+
+use crate::auth::{self, Actor, AuthFailure, Credentials, Identity, ProjectAccess};
+use crate::capture::catalog::{Permission, RouteSpec};
+use crate::capture::writer::{NewAuditEntry, Reservation};
+use crate::db::schema;
+use crate::db::DbConnection;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// What a handler says about the resource it touched, for the audit entry.
+#[derive(Clone, Debug)]
+pub struct AuditedResource {
+    pub id: Option<i64>,
+    pub name: String,
+}
+
+/// Names the resource a request touched (call it with the name *before* deleting the resource).
+pub fn describe_resource(request: &HttpRequest, id: Option<i64>, name: impl Into<String>) {
+    request.extensions_mut().insert(AuditedResource {
+        id,
+        name: name.into(),
+    });
+}
+
+/// The capture middleware, wrapped around the project scope.
+pub async fn capture(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let state = request
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .expect("the application state is registered");
+    let received_at = state.clock.now_micros();
+
+    let Some(reservation) = state.writer.try_reserve() else {
+        return Ok(request.into_response(ApiError::Overloaded.error_response()));
+    };
+    let route = request
+        .match_pattern()
+        .and_then(|pattern| catalog::lookup(request.method().as_str(), &pattern))
+        .unwrap_or(&catalog::UNMATCHED);
+    let Some(project_id) = request
+        .match_info()
+        .get("project_id")
+        .and_then(|id| id.parse::<i64>().ok())
+    else {
+        return Ok(request.into_response(ApiError::NotFound.error_response()));
+    };
+
+    let credentials = Credentials::from_request(request.request());
+    let gate = {
+        let state = state.clone();
+        web::block(move || -> anyhow::Result<Gate> {
+            let mut conn = state.pool.get()?;
+            gate(
+                &mut conn,
+                &state,
+                &credentials,
+                project_id,
+                route,
+                received_at,
+            )
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::Unavailable)?
+    };
+
+    let (identity, project_name, response) = match gate {
+        Gate::Unrecorded(error) => return Ok(request.into_response(error.error_response())),
+        Gate::Refused {
+            identity,
+            project_name,
+            error,
+        } => {
+            let response = request.into_response(error.error_response());
+            (identity, project_name, response)
+        }
+        Gate::Allowed(access) => {
+            let identity = access.identity.clone();
+            let project_name = access.project_name.clone();
+            request.extensions_mut().insert(*access);
+            let response = next.call(request).await?.map_into_boxed_body();
+            (identity, project_name, response)
+        }
+    };
+
+    record(
+        &state,
+        reservation,
+        Recorded {
+            identity,
+            project_id,
+            project_name,
+            route,
+            received_at,
+            started,
+        },
+        response,
+    )
+    .await
+}
+
+/// The verdict on a request before its handler runs.
+enum Gate {
+    /// Not recorded: the caller is unidentified or the project does not exist.
+    Unrecorded(ApiError),
+    /// Answered with `error` and recorded.
+    Refused {
+        identity: Identity,
+        project_name: String,
+        error: ApiError,
+    },
+    Allowed(Box<ProjectAccess>),
+}
+
+fn gate(
+    conn: &mut DbConnection,
+    state: &AppState,
+    credentials: &Credentials,
+    project_id: i64,
+    route: &RouteSpec,
+    now: i64,
+) -> anyhow::Result<Gate> {
+    let identity = match auth::authenticate(conn, credentials, state.secret_key.expose(), now)? {
+        Ok(identity) => identity,
+        Err(AuthFailure::Anonymous(reason)) => {
+            return Ok(Gate::Unrecorded(ApiError::Unauthorized(reason.into())))
+        }
+        Err(AuthFailure::Refused { actor, reason }) => {
+            let Some((project_name, _)) = auth::project_role(conn, project_id, &actor)? else {
+                return Ok(Gate::Unrecorded(ApiError::Unauthorized(reason.into())));
+            };
+            let source = match actor {
+                Actor::User { .. } => Source::Dashboard,
+                Actor::Token { .. } => credentials.token_source(),
+            };
+            return Ok(Gate::Refused {
+                identity: Identity {
+                    actor,
+                    source,
+                    csrf_token: None,
+                },
+                project_name,
+                error: ApiError::Unauthorized(reason.into()),
+            });
+        }
+    };
+    let Some((project_name, role)) = auth::project_role(conn, project_id, &identity.actor)? else {
+        return Ok(Gate::Unrecorded(ApiError::NotFound));
+    };
+    let refuse = |error| {
+        Ok(Gate::Refused {
+            identity: identity.clone(),
+            project_name: project_name.clone(),
+            error,
+        })
+    };
+    let Some(role) = role else {
+        // Not a member: the project is not revealed, but its admins see the attempt.
+        return refuse(ApiError::NotFound);
+    };
+    if !auth::csrf_ok(&identity, credentials) {
+        return refuse(ApiError::Forbidden(
+            "missing or wrong X-CSRF-Token header for a cookie-authenticated change".into(),
+        ));
+    }
+    match route.permission {
+        Permission::AtLeast(needed) if role < needed => {
+            return refuse(ApiError::Forbidden(format!(
+                "{} needs the {} role; you are {}",
+                route.label,
+                needed.as_str(),
+                article(role)
+            )));
+        }
+        Permission::Ingest
+            if !matches!(
+                identity.actor,
+                Actor::Token {
+                    can_ingest: true,
+                    ..
+                }
+            ) =>
+        {
+            return refuse(ApiError::Forbidden(
+                "ingesting events needs an API token with the ingest permission".into(),
+            ));
+        }
+        _ => {}
+    }
+    Ok(Gate::Allowed(Box::new(ProjectAccess {
+        project_id,
+        project_name,
+        role,
+        identity,
+    })))
+}
+
+fn article(role: Role) -> String {
+    match role {
+        Role::Admin => "an admin".into(),
+        other => format!("a {}", other.as_str()),
+    }
+}
+
+struct Recorded {
+    identity: Identity,
+    project_id: i64,
+    project_name: String,
+    route: &'static RouteSpec,
+    received_at: i64,
+    started: Instant,
+}
+
+async fn record(
+    state: &web::Data<AppState>,
+    reservation: Reservation,
+    recorded: Recorded,
+    mut response: ServiceResponse<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let request = response.request().clone();
+    let described = request.extensions().get::<AuditedResource>().cloned();
+    let route = recorded.route;
+    let full_template = format!("{}{}", catalog::PROJECT_SCOPE, route.template);
+    let path_id = path_parameter(&full_template, request.path(), "{id}");
+
+    let resource = match described {
+        Some(resource) => resource,
+        None if route.resource_type == ResourceType::Project => AuditedResource {
+            id: Some(recorded.project_id),
+            name: recorded.project_name.clone(),
+        },
+        None => match path_id {
+            Some(id) => {
+                let state = state.clone();
+                let (project_id, resource_type) = (recorded.project_id, route.resource_type);
+                let name = web::block(move || -> anyhow::Result<Option<String>> {
+                    let mut conn = state.pool.get()?;
+                    Ok(resource_name(&mut conn, resource_type, project_id, id)?)
+                })
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten();
+                AuditedResource {
+                    id: Some(id),
+                    name: name.unwrap_or_else(|| format!("#{id}")),
+                }
+            }
+            None => AuditedResource {
+                id: None,
+                name: collection_name(route.resource_type).into(),
+            },
+        },
+    };
+
+    let actor = &recorded.identity.actor;
+    let status = response.status().as_u16();
+    let route_template = if route.template == "*" {
+        request.path().to_string()
+    } else {
+        full_template
+    };
+    let entry = NewAuditEntry {
+        project_id: recorded.project_id,
+        ts: recorded.received_at,
+        actor_kind: actor.kind().into(),
+        actor_id: Some(actor.id()),
+        actor_name: actor.name().into(),
+        actor_email: actor.email().map(str::to_string),
+        source: recorded.identity.source.as_str().into(),
+        method: request.method().as_str().into(),
+        path: path_with_redacted_query(request.path(), request.query_string()),
+        route: route_template,
+        action: route.action.into(),
+        status_code: i32::from(status),
+        resource_type: route.resource_type.as_str().into(),
+        resource_id: resource.id,
+        resource_name: resource.name,
+        client_ip: request.peer_addr().map(|addr| addr.ip().to_string()),
+        user_agent: request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect()),
+        request_id: request_id(&request),
+        duration_us: i64::try_from(recorded.started.elapsed().as_micros()).unwrap_or(i64::MAX),
+        search_text: String::new(),
+        chain_seq: 0,
+        prev_hash: String::new(),
+        entry_hash: String::new(),
+    };
+    let entry = with_search_text(entry);
+    let request_id = entry.request_id.clone();
+
+    match reservation.commit(vec![entry]).await {
+        Ok(()) => {
+            if let Ok(value) = header::HeaderValue::from_str(&request_id) {
+                response
+                    .headers_mut()
+                    .insert(header::HeaderName::from_static("x-request-id"), value);
+            }
+            Ok(response)
+        }
+        Err(error) => {
+            let error = ApiError::Unavailable(anyhow::Error::new(error));
+            Ok(ServiceResponse::new(request, error.error_response()))
+        }
+    }
+}
+
+/// Fills `search_text`: the lowercased fields that search matches (PRODUCT.md Q3).
+pub fn with_search_text(mut entry: NewAuditEntry) -> NewAuditEntry {
+    let mut parts = vec![entry.path.as_str()];
+    if let Some(email) = &entry.actor_email {
+        parts.push(email);
+    }
+    if entry.actor_kind == "token" {
+        parts.push(&entry.actor_name);
+    }
+    if entry.resource_type == "application" || entry.resource_type == "cluster" {
+        parts.push(&entry.resource_name);
+    }
+    entry.search_text = parts.join("\n").to_lowercase();
+    entry
+}
+
+fn request_id(request: &HttpRequest) -> String {
+    request
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// The value of `parameter` in `path`, read at the position it has in `template`.
+fn path_parameter(template: &str, path: &str, parameter: &str) -> Option<i64> {
+    let position = template
+        .split('/')
+        .position(|segment| segment == parameter)?;
+    path.split('/').nth(position)?.parse().ok()
+}
+
+/// Names of query parameters whose values never reach the audit log.
+const SECRET_PARAMETERS: [&str; 9] = [
+    "token",
+    "secret",
+    "password",
+    "key",
+    "signature",
+    "code",
+    "auth",
+    "session",
+    "csrf",
+];
+
+/// The path with its query string, the values of secret-looking parameters redacted.
+pub fn path_with_redacted_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        return path.to_string();
+    }
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let (key, _) = pair.split_once('=').unwrap_or((pair, ""));
+            let lowered = key.to_ascii_lowercase();
+            if SECRET_PARAMETERS
+                .iter()
+                .any(|secret| lowered.contains(secret))
+            {
+                format!("{key}=[REDACTED]")
+            } else {
+                pair.to_string()
+            }
+        })
+        .collect();
+    format!("{path}?{}", redacted.join("&"))
+}
+
+fn collection_name(resource_type: ResourceType) -> &'static str {
+    match resource_type {
+        ResourceType::Application => "applications",
+        ResourceType::Cluster => "clusters",
+        ResourceType::Datastore => "datastores",
+        ResourceType::EnvironmentGroup => "environment groups",
+        ResourceType::Project => "project",
+        ResourceType::CloudAccount => "cloud accounts",
+        ResourceType::ApiToken => "API tokens",
+        ResourceType::Integration => "integrations",
+        ResourceType::User => "members",
+    }
+}
+
+/// The readable name of a resource of the project, as it is now.
+pub fn resource_name(
+    conn: &mut DbConnection,
+    resource_type: ResourceType,
+    project_id: i64,
+    id: i64,
+) -> QueryResult<Option<String>> {
+    use schema::*;
+    macro_rules! name_in {
+        ($table:ident) => {
+            $table::table
+                .filter($table::id.eq(id))
+                .filter($table::project_id.eq(project_id))
+                .select($table::name)
+                .first::<String>(conn)
+                .optional()
+        };
+    }
+    match resource_type {
+        ResourceType::Application => name_in!(applications),
+        ResourceType::Cluster => name_in!(clusters),
+        ResourceType::Datastore => name_in!(datastores),
+        ResourceType::EnvironmentGroup => name_in!(environment_groups),
+        ResourceType::CloudAccount => name_in!(cloud_accounts),
+        ResourceType::Integration => name_in!(integrations),
+        ResourceType::ApiToken => name_in!(api_tokens),
+        ResourceType::Project => projects::table
+            .find(id)
+            .select(projects::name)
+            .first::<String>(conn)
+            .optional(),
+        ResourceType::User => users::table
+            .find(id)
+            .select(users::display_name)
+            .first::<String>(conn)
+            .optional(),
+    }
+}
+
+/// Sends entries built outside the middleware (failed sign-ins, ingested events) through the
+/// writer and waits for their commit, all together or none.
+pub async fn commit_entries(state: &AppState, entries: Vec<NewAuditEntry>) -> Result<(), ApiError> {
+    let reservation = state
+        .writer
+        .reserve(std::time::Duration::from_secs(5))
+        .await
+        .ok_or(ApiError::Overloaded)?;
+    reservation
+        .commit(entries.into_iter().map(with_search_text).collect())
+        .await
+        .map_err(|error| ApiError::Unavailable(anyhow::Error::new(error)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_query_strings_are_redacted() {
+        assert_eq!(
+            path_with_redacted_query("/a", "range=7d&api_token=abc&Password=x&q=token"),
+            "/a?range=7d&api_token=[REDACTED]&Password=[REDACTED]&q=token"
+        );
+        assert_eq!(path_with_redacted_query("/a", ""), "/a");
+    }
+
+    #[test]
+    fn path_parameters_are_read_by_template_position() {
+        let template = "/api/v1/projects/{project_id}/applications/{id}/deploy";
+        assert_eq!(
+            path_parameter(
+                template,
+                "/api/v1/projects/3/applications/42/deploy",
+                "{id}"
+            ),
+            Some(42)
+        );
+        assert_eq!(
+            path_parameter(template, "/api/v1/projects/3/applications/x/deploy", "{id}"),
+            None
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! Durable, cheap capture: group commit of audit entries (PRODUCT.md C3).
+//!
+//! Requests hand their entry to one writer thread through a bounded queue and wait for the commit
+//! before their response is sent. The writer takes everything queued (up to [`MAX_BATCH`]),
+//! appends it to the hash chains and commits it in one transaction: one disk flush for many
+//! requests.
+//!
+//! Invariants:
+//! * A request reserves its queue slot *before* its handler runs. When the queue is full it is
+//!   answered 503 without running, so an action is never carried out without room to record it.
+//! * Chain heads are locked in ascending project order, so writers in several processes sharing
+//!   one PostgreSQL database never deadlock and never fork a chain.
+//! * Every waiter hears the outcome of the transaction that carried its entry.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use diesel::prelude::*;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::capture::chain::{self, HashedFields, GENESIS_HASH};
+use crate::db::schema::{audit_chain_heads, audit_entries};
+use crate::db::{DbConnection, DbPool};
+
+/// The most entries one transaction commits.
+pub const MAX_BATCH: usize = 1_000;
+
+/// An entry ready to be chained and stored. The writer fills the chain fields.
+#[derive(Clone, Debug, Insertable)]
+#[diesel(table_name = audit_entries)]
+pub struct NewAuditEntry {
+    pub project_id: i64,
+    pub ts: i64,
+    pub actor_kind: String,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub actor_email: Option<String>,
+    pub source: String,
+    pub method: String,
+    pub path: String,
+    pub route: String,
+    pub action: String,
+    pub status_code: i32,
+    pub resource_type: String,
+    pub resource_id: Option<i64>,
+    pub resource_name: String,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: String,
+    pub duration_us: i64,
+    pub search_text: String,
+    pub chain_seq: i64,
+    pub prev_hash: String,
+    pub entry_hash: String,
+}
+
+impl NewAuditEntry {
+    fn hashed_fields(&self) -> HashedFields<'_> {
+        HashedFields {
+            project_id: self.project_id,
+            chain_seq: self.chain_seq,
+            ts: self.ts,
+            actor_kind: &self.actor_kind,
+            actor_id: self.actor_id,
+            actor_name: &self.actor_name,
+            actor_email: self.actor_email.as_deref(),
+            source: &self.source,
+            method: &self.method,
+            path: &self.path,
+            route: &self.route,
+            action: &self.action,
+            status_code: self.status_code,
+            resource_type: &self.resource_type,
+            resource_id: self.resource_id,
+            resource_name: &self.resource_name,
+            client_ip: self.client_ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            request_id: &self.request_id,
+            duration_us: self.duration_us,
+        }
+    }
+}
+
+/// The entry could not be stored; the request must not report success.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the audit entry could not be stored")]
+pub struct WriteFailed;
+
+/// Entries that are stored together or not at all (one request's entry, or an ingested batch).
+struct Pending {
+    entries: Vec<NewAuditEntry>,
+    done: oneshot::Sender<Result<(), WriteFailed>>,
+}
+
+/// The handle requests use to reach the writer thread.
+#[derive(Clone)]
+pub struct AuditWriter {
+    sender: mpsc::Sender<Pending>,
+}
+
+/// A reserved place in the writer's queue.
+pub struct Reservation(mpsc::OwnedPermit<Pending>);
+
+impl AuditWriter {
+    /// Starts the writer thread. It stops once every handle is dropped and the queue is drained.
+    pub fn start(pool: DbPool, capacity: usize) -> AuditWriter {
+        let (sender, receiver) = mpsc::channel(capacity);
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || run(pool, receiver))
+            .expect("the audit writer thread starts");
+        AuditWriter { sender }
+    }
+
+    /// A place in the queue, or `None` when it is full (the server is overloaded).
+    pub fn try_reserve(&self) -> Option<Reservation> {
+        self.sender
+            .clone()
+            .try_reserve_owned()
+            .ok()
+            .map(Reservation)
+    }
+
+    /// A place in the queue, waiting up to `patience` for one.
+    pub async fn reserve(&self, patience: Duration) -> Option<Reservation> {
+        tokio::time::timeout(patience, self.sender.clone().reserve_owned())
+            .await
+            .ok()?
+            .ok()
+            .map(Reservation)
+    }
+}
+
+impl Reservation {
+    /// Queues the entries and waits until they are committed, all in one transaction.
+    pub async fn commit(self, entries: Vec<NewAuditEntry>) -> Result<(), WriteFailed> {
+        let (done, outcome) = oneshot::channel();
+        self.0.send(Pending { entries, done });
+        outcome.await.unwrap_or(Err(WriteFailed))
+    }
+}
+
+fn run(pool: DbPool, mut receiver: mpsc::Receiver<Pending>) {
+    while let Some(first) = receiver.blocking_recv() {
+        let mut queued = first.entries.len();
+        let mut batch = vec![first];
+        while queued < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(pending) => {
+                    queued += pending.entries.len();
+                    batch.push(pending);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut entries: Vec<NewAuditEntry> = batch
+            .iter()
+            .flat_map(|p| p.entries.iter().cloned())
+            .collect();
+        let outcome = commit_with_retries(&pool, &mut entries);
+        if let Err(error) = &outcome {
+            tracing::error!(cause_chain = %format!("{error:#}"), entries = entries.len(), "audit batch failed");
+        }
+        for pending in batch {
+            let _ = pending
+                .done
+                .send(outcome.as_ref().map(|_| ()).map_err(|_| WriteFailed));
+        }
+    }
+}
+
+fn commit_with_retries(pool: &DbPool, entries: &mut [NewAuditEntry]) -> anyhow::Result<()> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = pool
+            .get()
+            .map_err(anyhow::Error::from)
+            .and_then(|mut conn| append(&mut conn, entries).map_err(anyhow::Error::from));
+        match result {
+            Ok(()) => return Ok(()),
+            Err(error) if attempt >= 5 => return Err(error),
+            Err(error) => {
+                tracing::warn!(%error, attempt, "audit batch failed; retrying");
+                std::thread::sleep(Duration::from_millis(20 * attempt));
+            }
+        }
+    }
+}
+
+/// Appends entries to their projects' chains and stores them, in one transaction.
+pub fn append(conn: &mut DbConnection, entries: &mut [NewAuditEntry]) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        let projects: BTreeSet<i64> = entries.iter().map(|e| e.project_id).collect();
+        let mut heads = BTreeMap::new();
+        for project_id in projects {
+            heads.insert(project_id, lock_head(conn, project_id)?);
+        }
+        for entry in entries.iter_mut() {
+            let head = heads
+                .get_mut(&entry.project_id)
+                .expect("every project was locked");
+            entry.chain_seq = head.0 + 1;
+            entry.prev_hash = head.1.clone();
+            entry.entry_hash = chain::entry_hash(&entry.prev_hash, &entry.hashed_fields());
+            *head = (entry.chain_seq, entry.entry_hash.clone());
+        }
+        insert_entries(conn, entries)?;
+        for (project_id, (seq, hash)) in heads {
+            diesel::update(audit_chain_heads::table.find(project_id))
+                .set((
+                    audit_chain_heads::chain_seq.eq(seq),
+                    audit_chain_heads::entry_hash.eq(hash),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_chain_heads)]
+struct NewHead<'a> {
+    project_id: i64,
+    chain_seq: i64,
+    entry_hash: &'a str,
+}
+
+/// Creates the project's chain head if needed and locks it for this transaction. On SQLite the
+/// write transaction already excludes every other writer.
+fn lock_head(conn: &mut DbConnection, project_id: i64) -> QueryResult<(i64, String)> {
+    let genesis = NewHead {
+        project_id,
+        chain_seq: 0,
+        entry_hash: GENESIS_HASH,
+    };
+    let head = audit_chain_heads::table
+        .find(project_id)
+        .select((audit_chain_heads::chain_seq, audit_chain_heads::entry_hash));
+    match conn {
+        DbConnection::Postgres(conn) => {
+            diesel::insert_into(audit_chain_heads::table)
+                .values(&genesis)
+                .on_conflict_do_nothing()
+                .execute(conn)?;
+            head.for_update().first(conn)
+        }
+        DbConnection::Sqlite(conn) => {
+            diesel::insert_into(audit_chain_heads::table)
+                .values(&genesis)
+                .on_conflict_do_nothing()
+                .execute(conn)?;
+            head.first(conn)
+        }
+    }
+}
+
+/// Multi-row inserts, in chunks that stay under both engines' bind-parameter limits.
+fn insert_entries(conn: &mut DbConnection, entries: &[NewAuditEntry]) -> QueryResult<()> {
+    const ROWS_PER_STATEMENT: usize = 500; // 23 columns × 500 < 32,766 (SQLite) and 65,535 (PostgreSQL)
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        match conn {
+            DbConnection::Postgres(conn) => {
+                diesel::insert_into(audit_entries::table)
+                    .values(chunk)
+                    .execute(conn)?;
+            }
+            DbConnection::Sqlite(conn) => {
+                diesel::insert_into(audit_entries::table)
+                    .values(chunk)
+                    .execute(conn)?;
+            }
+        }
+    }
+    Ok(())
+}

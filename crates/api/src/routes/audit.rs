@@ -1,0 +1,175 @@
+//! The audit log's own endpoints: chain verification (C5) and ingest of external events (C6).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use auditlog_shared::wire::{IngestBatch, IngestEvent, IngestReceipt};
+use auditlog_shared::{ActionKey, Method, ResourceType};
+
+use crate::audit_query::ValidatedQuery;
+use crate::auth::ProjectAccess;
+use crate::capture::writer::NewAuditEntry;
+use crate::capture::{self, chain};
+use crate::error::ApiError;
+use crate::routes::{resource, with_conn};
+use crate::startup::AppState;
+
+/// The most events one ingest request may carry.
+pub const MAX_INGEST_EVENTS: usize = 1_000;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(resource("/audit-logs/verify").route(web::get().to(verify)))
+        .service(resource("/ingest").route(web::post().to(ingest)));
+}
+
+/// `GET …/audit-logs/verify?<range>`: proves the window's entries complete and unaltered, or
+/// names the first broken link. Takes a date range only.
+async fn verify(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let validated = ValidatedQuery::from_query_string(request.query_string(), state.clock.now())?;
+    if validated.query.has_filters() || validated.query.cursor.is_some() {
+        return Err(ApiError::UnservableQuery {
+            param: "q".into(),
+            detail: "verification covers a whole date range: give only `range` or `from`/`to`"
+                .into(),
+        });
+    }
+    let project_id = access.project_id;
+    let (from, to) = (
+        validated.window.from.timestamp_micros(),
+        validated.window.to.timestamp_micros() + 1,
+    );
+    let report = with_conn(&state, move |conn| {
+        Ok(chain::verify(conn, project_id, from, to)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// `POST …/ingest`: stores a batch of external events, all or none, in the project's chain.
+async fn ingest(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    body: web::Json<IngestBatch>,
+) -> Result<HttpResponse, ApiError> {
+    let events = body.into_inner().events;
+    if events.is_empty() || events.len() > MAX_INGEST_EVENTS {
+        return Err(ApiError::InvalidField {
+            param: "events".into(),
+            detail: format!("a batch holds 1 to {MAX_INGEST_EVENTS} events"),
+        });
+    }
+    let now = state.clock.now_micros();
+    let entries = events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| ingested_entry(access.project_id, now, index, event))
+        .collect::<Result<Vec<_>, _>>()?;
+    let accepted = entries.len();
+    capture::commit_entries(&state, entries).await?;
+    Ok(HttpResponse::Ok().json(IngestReceipt { accepted }))
+}
+
+fn ingested_entry(
+    project_id: i64,
+    now: i64,
+    index: usize,
+    event: &IngestEvent,
+) -> Result<NewAuditEntry, ApiError> {
+    let invalid = |field: &str, detail: &str| ApiError::InvalidField {
+        param: format!("events[{index}].{field}"),
+        detail: detail.to_string(),
+    };
+    let text = |field: &str, value: &str, max: usize| -> Result<String, ApiError> {
+        if value.trim().is_empty()
+            || value.chars().count() > max
+            || value.chars().any(char::is_control)
+        {
+            return Err(invalid(
+                field,
+                &format!("must be 1 to {max} characters without control characters"),
+            ));
+        }
+        Ok(value.to_string())
+    };
+    if event.actor.kind != "user" && event.actor.kind != "token" {
+        return Err(invalid("actor.kind", "must be `user` or `token`"));
+    }
+    let method: Method = event.method.parse().map_err(|_| {
+        invalid(
+            "method",
+            "must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS",
+        )
+    })?;
+    if !event.path.starts_with('/') {
+        return Err(invalid("path", "must start with `/`"));
+    }
+    let action = ActionKey::new(&event.action).ok_or_else(|| {
+        invalid(
+            "action",
+            "must be an action key such as `application.deploy`",
+        )
+    })?;
+    if !(100..=599).contains(&event.status) {
+        return Err(invalid(
+            "status",
+            "must be an HTTP status code from 100 to 599",
+        ));
+    }
+    let resource_type: ResourceType = event.resource.kind.parse().map_err(|_| {
+        invalid(
+            "resource.type",
+            "must be a resource type such as `application`",
+        )
+    })?;
+    let duration_us = match event.duration_ms {
+        Some(ms) if !(0.0..=86_400_000.0).contains(&ms) => {
+            return Err(invalid("duration_ms", "must be from 0 to 86400000"))
+        }
+        Some(ms) => (ms * 1000.0) as i64,
+        None => 0,
+    };
+    Ok(NewAuditEntry {
+        project_id,
+        ts: now,
+        actor_kind: event.actor.kind.clone(),
+        actor_id: event.actor.id,
+        actor_name: text("actor.name", &event.actor.name, 200)?,
+        actor_email: event
+            .actor
+            .email
+            .as_deref()
+            .map(|email| text("actor.email", email, 254))
+            .transpose()?,
+        source: "api".into(),
+        method: method.as_str().into(),
+        path: text("path", &event.path, 2_000)?,
+        route: text("path", &event.path, 2_000)?,
+        action: action.as_str().into(),
+        status_code: i32::from(event.status),
+        resource_type: resource_type.as_str().into(),
+        resource_id: event.resource.id,
+        resource_name: text("resource.name", &event.resource.name, 200)?,
+        client_ip: event
+            .client_ip
+            .as_deref()
+            .map(|ip| text("client_ip", ip, 64))
+            .transpose()?,
+        user_agent: event
+            .user_agent
+            .as_deref()
+            .map(|ua| text("user_agent", ua, 512))
+            .transpose()?,
+        request_id: match &event.request_id {
+            Some(id) => text("request_id", id, 100)?,
+            None => uuid::Uuid::new_v4().to_string(),
+        },
+        duration_us,
+        search_text: String::new(),
+        chain_seq: 0,
+        prev_hash: String::new(),
+        entry_hash: String::new(),
+    })
+}

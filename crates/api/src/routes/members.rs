@@ -1,0 +1,232 @@
+//! Project members: list, add (creating the account when new), change role, remove.
+//!
+//! An account lives as long as it belongs to a project: removing a user from their last project
+//! deletes the account. Audit entries keep the user's name and email as they were.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use auditlog_shared::wire::{AddMember, Member, Role, UpdateMember};
+use diesel::prelude::*;
+
+use crate::auth::{password, ProjectAccess};
+use crate::capture::describe_resource;
+use crate::db::schema::{memberships, users};
+use crate::db::DbConnection;
+use crate::error::ApiError;
+use crate::routes::{resource, valid_name, with_conn};
+use crate::startup::AppState;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            resource("/members")
+                .route(web::get().to(list))
+                .route(web::post().to(add)),
+        )
+        .service(
+            resource("/members/{id}")
+                .route(web::patch().to(change_role))
+                .route(web::delete().to(remove)),
+        );
+}
+
+fn load(conn: &mut DbConnection, project_id: i64, user_id: i64) -> Result<Member, ApiError> {
+    let (email, display_name, role) = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::project_id.eq(project_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select((users::email, users::display_name, memberships::role))
+        .first::<(String, String, String)>(conn)?;
+    Ok(Member {
+        user_id,
+        email,
+        display_name,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+    })
+}
+
+async fn list(state: web::Data<AppState>, access: ProjectAccess) -> Result<HttpResponse, ApiError> {
+    let project_id = access.project_id;
+    let members = with_conn(&state, move |conn| {
+        let rows = memberships::table
+            .inner_join(users::table)
+            .filter(memberships::project_id.eq(project_id))
+            .order(users::email.asc())
+            .select((
+                users::id,
+                users::email,
+                users::display_name,
+                memberships::role,
+            ))
+            .load::<(i64, String, String, String)>(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, email, display_name, role)| Member {
+                user_id,
+                email,
+                display_name,
+                role: Role::parse(&role).unwrap_or(Role::Viewer),
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(members))
+}
+
+/// Creates an account (email, display name, password) and its first membership.
+pub fn create_user(
+    conn: &mut DbConnection,
+    email: &str,
+    display_name: &str,
+    password_text: &str,
+    now: i64,
+) -> Result<i64, ApiError> {
+    let email = valid_email(email)?;
+    let display_name = valid_name("display_name", display_name)?;
+    if password_text.chars().count() < password::MIN_PASSWORD_CHARS {
+        return Err(ApiError::BadRequest {
+            detail: format!(
+                "`password` must have at least {} characters",
+                password::MIN_PASSWORD_CHARS
+            ),
+        });
+    }
+    let hash = password::hash_password(password_text)?;
+    Ok(diesel::insert_into(users::table)
+        .values((
+            users::email.eq(&email),
+            users::display_name.eq(&display_name),
+            users::password_hash.eq(&hash),
+            users::created_at.eq(now),
+        ))
+        .returning(users::id)
+        .get_result(conn)?)
+}
+
+fn valid_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim().to_lowercase();
+    let plausible = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !plausible {
+        return Err(ApiError::BadRequest {
+            detail: "`email` must be an email address".into(),
+        });
+    }
+    Ok(email)
+}
+
+async fn add(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+    body: web::Json<AddMember>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let email = valid_email(&body.email)?;
+    let (project_id, now) = (access.project_id, state.clock.now_micros());
+    let member = with_conn(&state, move |conn| {
+        let existing = users::table
+            .filter(users::email.eq(&email))
+            .select(users::id)
+            .first::<i64>(conn)
+            .optional()?;
+        let user_id = match existing {
+            Some(id) => id,
+            None => {
+                let (Some(display_name), Some(password_text)) =
+                    (&body.display_name, &body.password)
+                else {
+                    return Err(ApiError::BadRequest {
+                        detail: "a new account needs `display_name` and `password`".into(),
+                    });
+                };
+                create_user(conn, &email, display_name, password_text, now)?
+            }
+        };
+        diesel::insert_into(memberships::table)
+            .values((
+                memberships::project_id.eq(project_id),
+                memberships::user_id.eq(user_id),
+                memberships::role.eq(body.role.as_str()),
+                memberships::created_at.eq(now),
+            ))
+            .execute(conn)
+            .map_err(|error| match ApiError::from(error) {
+                ApiError::Conflict(_) => ApiError::Conflict("this user is already a member".into()),
+                other => other,
+            })?;
+        load(conn, project_id, user_id)
+    })
+    .await?;
+    describe_resource(&request, Some(member.user_id), member.display_name.clone());
+    Ok(HttpResponse::Created().json(member))
+}
+
+async fn change_role(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+    path: web::Path<(i64, i64)>,
+    body: web::Json<UpdateMember>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, user_id) = path.into_inner();
+    let role = body.into_inner().role;
+    let project_id = access.project_id;
+    let member = with_conn(&state, move |conn| {
+        let current = load(conn, project_id, user_id)?;
+        if current.role == Role::Admin && role != Role::Admin {
+            ensure_another_admin(conn, project_id)?;
+        }
+        diesel::update(memberships::table.find((project_id, user_id)))
+            .set(memberships::role.eq(role.as_str()))
+            .execute(conn)?;
+        load(conn, project_id, user_id)
+    })
+    .await?;
+    describe_resource(&request, Some(member.user_id), member.display_name.clone());
+    Ok(HttpResponse::Ok().json(member))
+}
+
+async fn remove(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, user_id) = path.into_inner();
+    let project_id = access.project_id;
+    let name = with_conn(&state, move |conn| {
+        let current = load(conn, project_id, user_id)?;
+        if current.role == Role::Admin {
+            ensure_another_admin(conn, project_id)?;
+        }
+        diesel::delete(memberships::table.find((project_id, user_id))).execute(conn)?;
+        let elsewhere: i64 = memberships::table
+            .filter(memberships::user_id.eq(user_id))
+            .count()
+            .get_result(conn)?;
+        if elsewhere == 0 {
+            diesel::delete(users::table.find(user_id)).execute(conn)?;
+        }
+        Ok(current.display_name)
+    })
+    .await?;
+    describe_resource(&request, Some(user_id), name);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn ensure_another_admin(conn: &mut DbConnection, project_id: i64) -> Result<(), ApiError> {
+    let admins: i64 = memberships::table
+        .filter(memberships::project_id.eq(project_id))
+        .filter(memberships::role.eq(Role::Admin.as_str()))
+        .count()
+        .get_result(conn)?;
+    if admins <= 1 {
+        return Err(ApiError::Conflict(
+            "a project needs at least one admin; make someone else admin first".into(),
+        ));
+    }
+    Ok(())
+}

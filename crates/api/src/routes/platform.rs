@@ -1,0 +1,442 @@
+//! The platform resources (PRODUCT.md W7): applications (with deploy), clusters, datastores,
+//! environment groups, cloud accounts and integrations. Roles are enforced by the capture
+//! middleware from the action catalog; handlers only name what they touched.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use auditlog_shared::wire::{Application, CreateApplication, DeployApplication, UpdateApplication};
+use diesel::prelude::*;
+
+use crate::auth::ProjectAccess;
+use crate::capture::describe_resource;
+use crate::clock::from_micros;
+use crate::db::schema::{applications, clusters};
+use crate::db::DbConnection;
+use crate::error::ApiError;
+use crate::routes::{resource, valid_name, with_conn};
+use crate::startup::AppState;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            resource("/applications")
+                .route(web::get().to(list_applications))
+                .route(web::post().to(create_application)),
+        )
+        .service(
+            resource("/applications/{id}")
+                .route(web::get().to(read_application))
+                .route(web::patch().to(update_application))
+                .route(web::delete().to(delete_application)),
+        )
+        .service(resource("/applications/{id}/deploy").route(web::post().to(deploy_application)));
+    clusters_api::configure(config, "/clusters");
+    datastores_api::configure(config, "/datastores");
+    environment_groups_api::configure(config, "/environment-groups");
+    cloud_accounts_api::configure(config, "/cloud-accounts");
+    integrations_api::configure(config, "/integrations");
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = applications)]
+struct ApplicationRow {
+    id: i64,
+    name: String,
+    image: String,
+    cluster_id: Option<i64>,
+    deploy_count: i64,
+    last_deployed_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<ApplicationRow> for Application {
+    fn from(row: ApplicationRow) -> Application {
+        Application {
+            id: row.id,
+            name: row.name,
+            image: row.image,
+            cluster_id: row.cluster_id,
+            deploy_count: row.deploy_count,
+            last_deployed_at: row.last_deployed_at.map(from_micros),
+            created_at: from_micros(row.created_at),
+            updated_at: from_micros(row.updated_at),
+        }
+    }
+}
+
+fn load_application(
+    conn: &mut DbConnection,
+    project_id: i64,
+    id: i64,
+) -> Result<ApplicationRow, ApiError> {
+    Ok(applications::table
+        .filter(applications::id.eq(id))
+        .filter(applications::project_id.eq(project_id))
+        .select(ApplicationRow::as_select())
+        .first(conn)?)
+}
+
+fn valid_image(image: &str) -> Result<String, ApiError> {
+    let image = image.trim();
+    if image.is_empty() || image.len() > 300 || image.chars().any(char::is_whitespace) {
+        return Err(ApiError::BadRequest {
+            detail: "`image` must be a container image reference such as registry/app:1.2.3".into(),
+        });
+    }
+    Ok(image.to_string())
+}
+
+async fn list_applications(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+) -> Result<HttpResponse, ApiError> {
+    let project_id = access.project_id;
+    let rows = with_conn(&state, move |conn| {
+        Ok(applications::table
+            .filter(applications::project_id.eq(project_id))
+            .order(applications::name.asc())
+            .select(ApplicationRow::as_select())
+            .load(conn)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(Application::from).collect::<Vec<_>>()))
+}
+
+async fn create_application(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+    body: web::Json<CreateApplication>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let name = valid_name("name", &body.name)?;
+    let image = valid_image(&body.image)?;
+    let (project_id, now) = (access.project_id, state.clock.now_micros());
+    let row = with_conn(&state, move |conn| {
+        if let Some(cluster_id) = body.cluster_id {
+            let exists: i64 = clusters::table
+                .filter(clusters::id.eq(cluster_id))
+                .filter(clusters::project_id.eq(project_id))
+                .count()
+                .get_result(conn)?;
+            if exists == 0 {
+                return Err(ApiError::BadRequest {
+                    detail: format!("cluster {cluster_id} does not exist in this project"),
+                });
+            }
+        }
+        let id: i64 = diesel::insert_into(applications::table)
+            .values((
+                applications::project_id.eq(project_id),
+                applications::cluster_id.eq(body.cluster_id),
+                applications::name.eq(&name),
+                applications::image.eq(&image),
+                applications::created_at.eq(now),
+                applications::updated_at.eq(now),
+            ))
+            .returning(applications::id)
+            .get_result(conn)?;
+        load_application(conn, project_id, id)
+    })
+    .await?;
+    describe_resource(&request, Some(row.id), row.name.clone());
+    Ok(HttpResponse::Created().json(Application::from(row)))
+}
+
+async fn read_application(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    let project_id = access.project_id;
+    let row = with_conn(&state, move |conn| load_application(conn, project_id, id)).await?;
+    describe_resource(&request, Some(row.id), row.name.clone());
+    Ok(HttpResponse::Ok().json(Application::from(row)))
+}
+
+async fn update_application(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+    path: web::Path<(i64, i64)>,
+    body: web::Json<UpdateApplication>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    let body = body.into_inner();
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| valid_name("name", n))
+        .transpose()?;
+    let image = body.image.as_deref().map(valid_image).transpose()?;
+    let (project_id, now) = (access.project_id, state.clock.now_micros());
+    let row = with_conn(&state, move |conn| {
+        let current = load_application(conn, project_id, id)?;
+        diesel::update(applications::table.find(id))
+            .set((
+                applications::name.eq(name.unwrap_or(current.name)),
+                applications::image.eq(image.unwrap_or(current.image)),
+                applications::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        load_application(conn, project_id, id)
+    })
+    .await?;
+    describe_resource(&request, Some(row.id), row.name.clone());
+    Ok(HttpResponse::Ok().json(Application::from(row)))
+}
+
+async fn deploy_application(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+    path: web::Path<(i64, i64)>,
+    body: Option<web::Json<DeployApplication>>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    let image = body
+        .and_then(|b| b.into_inner().image)
+        .as_deref()
+        .map(valid_image)
+        .transpose()?;
+    let (project_id, now) = (access.project_id, state.clock.now_micros());
+    let row = with_conn(&state, move |conn| {
+        let current = load_application(conn, project_id, id)?;
+        diesel::update(applications::table.find(id))
+            .set((
+                applications::image.eq(image.unwrap_or(current.image)),
+                applications::deploy_count.eq(current.deploy_count + 1),
+                applications::last_deployed_at.eq(now),
+                applications::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        load_application(conn, project_id, id)
+    })
+    .await?;
+    describe_resource(&request, Some(row.id), row.name.clone());
+    Ok(HttpResponse::Ok().json(Application::from(row)))
+}
+
+async fn delete_application(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    let project_id = access.project_id;
+    let name = with_conn(&state, move |conn| {
+        let row = load_application(conn, project_id, id)?;
+        diesel::delete(applications::table.find(id)).execute(conn)?;
+        Ok(row.name)
+    })
+    .await?;
+    describe_resource(&request, Some(id), name);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Declares the list, create, read, update and delete handlers of a resource that is a name plus
+/// text attributes.
+macro_rules! named_resource_api {
+    ($module:ident, $table:ident, $wire:ident, $create:ident, $update:ident { $($field:ident),* }) => {
+        mod $module {
+            use actix_web::{web, HttpRequest, HttpResponse};
+            use auditlog_shared::wire::{$create, $update, $wire};
+            use diesel::prelude::*;
+
+            use crate::auth::ProjectAccess;
+            use crate::capture::describe_resource;
+            use crate::clock::from_micros;
+            use crate::db::schema::$table;
+            use crate::db::DbConnection;
+            use crate::error::ApiError;
+            use crate::routes::{resource, valid_name, with_conn};
+            use crate::startup::AppState;
+
+            pub fn configure(config: &mut web::ServiceConfig, path: &str) {
+                config
+                    .service(resource(path).route(web::get().to(list)).route(web::post().to(create)))
+                    .service(
+                        resource(&format!("{path}/{{id}}"))
+                            .route(web::get().to(read))
+                            .route(web::patch().to(update))
+                            .route(web::delete().to(delete)),
+                    );
+            }
+
+            #[derive(Queryable, Selectable)]
+            #[diesel(table_name = $table)]
+            struct Row {
+                id: i64,
+                name: String,
+                $($field: String,)*
+                created_at: i64,
+                updated_at: i64,
+            }
+
+            impl From<Row> for $wire {
+                fn from(row: Row) -> $wire {
+                    $wire {
+                        id: row.id,
+                        name: row.name,
+                        $($field: row.$field,)*
+                        created_at: from_micros(row.created_at),
+                        updated_at: from_micros(row.updated_at),
+                    }
+                }
+            }
+
+            fn load(conn: &mut DbConnection, project_id: i64, id: i64) -> Result<Row, ApiError> {
+                Ok($table::table
+                    .filter($table::id.eq(id))
+                    .filter($table::project_id.eq(project_id))
+                    .select(Row::as_select())
+                    .first(conn)?)
+            }
+
+            async fn list(
+                state: web::Data<AppState>,
+                access: ProjectAccess,
+            ) -> Result<HttpResponse, ApiError> {
+                let project_id = access.project_id;
+                let rows = with_conn(&state, move |conn| {
+                    Ok($table::table
+                        .filter($table::project_id.eq(project_id))
+                        .order($table::name.asc())
+                        .select(Row::as_select())
+                        .load(conn)?)
+                })
+                .await?;
+                Ok(HttpResponse::Ok().json(rows.into_iter().map($wire::from).collect::<Vec<_>>()))
+            }
+
+            async fn create(
+                state: web::Data<AppState>,
+                access: ProjectAccess,
+                request: HttpRequest,
+                body: web::Json<$create>,
+            ) -> Result<HttpResponse, ApiError> {
+                let body = body.into_inner();
+                let name = valid_name("name", &body.name)?;
+                $(let $field = valid_name(stringify!($field), &body.$field)?;)*
+                let (project_id, now) = (access.project_id, state.clock.now_micros());
+                let row = with_conn(&state, move |conn| {
+                    let id: i64 = diesel::insert_into($table::table)
+                        .values((
+                            $table::project_id.eq(project_id),
+                            $table::name.eq(&name),
+                            $($table::$field.eq(&$field),)*
+                            $table::created_at.eq(now),
+                            $table::updated_at.eq(now),
+                        ))
+                        .returning($table::id)
+                        .get_result(conn)?;
+                    load(conn, project_id, id)
+                })
+                .await?;
+                describe_resource(&request, Some(row.id), row.name.clone());
+                Ok(HttpResponse::Created().json($wire::from(row)))
+            }
+
+            async fn read(
+                state: web::Data<AppState>,
+                access: ProjectAccess,
+                request: HttpRequest,
+                path: web::Path<(i64, i64)>,
+            ) -> Result<HttpResponse, ApiError> {
+                let (_, id) = path.into_inner();
+                let project_id = access.project_id;
+                let row = with_conn(&state, move |conn| load(conn, project_id, id)).await?;
+                describe_resource(&request, Some(row.id), row.name.clone());
+                Ok(HttpResponse::Ok().json($wire::from(row)))
+            }
+
+            async fn update(
+                state: web::Data<AppState>,
+                access: ProjectAccess,
+                request: HttpRequest,
+                path: web::Path<(i64, i64)>,
+                body: web::Json<$update>,
+            ) -> Result<HttpResponse, ApiError> {
+                let (_, id) = path.into_inner();
+                let body = body.into_inner();
+                let name = body.name.as_deref().map(|v| valid_name("name", v)).transpose()?;
+                $(let $field = body.$field.as_deref().map(|v| valid_name(stringify!($field), v)).transpose()?;)*
+                let (project_id, now) = (access.project_id, state.clock.now_micros());
+                let row = with_conn(&state, move |conn| {
+                    let current = load(conn, project_id, id)?;
+                    diesel::update($table::table.find(id))
+                        .set((
+                            $table::name.eq(name.unwrap_or(current.name)),
+                            $($table::$field.eq($field.unwrap_or(current.$field)),)*
+                            $table::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                    load(conn, project_id, id)
+                })
+                .await?;
+                describe_resource(&request, Some(row.id), row.name.clone());
+                Ok(HttpResponse::Ok().json($wire::from(row)))
+            }
+
+            async fn delete(
+                state: web::Data<AppState>,
+                access: ProjectAccess,
+                request: HttpRequest,
+                path: web::Path<(i64, i64)>,
+            ) -> Result<HttpResponse, ApiError> {
+                let (_, id) = path.into_inner();
+                let project_id = access.project_id;
+                let name = with_conn(&state, move |conn| {
+                    let row = load(conn, project_id, id)?;
+                    diesel::delete($table::table.find(id)).execute(conn)?;
+                    Ok(row.name)
+                })
+                .await?;
+                describe_resource(&request, Some(id), name);
+                Ok(HttpResponse::NoContent().finish())
+            }
+        }
+    };
+}
+
+named_resource_api!(
+    clusters_api,
+    clusters,
+    Cluster,
+    CreateCluster,
+    UpdateCluster { region }
+);
+named_resource_api!(
+    datastores_api,
+    datastores,
+    Datastore,
+    CreateDatastore,
+    UpdateDatastore { engine }
+);
+named_resource_api!(
+    environment_groups_api,
+    environment_groups,
+    EnvironmentGroup,
+    CreateEnvironmentGroup,
+    UpdateEnvironmentGroup {}
+);
+named_resource_api!(
+    cloud_accounts_api,
+    cloud_accounts,
+    CloudAccount,
+    CreateCloudAccount,
+    UpdateCloudAccount {
+        provider,
+        external_account_id
+    }
+);
+named_resource_api!(
+    integrations_api,
+    integrations,
+    Integration,
+    CreateIntegration,
+    UpdateIntegration { kind }
+);

@@ -1,0 +1,134 @@
+//! Projects: the caller's project list, one project, and its settings.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use auditlog_shared::wire::{ProjectSettings, ProjectSummary};
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use crate::auth::{self, Actor, AuthFailure, Credentials, ProjectAccess};
+use crate::db::schema::{project_settings, projects};
+use crate::error::ApiError;
+use crate::routes::{resource, session::member_projects, with_conn};
+use crate::startup::AppState;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(resource("").route(web::get().to(read)))
+        .service(
+            resource("/settings")
+                .route(web::get().to(read_settings))
+                .route(web::patch().to(update_settings)),
+        );
+}
+
+/// `GET /api/v1/projects`: the projects the caller can use — a user's memberships, or a token's
+/// one project.
+pub async fn list_mine(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now_micros();
+    let key = state.secret_key.clone();
+    let credentials = Credentials::from_request(&request);
+    let projects = with_conn(&state, move |conn| {
+        let identity = match auth::authenticate(conn, &credentials, key.expose(), now)? {
+            Ok(identity) => identity,
+            Err(AuthFailure::Anonymous(reason) | AuthFailure::Refused { reason, .. }) => {
+                return Err(ApiError::Unauthorized(reason.into()))
+            }
+        };
+        match identity.actor {
+            Actor::User { id, .. } => member_projects(conn, id),
+            Actor::Token {
+                project_id, role, ..
+            } => {
+                let (name, slug) = projects::table
+                    .find(project_id)
+                    .select((projects::name, projects::slug))
+                    .first::<(String, String)>(conn)?;
+                Ok(vec![ProjectSummary {
+                    id: project_id,
+                    name,
+                    slug,
+                    role,
+                }])
+            }
+        }
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(projects))
+}
+
+async fn read(state: web::Data<AppState>, access: ProjectAccess) -> Result<HttpResponse, ApiError> {
+    let project_id = access.project_id;
+    let slug = with_conn(&state, move |conn| {
+        Ok(projects::table
+            .find(project_id)
+            .select(projects::slug)
+            .first::<String>(conn)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(ProjectSummary {
+        id: access.project_id,
+        name: access.project_name,
+        slug,
+        role: access.role,
+    }))
+}
+
+async fn read_settings(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+) -> Result<HttpResponse, ApiError> {
+    let project_id = access.project_id;
+    let settings = with_conn(&state, move |conn| load_settings(conn, project_id)).await?;
+    Ok(HttpResponse::Ok().json(settings))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsChange {
+    audit_export_enabled: Option<bool>,
+}
+
+async fn update_settings(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    body: web::Json<SettingsChange>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id = access.project_id;
+    let now = state.clock.now_micros();
+    let change = body.into_inner();
+    let settings = with_conn(&state, move |conn| {
+        let current = load_settings(conn, project_id)?;
+        let enabled = change
+            .audit_export_enabled
+            .unwrap_or(current.audit_export_enabled);
+        diesel::update(project_settings::table.find(project_id))
+            .set((
+                project_settings::audit_export_enabled.eq(enabled),
+                project_settings::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(ProjectSettings {
+            audit_export_enabled: enabled,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(settings))
+}
+
+fn load_settings(
+    conn: &mut crate::db::DbConnection,
+    project_id: i64,
+) -> Result<ProjectSettings, ApiError> {
+    let enabled = project_settings::table
+        .find(project_id)
+        .select(project_settings::audit_export_enabled)
+        .first::<bool>(conn)
+        .optional()?
+        .unwrap_or(false);
+    Ok(ProjectSettings {
+        audit_export_enabled: enabled,
+    })
+}

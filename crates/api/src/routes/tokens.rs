@@ -1,0 +1,159 @@
+//! API tokens: create (the secret is shown once), list, read, revoke.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use auditlog_shared::wire::{ApiToken, CreateToken, CreatedToken, Role};
+use diesel::prelude::*;
+
+use crate::auth::{tokens, Actor, ProjectAccess};
+use crate::capture::describe_resource;
+use crate::clock::from_micros;
+use crate::db::schema::api_tokens;
+use crate::db::DbConnection;
+use crate::error::ApiError;
+use crate::routes::{resource, valid_name, with_conn};
+use crate::startup::AppState;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            resource("/tokens")
+                .route(web::get().to(list))
+                .route(web::post().to(create)),
+        )
+        .service(
+            resource("/tokens/{id}")
+                .route(web::get().to(read))
+                .route(web::delete().to(revoke)),
+        );
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+struct TokenRow {
+    id: i64,
+    name: String,
+    role: String,
+    can_ingest: bool,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+impl From<TokenRow> for ApiToken {
+    fn from(row: TokenRow) -> ApiToken {
+        ApiToken {
+            id: row.id,
+            name: row.name,
+            role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+            can_ingest: row.can_ingest,
+            created_at: from_micros(row.created_at),
+            expires_at: row.expires_at.map(from_micros),
+            revoked_at: row.revoked_at.map(from_micros),
+            last_used_at: row.last_used_at.map(from_micros),
+        }
+    }
+}
+
+fn load(conn: &mut DbConnection, project_id: i64, id: i64) -> Result<TokenRow, ApiError> {
+    Ok(api_tokens::table
+        .filter(api_tokens::id.eq(id))
+        .filter(api_tokens::project_id.eq(project_id))
+        .select(TokenRow::as_select())
+        .first(conn)?)
+}
+
+async fn list(state: web::Data<AppState>, access: ProjectAccess) -> Result<HttpResponse, ApiError> {
+    let project_id = access.project_id;
+    let rows = with_conn(&state, move |conn| {
+        Ok(api_tokens::table
+            .filter(api_tokens::project_id.eq(project_id))
+            .order(api_tokens::id.asc())
+            .select(TokenRow::as_select())
+            .load(conn)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(ApiToken::from).collect::<Vec<_>>()))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+    body: web::Json<CreateToken>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let name = valid_name("name", &body.name)?;
+    if body.expires_in_days == Some(0) || body.expires_in_days.is_some_and(|d| d > 3650) {
+        return Err(ApiError::BadRequest {
+            detail: "`expires_in_days` must be from 1 to 3650".into(),
+        });
+    }
+    let (project_id, now) = (access.project_id, state.clock.now_micros());
+    let expires_at = body
+        .expires_in_days
+        .map(|days| now + i64::from(days) * 86_400_000_000);
+    let created_by = match &access.identity.actor {
+        Actor::User { id, .. } => Some(*id),
+        Actor::Token { .. } => None,
+    };
+    let key = state.secret_key.clone();
+    let (row, secret) = with_conn(&state, move |conn| {
+        let id: i64 = diesel::insert_into(api_tokens::table)
+            .values((
+                api_tokens::project_id.eq(project_id),
+                api_tokens::name.eq(&name),
+                api_tokens::role.eq(body.role.as_str()),
+                api_tokens::can_ingest.eq(body.can_ingest),
+                api_tokens::created_by_user_id.eq(created_by),
+                api_tokens::created_at.eq(now),
+                api_tokens::expires_at.eq(expires_at),
+            ))
+            .returning(api_tokens::id)
+            .get_result(conn)?;
+        let secret = tokens::sign_api_token(key.expose(), id, project_id)?;
+        Ok((load(conn, project_id, id)?, secret))
+    })
+    .await?;
+    describe_resource(&request, Some(row.id), row.name.clone());
+    Ok(HttpResponse::Created().json(CreatedToken {
+        token: row.into(),
+        secret,
+    }))
+}
+
+async fn read(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    let project_id = access.project_id;
+    let row = with_conn(&state, move |conn| load(conn, project_id, id)).await?;
+    describe_resource(&request, Some(row.id), row.name.clone());
+    Ok(HttpResponse::Ok().json(ApiToken::from(row)))
+}
+
+/// Revokes a token: it stops working at once; revoking twice changes nothing.
+async fn revoke(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    let (project_id, now) = (access.project_id, state.clock.now_micros());
+    let row = with_conn(&state, move |conn| {
+        let current = load(conn, project_id, id)?;
+        if current.revoked_at.is_none() {
+            diesel::update(api_tokens::table.find(id))
+                .set(api_tokens::revoked_at.eq(now))
+                .execute(conn)?;
+        }
+        load(conn, project_id, id)
+    })
+    .await?;
+    describe_resource(&request, Some(row.id), row.name.clone());
+    Ok(HttpResponse::Ok().json(ApiToken::from(row)))
+}

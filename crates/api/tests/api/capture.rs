@@ -1,0 +1,580 @@
+//! Capture and authorization: every role against every project route, each request leaving
+//! exactly one entry with the right fields.
+
+use std::collections::HashMap;
+
+use auditlog_api::capture::catalog::{self, Permission};
+use auditlog_shared::wire::Role;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{Backend, Caller, TestApp};
+
+/// Ids of one fixture of each resource, made by the admin before a role's round.
+struct Fixtures {
+    ids: HashMap<&'static str, i64>,
+}
+
+async fn create(admin: &Caller, project: i64, collection: &str, body: Value) -> i64 {
+    let response = admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/projects/{project}/{collection}"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "creating a fixture in {collection}");
+    let body: Value = response.json().await.unwrap();
+    body.get("id")
+        .or_else(|| body.get("user_id"))
+        .or_else(|| body.pointer("/token/id"))
+        .and_then(Value::as_i64)
+        .expect("an id")
+}
+
+async fn fixtures(admin: &Caller, project: i64, round: &str) -> Fixtures {
+    let mut ids = HashMap::new();
+    let n = |kind: &str| format!("{kind}-{round}-fixture");
+    ids.insert(
+        "/clusters",
+        create(
+            admin,
+            project,
+            "clusters",
+            json!({"name": n("cluster"), "region": "eu-west-1"}),
+        )
+        .await,
+    );
+    ids.insert(
+        "/applications",
+        create(
+            admin,
+            project,
+            "applications",
+            json!({"name": n("app"), "image": "registry/app:1"}),
+        )
+        .await,
+    );
+    ids.insert(
+        "/datastores",
+        create(
+            admin,
+            project,
+            "datastores",
+            json!({"name": n("db"), "engine": "postgres"}),
+        )
+        .await,
+    );
+    ids.insert(
+        "/environment-groups",
+        create(
+            admin,
+            project,
+            "environment-groups",
+            json!({"name": n("env")}),
+        )
+        .await,
+    );
+    ids.insert(
+        "/cloud-accounts",
+        create(
+            admin,
+            project,
+            "cloud-accounts",
+            json!({"name": n("aws"), "provider": "aws", "external_account_id": "123456789012"}),
+        )
+        .await,
+    );
+    ids.insert(
+        "/integrations",
+        create(
+            admin,
+            project,
+            "integrations",
+            json!({"name": n("slack"), "kind": "slack"}),
+        )
+        .await,
+    );
+    ids.insert(
+        "/tokens",
+        create(
+            admin,
+            project,
+            "tokens",
+            json!({"name": n("token"), "role": "viewer"}),
+        )
+        .await,
+    );
+    ids.insert(
+        "/members",
+        create(
+            admin,
+            project,
+            "members",
+            json!({"email": format!("member-{round}@example.com"), "role": "viewer", "display_name": n("member"), "password": "a long enough password"}),
+        )
+        .await,
+    );
+    Fixtures { ids }
+}
+
+/// A body that the route accepts.
+fn body_for(method: &str, template: &str, round: &str, step: usize) -> Option<Value> {
+    let name = format!("{round}-{step}");
+    let collection = template.split('/').nth(1).unwrap_or_default();
+    match (method, collection) {
+        ("GET" | "DELETE", _) => None,
+        ("POST", "applications") if template.ends_with("/deploy") => {
+            Some(json!({"image": "registry/app:2"}))
+        }
+        ("POST", "applications") => Some(json!({"name": name, "image": "registry/app:1"})),
+        ("POST", "clusters") => Some(json!({"name": name, "region": "us-east-1"})),
+        ("POST", "datastores") => Some(json!({"name": name, "engine": "redis"})),
+        ("POST", "environment-groups") => Some(json!({"name": name})),
+        ("POST", "cloud-accounts") => {
+            Some(json!({"name": name, "provider": "gcp", "external_account_id": "p-1"}))
+        }
+        ("POST", "integrations") => Some(json!({"name": name, "kind": "github"})),
+        ("POST", "tokens") => Some(json!({"name": name, "role": "viewer"})),
+        ("POST", "members") => Some(
+            json!({"email": format!("{name}@example.com"), "role": "viewer", "display_name": name, "password": "a long enough password"}),
+        ),
+        ("POST", "ingest") => Some(json!({"events": [{
+            "actor": {"kind": "user", "name": "External Erin", "email": "erin@example.com"},
+            "method": "POST", "path": "/external/thing", "action": "external.thing", "status": 200,
+            "resource": {"type": "integration", "name": "external"}
+        }]})),
+        ("PATCH", "settings") => Some(json!({"audit_export_enabled": true})),
+        ("PATCH", "members") => Some(json!({"role": "developer"})),
+        ("PATCH", _) => Some(json!({"name": format!("renamed-{name}")})),
+        _ => panic!("no body for {method} {template}"),
+    }
+}
+
+/// Routes in an order that reads before it changes and deletes last.
+fn ordered_routes() -> Vec<&'static catalog::RouteSpec> {
+    let mut routes: Vec<_> = catalog::all_routes().collect();
+    routes.sort_by_key(|route| match route.method {
+        "GET" => 0,
+        "POST" => 1,
+        "PATCH" => 2,
+        _ => 3,
+    });
+    routes
+}
+
+async fn every_role_against_every_route(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+
+    for (round, role) in [
+        ("viewer", Role::Viewer),
+        ("developer", Role::Developer),
+        ("admin", Role::Admin),
+    ] {
+        let fixtures = fixtures(&admin, project, round).await;
+        let token = app
+            .create_token(&admin, project, &format!("{round}-caller"), role, false)
+            .await;
+        let caller = app.token_caller(&token.secret);
+
+        for (step, route) in ordered_routes().into_iter().enumerate() {
+            let collection = format!("/{}", route.template.split('/').nth(1).unwrap_or_default());
+            let path = route.template.replace(
+                "{id}",
+                &fixtures
+                    .ids
+                    .get(collection.as_str())
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+            );
+            let url = format!("/api/v1/projects/{project}{path}");
+            let before = app.entries(project).len();
+            let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+            let response = caller
+                .send(
+                    method,
+                    &url,
+                    body_for(route.method, route.template, round, step),
+                )
+                .await;
+            let status = response.status().as_u16();
+            let allowed = match route.permission {
+                Permission::AtLeast(needed) => role >= needed,
+                Permission::Ingest => false,
+            };
+            let what = format!("{round} {} {url}", route.method);
+            if allowed {
+                assert!(
+                    (200..300).contains(&status),
+                    "{what}: expected success, got {status}"
+                );
+            } else {
+                assert_eq!(status, 403, "{what}: expected 403");
+            }
+
+            let entries = app.entries(project);
+            assert_eq!(entries.len(), before + 1, "{what}: exactly one new entry");
+            let entry = entries.last().unwrap();
+            assert_eq!(entry.action, route.action, "{what}");
+            assert_eq!(entry.status_code, i32::from(status), "{what}");
+            assert_eq!(entry.method, route.method, "{what}");
+            assert_eq!(
+                entry.route,
+                format!("{}{}", catalog::PROJECT_SCOPE, route.template),
+                "{what}"
+            );
+            assert_eq!(entry.path, url, "{what}");
+            assert_eq!(entry.actor_kind, "token");
+            assert_eq!(entry.actor_id, Some(token.token.id));
+            assert_eq!(entry.actor_name, format!("{round}-caller"));
+            assert_eq!(entry.source, "api");
+            assert_eq!(entry.resource_type, route.resource_type.as_str(), "{what}");
+            assert!(!entry.resource_name.is_empty(), "{what}");
+            assert!(!entry.request_id.is_empty());
+            if path.contains(
+                &fixtures
+                    .ids
+                    .get(collection.as_str())
+                    .copied()
+                    .unwrap_or(-1)
+                    .to_string(),
+            ) && route.template.contains("{id}")
+            {
+                assert_eq!(
+                    entry.resource_id,
+                    fixtures.ids.get(collection.as_str()).copied(),
+                    "{what}"
+                );
+            }
+        }
+    }
+}
+
+async fn sources_are_dashboard_cli_and_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let token = app
+        .create_token(&admin, project, "deploy-bot", Role::Admin, false)
+        .await;
+    let path = format!("/api/v1/projects/{project}/applications");
+
+    admin.get(&path).await;
+    let dashboard = app.last_entry(project).unwrap();
+    assert_eq!(
+        (dashboard.source.as_str(), dashboard.actor_kind.as_str()),
+        ("dashboard", "user")
+    );
+    assert_eq!(
+        dashboard.actor_email.as_deref(),
+        Some(crate::helpers::ADMIN_EMAIL)
+    );
+    assert_eq!(dashboard.actor_name, "Ada Admin");
+
+    app.token_caller(&token.secret)
+        .with_user_agent("auditlog-cli/0.1.0")
+        .get(&path)
+        .await;
+    assert_eq!(app.last_entry(project).unwrap().source, "cli");
+
+    app.token_caller(&token.secret)
+        .with_user_agent("python-requests/2.31")
+        .get(&path)
+        .await;
+    let api = app.last_entry(project).unwrap();
+    assert_eq!(
+        (api.source.as_str(), api.actor_name.as_str()),
+        ("api", "deploy-bot")
+    );
+}
+
+async fn names_survive_revocation_and_deletion(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let token = app
+        .create_token(&admin, project, "old-ci", Role::Developer, false)
+        .await;
+    let ci = app.token_caller(&token.secret);
+    let created = ci
+        .send(
+            Method::POST,
+            &format!("/api/v1/projects/{project}/applications"),
+            Some(json!({"name": "billing", "image": "registry/billing:1"})),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let app_id = created.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let token_entry = app.last_entry(project).unwrap();
+
+    // A member acts, then is removed (their account goes with their last project).
+    admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/projects/{project}/members"),
+            Some(json!({"email": "bob@example.com", "role": "developer", "display_name": "Bob Builder", "password": "bob's long password"})),
+        )
+        .await;
+    let bob = app.sign_in("bob@example.com", "bob's long password").await;
+    bob.send(
+        Method::POST,
+        &format!("/api/v1/projects/{project}/applications/{app_id}/deploy"),
+        Some(json!({})),
+    )
+    .await;
+    let bob_entry = app.last_entry(project).unwrap();
+    assert_eq!(bob_entry.action, "application.deploy");
+    assert_eq!(bob_entry.resource_name, "billing");
+    let bob_id = bob_entry.actor_id.unwrap();
+
+    let revoked = admin
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/tokens/{}", token.token.id),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status(), 200);
+    let removed = admin
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/members/{bob_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status(), 204);
+    let deleted_app = admin
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/applications/{app_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted_app.status(), 204);
+    let deletion = app.last_entry(project).unwrap();
+    assert_eq!(
+        (deletion.action.as_str(), deletion.resource_name.as_str()),
+        ("application.delete", "billing")
+    );
+
+    let entries = app.entries(project);
+    let old_token_entry = entries.iter().find(|e| e.id == token_entry.id).unwrap();
+    assert_eq!(old_token_entry.actor_name, "old-ci");
+    let old_bob_entry = entries.iter().find(|e| e.id == bob_entry.id).unwrap();
+    assert_eq!(old_bob_entry.actor_name, "Bob Builder");
+    assert_eq!(
+        old_bob_entry.actor_email.as_deref(),
+        Some("bob@example.com")
+    );
+    // Bob's account is gone: he can no longer sign in.
+    let again = app
+        .anonymous()
+        .send(
+            Method::POST,
+            "/api/v1/session",
+            Some(json!({"email": "bob@example.com", "password": "bob's long password"})),
+        )
+        .await;
+    assert_eq!(again.status(), 401);
+}
+
+async fn bad_credentials_get_401_and_authentic_ones_are_recorded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let path = format!("/api/v1/projects/{project}/applications");
+    let before = app.entries(project).len();
+
+    // Nobody, garbage, and a token signed with another key identify nobody: 401, not recorded.
+    let forged = auditlog_api::auth::tokens::sign_api_token(
+        "a different secret key, 32+ chars long",
+        1,
+        project,
+    )
+    .unwrap();
+    for caller in [
+        app.anonymous(),
+        app.token_caller("not-a-token"),
+        app.token_caller(&forged),
+    ] {
+        let body = crate::helpers::problem(caller.get(&path).await, 401).await;
+        assert_eq!(body["type"], "/problems/unauthorized");
+    }
+    assert_eq!(app.entries(project).len(), before);
+
+    // A revoked token and an expired one are authentic: 401, and the attempt is recorded.
+    let revoked = app
+        .create_token(&admin, project, "revoked-bot", Role::Admin, false)
+        .await;
+    admin
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/tokens/{}", revoked.token.id),
+            None,
+        )
+        .await;
+    crate::helpers::problem(app.token_caller(&revoked.secret).get(&path).await, 401).await;
+    let entry = app.last_entry(project).unwrap();
+    assert_eq!(
+        (entry.actor_name.as_str(), entry.status_code),
+        ("revoked-bot", 401)
+    );
+
+    let expiring: auditlog_shared::wire::CreatedToken = admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/projects/{project}/tokens"),
+            Some(json!({"name": "short-lived", "role": "viewer", "expires_in_days": 1})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let short = app.token_caller(&expiring.secret);
+    assert_eq!(short.get(&path).await.status(), 200);
+    app.advance_clock(chrono::Duration::days(2));
+    let body = crate::helpers::problem(short.get(&path).await, 401).await;
+    assert!(body["detail"].as_str().unwrap().contains("expired"));
+    assert_eq!(app.last_entry(project).unwrap().actor_name, "short-lived");
+
+    // A token of another project sees nothing of this one (404), and the attempt is recorded here.
+    let (other_project, _) = {
+        let mut conn = app.pool.get().unwrap();
+        let setup = auditlog_api::admin::create_admin(
+            &mut conn,
+            "eve@example.com",
+            "Eve",
+            "eve's long password",
+            "Other",
+            0,
+        )
+        .unwrap();
+        (setup.project_id, ())
+    };
+    let eve = app.sign_in("eve@example.com", "eve's long password").await;
+    crate::helpers::problem(eve.get(&path).await, 404).await;
+    assert_eq!(app.last_entry(project).unwrap().actor_name, "Eve");
+    assert!(app.entries(other_project).is_empty());
+}
+
+async fn cookie_writes_need_the_csrf_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let body = json!({"name": "web", "image": "registry/web:1"});
+    let path = format!("/api/v1/projects/{project}/applications");
+    let refused = admin
+        .clone()
+        .without_csrf()
+        .send(Method::POST, &path, Some(body.clone()))
+        .await;
+    let problem = crate::helpers::problem(refused, 403).await;
+    assert!(problem["detail"].as_str().unwrap().contains("CSRF"));
+    assert_eq!(app.last_entry(project).unwrap().status_code, 403);
+    // Reads need no CSRF token; the same write with it succeeds.
+    assert_eq!(admin.clone().without_csrf().get(&path).await.status(), 200);
+    assert_eq!(
+        admin.send(Method::POST, &path, Some(body)).await.status(),
+        201
+    );
+}
+
+async fn failed_sign_ins_are_security_events(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, _) = app.project_with_admin("Acme").await;
+    let response = app
+        .anonymous()
+        .send(
+            Method::POST,
+            "/api/v1/session",
+            Some(json!({"email": "ADA@example.com", "password": "guess"})),
+        )
+        .await;
+    crate::helpers::problem(response, 401).await;
+    let entry = app.last_entry(project).unwrap();
+    assert_eq!(entry.action, "session.sign_in_failed");
+    assert_eq!(entry.status_code, 401);
+    assert_eq!(
+        entry.actor_email.as_deref(),
+        Some(crate::helpers::ADMIN_EMAIL)
+    );
+    // An unknown email answers the same, and names no project.
+    let unknown = app
+        .anonymous()
+        .send(
+            Method::POST,
+            "/api/v1/session",
+            Some(json!({"email": "nobody@example.com", "password": "guess"})),
+        )
+        .await;
+    let body = crate::helpers::problem(unknown, 401).await;
+    assert_eq!(body["detail"], "wrong email or password");
+}
+
+async fn overload_sheds_requests_without_losing_entries(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| settings.capture_queue_capacity = 1).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let token = app
+        .create_token(&admin, project, "flood", Role::Developer, false)
+        .await;
+    let caller = app.token_caller(&token.secret);
+    let before = app.entries(project).len();
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let caller = caller.clone();
+        tasks.push(tokio::spawn(async move {
+            caller
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/projects/{project}/applications"),
+                    Some(json!({"name": format!("app-{i}"), "image": "registry/a:1"})),
+                )
+                .await
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            201 => created += 1,
+            503 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(created > 0);
+    // Every application that exists was recorded; a shed request created nothing.
+    let entries = app.entries(project);
+    assert_eq!(entries.len() - before, created);
+    let listed: Vec<Value> = caller
+        .get(&format!("/api/v1/projects/{project}/applications"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), created);
+}
+
+async fn entries_are_append_only(backend: Backend) {
+    use diesel::prelude::*;
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    admin.get(&format!("/api/v1/projects/{project}")).await;
+    let mut conn = app.pool.get().unwrap();
+    let update = diesel::sql_query("UPDATE audit_entries SET status_code = 200").execute(&mut conn);
+    assert!(
+        update.is_err(),
+        "the database refuses to update audit entries"
+    );
+}
+
+crate::on_both_backends!(
+    every_role_against_every_route,
+    sources_are_dashboard_cli_and_api,
+    names_survive_revocation_and_deletion,
+    bad_credentials_get_401_and_authentic_ones_are_recorded,
+    cookie_writes_need_the_csrf_token,
+    failed_sign_ins_are_security_events,
+    overload_sheds_requests_without_losing_entries,
+    entries_are_append_only,
+);

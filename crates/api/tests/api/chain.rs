@@ -1,0 +1,204 @@
+//! Tamper evidence (C5) and ingest (C6).
+
+use auditlog_shared::wire::{Role, VerifyReport};
+use diesel::prelude::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{problem, Backend, Caller, TestApp};
+
+async fn some_activity(admin: &Caller, project: i64, count: usize) {
+    for i in 0..count {
+        let response = admin
+            .send(
+                Method::POST,
+                &format!("/api/v1/projects/{project}/clusters"),
+                Some(json!({"name": format!("cluster-{i}"), "region": "eu-west-1"})),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+}
+
+async fn verify(admin: &Caller, project: i64, query: &str) -> VerifyReport {
+    let response = admin
+        .get(&format!(
+            "/api/v1/projects/{project}/audit-logs/verify?{query}"
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Lifts the append-only trigger, as someone with database access could.
+fn lift_append_only_guard(app: &TestApp, conn: &mut auditlog_api::db::DbConnection) {
+    let statement = match app.backend {
+        Backend::Sqlite => "DROP TRIGGER audit_entries_append_only",
+        Backend::Postgres => "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only",
+    };
+    diesel::sql_query(statement).execute(conn).unwrap();
+}
+
+async fn an_intact_chain_verifies(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 12).await;
+    let report = verify(&admin, project, "range=24h").await;
+    assert!(report.ok, "{report:?}");
+    assert!(report.checked >= 12);
+    assert_eq!(report.first_seq, Some(1));
+    let entries = app.entries(project);
+    let seqs: Vec<i64> = entries.iter().map(|e| e.chain_seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    // Verification takes a date range only.
+    problem(
+        admin
+            .get(&format!(
+                "/api/v1/projects/{project}/audit-logs/verify?method=GET"
+            ))
+            .await,
+        400,
+    )
+    .await;
+}
+
+async fn an_altered_entry_is_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 10).await;
+    let victim = app.entries(project)[4].clone();
+    {
+        let mut conn = app.pool.get().unwrap();
+        lift_append_only_guard(&app, &mut conn);
+        diesel::sql_query(format!(
+            "UPDATE audit_entries SET status_code = 200, actor_name = 'Someone Else' WHERE id = {}",
+            victim.id
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    let report = verify(&admin, project, "range=24h").await;
+    assert!(!report.ok);
+    let broken = report.broken.unwrap();
+    assert_eq!(broken.chain_seq, victim.chain_seq);
+    assert_eq!(broken.entry_id, Some(victim.id));
+    assert!(broken.reason.contains("altered"), "{}", broken.reason);
+}
+
+async fn a_deleted_entry_is_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 10).await;
+    let entries = app.entries(project);
+    let middle = entries[3].clone();
+    {
+        let mut conn = app.pool.get().unwrap();
+        diesel::sql_query(format!(
+            "DELETE FROM audit_entries WHERE id = {}",
+            middle.id
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    let report = verify(&admin, project, "range=24h").await;
+    let broken = report.broken.expect("the gap is found");
+    assert_eq!(broken.chain_seq, middle.chain_seq);
+    assert_eq!(broken.entry_id, None);
+    assert!(broken.reason.contains("missing"));
+
+    // Deleting the newest entries is found too: the chain falls short of its head.
+    let fresh = TestApp::spawn(backend).await;
+    let (project, admin) = fresh.project_with_admin("Acme").await;
+    some_activity(&admin, project, 5).await;
+    let newest_before = fresh.entries(project).last().unwrap().clone();
+    {
+        let mut conn = fresh.pool.get().unwrap();
+        diesel::sql_query(format!(
+            "DELETE FROM audit_entries WHERE project_id = {project} AND chain_seq >= {}",
+            newest_before.chain_seq
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    let report = verify(&admin, project, "range=24h").await;
+    assert!(!report.ok, "{report:?}");
+    assert!(report.broken.unwrap().reason.contains("missing"));
+}
+
+async fn ingest_validates_then_stores_atomically(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let ingest = app
+        .create_token(&admin, project, "billing-service", Role::Viewer, true)
+        .await;
+    let plain = app
+        .create_token(&admin, project, "no-ingest", Role::Admin, false)
+        .await;
+    let event = |method: &str| {
+        json!({
+            "actor": {"kind": "user", "id": 77, "name": "Grace External", "email": "grace@example.com"},
+            "method": method, "path": "/billing/invoices/9", "action": "invoice.refund",
+            "status": 200, "resource": {"type": "integration", "id": 9, "name": "billing"},
+            "duration_ms": 12.5
+        })
+    };
+    let path = format!("/api/v1/projects/{project}/ingest");
+    let before = app.entries(project).len();
+
+    let refused = app
+        .token_caller(&plain.secret)
+        .send(
+            Method::POST,
+            &path,
+            Some(json!({"events": [event("POST")]})),
+        )
+        .await;
+    problem(refused, 403).await;
+
+    let bad = app
+        .token_caller(&ingest.secret)
+        .send(
+            Method::POST,
+            &path,
+            Some(json!({"events": [event("POST"), event("FETCH"), event("PUT")]})),
+        )
+        .await;
+    let body = problem(bad, 400).await;
+    assert_eq!(body["invalid_params"][0]["name"], "events[1].method");
+    let stored_after_bad: Vec<_> = app
+        .entries(project)
+        .into_iter()
+        .filter(|e| e.action == "invoice.refund")
+        .collect();
+    assert!(stored_after_bad.is_empty(), "a bad batch stores nothing");
+
+    let good = app
+        .token_caller(&ingest.secret)
+        .send(
+            Method::POST,
+            &path,
+            Some(json!({"events": [event("POST"), event("DELETE")]})),
+        )
+        .await;
+    assert_eq!(good.status(), 200);
+    let receipt: Value = good.json().await.unwrap();
+    assert_eq!(receipt["accepted"], 2);
+    let ingested: Vec<_> = app
+        .entries(project)
+        .into_iter()
+        .filter(|e| e.action == "invoice.refund")
+        .collect();
+    assert_eq!(ingested.len(), 2);
+    assert_eq!(ingested[0].actor_name, "Grace External");
+    assert_eq!(ingested[1].method, "DELETE");
+    // Refused, rejected and accepted ingest requests are themselves recorded, then the events.
+    assert_eq!(app.entries(project).len(), before + 3 + 2);
+    assert!(verify(&admin, project, "range=1h").await.ok);
+}
+
+crate::on_both_backends!(
+    an_intact_chain_verifies,
+    an_altered_entry_is_found,
+    a_deleted_entry_is_found,
+    ingest_validates_then_stores_atomically,
+);

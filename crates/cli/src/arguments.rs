@@ -1,0 +1,193 @@
+//! The command line: the global options and the tree of commands, as clap reads them.
+
+use clap::{Args, Parser, Subcommand};
+
+/// The Auditlog command-line client.
+#[derive(Debug, Parser)]
+#[command(name = "auditlog", version, about = "The Auditlog command-line client")]
+pub struct CommandLine {
+    /// The server's base URL. Overrides the URL stored by `auditlog login`.
+    #[arg(long, global = true, env = "AUDITLOG_URL")]
+    pub url: Option<String>,
+    /// The project to work in. Overrides the project stored by `auditlog login`.
+    #[arg(long, global = true, value_parser = clap::value_parser!(i64).range(1..))]
+    pub project: Option<i64>,
+    /// Print the JSON the server returned instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check that the server is up and its database reachable.
+    Status,
+    /// Check an API token against the server and store it for the other commands.
+    Login(LoginArguments),
+    /// Forget the stored server URL, token and project.
+    Logout,
+    /// Work with audit log queries (the query string of the dashboard's URL).
+    Query {
+        #[command(subcommand)]
+        command: QueryCommand,
+    },
+    /// Manage the project's applications.
+    Apps {
+        #[command(subcommand)]
+        command: ApplicationCommand,
+    },
+    /// Manage the project's clusters.
+    Clusters {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+    /// Manage the project's API tokens.
+    Tokens {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Work with the project's audit log.
+    Logs {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+}
+
+/// The arguments of `auditlog login`; the server URL and the project are global options.
+#[derive(Debug, Args)]
+pub struct LoginArguments {
+    /// The API token to sign in with, as shown once when it was created.
+    #[arg(long)]
+    pub token: String,
+}
+
+/// The commands under `auditlog query`.
+#[derive(Debug, Subcommand)]
+pub enum QueryCommand {
+    /// Check a query string and print its canonical form and the window it covers.
+    Check {
+        /// A query string, with or without the leading `?`, e.g. 'range=24h&method.not=GET'.
+        query: String,
+        /// Only check locally, without asking the server.
+        #[arg(long)]
+        offline: bool,
+    },
+}
+
+/// The commands under `auditlog apps`.
+#[derive(Debug, Subcommand)]
+pub enum ApplicationCommand {
+    /// List the project's applications.
+    List,
+    /// Create an application.
+    Create {
+        /// The application's name.
+        name: String,
+        /// The container image to run, e.g. 'registry.example.com/shop:1.4.2'.
+        #[arg(long)]
+        image: String,
+        /// The id of the cluster to run it on.
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+        cluster: Option<i64>,
+    },
+    /// Deploy an application, optionally with a new image.
+    Deploy {
+        /// The application's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+        /// The image to deploy; the application's current image when left out.
+        #[arg(long)]
+        image: Option<String>,
+    },
+    /// Delete an application.
+    Delete {
+        /// The application's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+    },
+}
+
+/// The commands under `auditlog clusters`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// List the project's clusters.
+    List,
+    /// Create a cluster.
+    Create {
+        /// The cluster's name.
+        name: String,
+        /// The region it runs in, e.g. 'eu-west-1'.
+        #[arg(long)]
+        region: String,
+    },
+    /// Delete a cluster.
+    Delete {
+        /// The cluster's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+    },
+}
+
+/// The roles a token can be given on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArgument {
+    Viewer,
+    Developer,
+    Admin,
+}
+
+/// The commands under `auditlog tokens`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// List the project's API tokens (never their secrets).
+    List,
+    /// Create an API token and print its secret, once.
+    Create {
+        /// A name that says who or what uses the token.
+        name: String,
+        /// What the token may do in the project.
+        #[arg(long, value_enum)]
+        role: RoleArgument,
+        /// Allow the token to post events to the ingest endpoint.
+        #[arg(long)]
+        ingest: bool,
+        /// Days until the token expires; it never expires when left out.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        expires_in_days: Option<u32>,
+    },
+    /// Revoke an API token; requests carrying it are refused from then on.
+    Revoke {
+        /// The token's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+    },
+}
+
+/// The commands under `auditlog logs`.
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Verify the audit log's hash chain over a window; exits with code 3 when it is broken.
+    Verify(VerifyArguments),
+}
+
+/// The window `auditlog logs verify` checks.
+///
+/// The flags override the range of `--query`: `--range` replaces it with a preset, and `--from`
+/// and `--to` each replace one end of a custom window.
+#[derive(Clone, Debug, Default, Args)]
+pub struct VerifyArguments {
+    /// An audit query string, e.g. 'range=24h' or 'from=2026-11-20T00:00:00Z'.
+    #[arg(long)]
+    pub query: Option<String>,
+    /// The start of the window, an RFC 3339 instant such as 2026-11-20T00:00:00Z.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The end of the window (exclusive), an RFC 3339 instant.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// A window ending now: 1h, 24h, 7d or 30d.
+    #[arg(long)]
+    pub range: Option<String>,
+}

@@ -1,0 +1,325 @@
+//! `auditlog logs verify`: the verdict of the audit log's hash chain over a window.
+
+use std::process::ExitCode;
+
+use auditlog_shared::wire::VerifyReport;
+use auditlog_shared::{AuditQuery, CustomRange, DateRange, Preset};
+use chrono::{DateTime, Utc};
+
+use super::{ProjectSession, EXIT_CODE_CHAIN_BROKEN};
+use crate::arguments::VerifyArguments;
+use crate::output::print_json;
+
+/// Builds the query `auditlog logs verify` sends: `--query` when given, with its range replaced
+/// by `--range`, or with the ends that `--from` and `--to` name replaced.
+///
+/// Every mistake in the flags is an error here, before any request is made, including filters in
+/// `--query`, which the server refuses because verification covers a whole window.
+pub fn build_verify_query(arguments: &VerifyArguments) -> anyhow::Result<AuditQuery> {
+    if arguments.range.is_some() && (arguments.from.is_some() || arguments.to.is_some()) {
+        anyhow::bail!(
+            "--range cannot be combined with --from or --to: give either a preset window or the \
+             ends of a custom one"
+        );
+    }
+    let mut query = match &arguments.query {
+        Some(text) => {
+            AuditQuery::parse(text).map_err(|error| anyhow::anyhow!("invalid --query: {error}"))?
+        }
+        None => AuditQuery::default(),
+    };
+    if query.has_filters() || query.cursor.is_some() {
+        anyhow::bail!(
+            "invalid --query: verification covers every entry of a window, so the query may only \
+             give `range` or `from`/`to`, not filters, a search or a cursor"
+        );
+    }
+    if let Some(range) = &arguments.range {
+        query.range = DateRange::Last(parse_preset(range)?);
+    } else if arguments.from.is_some() || arguments.to.is_some() {
+        let (query_from, query_to) = match query.range {
+            DateRange::Custom(custom) => (custom.from(), custom.to()),
+            DateRange::Last(_) => (None, None),
+        };
+        let from = match &arguments.from {
+            Some(text) => Some(parse_instant("--from", text)?),
+            None => query_from,
+        };
+        let to = match &arguments.to {
+            Some(text) => Some(parse_instant("--to", text)?),
+            None => query_to,
+        };
+        let custom = CustomRange::new(from, to).map_err(|error| anyhow::anyhow!("{error}"))?;
+        query.range = DateRange::Custom(custom);
+    }
+    Ok(query)
+}
+
+/// The line that reports a verdict, and whether the chain held.
+pub fn describe_report(report: &VerifyReport) -> (String, bool) {
+    if report.ok {
+        let entries = if report.checked == 1 {
+            "1 entry".to_string()
+        } else {
+            format!("{} entries", report.checked)
+        };
+        let line = match (report.first_seq, report.last_seq) {
+            (Some(first), Some(last)) => format!("OK: {entries} verified (chain #{first}–#{last})"),
+            _ => format!("OK: {entries} verified (the window holds no entries)"),
+        };
+        return (line, true);
+    }
+    let line = match &report.broken {
+        Some(link) => {
+            let entry = link.entry_id.map_or_else(
+                || "entry deleted".to_string(),
+                |id| format!("entry id {id}"),
+            );
+            format!(
+                "BROKEN at chain #{} ({entry}): {}",
+                link.chain_seq, link.reason
+            )
+        }
+        None => "BROKEN: the server found the chain broken but named no link".to_string(),
+    };
+    (line, false)
+}
+
+/// Asks the server to verify the chain over the query's window and reports the verdict; the exit
+/// code is [`EXIT_CODE_CHAIN_BROKEN`] when the chain is broken.
+pub async fn verify_chain(
+    session: &ProjectSession,
+    query: &AuditQuery,
+) -> anyhow::Result<ExitCode> {
+    let canonical = query.to_query_string();
+    let mut path = session.project_path("/audit-logs/verify");
+    if !canonical.is_empty() {
+        path.push('?');
+        path.push_str(&canonical);
+    }
+    let answer = session.client.get_json::<VerifyReport>(&path).await?;
+    let (line, intact) = describe_report(&answer.value);
+    if session.json {
+        print_json(&answer.raw)?;
+    } else {
+        println!("{line}");
+    }
+    Ok(if intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CODE_CHAIN_BROKEN)
+    })
+}
+
+/// Reads a `--range` preset.
+fn parse_preset(text: &str) -> anyhow::Result<Preset> {
+    Preset::ALL
+        .into_iter()
+        .find(|preset| preset.as_str().eq_ignore_ascii_case(text))
+        .ok_or_else(|| {
+            anyhow::anyhow!("invalid --range `{text}`: expected one of 1h, 24h, 7d, 30d")
+        })
+}
+
+/// Reads an RFC 3339 instant given to `flag`.
+fn parse_instant(flag: &str, text: &str) -> anyhow::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|instant| instant.with_timezone(&Utc))
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "invalid {flag} `{text}`: expected an RFC 3339 instant such as 2026-11-27T09:30:00Z"
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auditlog_shared::wire::BrokenLink;
+
+    fn arguments(
+        query: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+        range: Option<&str>,
+    ) -> VerifyArguments {
+        VerifyArguments {
+            query: query.map(str::to_string),
+            from: from.map(str::to_string),
+            to: to.map(str::to_string),
+            range: range.map(str::to_string),
+        }
+    }
+
+    fn canonical(arguments: &VerifyArguments) -> String {
+        build_verify_query(arguments)
+            .expect("valid flags")
+            .to_query_string()
+    }
+
+    fn error(arguments: &VerifyArguments) -> String {
+        build_verify_query(arguments)
+            .expect_err("invalid flags")
+            .to_string()
+    }
+
+    #[test]
+    fn no_flags_verify_the_default_window() {
+        assert_eq!(canonical(&VerifyArguments::default()), "");
+    }
+
+    #[test]
+    fn a_query_is_sent_in_canonical_form() {
+        assert_eq!(
+            canonical(&arguments(Some("?range=24H"), None, None, None)),
+            "range=24h"
+        );
+    }
+
+    #[test]
+    fn range_replaces_the_window_of_the_query() {
+        assert_eq!(
+            canonical(&arguments(None, None, None, Some("1h"))),
+            "range=1h"
+        );
+        assert_eq!(
+            canonical(&arguments(Some("range=24h"), None, None, Some("30d"))),
+            "range=30d"
+        );
+        assert_eq!(
+            canonical(&arguments(
+                Some("from=2026-11-20T00:00:00Z"),
+                None,
+                None,
+                Some("7d")
+            )),
+            ""
+        );
+    }
+
+    #[test]
+    fn from_and_to_replace_one_end_each() {
+        assert_eq!(
+            canonical(&arguments(
+                None,
+                Some("2026-11-20T01:00:00+01:00"),
+                Some("2026-11-21T00:00:00Z"),
+                None
+            )),
+            "from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z"
+        );
+        assert_eq!(
+            canonical(&arguments(
+                Some("range=24h"),
+                Some("2026-11-20T00:00:00Z"),
+                None,
+                None
+            )),
+            "from=2026-11-20T00:00:00Z"
+        );
+        assert_eq!(
+            canonical(&arguments(
+                Some("from=2026-11-20T00:00:00Z&to=2026-11-22T00:00:00Z"),
+                None,
+                Some("2026-11-21T00:00:00Z"),
+                None
+            )),
+            "from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn conflicting_and_malformed_flags_are_refused() {
+        assert!(error(&arguments(
+            None,
+            Some("2026-11-20T00:00:00Z"),
+            None,
+            Some("24h")
+        ))
+        .contains("--range cannot be combined with --from or --to"));
+        assert!(error(&arguments(
+            None,
+            None,
+            Some("2026-11-20T00:00:00Z"),
+            Some("24h")
+        ))
+        .contains("--range cannot be combined"));
+        assert!(error(&arguments(None, None, None, Some("2w"))).contains("invalid --range `2w`"));
+        assert!(error(&arguments(None, Some("yesterday"), None, None))
+            .contains("invalid --from `yesterday`"));
+        assert!(error(&arguments(None, None, Some("soon"), None)).contains("invalid --to `soon`"));
+        assert!(
+            error(&arguments(Some("colour=red"), None, None, None)).starts_with("invalid --query")
+        );
+        assert!(error(&arguments(
+            Some("range=24h&method.not=GET"),
+            None,
+            None,
+            None
+        ))
+        .contains("not filters"));
+        assert!(error(&arguments(Some("q=deploy"), None, None, Some("1h"))).contains("not filters"));
+        assert!(error(&arguments(
+            None,
+            Some("2026-11-21T00:00:00Z"),
+            Some("2026-11-20T00:00:00Z"),
+            None
+        ))
+        .contains("must be before"));
+        assert!(error(&arguments(
+            Some("from=2026-11-22T00:00:00Z"),
+            None,
+            Some("2026-11-21T00:00:00Z"),
+            None
+        ))
+        .contains("must be before"));
+    }
+
+    #[test]
+    fn verdicts_read_as_one_line() {
+        let intact = VerifyReport {
+            ok: true,
+            checked: 42,
+            first_seq: Some(100),
+            last_seq: Some(141),
+            broken: None,
+        };
+        assert_eq!(
+            describe_report(&intact),
+            (
+                "OK: 42 entries verified (chain #100–#141)".to_string(),
+                true
+            )
+        );
+        let broken = VerifyReport {
+            ok: false,
+            checked: 7,
+            first_seq: Some(1),
+            last_seq: Some(7),
+            broken: Some(BrokenLink {
+                chain_seq: 5,
+                entry_id: Some(905),
+                reason: "hash mismatch".to_string(),
+            }),
+        };
+        assert_eq!(
+            describe_report(&broken),
+            (
+                "BROKEN at chain #5 (entry id 905): hash mismatch".to_string(),
+                false
+            )
+        );
+        let deleted = VerifyReport {
+            broken: Some(BrokenLink {
+                chain_seq: 6,
+                entry_id: None,
+                reason: "entry missing from the chain".to_string(),
+            }),
+            ..broken
+        };
+        assert_eq!(
+            describe_report(&deleted).0,
+            "BROKEN at chain #6 (entry deleted): entry missing from the chain"
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! The commands, and what they share: the global options and the signed-in project session.
+
+mod applications;
+mod clusters;
+mod logs;
+mod query;
+mod session;
+mod status;
+mod tokens;
+
+use std::process::ExitCode;
+
+use crate::arguments::{Command, CommandLine, LogCommand};
+use crate::client::ApiClient;
+use crate::config::{default_config_directory, load_config};
+
+/// The server the commands that need no sign-in ask when neither `--url` nor a stored sign-in
+/// names one.
+pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8080";
+
+/// The exit code of `auditlog logs verify` when the hash chain is broken.
+pub const EXIT_CODE_CHAIN_BROKEN: u8 = 3;
+
+/// The options every command accepts.
+#[derive(Clone, Debug)]
+pub struct GlobalOptions {
+    /// `--url` or `$AUDITLOG_URL`, when given.
+    pub url: Option<String>,
+    /// `--project`, when given.
+    pub project: Option<i64>,
+    /// Whether to print the server's JSON instead of text.
+    pub json: bool,
+}
+
+/// A client signed in with the stored token, and the project the command works in.
+pub struct ProjectSession {
+    pub client: ApiClient,
+    pub project_id: i64,
+    pub json: bool,
+}
+
+impl ProjectSession {
+    /// The API path of something inside the project, such as `/applications`.
+    pub fn project_path(&self, suffix: &str) -> String {
+        format!("/api/v1/projects/{}{suffix}", self.project_id)
+    }
+}
+
+/// Runs a parsed command line and returns the process's exit code.
+pub async fn run(command_line: CommandLine) -> anyhow::Result<ExitCode> {
+    let options = GlobalOptions {
+        url: command_line.url,
+        project: command_line.project,
+        json: command_line.json,
+    };
+    match command_line.command {
+        Command::Status => status::show_status(&options).await?,
+        Command::Login(arguments) => session::log_in(&options, &arguments).await?,
+        Command::Logout => session::log_out()?,
+        Command::Query { command } => query::run_query_command(&options, command).await?,
+        Command::Apps { command } => {
+            let session = open_project_session(&options)?;
+            applications::run_application_command(&session, command).await?;
+        }
+        Command::Clusters { command } => {
+            let session = open_project_session(&options)?;
+            clusters::run_cluster_command(&session, command).await?;
+        }
+        Command::Tokens { command } => {
+            let session = open_project_session(&options)?;
+            tokens::run_token_command(&session, command).await?;
+        }
+        Command::Logs {
+            command: LogCommand::Verify(arguments),
+        } => {
+            // The flags are checked before the stored sign-in is read, so that a mistake in them
+            // is reported first and no request is made.
+            let query = logs::build_verify_query(&arguments)?;
+            let session = open_project_session(&options)?;
+            return logs::verify_chain(&session, &query).await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the signed-in session the project commands use: the stored sign-in, with `--url` and
+/// `--project` overriding the stored server and project.
+pub fn open_project_session(options: &GlobalOptions) -> anyhow::Result<ProjectSession> {
+    let directory = default_config_directory()?;
+    let Some(config) = load_config(&directory)? else {
+        anyhow::bail!("not signed in: run `auditlog login --url … --token …`");
+    };
+    let url = options.url.as_deref().unwrap_or(&config.url);
+    let client = ApiClient::new(url, Some(&config.token))?;
+    Ok(ProjectSession {
+        client,
+        project_id: options.project.unwrap_or(config.project_id),
+        json: options.json,
+    })
+}
+
+/// A client without a token for the commands that need no sign-in, aimed at `--url`, else the
+/// stored server, else [`DEFAULT_SERVER_URL`].
+pub fn open_anonymous_client(options: &GlobalOptions) -> anyhow::Result<ApiClient> {
+    if let Some(url) = &options.url {
+        return ApiClient::new(url, None);
+    }
+    // Without a configuration directory there can be no stored sign-in, which is not an error
+    // for these commands.
+    let stored_url = match default_config_directory() {
+        Ok(directory) => load_config(&directory)?.map(|config| config.url),
+        Err(_) => None,
+    };
+    ApiClient::new(stored_url.as_deref().unwrap_or(DEFAULT_SERVER_URL), None)
+}
