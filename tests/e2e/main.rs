@@ -6,34 +6,75 @@
 
 mod browser;
 mod cli;
+mod cli_logs;
+mod durability;
 mod server;
 
 use std::path::PathBuf;
 
-use auditlog_tests::{workspace_root, Backend, ServerProcess, TestDatabase};
+use auditlog_tests::{
+    create_admin, workspace_root, AdminAccount, Backend, ServerProcess, TestDatabase,
+};
 
 /// A server process on its own fresh database, serving `static_dir`.
 pub struct RunningServer {
     pub server: ServerProcess,
-    _database: TestDatabase,
+    database: TestDatabase,
     _dir: tempfile::TempDir,
 }
 
 impl RunningServer {
     pub fn start(backend: Backend, static_dir: PathBuf) -> RunningServer {
+        RunningServer::start_with_admin(backend, static_dir, None).0
+    }
+
+    /// Starts a server whose database already holds `admin` and their project (made with
+    /// `auditlog-server create-admin`); returns the project's id too.
+    pub fn with_admin(
+        backend: Backend,
+        static_dir: PathBuf,
+        admin: &AdminAccount,
+    ) -> (RunningServer, i64) {
+        let (running, project_id) =
+            RunningServer::start_with_admin(backend, static_dir, Some(admin));
+        (running, project_id.expect("the admin was created"))
+    }
+
+    fn start_with_admin(
+        backend: Backend,
+        static_dir: PathBuf,
+        admin: Option<&AdminAccount>,
+    ) -> (RunningServer, Option<i64>) {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let database = TestDatabase::create(backend, dir.path());
-        let server = ServerProcess::start(database.url(), &dir.path().join("data"), &static_dir);
-        RunningServer {
+        let data_dir = dir.path().join("data");
+        let project_id = admin.map(|admin| create_admin(database.url(), &data_dir, admin));
+        let server = ServerProcess::start(database.url(), &data_dir, &static_dir);
+        let running = RunningServer {
             server,
-            _database: database,
+            database,
             _dir: dir,
-        }
+        };
+        (running, project_id)
     }
 
     pub fn url(&self) -> &str {
         self.server.url()
     }
+
+    /// The URL of the server's database, to read what it stored.
+    pub fn database_url(&self) -> &str {
+        self.database.url()
+    }
+}
+
+/// A multi-threaded runtime for the async parts of a test (HTTP clients, concurrent load).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
 }
 
 /// The web app built by Trunk (`AUDITLOG_DIST`, or `dist/` at the workspace root).

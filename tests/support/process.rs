@@ -2,7 +2,7 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -41,12 +41,24 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `auditlog-server` on `127.0.0.1:0` and waits for the line that names its address.
     pub fn start(database_url: &str, data_dir: &Path, static_dir: &Path) -> ServerProcess {
+        ServerProcess::start_with_args(database_url, data_dir, static_dir, &[])
+    }
+
+    /// Like [`ServerProcess::start`], with more flags for the server, such as
+    /// `["--secret-key", key]` for servers that share one database.
+    pub fn start_with_args(
+        database_url: &str,
+        data_dir: &Path,
+        static_dir: &Path,
+        extra_args: &[&str],
+    ) -> ServerProcess {
         let mut child = Command::new(binary("auditlog-server"))
             .args(["--bind", "127.0.0.1:0", "--database-url", database_url])
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--static-dir")
             .arg(static_dir)
+            .args(extra_args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -65,6 +77,7 @@ impl ServerProcess {
             Ok(url) => url,
             Err(_) => {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!("auditlog-server did not report its address within 60 s");
             }
         };
@@ -75,6 +88,14 @@ impl ServerProcess {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Kills the server at once with SIGKILL, as a crash or a power cut would stop it (no
+    /// graceful shutdown, no flush), and waits until the process is gone.
+    pub fn kill(&mut self) -> ExitStatus {
+        // `Child::kill` sends SIGKILL on unix. It fails only when the process was already reaped.
+        let _ = self.child.kill();
+        self.child.wait().expect("the killed server is reaped")
+    }
 }
 
 impl Drop for ServerProcess {
@@ -82,4 +103,65 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The first admin and project, made with `auditlog-server create-admin`.
+#[derive(Clone, Debug)]
+pub struct AdminAccount {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+    pub project: String,
+}
+
+impl AdminAccount {
+    /// Ada, admin of the project "Acme".
+    pub fn ada() -> AdminAccount {
+        AdminAccount {
+            email: "ada@example.com".to_string(),
+            name: "Ada".to_string(),
+            password: "correct horse battery".to_string(),
+            project: "Acme".to_string(),
+        }
+    }
+}
+
+/// Runs `auditlog-server create-admin` on the database and returns the new project's id.
+pub fn create_admin(database_url: &str, data_dir: &Path, admin: &AdminAccount) -> i64 {
+    let output = Command::new(binary("auditlog-server"))
+        .args(["--database-url", database_url])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "create-admin",
+            "--email",
+            &admin.email,
+            "--name",
+            &admin.name,
+        ])
+        .args(["--password", &admin.password, "--project", &admin.project])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("auditlog-server create-admin runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "create-admin failed: {output:?}\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .split("project #")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("create-admin did not name the project's id: {stdout}"))
+}
+
+/// A fresh 64-hex-character secret key, for servers that must share one.
+pub fn random_secret_key() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }

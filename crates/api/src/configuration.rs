@@ -26,6 +26,8 @@ pub enum Command {
     Migrate,
     /// Create a project and make a user (created if new) its admin.
     CreateAdmin(CreateAdminArgs),
+    /// Fill an empty database with a month of demo history, made through the real API.
+    Demo(DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -40,6 +42,19 @@ pub struct CreateAdminArgs {
     pub password: String,
     #[arg(long, default_value = "My project")]
     pub project: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Days of history, ending now (1 to 30).
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Scales how busy the demo's people are (1.0 makes a few thousand entries in 30 days).
+    #[arg(long, default_value_t = 1.0)]
+    pub activity: f64,
+    /// The demo admin's password (at least 10 characters); a random one when not given.
+    #[arg(long, env = "AUDITLOG_DEMO_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
 }
 
 /// Everything the server needs to start.

@@ -40,6 +40,13 @@ pub enum ApiError {
     /// The database (or another dependency) cannot be reached right now.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// A state-changing request whose audit entry could not be committed: its changes were
+    /// rolled back with it.
+    #[error("not carried out")]
+    NotCarriedOut(#[source] anyhow::Error),
+    /// A read was served but its audit entry could not be stored.
+    #[error("not recorded")]
+    RecordFailed(#[source] anyhow::Error),
     /// A bug or an unexpected failure.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -128,6 +135,18 @@ impl ApiError {
                 Some("The server cannot reach its database right now; try again shortly.".into()),
                 Vec::new(),
             ),
+            ApiError::NotCarriedOut(_) => (
+                "/problems/not-carried-out",
+                "Not carried out",
+                Some("The change could not be recorded in the audit log, so it was not made. Retry shortly.".into()),
+                Vec::new(),
+            ),
+            ApiError::RecordFailed(_) => (
+                "/problems/not-recorded",
+                "Audit entry not stored",
+                Some("The request could not be recorded in the audit log, so its answer is withheld. Retry shortly.".into()),
+                Vec::new(),
+            ),
             ApiError::Internal(_) => (
                 "/problems/internal",
                 "Internal server error",
@@ -157,14 +176,19 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Overloaded | ApiError::NotCarriedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RecordFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = self {
+        if let ApiError::Internal(cause)
+        | ApiError::Unavailable(cause)
+        | ApiError::NotCarriedOut(cause)
+        | ApiError::RecordFailed(cause) = self
+        {
             tracing::error!(cause_chain = %format!("{cause:#}"), "request failed: {self}");
         }
         let mut response = problem_response(self.problem());
@@ -174,7 +198,10 @@ impl ResponseError for ApiError {
                 header::HeaderValue::from_static("Bearer"),
             );
         }
-        if matches!(self, ApiError::Overloaded | ApiError::Unavailable(_)) {
+        if matches!(
+            self,
+            ApiError::Overloaded | ApiError::Unavailable(_) | ApiError::NotCarriedOut(_)
+        ) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));

@@ -2,12 +2,14 @@
 //! the integration tests build the same [`startup::Application`] on port 0.
 
 pub mod admin;
+pub mod audit_log;
 pub mod audit_query;
 pub mod auth;
 pub mod capture;
 pub mod clock;
 pub mod configuration;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod routes;
 pub mod startup;

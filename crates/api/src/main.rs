@@ -1,11 +1,14 @@
 use auditlog_api::configuration::{Cli, Command};
 use auditlog_api::startup::Application;
-use auditlog_api::{admin, db, telemetry};
+use auditlog_api::{admin, db, demo, telemetry};
 use clap::Parser as _;
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Demo(_))) {
+        quiet_request_logs(cli.settings.log_format);
+    }
     telemetry::init(cli.settings.log_format);
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -53,6 +56,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Demo(args) => {
+            let options = demo::DemoOptions {
+                days: args.days,
+                activity: args.activity,
+                admin_password: args.password,
+            };
+            let summary = demo::seed(&settings, &options).await?;
+            let sign_in = format!(
+                "Demo admin: {} / {}",
+                summary.admin_email, summary.admin_password
+            );
+            // Kept so that scripts/run.sh can show the sign-in again on later runs.
+            let credentials = settings.data_dir.join("demo-credentials.txt");
+            write_private(&credentials, &format!("{sign_in}\n"))?;
+            let span = match (summary.first_entry_at, summary.last_entry_at) {
+                (Some(first), Some(last)) => format!(
+                    " from {} to {}",
+                    first.format("%Y-%m-%d %H:%M UTC"),
+                    last.format("%Y-%m-%d %H:%M UTC")
+                ),
+                _ => String::new(),
+            };
+            println!(
+                "Recorded {} audit entries{span} in project #{} \"{}\" ({} requests).",
+                summary.entries,
+                summary.project_id,
+                demo::DEMO_PROJECT,
+                summary.requests
+            );
+            println!("{sign_in}");
+            Ok(())
+        }
         Command::Serve => {
             let application = Application::build(&settings)?;
             let url = application.url();
@@ -63,4 +98,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Writes a file only its owner may read (it holds a password).
+fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    std::io::Write::write_all(&mut file, contents.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The demo's server answers thousands of requests, some with 4xx on purpose: unless `RUST_LOG`
+/// says otherwise, its per-request warnings stay out of the terminal.
+fn quiet_request_logs(format: auditlog_api::configuration::LogFormat) {
+    use auditlog_api::configuration::LogFormat;
+    if std::env::var_os("RUST_LOG").is_some() {
+        return;
+    }
+    let filter =
+        tracing_subscriber::EnvFilter::new("info,actix_server=warn,tracing_actix_web=error");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // `telemetry::init` then keeps this subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }

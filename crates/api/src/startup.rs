@@ -44,6 +44,7 @@ impl Application {
         let secret_key = settings.resolve_secret_key()?;
         let pool = db::connect_and_migrate(&target, settings.db_pool_size)?;
         let writer = AuditWriter::start(pool.clone(), settings.capture_queue_capacity);
+        crate::audit_log::retention::start(pool.clone(), clock.clone());
         let state = web::Data::new(AppState {
             pool,
             database_engine: target.engine(),

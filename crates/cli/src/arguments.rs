@@ -168,8 +168,132 @@ pub enum TokenCommand {
 /// The commands under `auditlog logs`.
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
+    /// List audit log entries, newest first, a page at a time (or every page with --all).
+    ///
+    /// The filter flags are merged into --query: each adds values to its include or exclude
+    /// list, may be repeated and takes comma-separated lists. --range replaces the window of
+    /// --query, --from and --to each replace one end of it, --search and --limit replace its
+    /// search text and page size.
+    List(Box<ListArguments>),
+    /// Download the entries of a query as a CSV or NDJSON file (at most 10,000 rows).
+    ///
+    /// The filter flags are merged into --query as for `auditlog logs list`. The file is written
+    /// under a temporary name and renamed when complete, so an interrupted download never leaves
+    /// a partial file under the final name.
+    Export(Box<ExportArguments>),
     /// Verify the audit log's hash chain over a window; exits with code 3 when it is broken.
     Verify(VerifyArguments),
+}
+
+/// The audit query of `auditlog logs list` and `auditlog logs export`: `--query`, with the filter
+/// flags merged into it.
+///
+/// Filter flags add values to the query's include and exclude lists; each may be repeated and
+/// takes comma-separated lists. `--range` replaces the query's window, `--from` and `--to` each
+/// replace one end of it, and `--search` replaces its search text. Every value is checked by the
+/// audit query parser before any request is made.
+#[derive(Clone, Debug, Default, Args)]
+pub struct QueryArguments {
+    /// An audit query string, with or without the leading '?', or a whole dashboard URL whose
+    /// query part is used, e.g. 'https://audit.example.com/projects/1/security/audit-logs?range=24h'.
+    #[arg(long, value_name = "QUERY")]
+    pub query: Option<String>,
+    /// Only entries by this actor: user:<id> or token:<id>.
+    #[arg(long, value_name = "ACTOR", help_heading = "Filters")]
+    pub actor: Vec<String>,
+    /// Leave out entries by this actor.
+    #[arg(long, value_name = "ACTOR", help_heading = "Filters")]
+    pub not_actor: Vec<String>,
+    /// Only requests with this HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS).
+    #[arg(long, value_name = "METHOD", help_heading = "Filters")]
+    pub method: Vec<String>,
+    /// Leave out requests with this HTTP method.
+    #[arg(long, value_name = "METHOD", help_heading = "Filters")]
+    pub not_method: Vec<String>,
+    /// Only requests from this source: dashboard, cli or api.
+    #[arg(long, value_name = "SOURCE", help_heading = "Filters")]
+    pub source: Vec<String>,
+    /// Leave out requests from this source.
+    #[arg(long, value_name = "SOURCE", help_heading = "Filters")]
+    pub not_source: Vec<String>,
+    /// Only this action, e.g. application.deploy.
+    #[arg(long, value_name = "ACTION", help_heading = "Filters")]
+    pub action: Vec<String>,
+    /// Leave out this action.
+    #[arg(long, value_name = "ACTION", help_heading = "Filters")]
+    pub not_action: Vec<String>,
+    /// Only this status code or class, e.g. 404 or 5xx.
+    #[arg(long, value_name = "STATUS", help_heading = "Filters")]
+    pub status: Vec<String>,
+    /// Leave out this status code or class.
+    #[arg(long, value_name = "STATUS", help_heading = "Filters")]
+    pub not_status: Vec<String>,
+    /// Only this resource type, e.g. application, cluster, api_token.
+    #[arg(long, value_name = "TYPE", help_heading = "Filters")]
+    pub resource_type: Vec<String>,
+    /// Leave out this resource type.
+    #[arg(long, value_name = "TYPE", help_heading = "Filters")]
+    pub not_resource_type: Vec<String>,
+    /// Only entries about the application with this id.
+    #[arg(long, value_name = "ID", help_heading = "Filters")]
+    pub application: Vec<String>,
+    /// Leave out entries about the application with this id.
+    #[arg(long, value_name = "ID", help_heading = "Filters")]
+    pub not_application: Vec<String>,
+    /// Only entries about the cluster with this id.
+    #[arg(long, value_name = "ID", help_heading = "Filters")]
+    pub cluster: Vec<String>,
+    /// Leave out entries about the cluster with this id.
+    #[arg(long, value_name = "ID", help_heading = "Filters")]
+    pub not_cluster: Vec<String>,
+    /// Search text, matched literally and case-insensitively in paths, emails and names.
+    #[arg(long, value_name = "TEXT", help_heading = "Filters")]
+    pub search: Option<String>,
+    /// A window ending now: 1h, 24h, 7d or 30d.
+    #[arg(long, help_heading = "Window")]
+    pub range: Option<String>,
+    /// The start of a custom window, an RFC 3339 instant such as 2026-11-20T00:00:00Z.
+    #[arg(long, value_name = "INSTANT", help_heading = "Window")]
+    pub from: Option<String>,
+    /// The end of a custom window (exclusive), an RFC 3339 instant.
+    #[arg(long, value_name = "INSTANT", help_heading = "Window")]
+    pub to: Option<String>,
+}
+
+/// The arguments of `auditlog logs list`.
+#[derive(Clone, Debug, Default, Args)]
+pub struct ListArguments {
+    #[command(flatten)]
+    pub query: QueryArguments,
+    /// Entries per page, 1 to 200 (50 unless the query says otherwise; 200 with --all).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<String>,
+    /// Follow the next-page links and print every matching entry.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// The file formats of `auditlog logs export`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormatArgument {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+/// The arguments of `auditlog logs export`.
+#[derive(Clone, Debug, Args)]
+pub struct ExportArguments {
+    /// The file format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormatArgument,
+    /// Where to write the file: a path, a directory to put the server's suggested file name in,
+    /// or '-' for standard output. By default, the suggested file name in the current directory.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub query: QueryArguments,
 }
 
 /// The window `auditlog logs verify` checks.

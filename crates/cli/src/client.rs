@@ -18,6 +18,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for a whole request, answer included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a download may take, answer body included.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 /// A decoded JSON answer, together with the JSON exactly as the server sent it (for `--json`).
 #[derive(Debug)]
 pub struct JsonAnswer<T> {
@@ -93,6 +96,14 @@ impl ApiClient {
         let url = self.url_for(path_and_query);
         let response = self.send(self.http.get(&url), &url).await?;
         read_json(response, &url).await
+    }
+
+    /// `GET`s a file to download. The answer's status has been checked (an error answer is an
+    /// error); its body is left for the caller to read, chunk by chunk.
+    pub async fn get_download(&self, path_and_query: &str) -> anyhow::Result<reqwest::Response> {
+        let url = self.url_for(path_and_query);
+        self.send(self.http.get(&url).timeout(DOWNLOAD_TIMEOUT), &url)
+            .await
     }
 
     /// `POST`s a JSON body and reads the JSON answer.

@@ -1,5 +1,6 @@
 //! Human output: aligned plain-text tables and the formatting of optional values and instants.
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 
 /// A plain-text table: a header row and data rows, each column padded to its widest cell and
@@ -67,6 +68,22 @@ pub fn format_optional_instant(instant: Option<DateTime<Utc>>, absent: &str) -> 
 pub fn print_json(document: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(document)?);
     Ok(())
+}
+
+/// Writes text to standard output. A reader that went away (`auditlog logs list | head`) is not
+/// an error: there is nobody left to tell.
+pub fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(error).context("cannot write to standard output")
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The width of a cell in a terminal, counted in characters (good enough for names and ids).

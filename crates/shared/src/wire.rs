@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// `GET /healthz`: the process is up.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     /// Always `"ok"` when the server answers.
@@ -17,6 +18,7 @@ pub struct Health {
 }
 
 /// `GET /readyz`: the server can reach its database.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Readiness {
     pub status: String,
@@ -24,6 +26,7 @@ pub struct Readiness {
 }
 
 /// An RFC 9457 problem document (`application/problem+json`), the body of every error.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     /// A URI reference naming the kind of problem, such as `/problems/invalid-query`.
@@ -42,6 +45,7 @@ pub struct Problem {
 }
 
 /// One offending parameter of a request.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvalidParam {
     pub name: String,
@@ -49,6 +53,7 @@ pub struct InvalidParam {
 }
 
 /// `GET /api/v1/query/resolve?<audit query>`: how the server reads an audit query.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResolvedQuery {
     /// The canonical query string of the view.
@@ -64,6 +69,7 @@ pub struct ResolvedQuery {
 // Identity and projects.
 
 /// A project member's role. Only admins read audit logs; everyone's requests are recorded.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -92,6 +98,7 @@ impl Role {
 }
 
 /// `POST /api/v1/session`: sign in with email and password.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SignIn {
     pub email: String,
@@ -100,6 +107,7 @@ pub struct SignIn {
 
 /// The signed-in user, their projects, and the token that cookie-authenticated writes must echo
 /// in the `X-CSRF-Token` header.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub user: UserSummary,
@@ -107,6 +115,7 @@ pub struct SessionInfo {
     pub projects: Vec<ProjectSummary>,
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSummary {
     pub id: i64,
@@ -115,6 +124,7 @@ pub struct UserSummary {
 }
 
 /// A project as its member sees it, with the member's role.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectSummary {
     pub id: i64,
@@ -124,12 +134,14 @@ pub struct ProjectSummary {
 }
 
 /// `GET|PATCH /api/v1/projects/{project}/settings`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectSettings {
     pub audit_export_enabled: bool,
 }
 
 /// A project member.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub user_id: i64,
@@ -140,6 +152,7 @@ pub struct Member {
 
 /// `POST /api/v1/projects/{project}/members`: add a user, creating the account when the email is
 /// new (then `display_name` and `password` are required).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AddMember {
     pub email: String,
@@ -151,12 +164,14 @@ pub struct AddMember {
 }
 
 /// `PATCH /api/v1/projects/{project}/members/{user}`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UpdateMember {
     pub role: Role,
 }
 
 /// An API token, without its secret.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiToken {
     pub id: i64,
@@ -170,6 +185,7 @@ pub struct ApiToken {
 }
 
 /// `POST /api/v1/projects/{project}/tokens`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CreateToken {
     pub name: String,
@@ -183,6 +199,7 @@ pub struct CreateToken {
 }
 
 /// The answer to creating a token: the only time its secret is shown.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedToken {
     pub token: ApiToken,
@@ -193,6 +210,7 @@ pub struct CreatedToken {
 // ---------------------------------------------------------------------------------------------
 // Platform resources (PRODUCT.md W7).
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Application {
     pub id: i64,
@@ -205,6 +223,7 @@ pub struct Application {
     pub updated_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CreateApplication {
     pub name: String,
@@ -213,6 +232,7 @@ pub struct CreateApplication {
     pub cluster_id: Option<i64>,
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct UpdateApplication {
     #[serde(default)]
@@ -222,6 +242,7 @@ pub struct UpdateApplication {
 }
 
 /// `POST /api/v1/projects/{project}/applications/{id}/deploy`; the image defaults to the current.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct DeployApplication {
     #[serde(default)]
@@ -231,6 +252,7 @@ pub struct DeployApplication {
 /// Declares the wire types of a platform resource that is a name plus text attributes.
 macro_rules! named_resource {
     ($wire:ident, $create:ident, $update:ident { $($field:ident),* }) => {
+        #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
         #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
         pub struct $wire {
             pub id: i64,
@@ -240,11 +262,15 @@ macro_rules! named_resource {
             pub updated_at: DateTime<Utc>,
         }
 
+        #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+
         #[derive(Clone, Debug, Serialize, Deserialize)]
         pub struct $create {
             pub name: String,
             $(pub $field: String,)*
         }
+
+        #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 
         #[derive(Clone, Debug, Default, Serialize, Deserialize)]
         pub struct $update {
@@ -276,6 +302,7 @@ named_resource!(Integration, CreateIntegration, UpdateIntegration { kind });
 // The audit log.
 
 /// `GET /api/v1/projects/{project}/audit-logs/verify?<range>`: the hash chain's verdict.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyReport {
     /// True when every entry in the window is present and unaltered.
@@ -288,6 +315,7 @@ pub struct VerifyReport {
     pub broken: Option<BrokenLink>,
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokenLink {
     /// Position in the project's chain of the first entry that fails.
@@ -298,12 +326,14 @@ pub struct BrokenLink {
 }
 
 /// `POST /api/v1/projects/{project}/ingest`: events from an external service (C6).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IngestBatch {
     pub events: Vec<IngestEvent>,
 }
 
 /// One external event. The server stamps the receive time; the chain covers it like any entry.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IngestEvent {
     pub actor: IngestActor,
@@ -322,6 +352,7 @@ pub struct IngestEvent {
     pub duration_ms: Option<f64>,
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IngestActor {
     /// `user` or `token`.
@@ -333,6 +364,7 @@ pub struct IngestActor {
     pub email: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IngestResource {
     #[serde(rename = "type")]
@@ -342,8 +374,121 @@ pub struct IngestResource {
     pub name: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestReceipt {
     /// Events stored, all durably, in order.
     pub accepted: usize,
+}
+
+/// One audit entry as clients see it (PRODUCT.md C2).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// When the server received the request (UTC, microseconds).
+    pub timestamp: DateTime<Utc>,
+    pub actor: EntryActor,
+    pub source: crate::Source,
+    pub method: String,
+    /// The request path, query string included with secrets redacted.
+    pub path: String,
+    /// The route template the request matched.
+    pub route: String,
+    /// The stable action key, such as `application.deploy`.
+    pub action: String,
+    /// Its human-readable label, such as "Deploy application".
+    pub action_label: String,
+    pub status: u16,
+    pub resource: EntryResource,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: String,
+    pub duration_ms: f64,
+}
+
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryActor {
+    /// `user` or `token`.
+    pub kind: String,
+    pub id: Option<i64>,
+    /// The name as it was when the request was made.
+    pub name: String,
+    pub email: Option<String>,
+}
+
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryResource {
+    #[serde(rename = "type")]
+    pub kind: crate::ResourceType,
+    pub id: Option<i64>,
+    pub name: String,
+}
+
+/// `GET /api/v1/projects/{project}/audit-logs?<query>`: one page, newest first.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Entries matching the query in its whole window (all pages).
+    pub total: u64,
+    /// The window after retention, half-open `[from, to)`.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The canonical query string of the next (older) page, when there is one.
+    pub next: Option<String>,
+    /// The canonical query string of the previous (newer) page, when there is one.
+    pub previous: Option<String>,
+}
+
+/// `GET /api/v1/projects/{project}/audit-logs/histogram?<query>`: entries per time bucket.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The width of every bucket; buckets start on multiples of it since the Unix epoch (UTC).
+    pub bucket_seconds: i64,
+    /// Every bucket of the window, empty ones included, oldest first.
+    pub buckets: Vec<HistogramBucket>,
+    pub total: u64,
+}
+
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistogramBucket {
+    pub start: DateTime<Utc>,
+    pub count: u64,
+}
+
+/// `GET /api/v1/projects/{project}/audit-logs/facets?<query>`: the values of each filter
+/// dimension with their counts, each counted with the other dimensions' filters applied.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facets {
+    pub dimensions: Vec<FacetDimension>,
+}
+
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetDimension {
+    /// The query-string key of the dimension, such as `method` or `resource_type`.
+    pub key: String,
+    /// The most frequent values, most frequent first.
+    pub values: Vec<FacetValue>,
+    /// How many further values exist, and how many entries they hold.
+    pub other_values: u64,
+    pub other_count: u64,
+}
+
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetValue {
+    /// The value as the query string spells it (`user:12`, `DELETE`, `5`…).
+    pub value: String,
+    /// What to show: a name, a label, or the value itself.
+    pub label: String,
+    pub count: u64,
 }

@@ -5,9 +5,11 @@
 
 mod api;
 mod pages;
+mod session;
+mod shell;
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 fn main() {
@@ -17,20 +19,22 @@ fn main() {
 
 #[component]
 fn App() -> impl IntoView {
+    session::Session::provide();
     view! {
         <Router>
-            <header class="topbar">
-                <a href="/">"Auditlog"</a>
-            </header>
-            <main>
-                <Routes fallback=|| view! { <pages::NotFound/> }>
-                    <Route path=path!("/") view=pages::Home/>
-                    <Route
-                        path=path!("/projects/:project/security/audit-logs")
-                        view=pages::AuditLogs
-                    />
-                </Routes>
-            </main>
+            <Routes fallback=|| view! { <pages::NotFound/> }>
+                <Route path=path!("/sign-in") view=session::SignInPage/>
+                <Route path=path!("/") view=pages::Home/>
+                <ParentRoute path=path!("/projects/:project") view=shell::Shell>
+                    <Route path=path!("") view=pages::platform::ApplicationsPage/>
+                    <Route path=path!("applications") view=pages::platform::ApplicationsPage/>
+                    <Route path=path!("clusters") view=pages::platform::ClustersPage/>
+                    <Route path=path!("tokens") view=pages::platform::TokensPage/>
+                    <Route path=path!("members") view=pages::platform::MembersPage/>
+                    <Route path=path!("settings") view=pages::platform::SettingsPage/>
+                    <Route path=path!("security/audit-logs") view=pages::audit::AuditLogsPage/>
+                </ParentRoute>
+            </Routes>
         </Router>
     }
 }

@@ -132,6 +132,10 @@ CREATE TABLE audit_entries (
     user_agent TEXT,
     request_id TEXT NOT NULL,
     duration_us BIGINT NOT NULL,
+    -- Derived at write time from the fields above, for filters and facets:
+    -- `user:12` / `token:5` (`user:` when the id is unknown), `application:7` / `application:`.
+    actor_key TEXT NOT NULL,
+    resource_key TEXT NOT NULL,
     search_text TEXT NOT NULL,
     chain_seq BIGINT NOT NULL,
     prev_hash TEXT NOT NULL,
@@ -139,8 +143,9 @@ CREATE TABLE audit_entries (
 );
 CREATE INDEX audit_entries_project_time ON audit_entries (project_id, ts, id);
 CREATE INDEX audit_entries_project_method_time ON audit_entries (project_id, method, ts, id);
-CREATE INDEX audit_entries_project_actor_time ON audit_entries (project_id, actor_kind, actor_id, ts, id);
-CREATE INDEX audit_entries_project_resource_time ON audit_entries (project_id, resource_type, resource_id, ts, id);
+CREATE INDEX audit_entries_project_actor_time ON audit_entries (project_id, actor_key, ts, id);
+CREATE INDEX audit_entries_project_resource_type_time ON audit_entries (project_id, resource_type, ts, id);
+CREATE INDEX audit_entries_project_resource_time ON audit_entries (project_id, resource_key, ts, id);
 CREATE INDEX audit_entries_project_action_time ON audit_entries (project_id, action, ts, id);
 CREATE INDEX audit_entries_project_status_time ON audit_entries (project_id, status_code, ts, id);
 CREATE UNIQUE INDEX audit_entries_project_chain ON audit_entries (project_id, chain_seq);

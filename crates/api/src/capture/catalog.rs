@@ -172,7 +172,7 @@ const INTEGRATIONS: [RouteSpec; 5] = crud!(
     Admin
 );
 
-const OTHERS: [RouteSpec; 14] = [
+const OTHERS: [RouteSpec; 18] = [
     route(
         "GET",
         "",
@@ -271,9 +271,41 @@ const OTHERS: [RouteSpec; 14] = [
     ),
     route(
         "GET",
+        "/audit-logs",
+        "audit_log.list",
+        "View audit logs",
+        R::Project,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/audit-logs/histogram",
+        "audit_log.histogram",
+        "View audit log volume",
+        R::Project,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/audit-logs/facets",
+        "audit_log.facets",
+        "View audit log filters",
+        R::Project,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
         "/audit-logs/verify",
         "audit_log.verify",
         "Verify audit log",
+        R::Project,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/audit-logs/export.{format}",
+        "audit_log.export",
+        "Export audit logs",
         R::Project,
         AtLeast(Admin),
     ),

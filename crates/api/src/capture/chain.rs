@@ -79,11 +79,30 @@ pub struct ChainedEntry {
     pub user_agent: Option<String>,
     pub request_id: String,
     pub duration_us: i64,
+    pub actor_key: String,
+    pub resource_key: String,
+    pub search_text: String,
     pub prev_hash: String,
     pub entry_hash: String,
 }
 
 impl ChainedEntry {
+    /// Whether the derived columns (which the hash does not cover) still match the fields.
+    fn derived_fields_consistent(&self) -> bool {
+        self.actor_key == crate::capture::entity_key(&self.actor_kind, self.actor_id)
+            && self.resource_key
+                == crate::capture::entity_key(&self.resource_type, self.resource_id)
+            && self.search_text
+                == crate::capture::search_text(
+                    &self.path,
+                    self.actor_email.as_deref(),
+                    &self.actor_kind,
+                    &self.actor_name,
+                    &self.resource_type,
+                    &self.resource_name,
+                )
+    }
+
     fn hashed_fields(&self) -> HashedFields<'_> {
         HashedFields {
             project_id: self.project_id,
@@ -202,7 +221,9 @@ pub fn verify(
                     ));
                 }
             }
-            if entry_hash(&entry.prev_hash, &entry.hashed_fields()) != entry.entry_hash {
+            if entry_hash(&entry.prev_hash, &entry.hashed_fields()) != entry.entry_hash
+                || !entry.derived_fields_consistent()
+            {
                 return Ok(broken(
                     report,
                     entry.chain_seq,

@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod chain;
 pub mod writer;
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -23,6 +24,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage as _, HttpRequest, ResponseError as _};
 use auditlog_shared::wire::Role;
 use auditlog_shared::{ResourceType, Source};
+use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
 use diesel::prelude::*;
 
 use crate::auth::{self, Actor, AuthFailure, Credentials, Identity, ProjectAccess};
@@ -32,6 +34,89 @@ use crate::db::schema;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::startup::AppState;
+
+/// The open database transaction of a state-changing request. Its handler's changes and its
+/// audit entry commit together, so a crash can never leave a change without its entry; a failed
+/// request rolls its changes back. Dropped unfinished, it rolls back.
+#[derive(Clone)]
+pub struct RequestTransaction(Arc<Mutex<Option<PooledConnection>>>);
+
+type PooledConnection = r2d2::PooledConnection<crate::db::ConnectionManager>;
+
+impl RequestTransaction {
+    /// Borrows a connection and begins a transaction (SQLite: `BEGIN IMMEDIATE`, so the write
+    /// lock is taken up front and a later upgrade can never fail as busy).
+    fn begin(pool: &crate::db::DbPool) -> anyhow::Result<RequestTransaction> {
+        let mut conn = pool.get()?;
+        // Through diesel's transaction manager, so that diesel's own nested transactions (its
+        // SQLite batch insert uses one) become savepoints.
+        match &mut *conn {
+            DbConnection::Sqlite(c) => {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+            }
+            DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+        }
+        Ok(RequestTransaction(Arc::new(Mutex::new(Some(conn)))))
+    }
+
+    /// Runs work on the transaction's connection.
+    pub fn run<T>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = guard.as_mut().ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("the request transaction has ended"))
+        })?;
+        work(conn)
+    }
+
+    /// Appends the entry and commits everything.
+    fn commit_with(&self, entry: NewAuditEntry) -> anyhow::Result<()> {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn = guard
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("the request transaction has ended"))?;
+        let outcome = writer::append_in_transaction(&mut conn, &mut [entry])
+            .and_then(|()| match &mut *conn {
+                DbConnection::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
+                DbConnection::Postgres(c) => AnsiTransactionManager::commit_transaction(c),
+            })
+            .map_err(anyhow::Error::from);
+        if outcome.is_err() {
+            rollback(&mut conn);
+        }
+        outcome
+    }
+
+    /// Undoes the request's changes.
+    fn rollback(&self) {
+        if let Some(mut conn) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            rollback(&mut conn);
+        }
+    }
+}
+
+fn rollback(conn: &mut DbConnection) {
+    let _ = match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+        DbConnection::Postgres(c) => AnsiTransactionManager::rollback_transaction(c),
+    };
+}
+
+impl std::fmt::Debug for RequestTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestTransaction")
+    }
+}
+
+impl Drop for RequestTransaction {
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.0) == 1 {
+            self.rollback();
+        }
+    }
+}
 
 /// What a handler says about the resource it touched, for the audit entry.
 #[derive(Clone, Debug)]
@@ -104,11 +189,37 @@ pub async fn capture(
             let response = request.into_response(error.error_response());
             (identity, project_name, response)
         }
-        Gate::Allowed(access) => {
+        Gate::Allowed(mut access) => {
             let identity = access.identity.clone();
             let project_name = access.project_name.clone();
+            if changes_state(request.method()) {
+                let pool = state.pool.clone();
+                let transaction = web::block(move || RequestTransaction::begin(&pool))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(ApiError::Unavailable)?;
+                access.transaction = Some(transaction);
+            }
+            let transaction = access.transaction.clone();
             request.extensions_mut().insert(*access);
             let response = next.call(request).await?.map_into_boxed_body();
+            if let Some(transaction) = transaction {
+                return record_in_transaction(
+                    &state,
+                    reservation,
+                    transaction,
+                    Recorded {
+                        identity,
+                        project_id,
+                        project_name,
+                        route,
+                        received_at,
+                        started,
+                    },
+                    response,
+                )
+                .await;
+            }
             (identity, project_name, response)
         }
     };
@@ -222,6 +333,7 @@ fn gate(
         project_name,
         role,
         identity,
+        transaction: None,
     })))
 }
 
@@ -241,12 +353,86 @@ struct Recorded {
     started: Instant,
 }
 
+fn changes_state(method: &actix_web::http::Method) -> bool {
+    !matches!(
+        *method,
+        actix_web::http::Method::GET
+            | actix_web::http::Method::HEAD
+            | actix_web::http::Method::OPTIONS
+    )
+}
+
+/// Records a state-changing request: a success commits its changes together with its entry;
+/// a failure rolls its changes back and its entry goes through the writer.
+async fn record_in_transaction(
+    state: &web::Data<AppState>,
+    reservation: Reservation,
+    transaction: RequestTransaction,
+    recorded: Recorded,
+    mut response: ServiceResponse<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if response.status().is_client_error() || response.status().is_server_error() {
+        let rollback = transaction.clone();
+        web::block(move || rollback.rollback())
+            .await
+            .map_err(ApiError::internal)?;
+        drop(transaction);
+        return record(state, reservation, recorded, response).await;
+    }
+    drop(reservation);
+    let entry = build_entry(state, &recorded, &response).await;
+    let request_id = entry.request_id.clone();
+    let committed = web::block(move || transaction.commit_with(entry))
+        .await
+        .map_err(ApiError::internal)?;
+    match committed {
+        Ok(()) => {
+            set_request_id(&mut response, &request_id);
+            Ok(response)
+        }
+        Err(error) => {
+            let request = response.request().clone();
+            let error = ApiError::NotCarriedOut(error);
+            Ok(ServiceResponse::new(request, error.error_response()))
+        }
+    }
+}
+
+fn set_request_id(response: &mut ServiceResponse<BoxBody>, request_id: &str) {
+    if let Ok(value) = header::HeaderValue::from_str(request_id) {
+        response
+            .headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+}
+
 async fn record(
     state: &web::Data<AppState>,
     reservation: Reservation,
     recorded: Recorded,
     mut response: ServiceResponse<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let entry = build_entry(state, &recorded, &response).await;
+    let request_id = entry.request_id.clone();
+    match reservation.commit(vec![entry]).await {
+        Ok(()) => {
+            set_request_id(&mut response, &request_id);
+            Ok(response)
+        }
+        Err(error) => {
+            let request = response.request().clone();
+            let error = ApiError::RecordFailed(anyhow::Error::new(error));
+            Ok(ServiceResponse::new(request, error.error_response()))
+        }
+    }
+}
+
+/// The entry of a request, from its route, its outcome and the names as they are now.
+async fn build_entry(
+    state: &web::Data<AppState>,
+    recorded: &Recorded,
+    response: &ServiceResponse<BoxBody>,
+) -> NewAuditEntry {
     let request = response.request().clone();
     let described = request.extensions().get::<AuditedResource>().cloned();
     let route = recorded.route;
@@ -314,44 +500,60 @@ async fn record(
             .map(|ua| ua.chars().take(512).collect()),
         request_id: request_id(&request),
         duration_us: i64::try_from(recorded.started.elapsed().as_micros()).unwrap_or(i64::MAX),
+        actor_key: String::new(),
+        resource_key: String::new(),
         search_text: String::new(),
         chain_seq: 0,
         prev_hash: String::new(),
         entry_hash: String::new(),
     };
-    let entry = with_search_text(entry);
-    let request_id = entry.request_id.clone();
+    with_derived_fields(entry)
+}
 
-    match reservation.commit(vec![entry]).await {
-        Ok(()) => {
-            if let Ok(value) = header::HeaderValue::from_str(&request_id) {
-                response
-                    .headers_mut()
-                    .insert(header::HeaderName::from_static("x-request-id"), value);
-            }
-            Ok(response)
-        }
-        Err(error) => {
-            let error = ApiError::Unavailable(anyhow::Error::new(error));
-            Ok(ServiceResponse::new(request, error.error_response()))
-        }
+/// Fills the derived columns: `actor_key`, `resource_key` and `search_text` (the lowercased
+/// fields that search matches, PRODUCT.md Q3).
+pub fn with_derived_fields(mut entry: NewAuditEntry) -> NewAuditEntry {
+    entry.actor_key = entity_key(&entry.actor_kind, entry.actor_id);
+    entry.resource_key = entity_key(&entry.resource_type, entry.resource_id);
+    entry.search_text = search_text(
+        &entry.path,
+        entry.actor_email.as_deref(),
+        &entry.actor_kind,
+        &entry.actor_name,
+        &entry.resource_type,
+        &entry.resource_name,
+    );
+    entry
+}
+
+/// `kind:id`, or `kind:` without an id: the key filters and facets use for actors and resources.
+pub fn entity_key(kind: &str, id: Option<i64>) -> String {
+    match id {
+        Some(id) => format!("{kind}:{id}"),
+        None => format!("{kind}:"),
     }
 }
 
-/// Fills `search_text`: the lowercased fields that search matches (PRODUCT.md Q3).
-pub fn with_search_text(mut entry: NewAuditEntry) -> NewAuditEntry {
-    let mut parts = vec![entry.path.as_str()];
-    if let Some(email) = &entry.actor_email {
+/// The text search matches: path, user email, token name, application or cluster name.
+pub fn search_text(
+    path: &str,
+    actor_email: Option<&str>,
+    actor_kind: &str,
+    actor_name: &str,
+    resource_type: &str,
+    resource_name: &str,
+) -> String {
+    let mut parts = vec![path];
+    if let Some(email) = actor_email {
         parts.push(email);
     }
-    if entry.actor_kind == "token" {
-        parts.push(&entry.actor_name);
+    if actor_kind == "token" {
+        parts.push(actor_name);
     }
-    if entry.resource_type == "application" || entry.resource_type == "cluster" {
-        parts.push(&entry.resource_name);
+    if resource_type == "application" || resource_type == "cluster" {
+        parts.push(resource_name);
     }
-    entry.search_text = parts.join("\n").to_lowercase();
-    entry
+    parts.join("\n").to_lowercase()
 }
 
 fn request_id(request: &HttpRequest) -> String {
@@ -468,7 +670,7 @@ pub async fn commit_entries(state: &AppState, entries: Vec<NewAuditEntry>) -> Re
         .await
         .ok_or(ApiError::Overloaded)?;
     reservation
-        .commit(entries.into_iter().map(with_search_text).collect())
+        .commit(entries.into_iter().map(with_derived_fields).collect())
         .await
         .map_err(|error| ApiError::Unavailable(anyhow::Error::new(error)))
 }

@@ -48,6 +48,9 @@ pub struct NewAuditEntry {
     pub user_agent: Option<String>,
     pub request_id: String,
     pub duration_us: i64,
+    /// Derived fields (see [`crate::capture::with_derived_fields`]); not covered by the hash.
+    pub actor_key: String,
+    pub resource_key: String,
     pub search_text: String,
     pub chain_seq: i64,
     pub prev_hash: String,
@@ -180,6 +183,8 @@ fn commit_with_retries(pool: &DbPool, entries: &mut [NewAuditEntry]) -> anyhow::
         match result {
             Ok(()) => return Ok(()),
             Err(error) if attempt >= 5 => return Err(error),
+            // A commit whose answer was lost may have happened: never store a batch twice.
+            Err(_) if batch_is_stored(pool, entries) => return Ok(()),
             Err(error) => {
                 tracing::warn!(%error, attempt, "audit batch failed; retrying");
                 std::thread::sleep(Duration::from_millis(20 * attempt));
@@ -188,9 +193,36 @@ fn commit_with_retries(pool: &DbPool, entries: &mut [NewAuditEntry]) -> anyhow::
     }
 }
 
+/// Whether the batch's first entry (by its request id) is already stored.
+fn batch_is_stored(pool: &DbPool, entries: &[NewAuditEntry]) -> bool {
+    let Some(first) = entries.first() else {
+        return true;
+    };
+    pool.get()
+        .ok()
+        .and_then(|mut conn| {
+            audit_entries::table
+                .filter(audit_entries::project_id.eq(first.project_id))
+                .filter(audit_entries::request_id.eq(&first.request_id))
+                .filter(audit_entries::ts.eq(first.ts))
+                .count()
+                .get_result::<i64>(&mut conn)
+                .ok()
+        })
+        .is_some_and(|count| count > 0)
+}
+
 /// Appends entries to their projects' chains and stores them, in one transaction.
 pub fn append(conn: &mut DbConnection, entries: &mut [NewAuditEntry]) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    conn.transaction(|conn| append_in_transaction(conn, entries))
+}
+
+/// Appends entries inside the caller's open transaction; they are stored when it commits.
+pub fn append_in_transaction(
+    conn: &mut DbConnection,
+    entries: &mut [NewAuditEntry],
+) -> QueryResult<()> {
+    {
         let projects: BTreeSet<i64> = entries.iter().map(|e| e.project_id).collect();
         let mut heads = BTreeMap::new();
         for project_id in projects {
@@ -215,7 +247,7 @@ pub fn append(conn: &mut DbConnection, entries: &mut [NewAuditEntry]) -> QueryRe
                 .execute(conn)?;
         }
         Ok(())
-    })
+    }
 }
 
 #[derive(Insertable)]
@@ -257,7 +289,7 @@ fn lock_head(conn: &mut DbConnection, project_id: i64) -> QueryResult<(i64, Stri
 
 /// Multi-row inserts, in chunks that stay under both engines' bind-parameter limits.
 fn insert_entries(conn: &mut DbConnection, entries: &[NewAuditEntry]) -> QueryResult<()> {
-    const ROWS_PER_STATEMENT: usize = 500; // 23 columns × 500 < 32,766 (SQLite) and 65,535 (PostgreSQL)
+    const ROWS_PER_STATEMENT: usize = 500; // 25 columns × 500 < 32,766 (SQLite) and 65,535 (PostgreSQL)
     for chunk in entries.chunks(ROWS_PER_STATEMENT) {
         match conn {
             DbConnection::Postgres(conn) => {

@@ -144,6 +144,8 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         request_id -> Text,
         duration_us -> BigInt,
+        actor_key -> Text,
+        resource_key -> Text,
         search_text -> Text,
         chain_seq -> BigInt,
         prev_hash -> Text,

@@ -4,12 +4,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{IngestBatch, IngestEvent, IngestReceipt};
 use auditlog_shared::{ActionKey, Method, ResourceType};
 
+use crate::audit_log::{self, export::ExportFormat, export::EXPORT_CAP};
 use crate::audit_query::ValidatedQuery;
 use crate::auth::ProjectAccess;
 use crate::capture::writer::NewAuditEntry;
 use crate::capture::{self, chain};
 use crate::error::ApiError;
-use crate::routes::{resource, with_conn};
+use crate::routes::{resource, with_project_conn};
 use crate::startup::AppState;
 
 /// The most events one ingest request may carry.
@@ -17,8 +18,131 @@ pub const MAX_INGEST_EVENTS: usize = 1_000;
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
+        .service(resource("/audit-logs").route(web::get().to(list)))
+        .service(resource("/audit-logs/histogram").route(web::get().to(histogram)))
+        .service(resource("/audit-logs/facets").route(web::get().to(facets)))
         .service(resource("/audit-logs/verify").route(web::get().to(verify)))
+        .service(resource("/audit-logs/export.{format}").route(web::get().to(export)))
         .service(resource("/ingest").route(web::post().to(ingest)));
+}
+
+/// Reads the request's audit query: parsed by the shared model, validated against now and
+/// retention.
+fn validated(state: &AppState, request: &HttpRequest) -> Result<ValidatedQuery, ApiError> {
+    ValidatedQuery::from_query_string(request.query_string(), state.clock.now())
+}
+
+/// `GET …/audit-logs?<query>`: a page of entries, newest first.
+async fn list(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let validated = validated(&state, &request)?;
+    let project_id = access.project_id;
+    let page = with_project_conn(&state, &access, move |conn| {
+        Ok(audit_log::list(conn, project_id, &validated)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// `GET …/audit-logs/histogram?<query>`: the volume chart.
+async fn histogram(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let validated = validated(&state, &request)?;
+    let project_id = access.project_id;
+    let chart = with_project_conn(&state, &access, move |conn| {
+        Ok(audit_log::histogram::histogram(
+            conn, project_id, &validated,
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(chart))
+}
+
+/// `GET …/audit-logs/facets?<query>`: values and counts for the filter pickers.
+async fn facets(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let validated = validated(&state, &request)?;
+    let project_id = access.project_id;
+    let facets = with_project_conn(&state, &access, move |conn| {
+        Ok(audit_log::facets::facets(conn, project_id, &validated)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(facets))
+}
+
+/// `GET …/audit-logs/export.{csv|ndjson}?<query>`: the first 10,000 matching entries of the
+/// query's window and filters (its page size and cursor are ignored), streamed. The headers say
+/// how many entries matched and whether the file was cut.
+async fn export(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+    path: web::Path<(i64, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, format) = path.into_inner();
+    let format = ExportFormat::parse(&format).ok_or_else(|| ApiError::UnservableQuery {
+        param: "format".into(),
+        detail: format!("unknown export format `{format}`: use export.csv or export.ndjson"),
+    })?;
+    let mut validated = validated(&state, &request)?;
+    validated.query.cursor = None;
+    let project_id = access.project_id;
+    let (matched, slug, enabled) = {
+        let validated = validated.clone();
+        with_project_conn(&state, &access, move |conn| {
+            use crate::db::schema::{project_settings, projects};
+            use diesel::prelude::*;
+            let enabled = project_settings::table
+                .find(project_id)
+                .select(project_settings::audit_export_enabled)
+                .first::<bool>(conn)
+                .optional()?
+                .unwrap_or(false);
+            let slug = projects::table
+                .find(project_id)
+                .select(projects::slug)
+                .first::<String>(conn)?;
+            let matched: i64 = audit_log::filtered(project_id, &validated, None)
+                .count()
+                .get_result(conn)?;
+            Ok((matched, slug, enabled))
+        })
+        .await?
+    };
+    if !enabled {
+        return Err(ApiError::Forbidden(
+            "audit log export is disabled for this project; a project admin can enable it in Project settings (PATCH /api/v1/projects/{project}/settings with {\"audit_export_enabled\": true})".into(),
+        ));
+    }
+    let rows = matched.min(EXPORT_CAP);
+    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    let filename = format!(
+        "auditlog-{slug}-{}-{}.{}",
+        day(validated.window.from),
+        day(validated.window.to),
+        format.extension()
+    );
+    let body = audit_log::export::stream(state.pool.clone(), project_id, validated, format, rows);
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header((
+            "content-disposition",
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .insert_header(("x-audit-export-matched", matched.to_string()))
+        .insert_header(("x-audit-export-rows", rows.to_string()))
+        .insert_header(("x-audit-export-truncated", (matched > EXPORT_CAP).to_string()))
+        .insert_header(("access-control-expose-headers", "x-audit-export-matched, x-audit-export-rows, x-audit-export-truncated, content-disposition"))
+        .streaming(body))
 }
 
 /// `GET …/audit-logs/verify?<range>`: proves the window's entries complete and unaltered, or
@@ -41,7 +165,7 @@ async fn verify(
         validated.window.from.timestamp_micros(),
         validated.window.to.timestamp_micros() + 1,
     );
-    let report = with_conn(&state, move |conn| {
+    let report = with_project_conn(&state, &access, move |conn| {
         Ok(chain::verify(conn, project_id, from, to)?)
     })
     .await?;
@@ -68,7 +192,16 @@ async fn ingest(
         .map(|(index, event)| ingested_entry(access.project_id, now, index, event))
         .collect::<Result<Vec<_>, _>>()?;
     let accepted = entries.len();
-    capture::commit_entries(&state, entries).await?;
+    // The events join the request's own transaction: they commit together with the ingest
+    // request's entry, or not at all.
+    let mut entries: Vec<NewAuditEntry> = entries
+        .into_iter()
+        .map(capture::with_derived_fields)
+        .collect();
+    with_project_conn(&state, &access, move |conn| {
+        Ok(capture::writer::append_in_transaction(conn, &mut entries)?)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(IngestReceipt { accepted }))
 }
 
@@ -167,6 +300,8 @@ fn ingested_entry(
             None => uuid::Uuid::new_v4().to_string(),
         },
         duration_us,
+        actor_key: String::new(),
+        resource_key: String::new(),
         search_text: String::new(),
         chain_seq: 0,
         prev_hash: String::new(),

@@ -12,7 +12,7 @@ use crate::capture::describe_resource;
 use crate::db::schema::{memberships, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::{resource, valid_name, with_conn};
+use crate::routes::{resource, valid_name, with_project_conn};
 use crate::startup::AppState;
 
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -46,7 +46,7 @@ fn load(conn: &mut DbConnection, project_id: i64, user_id: i64) -> Result<Member
 
 async fn list(state: web::Data<AppState>, access: ProjectAccess) -> Result<HttpResponse, ApiError> {
     let project_id = access.project_id;
-    let members = with_conn(&state, move |conn| {
+    let members = with_project_conn(&state, &access, move |conn| {
         let rows = memberships::table
             .inner_join(users::table)
             .filter(memberships::project_id.eq(project_id))
@@ -126,7 +126,7 @@ async fn add(
     let body = body.into_inner();
     let email = valid_email(&body.email)?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
-    let member = with_conn(&state, move |conn| {
+    let member = with_project_conn(&state, &access, move |conn| {
         let existing = users::table
             .filter(users::email.eq(&email))
             .select(users::id)
@@ -174,7 +174,7 @@ async fn change_role(
     let (_, user_id) = path.into_inner();
     let role = body.into_inner().role;
     let project_id = access.project_id;
-    let member = with_conn(&state, move |conn| {
+    let member = with_project_conn(&state, &access, move |conn| {
         let current = load(conn, project_id, user_id)?;
         if current.role == Role::Admin && role != Role::Admin {
             ensure_another_admin(conn, project_id)?;
@@ -197,7 +197,7 @@ async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let (_, user_id) = path.into_inner();
     let project_id = access.project_id;
-    let name = with_conn(&state, move |conn| {
+    let name = with_project_conn(&state, &access, move |conn| {
         let current = load(conn, project_id, user_id)?;
         if current.role == Role::Admin {
             ensure_another_admin(conn, project_id)?;

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod health;
 pub mod members;
+pub mod openapi;
 pub mod platform;
 pub mod projects;
 pub mod query;
@@ -23,6 +24,7 @@ use crate::startup::AppState;
 /// request passes through the capture middleware.
 pub fn configure_api(config: &mut web::ServiceConfig) {
     config
+        .service(openapi::openapi)
         .service(
             resource("/api/v1/session")
                 .route(web::post().to(session::sign_in))
@@ -76,6 +78,27 @@ where
         work(&mut conn)
     })
     .await?
+}
+
+/// Runs a project handler's database work: inside the request's transaction when the request
+/// changes state (so the change commits together with its audit entry), else on a pooled
+/// connection.
+pub async fn with_project_conn<T, F>(
+    state: &web::Data<AppState>,
+    access: &crate::auth::ProjectAccess,
+    work: F,
+) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    match &access.transaction {
+        Some(transaction) => {
+            let transaction = transaction.clone();
+            web::block(move || transaction.run(work)).await?
+        }
+        None => with_conn(state, work).await,
+    }
 }
 
 /// Checks a human-given name: 1 to 100 characters, no control characters, trimmed.

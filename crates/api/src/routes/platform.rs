@@ -12,7 +12,7 @@ use crate::clock::from_micros;
 use crate::db::schema::{applications, clusters};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::{resource, valid_name, with_conn};
+use crate::routes::{resource, valid_name, with_project_conn};
 use crate::startup::AppState;
 
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -91,7 +91,7 @@ async fn list_applications(
     access: ProjectAccess,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = access.project_id;
-    let rows = with_conn(&state, move |conn| {
+    let rows = with_project_conn(&state, &access, move |conn| {
         Ok(applications::table
             .filter(applications::project_id.eq(project_id))
             .order(applications::name.asc())
@@ -112,7 +112,7 @@ async fn create_application(
     let name = valid_name("name", &body.name)?;
     let image = valid_image(&body.image)?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
-    let row = with_conn(&state, move |conn| {
+    let row = with_project_conn(&state, &access, move |conn| {
         if let Some(cluster_id) = body.cluster_id {
             let exists: i64 = clusters::table
                 .filter(clusters::id.eq(cluster_id))
@@ -151,7 +151,10 @@ async fn read_application(
 ) -> Result<HttpResponse, ApiError> {
     let (_, id) = path.into_inner();
     let project_id = access.project_id;
-    let row = with_conn(&state, move |conn| load_application(conn, project_id, id)).await?;
+    let row = with_project_conn(&state, &access, move |conn| {
+        load_application(conn, project_id, id)
+    })
+    .await?;
     describe_resource(&request, Some(row.id), row.name.clone());
     Ok(HttpResponse::Ok().json(Application::from(row)))
 }
@@ -172,7 +175,7 @@ async fn update_application(
         .transpose()?;
     let image = body.image.as_deref().map(valid_image).transpose()?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
-    let row = with_conn(&state, move |conn| {
+    let row = with_project_conn(&state, &access, move |conn| {
         let current = load_application(conn, project_id, id)?;
         diesel::update(applications::table.find(id))
             .set((
@@ -202,7 +205,7 @@ async fn deploy_application(
         .map(valid_image)
         .transpose()?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
-    let row = with_conn(&state, move |conn| {
+    let row = with_project_conn(&state, &access, move |conn| {
         let current = load_application(conn, project_id, id)?;
         diesel::update(applications::table.find(id))
             .set((
@@ -227,7 +230,7 @@ async fn delete_application(
 ) -> Result<HttpResponse, ApiError> {
     let (_, id) = path.into_inner();
     let project_id = access.project_id;
-    let name = with_conn(&state, move |conn| {
+    let name = with_project_conn(&state, &access, move |conn| {
         let row = load_application(conn, project_id, id)?;
         diesel::delete(applications::table.find(id)).execute(conn)?;
         Ok(row.name)
@@ -252,7 +255,7 @@ macro_rules! named_resource_api {
             use crate::db::schema::$table;
             use crate::db::DbConnection;
             use crate::error::ApiError;
-            use crate::routes::{resource, valid_name, with_conn};
+            use crate::routes::{resource, valid_name, with_project_conn};
             use crate::startup::AppState;
 
             pub fn configure(config: &mut web::ServiceConfig, path: &str) {
@@ -301,7 +304,7 @@ macro_rules! named_resource_api {
                 access: ProjectAccess,
             ) -> Result<HttpResponse, ApiError> {
                 let project_id = access.project_id;
-                let rows = with_conn(&state, move |conn| {
+                let rows = with_project_conn(&state, &access, move |conn| {
                     Ok($table::table
                         .filter($table::project_id.eq(project_id))
                         .order($table::name.asc())
@@ -322,7 +325,7 @@ macro_rules! named_resource_api {
                 let name = valid_name("name", &body.name)?;
                 $(let $field = valid_name(stringify!($field), &body.$field)?;)*
                 let (project_id, now) = (access.project_id, state.clock.now_micros());
-                let row = with_conn(&state, move |conn| {
+                let row = with_project_conn(&state, &access, move |conn| {
                     let id: i64 = diesel::insert_into($table::table)
                         .values((
                             $table::project_id.eq(project_id),
@@ -348,7 +351,7 @@ macro_rules! named_resource_api {
             ) -> Result<HttpResponse, ApiError> {
                 let (_, id) = path.into_inner();
                 let project_id = access.project_id;
-                let row = with_conn(&state, move |conn| load(conn, project_id, id)).await?;
+                let row = with_project_conn(&state, &access, move |conn| load(conn, project_id, id)).await?;
                 describe_resource(&request, Some(row.id), row.name.clone());
                 Ok(HttpResponse::Ok().json($wire::from(row)))
             }
@@ -365,7 +368,7 @@ macro_rules! named_resource_api {
                 let name = body.name.as_deref().map(|v| valid_name("name", v)).transpose()?;
                 $(let $field = body.$field.as_deref().map(|v| valid_name(stringify!($field), v)).transpose()?;)*
                 let (project_id, now) = (access.project_id, state.clock.now_micros());
-                let row = with_conn(&state, move |conn| {
+                let row = with_project_conn(&state, &access, move |conn| {
                     let current = load(conn, project_id, id)?;
                     diesel::update($table::table.find(id))
                         .set((
@@ -389,7 +392,7 @@ macro_rules! named_resource_api {
             ) -> Result<HttpResponse, ApiError> {
                 let (_, id) = path.into_inner();
                 let project_id = access.project_id;
-                let name = with_conn(&state, move |conn| {
+                let name = with_project_conn(&state, &access, move |conn| {
                     let row = load(conn, project_id, id)?;
                     diesel::delete($table::table.find(id)).execute(conn)?;
                     Ok(row.name)

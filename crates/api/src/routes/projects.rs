@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::auth::{self, Actor, AuthFailure, Credentials, ProjectAccess};
 use crate::db::schema::{project_settings, projects};
 use crate::error::ApiError;
-use crate::routes::{resource, session::member_projects, with_conn};
+use crate::routes::{resource, session::member_projects, with_conn, with_project_conn};
 use crate::startup::AppState;
 
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -61,7 +61,7 @@ pub async fn list_mine(
 
 async fn read(state: web::Data<AppState>, access: ProjectAccess) -> Result<HttpResponse, ApiError> {
     let project_id = access.project_id;
-    let slug = with_conn(&state, move |conn| {
+    let slug = with_project_conn(&state, &access, move |conn| {
         Ok(projects::table
             .find(project_id)
             .select(projects::slug)
@@ -81,7 +81,8 @@ async fn read_settings(
     access: ProjectAccess,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = access.project_id;
-    let settings = with_conn(&state, move |conn| load_settings(conn, project_id)).await?;
+    let settings =
+        with_project_conn(&state, &access, move |conn| load_settings(conn, project_id)).await?;
     Ok(HttpResponse::Ok().json(settings))
 }
 
@@ -99,7 +100,7 @@ async fn update_settings(
     let project_id = access.project_id;
     let now = state.clock.now_micros();
     let change = body.into_inner();
-    let settings = with_conn(&state, move |conn| {
+    let settings = with_project_conn(&state, &access, move |conn| {
         let current = load_settings(conn, project_id)?;
         let enabled = change
             .audit_export_enabled

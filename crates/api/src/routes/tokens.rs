@@ -10,7 +10,7 @@ use crate::clock::from_micros;
 use crate::db::schema::api_tokens;
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::{resource, valid_name, with_conn};
+use crate::routes::{resource, valid_name, with_project_conn};
 use crate::startup::AppState;
 
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -65,7 +65,7 @@ fn load(conn: &mut DbConnection, project_id: i64, id: i64) -> Result<TokenRow, A
 
 async fn list(state: web::Data<AppState>, access: ProjectAccess) -> Result<HttpResponse, ApiError> {
     let project_id = access.project_id;
-    let rows = with_conn(&state, move |conn| {
+    let rows = with_project_conn(&state, &access, move |conn| {
         Ok(api_tokens::table
             .filter(api_tokens::project_id.eq(project_id))
             .order(api_tokens::id.asc())
@@ -98,7 +98,7 @@ async fn create(
         Actor::Token { .. } => None,
     };
     let key = state.secret_key.clone();
-    let (row, secret) = with_conn(&state, move |conn| {
+    let (row, secret) = with_project_conn(&state, &access, move |conn| {
         let id: i64 = diesel::insert_into(api_tokens::table)
             .values((
                 api_tokens::project_id.eq(project_id),
@@ -130,7 +130,7 @@ async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let (_, id) = path.into_inner();
     let project_id = access.project_id;
-    let row = with_conn(&state, move |conn| load(conn, project_id, id)).await?;
+    let row = with_project_conn(&state, &access, move |conn| load(conn, project_id, id)).await?;
     describe_resource(&request, Some(row.id), row.name.clone());
     Ok(HttpResponse::Ok().json(ApiToken::from(row)))
 }
@@ -144,7 +144,7 @@ async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let (_, id) = path.into_inner();
     let (project_id, now) = (access.project_id, state.clock.now_micros());
-    let row = with_conn(&state, move |conn| {
+    let row = with_project_conn(&state, &access, move |conn| {
         let current = load(conn, project_id, id)?;
         if current.revoked_at.is_none() {
             diesel::update(api_tokens::table.find(id))

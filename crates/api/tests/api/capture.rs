@@ -33,6 +33,14 @@ async fn create(admin: &Caller, project: i64, collection: &str, body: Value) -> 
 }
 
 async fn fixtures(admin: &Caller, project: i64, round: &str) -> Fixtures {
+    let enabled = admin
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/projects/{project}/settings"),
+            Some(json!({"audit_export_enabled": true})),
+        )
+        .await;
+    assert_eq!(enabled.status(), 200);
     let mut ids = HashMap::new();
     let n = |kind: &str| format!("{kind}-{round}-fixture");
     ids.insert(
@@ -180,15 +188,11 @@ async fn every_role_against_every_route(backend: Backend) {
 
         for (step, route) in ordered_routes().into_iter().enumerate() {
             let collection = format!("/{}", route.template.split('/').nth(1).unwrap_or_default());
-            let path = route.template.replace(
-                "{id}",
-                &fixtures
-                    .ids
-                    .get(collection.as_str())
-                    .copied()
-                    .unwrap_or(0)
-                    .to_string(),
-            );
+            let fixture_id = fixtures.ids.get(collection.as_str()).copied().unwrap_or(0);
+            let path = route
+                .template
+                .replace("{id}", &fixture_id.to_string())
+                .replace("{format}", "csv");
             let url = format!("/api/v1/projects/{project}{path}");
             let before = app.entries(project).len();
             let method = Method::from_bytes(route.method.as_bytes()).unwrap();

@@ -37,6 +37,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        // Server logs go to the test's captured output, shown when a test fails.
+        auditlog_api::telemetry::init(auditlog_api::configuration::LogFormat::Text);
         let dir = tempfile::tempdir().expect("a temporary directory");
         let static_dir = dir.path().join("dist");
         std::fs::create_dir_all(&static_dir).unwrap();

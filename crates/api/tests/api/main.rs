@@ -3,9 +3,12 @@
 
 mod helpers;
 
+mod audit_logs;
 mod capture;
 mod chain;
+mod demo;
 mod errors;
 mod health;
+mod openapi;
 mod query_resolve;
 mod spa;

@@ -1,4 +1,9 @@
-//! `auditlog logs verify`: the verdict of the audit log's hash chain over a window.
+//! `auditlog logs`: listing and exporting the audit log's entries, and `auditlog logs verify`,
+//! the verdict of its hash chain over a window.
+
+pub mod export;
+pub mod filters;
+pub mod list;
 
 use std::process::ExitCode;
 

@@ -70,11 +70,31 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<ExitCode> {
             let session = open_project_session(&options)?;
             tokens::run_token_command(&session, command).await?;
         }
+        // The flags of the `logs` commands are checked before the stored sign-in is read, so
+        // that a mistake in them is reported first and no request is made.
+        Command::Logs {
+            command: LogCommand::List(arguments),
+        } => {
+            let query = logs::list::build_list_query(&arguments)?;
+            let session = open_project_session(&options)?;
+            logs::list::list_entries(&session, &query, arguments.all, options.project).await?;
+        }
+        Command::Logs {
+            command: LogCommand::Export(arguments),
+        } => {
+            let query = logs::filters::build_query(&arguments.query, None)?;
+            let session = open_project_session(&options)?;
+            logs::export::export_entries(
+                &session,
+                &query,
+                arguments.format,
+                arguments.output.as_deref(),
+            )
+            .await?;
+        }
         Command::Logs {
             command: LogCommand::Verify(arguments),
         } => {
-            // The flags are checked before the stored sign-in is read, so that a mistake in them
-            // is reported first and no request is made.
             let query = logs::build_verify_query(&arguments)?;
             let session = open_project_session(&options)?;
             return logs::verify_chain(&session, &query).await;

@@ -1,0 +1,99 @@
+//! The volume chart: entries per time bucket over the query's window (PRODUCT.md W5).
+
+use auditlog_shared::wire::{Histogram, HistogramBucket};
+use diesel::dsl::{count_star, sql};
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use crate::audit_log::{apply_filters, DbBackend};
+use crate::audit_query::ValidatedQuery;
+use crate::clock::from_micros;
+use crate::db::schema::audit_entries;
+use crate::db::DbConnection;
+
+/// Bucket widths in seconds, from the finest: each a natural boundary (minutes, hours, a day).
+const WIDTHS: [i64; 19] = [
+    1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 10_800, 21_600, 43_200, 86_400,
+    172_800, 604_800,
+];
+/// The most buckets a chart gets.
+pub const MAX_BUCKETS: i64 = 150;
+
+/// The finest natural width that covers `[from, to)` (microseconds) in at most [`MAX_BUCKETS`].
+pub fn bucket_seconds(from: i64, to: i64) -> i64 {
+    let span = (to - from).max(1);
+    WIDTHS
+        .iter()
+        .copied()
+        .find(|width| {
+            let micros = width * 1_000_000;
+            let first = from.div_euclid(micros);
+            let last = (to - 1).div_euclid(micros);
+            last - first < MAX_BUCKETS && span > 0
+        })
+        .unwrap_or(604_800)
+}
+
+pub fn histogram(
+    conn: &mut DbConnection,
+    project_id: i64,
+    validated: &ValidatedQuery,
+) -> QueryResult<Histogram> {
+    let from = validated.window.from.timestamp_micros();
+    let to = validated.window.to.timestamp_micros();
+    let seconds = bucket_seconds(from, to);
+    let width = seconds * 1_000_000;
+    // The width is an integer literal, not a bound parameter: PostgreSQL would otherwise refuse
+    // the GROUP BY expression as different from the selected one.
+    let bucket = format!("((ts / {width}) * {width})");
+    let grouped = audit_entries::table
+        .group_by(sql::<BigInt>(&bucket))
+        .select((sql::<BigInt>(&bucket), count_star()))
+        .into_boxed::<DbBackend>();
+    let counts: Vec<(i64, i64)> =
+        apply_filters!(grouped, project_id, validated, None).load(conn)?;
+    let counts: std::collections::HashMap<i64, i64> = counts.into_iter().collect();
+
+    let first = from.div_euclid(width) * width;
+    let mut buckets = Vec::new();
+    let mut start = first;
+    while start < to {
+        buckets.push(HistogramBucket {
+            start: from_micros(start),
+            count: counts.get(&start).copied().unwrap_or(0) as u64,
+        });
+        start += width;
+    }
+    Ok(Histogram {
+        from: validated.window.from,
+        to: validated.window.to,
+        bucket_seconds: seconds,
+        total: buckets.iter().map(|b| b.count).sum(),
+        buckets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000_000;
+
+    #[test]
+    fn presets_get_between_60_and_150_natural_buckets() {
+        let now = 1_764_244_800_123_456; // an arbitrary instant
+        for (span, expected) in [
+            (HOUR, 30),
+            (24 * HOUR, 600),
+            (7 * 24 * HOUR, 7_200),
+            (30 * 24 * HOUR, 21_600),
+        ] {
+            let seconds = bucket_seconds(now - span, now);
+            assert_eq!(seconds, expected, "span of {} hours", span / HOUR);
+            let buckets = (now - 1).div_euclid(seconds * 1_000_000)
+                - (now - span).div_euclid(seconds * 1_000_000)
+                + 1;
+            assert!((60..=150).contains(&buckets), "{buckets} buckets");
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! Reading the audit log (PRODUCT.md Q1–Q8): one filter builder shared by the list, the
+//! histogram, the facets and the export, so that they always agree on what a query matches.
+//!
+//! Invariants:
+//! * Every read is scoped to one project and to the validated window `[from, to)`, which
+//!   [`ValidatedQuery`] has already clamped to retention.
+//! * Enumerated dimensions filter with `IN` / `NOT IN` on indexed columns; actors, applications
+//!   and clusters use the derived `actor_key` / `resource_key` columns (`user:12`,
+//!   `application:7`), so an exclude never drops entries with a missing id.
+//! * Search lowercases the text in Rust and matches the lowercased `search_text` column with a
+//!   `LIKE` whose `%`, `_` and `\` are escaped: the same answer on SQLite and PostgreSQL.
+//! * Order is `(ts, id)` descending everywhere; pages are keyset pages.
+
+pub mod export;
+pub mod facets;
+pub mod histogram;
+pub mod retention;
+
+use auditlog_shared::wire::{AuditEntry, AuditPage, EntryActor, EntryResource};
+use auditlog_shared::{Cursor, CursorDirection, ResourceType, Source, StatusMatch};
+use diesel::prelude::*;
+
+use crate::audit_query::ValidatedQuery;
+use crate::capture::catalog;
+use crate::clock::from_micros;
+use crate::db::schema::audit_entries;
+use crate::db::DbConnection;
+
+/// The backend type of [`DbConnection`] (SQLite or PostgreSQL, chosen at run time).
+pub type DbBackend = <DbConnection as diesel::Connection>::Backend;
+/// A filtered, boxed query over audit entries.
+pub type BoxedEntries<'a> = audit_entries::BoxedQuery<'a, DbBackend>;
+
+/// The filter dimensions, as facets name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dimension {
+    Actor,
+    Method,
+    Source,
+    Action,
+    Status,
+    ResourceType,
+    Application,
+    Cluster,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 8] = [
+        Dimension::Actor,
+        Dimension::Method,
+        Dimension::Source,
+        Dimension::Action,
+        Dimension::Status,
+        Dimension::ResourceType,
+        Dimension::Application,
+        Dimension::Cluster,
+    ];
+
+    /// The query-string key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Dimension::Actor => "actor",
+            Dimension::Method => "method",
+            Dimension::Source => "source",
+            Dimension::Action => "action",
+            Dimension::Status => "status",
+            Dimension::ResourceType => "resource_type",
+            Dimension::Application => "application",
+            Dimension::Cluster => "cluster",
+        }
+    }
+}
+
+/// Applies a query's project, window, filters and search to any boxed query over
+/// `audit_entries` (plain, or grouped for counting) — all filters but `skip`'s, which facets
+/// leave out for the dimension they count.
+macro_rules! apply_filters {
+    ($boxed:expr, $project_id:expr, $validated:expr, $skip:expr) => {{
+        use $crate::audit_log::Dimension;
+        use $crate::db::schema::audit_entries::dsl;
+        let validated: &$crate::audit_query::ValidatedQuery = $validated;
+        let skip: Option<Dimension> = $skip;
+        let query = &validated.query;
+        let mut boxed = $boxed
+            .filter(dsl::project_id.eq($project_id))
+            .filter(dsl::ts.ge(validated.window.from.timestamp_micros()))
+            .filter(dsl::ts.lt(validated.window.to.timestamp_micros()));
+        macro_rules! include_exclude {
+            ($dimension:expr, $column:expr, $filter:expr, $to_value:expr) => {
+                if skip != Some($dimension) {
+                    let include: Vec<_> = $filter.include.iter().flat_map($to_value).collect();
+                    if !include.is_empty() {
+                        boxed = boxed.filter($column.eq_any(include));
+                    }
+                    let exclude: Vec<_> = $filter.exclude.iter().flat_map($to_value).collect();
+                    if !exclude.is_empty() {
+                        boxed = boxed.filter($column.ne_all(exclude));
+                    }
+                }
+            };
+        }
+        include_exclude!(
+            Dimension::Actor,
+            dsl::actor_key,
+            query.actor,
+            |a: &auditlog_shared::ActorRef| [a.to_string()]
+        );
+        include_exclude!(
+            Dimension::Method,
+            dsl::method,
+            query.method,
+            |m: &auditlog_shared::Method| [m.as_str().to_string()]
+        );
+        include_exclude!(
+            Dimension::Source,
+            dsl::source,
+            query.source,
+            |s: &auditlog_shared::Source| [s.as_str().to_string()]
+        );
+        include_exclude!(
+            Dimension::Action,
+            dsl::action,
+            query.action,
+            |a: &auditlog_shared::ActionKey| [a.as_str().to_string()]
+        );
+        include_exclude!(
+            Dimension::Status,
+            dsl::status_code,
+            query.status,
+            $crate::audit_log::status_codes
+        );
+        include_exclude!(
+            Dimension::ResourceType,
+            dsl::resource_type,
+            query.resource_type,
+            |t: &auditlog_shared::ResourceType| [t.as_str().to_string()]
+        );
+        include_exclude!(
+            Dimension::Application,
+            dsl::resource_key,
+            query.application,
+            |id: &auditlog_shared::EntityId| [format!("application:{id}")]
+        );
+        include_exclude!(
+            Dimension::Cluster,
+            dsl::resource_key,
+            query.cluster,
+            |id: &auditlog_shared::EntityId| [format!("cluster:{id}")]
+        );
+        if let Some(search) = &query.search {
+            boxed = boxed.filter(
+                dsl::search_text
+                    .like($crate::audit_log::like_pattern(search.as_str()))
+                    .escape('\\'),
+            );
+        }
+        boxed
+    }};
+}
+pub(crate) use apply_filters;
+
+/// The project's entries in the query's window that pass its filters and search (all filters
+/// but `skip`'s).
+pub fn filtered(
+    project_id: i64,
+    validated: &ValidatedQuery,
+    skip: Option<Dimension>,
+) -> BoxedEntries<'static> {
+    apply_filters!(
+        audit_entries::table.into_boxed::<DbBackend>(),
+        project_id,
+        validated,
+        skip
+    )
+}
+
+/// The status codes a status match stands for: one code, or the hundred of a class.
+pub(crate) fn status_codes(status: &StatusMatch) -> Vec<i32> {
+    match *status {
+        StatusMatch::Code(code) => vec![i32::from(code)],
+        StatusMatch::Class(class) => {
+            let first = i32::from(class) * 100;
+            (first..first + 100).collect()
+        }
+    }
+}
+
+/// A `LIKE` pattern matching `text` literally anywhere, case-insensitively (the column is
+/// lowercased at write time).
+pub fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A stored entry as the list and the export read it.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_entries)]
+pub struct EntryRow {
+    pub id: i64,
+    pub ts: i64,
+    pub actor_kind: String,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub actor_email: Option<String>,
+    pub source: String,
+    pub method: String,
+    pub path: String,
+    pub route: String,
+    pub action: String,
+    pub status_code: i32,
+    pub resource_type: String,
+    pub resource_id: Option<i64>,
+    pub resource_name: String,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: String,
+    pub duration_us: i64,
+}
+
+impl From<EntryRow> for AuditEntry {
+    fn from(row: EntryRow) -> AuditEntry {
+        AuditEntry {
+            id: row.id,
+            timestamp: from_micros(row.ts),
+            actor: EntryActor {
+                kind: row.actor_kind,
+                id: row.actor_id,
+                name: row.actor_name,
+                email: row.actor_email,
+            },
+            source: row.source.parse().unwrap_or(Source::Api),
+            method: row.method,
+            path: row.path,
+            route: row.route,
+            action_label: catalog::label(&row.action)
+                .map(str::to_string)
+                .unwrap_or_else(|| row.action.clone()),
+            action: row.action,
+            status: u16::try_from(row.status_code).unwrap_or(0),
+            resource: EntryResource {
+                kind: row.resource_type.parse().unwrap_or(ResourceType::Project),
+                id: row.resource_id,
+                name: row.resource_name,
+            },
+            client_ip: row.client_ip,
+            user_agent: row.user_agent,
+            request_id: row.request_id,
+            duration_ms: row.duration_us as f64 / 1000.0,
+        }
+    }
+}
+
+/// One page of entries, newest first, with the queries of the neighbouring pages.
+pub fn list(
+    conn: &mut DbConnection,
+    project_id: i64,
+    validated: &ValidatedQuery,
+) -> QueryResult<AuditPage> {
+    use audit_entries::dsl::{id, ts};
+    let limit = i64::from(validated.query.page_size.get());
+    let total: i64 = filtered(project_id, validated, None)
+        .count()
+        .get_result(conn)?;
+    let cursor = validated.query.cursor;
+
+    let mut rows: Vec<EntryRow> = match cursor {
+        None => filtered(project_id, validated, None)
+            .order((ts.desc(), id.desc()))
+            .limit(limit + 1)
+            .select(EntryRow::as_select())
+            .load(conn)?,
+        Some(Cursor {
+            direction: CursorDirection::Older,
+            timestamp_micros: t,
+            id: i,
+        }) => filtered(project_id, validated, None)
+            .filter(ts.lt(t).or(ts.eq(t).and(id.lt(i))))
+            .order((ts.desc(), id.desc()))
+            .limit(limit + 1)
+            .select(EntryRow::as_select())
+            .load(conn)?,
+        Some(Cursor {
+            direction: CursorDirection::Newer,
+            timestamp_micros: t,
+            id: i,
+        }) => filtered(project_id, validated, None)
+            .filter(ts.gt(t).or(ts.eq(t).and(id.gt(i))))
+            .order((ts.asc(), id.asc()))
+            .limit(limit + 1)
+            .select(EntryRow::as_select())
+            .load(conn)?,
+    };
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let reading_newer = matches!(cursor, Some(c) if c.direction == CursorDirection::Newer);
+    if reading_newer {
+        rows.reverse();
+    }
+
+    let position = |direction, row: Option<&EntryRow>, fallback: Option<Cursor>| {
+        row.map(|row| Cursor {
+            direction,
+            timestamp_micros: row.ts,
+            id: row.id,
+        })
+        .or(fallback.map(|c| Cursor { direction, ..c }))
+    };
+    let (older, newer) = match cursor {
+        None => (
+            more.then(|| position(CursorDirection::Older, rows.last(), None))
+                .flatten(),
+            None,
+        ),
+        Some(c) if !reading_newer => (
+            more.then(|| position(CursorDirection::Older, rows.last(), None))
+                .flatten(),
+            position(CursorDirection::Newer, rows.first(), Some(c)),
+        ),
+        Some(c) => (
+            position(CursorDirection::Older, rows.last(), Some(c)),
+            more.then(|| position(CursorDirection::Newer, rows.first(), None))
+                .flatten(),
+        ),
+    };
+    let page_query = |cursor: Cursor| {
+        let mut query = validated.query.clone();
+        query.cursor = Some(cursor);
+        query.to_query_string()
+    };
+
+    Ok(AuditPage {
+        entries: rows.into_iter().map(AuditEntry::from).collect(),
+        total: total as u64,
+        from: validated.window.from,
+        to: validated.window.to,
+        next: older.map(page_query),
+        previous: newer.map(page_query),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards_and_lowercase() {
+        assert_eq!(like_pattern("100%_A\\b"), "%100\\%\\_a\\\\b%");
+        assert_eq!(like_pattern("ÉCOLE"), "%école%");
+    }
+
+    #[test]
+    fn status_classes_expand_to_their_hundred_codes() {
+        let codes = status_codes(&StatusMatch::Class(5));
+        assert_eq!(codes.len(), 100);
+        assert_eq!((codes[0], codes[99]), (500, 599));
+        assert_eq!(status_codes(&StatusMatch::Code(404)), vec![404]);
+    }
+}

@@ -1,0 +1,361 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3 document of the REST API.
+//!
+//! It is generated from the same tables the server runs on — the action catalog for every
+//! project-scoped route, [`SERVER_ROUTES`] for the rest — and from the JSON Schemas of the wire
+//! types in `auditlog_shared::wire`, so it cannot drift from what is served.
+
+use actix_web::{get, HttpResponse};
+use auditlog_shared::wire::*;
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, SchemaGenerator};
+use serde_json::{json, Map, Value};
+
+use crate::capture::catalog::{self, Permission, RouteSpec};
+
+/// The routes outside the project scope: (method, path, summary).
+pub const SERVER_ROUTES: [(&str, &str, &str); 8] = [
+    ("GET", "/healthz", "Liveness: the process serves"),
+    ("GET", "/readyz", "Readiness: the database answers"),
+    ("GET", "/api/v1/openapi.json", "This document"),
+    (
+        "GET",
+        "/api/v1/query/resolve",
+        "Read an audit query: canonical form and window",
+    ),
+    (
+        "POST",
+        "/api/v1/session",
+        "Sign in (sets the session cookie)",
+    ),
+    (
+        "GET",
+        "/api/v1/session",
+        "The signed-in user, projects and CSRF token",
+    ),
+    ("DELETE", "/api/v1/session", "Sign out"),
+    ("GET", "/api/v1/projects", "The caller's projects"),
+];
+
+#[get("/api/v1/openapi.json")]
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    generator.subschema_for::<Problem>();
+    let mut paths: Map<String, Value> = Map::new();
+    let mut add = |path: String, method: &str, operation: Value| {
+        paths
+            .entry(path)
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("a path item is an object")
+            .insert(method.to_lowercase(), operation);
+    };
+
+    for (method, path, summary) in SERVER_ROUTES {
+        let (request, response) = server_route_types(&mut generator, method, path);
+        let parameters = if path == "/api/v1/query/resolve" {
+            audit_query_parameters()
+        } else {
+            Vec::new()
+        };
+        add(
+            path.to_string(),
+            method,
+            operation(
+                summary,
+                &operation_id(method, path),
+                "server",
+                parameters,
+                request,
+                response,
+                None,
+            ),
+        );
+    }
+    for route in catalog::all_routes() {
+        let path = format!("{}{}", catalog::PROJECT_SCOPE, route.template);
+        let mut parameters = vec![path_parameter(
+            "project_id",
+            "The project's id",
+            json!({"type": "integer"}),
+        )];
+        if route.template.contains("{id}") {
+            parameters.push(path_parameter(
+                "id",
+                "The resource's id",
+                json!({"type": "integer"}),
+            ));
+        }
+        if route.template.contains("{format}") {
+            parameters.push(path_parameter(
+                "format",
+                "The file format",
+                json!({"type": "string", "enum": ["csv", "ndjson"]}),
+            ));
+        }
+        if route.action.starts_with("audit_log.") && route.action != "audit_log.ingest" {
+            parameters.extend(audit_query_parameters());
+        }
+        let (request, response) = catalog_route_types(&mut generator, route);
+        let role = match route.permission {
+            Permission::AtLeast(role) => format!("Needs the {} role.", role.as_str()),
+            Permission::Ingest => "Needs an API token with the ingest permission.".into(),
+        };
+        let tag = route.action.split('.').next().unwrap_or("project");
+        add(
+            path,
+            route.method,
+            operation(
+                route.label,
+                route.action,
+                tag,
+                parameters,
+                request,
+                response,
+                Some(&role),
+            ),
+        );
+    }
+
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Auditlog API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Every request to a project's API is recorded as an audit entry. Errors are RFC 9457 problem documents (application/problem+json)."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": generator.take_definitions(true),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An API token's secret"},
+                "session": {"type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE, "description": "A dashboard session; writes also need the X-CSRF-Token header"}
+            }
+        },
+        "security": [{"bearer": []}, {"session": []}]
+    })
+}
+
+fn operation_id(method: &str, path: &str) -> String {
+    let words: Vec<&str> = path
+        .split(['/', '.'])
+        .filter(|w| !w.is_empty() && *w != "api" && *w != "v1")
+        .collect();
+    format!("{}_{}", method.to_lowercase(), words.join("_"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn operation(
+    summary: &str,
+    id: &str,
+    tag: &str,
+    parameters: Vec<Value>,
+    request: Option<Value>,
+    response: Option<Value>,
+    permission: Option<&str>,
+) -> Value {
+    let mut responses = Map::new();
+    match response {
+        Some(Value::String(media)) => {
+            responses.insert(
+                "200".into(),
+                json!({"description": "The file, streamed", "content": {media: {"schema": {"type": "string"}}}}),
+            );
+        }
+        Some(schema) => {
+            responses.insert(
+                "200".into(),
+                json!({"description": "Success", "content": {"application/json": {"schema": schema}}}),
+            );
+        }
+        None => {
+            responses.insert("204".into(), json!({"description": "Done; no content"}));
+        }
+    }
+    let problem = json!({"description": "A problem document", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    for status in ["400", "401", "403", "404", "503"] {
+        responses.insert(status.into(), problem.clone());
+    }
+    let mut operation = json!({
+        "summary": summary,
+        "operationId": id,
+        "tags": [tag],
+        "parameters": parameters,
+        "responses": responses,
+    });
+    if let Some(permission) = permission {
+        operation["description"] = json!(permission);
+    }
+    if let Some(schema) = request {
+        operation["requestBody"] =
+            json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    }
+    operation
+}
+
+fn path_parameter(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema})
+}
+
+/// The keys of the audit query language (`auditlog_shared::AuditQuery`) as query parameters.
+fn audit_query_parameters() -> Vec<Value> {
+    let mut parameters = vec![
+        query_parameter(
+            "range",
+            "A preset window ending now (default 7d)",
+            json!({"type": "string", "enum": ["1h", "24h", "7d", "30d"]}),
+        ),
+        query_parameter(
+            "from",
+            "Start of a custom window (inclusive), RFC 3339",
+            json!({"type": "string", "format": "date-time"}),
+        ),
+        query_parameter(
+            "to",
+            "End of a custom window (exclusive), RFC 3339",
+            json!({"type": "string", "format": "date-time"}),
+        ),
+    ];
+    let dimensions = [
+        ("actor", "`user:<id>` or `token:<id>`"),
+        ("method", "HTTP method"),
+        ("source", "dashboard, cli or api"),
+        ("action", "Action key, such as application.deploy"),
+        ("status", "Status code (404) or class (5xx)"),
+        ("resource_type", "Resource type"),
+        ("application", "Application id"),
+        ("cluster", "Cluster id"),
+    ];
+    for (key, description) in dimensions {
+        let list = json!({"type": "array", "items": {"type": "string"}});
+        parameters.push(query_parameter(
+            key,
+            &format!("Include: {description}. Repeat or separate by commas."),
+            list.clone(),
+        ));
+        parameters.push(query_parameter(
+            &format!("{key}.not"),
+            &format!("Exclude: {description}."),
+            list,
+        ));
+    }
+    parameters.push(query_parameter("q", "Search text: case-insensitive literal substring of path, user email, token, application and cluster names", json!({"type": "string", "maxLength": 200})));
+    parameters.push(query_parameter(
+        "limit",
+        "Page size",
+        json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+    ));
+    parameters.push(query_parameter(
+        "cursor",
+        "An opaque cursor from a page's next or previous link",
+        json!({"type": "string"}),
+    ));
+    parameters
+}
+
+fn query_parameter(name: &str, description: &str, schema: Value) -> Value {
+    let explode = schema["type"] == "array";
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema, "explode": explode})
+}
+
+fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Option<Value> {
+    Some(generator.subschema_for::<T>().to_value())
+}
+
+fn server_route_types(
+    generator: &mut SchemaGenerator,
+    method: &str,
+    path: &str,
+) -> (Option<Value>, Option<Value>) {
+    match (method, path) {
+        ("GET", "/healthz") => (None, schema::<Health>(generator)),
+        ("GET", "/readyz") => (None, schema::<Readiness>(generator)),
+        ("GET", "/api/v1/openapi.json") => (None, Some(json!({"type": "object"}))),
+        ("GET", "/api/v1/query/resolve") => (None, schema::<ResolvedQuery>(generator)),
+        ("POST", "/api/v1/session") => (
+            schema::<SignIn>(generator),
+            schema::<SessionInfo>(generator),
+        ),
+        ("GET", "/api/v1/session") => (None, schema::<SessionInfo>(generator)),
+        ("GET", "/api/v1/projects") => (None, schema::<Vec<ProjectSummary>>(generator)),
+        _ => (None, None),
+    }
+}
+
+/// Request and response bodies of a project route; a string response is a file's media type.
+fn catalog_route_types(
+    generator: &mut SchemaGenerator,
+    route: &RouteSpec,
+) -> (Option<Value>, Option<Value>) {
+    macro_rules! crud {
+        ($wire:ty, $create:ty, $update:ty, $verb:expr) => {
+            match $verb {
+                "list" => (None, schema::<Vec<$wire>>(generator)),
+                "create" => (schema::<$create>(generator), schema::<$wire>(generator)),
+                "read" => (None, schema::<$wire>(generator)),
+                "update" => (schema::<$update>(generator), schema::<$wire>(generator)),
+                _ => (None, None),
+            }
+        };
+    }
+    let (resource, verb) = route.action.rsplit_once('.').unwrap_or((route.action, ""));
+    match resource {
+        "application" if verb == "deploy" => (
+            schema::<DeployApplication>(generator),
+            schema::<Application>(generator),
+        ),
+        "application" => crud!(Application, CreateApplication, UpdateApplication, verb),
+        "cluster" => crud!(Cluster, CreateCluster, UpdateCluster, verb),
+        "datastore" => crud!(Datastore, CreateDatastore, UpdateDatastore, verb),
+        "environment_group" => crud!(
+            EnvironmentGroup,
+            CreateEnvironmentGroup,
+            UpdateEnvironmentGroup,
+            verb
+        ),
+        "cloud_account" => crud!(CloudAccount, CreateCloudAccount, UpdateCloudAccount, verb),
+        "integration" => crud!(Integration, CreateIntegration, UpdateIntegration, verb),
+        "api_token" => match verb {
+            "list" => (None, schema::<Vec<ApiToken>>(generator)),
+            "create" => (
+                schema::<CreateToken>(generator),
+                schema::<CreatedToken>(generator),
+            ),
+            _ => (None, schema::<ApiToken>(generator)),
+        },
+        "user" => match verb {
+            "list" => (None, schema::<Vec<Member>>(generator)),
+            "add" => (schema::<AddMember>(generator), schema::<Member>(generator)),
+            "change_role" => (
+                schema::<UpdateMember>(generator),
+                schema::<Member>(generator),
+            ),
+            _ => (None, None),
+        },
+        "project" => (None, schema::<ProjectSummary>(generator)),
+        "project.settings" => match verb {
+            "update" => (
+                schema::<ProjectSettings>(generator),
+                schema::<ProjectSettings>(generator),
+            ),
+            _ => (None, schema::<ProjectSettings>(generator)),
+        },
+        "audit_log" => match verb {
+            "list" => (None, schema::<AuditPage>(generator)),
+            "histogram" => (None, schema::<Histogram>(generator)),
+            "facets" => (None, schema::<Facets>(generator)),
+            "verify" => (None, schema::<VerifyReport>(generator)),
+            "export" => (None, Some(json!("text/csv"))),
+            "ingest" => (
+                schema::<IngestBatch>(generator),
+                schema::<IngestReceipt>(generator),
+            ),
+            _ => (None, None),
+        },
+        _ => (None, None),
+    }
+}

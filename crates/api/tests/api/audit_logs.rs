@@ -1,0 +1,735 @@
+//! Reading the audit log: list, histogram, facets and export, checked against an oracle that
+//! applies the shared query model to every entry in Rust.
+
+use std::collections::HashSet;
+
+use auditlog_shared::wire::{AuditEntry, AuditPage, Facets, Histogram, Role};
+use auditlog_shared::{ActorRef, AuditQuery, ResourceType};
+use chrono::Duration;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{problem, Backend, Caller, TestApp};
+
+/// A project with varied history over ten days: users and tokens, dashboard, CLI and API,
+/// every method, successes, denials and errors, and names that need escaping.
+struct Dataset {
+    _app: TestApp,
+    project: i64,
+    admin: Caller,
+}
+
+async fn dataset(backend: Backend) -> Dataset {
+    let app = TestApp::spawn(backend).await;
+    app.advance_clock(-Duration::days(10));
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let base = format!("/api/v1/projects/{project}");
+    let developer = app
+        .create_token(&admin, project, "deploy_bot 100%", Role::Developer, false)
+        .await;
+    let viewer = app
+        .create_token(&admin, project, "Read-Only Robot", Role::Viewer, false)
+        .await;
+    let bot = app.token_caller(&developer.secret);
+    let cli = app
+        .token_caller(&developer.secret)
+        .with_user_agent("auditlog-cli/0.1.0");
+    let reader = app.token_caller(&viewer.secret);
+
+    let cluster: Value = admin
+        .send(
+            Method::POST,
+            &format!("{base}/clusters"),
+            Some(json!({"name": "Prod-EU", "region": "eu-west-1"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cluster_id = cluster["id"].as_i64().unwrap();
+    let mut apps = Vec::new();
+    for name in ["billing", "=HYPERLINK(\"x\")", "café_ünïcode", "web"] {
+        let created: Value = bot
+            .send(
+                Method::POST,
+                &format!("{base}/applications"),
+                Some(json!({"name": name, "image": "registry/app:1", "cluster_id": cluster_id})),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        apps.push(created["id"].as_i64().unwrap());
+    }
+    for day in 0..10 {
+        app.advance_clock(Duration::hours(23));
+        for (i, app_id) in apps.iter().enumerate() {
+            if (day + i) % 3 == 0 {
+                cli.send(
+                    Method::POST,
+                    &format!("{base}/applications/{app_id}/deploy"),
+                    Some(json!({})),
+                )
+                .await;
+            }
+            reader.get(&format!("{base}/applications/{app_id}")).await;
+        }
+        admin.get(&format!("{base}/clusters")).await;
+        reader
+            .send(
+                Method::DELETE,
+                &format!("{base}/applications/{}", apps[0]),
+                None,
+            )
+            .await; // 403
+        bot.get(&format!("{base}/applications/999999")).await; // 404
+        if day == 5 {
+            bot.send(
+                Method::PATCH,
+                &format!("{base}/applications/{}", apps[3]),
+                Some(json!({"image": "registry/web:2"})),
+            )
+            .await;
+        }
+        app.advance_clock(Duration::minutes(37));
+    }
+    // The history took ten days: the first session has expired, so sign in again.
+    let admin = app
+        .sign_in(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let enabled = admin
+        .send(
+            Method::PATCH,
+            &format!("{base}/settings"),
+            Some(json!({"audit_export_enabled": true})),
+        )
+        .await;
+    assert_eq!(enabled.status(), 200);
+    Dataset {
+        _app: app,
+        project,
+        admin,
+    }
+}
+
+impl Dataset {
+    /// A fixed window covering the whole history, so that the entries the test's own reads add
+    /// (the log records them too) stay out of later answers.
+    async fn window(&self) -> String {
+        let page: AuditPage = self
+            .admin
+            .get(&self.path("", "range=30d&limit=1"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let instant = |t: chrono::DateTime<chrono::Utc>| {
+            t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        };
+        format!("from={}&to={}", instant(page.from), instant(page.to))
+    }
+
+    fn path(&self, endpoint: &str, query: &str) -> String {
+        format!(
+            "/api/v1/projects/{}/audit-logs{endpoint}?{query}",
+            self.project
+        )
+    }
+
+    /// Every entry the query matches, following `next` links.
+    async fn all_pages(&self, query: &str) -> (Vec<AuditEntry>, u64) {
+        let mut entries = Vec::new();
+        let mut next = Some(query.to_string());
+        let mut total = None;
+        while let Some(query) = next {
+            let response = self.admin.get(&self.path("", &query)).await;
+            assert_eq!(response.status(), 200, "{query}");
+            let page: AuditPage = response.json().await.unwrap();
+            total.get_or_insert(page.total);
+            entries.extend(page.entries);
+            next = page.next;
+        }
+        (entries, total.unwrap())
+    }
+}
+
+/// The oracle: whether an entry passes a query's filters and search (the window aside).
+fn matches(entry: &AuditEntry, query: &AuditQuery) -> bool {
+    let actor = match (entry.actor.kind.as_str(), entry.actor.id) {
+        ("user", Some(id)) => auditlog_shared::EntityId::new(id).map(ActorRef::User),
+        ("token", Some(id)) => auditlog_shared::EntityId::new(id).map(ActorRef::Token),
+        _ => None,
+    };
+    let actor_ok = match actor {
+        Some(actor) => query.actor.admits(&actor),
+        None => query.actor.include.is_empty(),
+    };
+    let resource_of = |kind: ResourceType| {
+        (entry.resource.kind == kind)
+            .then_some(entry.resource.id)
+            .flatten()
+            .and_then(auditlog_shared::EntityId::new)
+    };
+    let in_filter = |filter: &auditlog_shared::Filter<auditlog_shared::EntityId>,
+                     id: Option<auditlog_shared::EntityId>| {
+        (filter.include.is_empty() || id.is_some_and(|id| filter.include.contains(&id)))
+            && !id.is_some_and(|id| filter.exclude.contains(&id))
+    };
+    let status_ok = (query.status.include.is_empty()
+        || query.status.include.iter().any(|s| s.matches(entry.status)))
+        && !query.status.exclude.iter().any(|s| s.matches(entry.status));
+    let search_ok = query.search.as_ref().is_none_or(|search| {
+        let needle = search.as_str().to_lowercase();
+        let mut haystack = vec![entry.path.to_lowercase()];
+        haystack.extend(entry.actor.email.as_ref().map(|e| e.to_lowercase()));
+        if entry.actor.kind == "token" {
+            haystack.push(entry.actor.name.to_lowercase());
+        }
+        if matches!(
+            entry.resource.kind,
+            ResourceType::Application | ResourceType::Cluster
+        ) {
+            haystack.push(entry.resource.name.to_lowercase());
+        }
+        haystack.iter().any(|h| h.contains(&needle))
+    });
+    actor_ok
+        && query.method.admits(&entry.method.parse().unwrap())
+        && query.source.admits(&entry.source)
+        && query
+            .action
+            .admits(&auditlog_shared::ActionKey::new(&entry.action).unwrap())
+        && status_ok
+        && query.resource_type.admits(&entry.resource.kind)
+        && in_filter(&query.application, resource_of(ResourceType::Application))
+        && in_filter(&query.cluster, resource_of(ResourceType::Cluster))
+        && search_ok
+}
+
+fn ids(entries: &[AuditEntry]) -> Vec<i64> {
+    entries.iter().map(|e| e.id).collect()
+}
+
+async fn every_filter_matches_the_oracle(backend: Backend) {
+    let data = dataset(backend).await;
+    let window = data.window().await;
+    let (everything, total) = data.all_pages(&format!("{window}&limit=200")).await;
+    assert_eq!(everything.len() as u64, total);
+    assert!(total > 80, "the dataset has {total} entries");
+    // Newest first, by (timestamp, id).
+    for pair in everything.windows(2) {
+        assert!((pair[0].timestamp, pair[0].id) > (pair[1].timestamp, pair[1].id));
+    }
+
+    let sample =
+        |f: &dyn Fn(&AuditEntry) -> bool| everything.iter().find(|e| f(e)).unwrap().clone();
+    let token_entry = sample(&|e| e.actor.kind == "token");
+    let user_entry = sample(&|e| e.actor.kind == "user");
+    let app_entry =
+        sample(&|e| e.resource.kind == ResourceType::Application && e.resource.id.is_some());
+    let cluster_id =
+        sample(&|e| e.resource.kind == ResourceType::Cluster && e.resource.id.is_some())
+            .resource
+            .id
+            .unwrap();
+    let app_id = app_entry.resource.id.unwrap();
+    let queries = vec![
+        format!("actor=token:{}", token_entry.actor.id.unwrap()),
+        format!("actor.not=user:{}", user_entry.actor.id.unwrap()),
+        format!(
+            "actor=user:{}&actor=token:{}",
+            user_entry.actor.id.unwrap(),
+            token_entry.actor.id.unwrap()
+        ),
+        "method=POST".into(),
+        "method.not=GET".into(),
+        "method=DELETE&method=PATCH".into(),
+        "source=cli".into(),
+        "source.not=dashboard".into(),
+        "action=application.deploy".into(),
+        "action.not=application.read&action.not=application.deploy".into(),
+        "status=4xx".into(),
+        "status.not=2xx".into(),
+        "status=403&status=5xx".into(),
+        "status=404".into(),
+        "resource_type=cluster".into(),
+        "resource_type.not=application".into(),
+        format!("application={app_id}"),
+        format!("application.not={app_id}"),
+        format!("cluster={cluster_id}"),
+        format!("application={app_id}&cluster={cluster_id}"),
+        format!("cluster.not={cluster_id}&method.not=GET"),
+        "method.not=GET&source=api&status=2xx".into(),
+        "q=DEPLOY".into(),
+        "q=100%25".into(),
+        "q=_".into(),
+        "q=%3DHYPERLINK".into(),
+        "q=CAFÉ_Ü".into(),
+        "q=\"x\"".into(),
+        "q=%5C".into(),
+        "q=ada%40example".into(),
+        "q=prod-eu".into(),
+        "q=no+such+thing".into(),
+    ];
+    for query_string in queries {
+        let full = format!("{window}&limit=200&{query_string}");
+        let query = AuditQuery::parse(&full).unwrap();
+        let expected: Vec<i64> = everything
+            .iter()
+            .filter(|e| matches(e, &query))
+            .map(|e| e.id)
+            .collect();
+        let (got, total) = data.all_pages(&full).await;
+        assert_eq!(ids(&got), expected, "{query_string}");
+        assert_eq!(total, expected.len() as u64, "{query_string}");
+        let histogram: Histogram = data
+            .admin
+            .get(&data.path("/histogram", &full))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(histogram.total, total, "histogram of {query_string}");
+    }
+    // Including an application and a cluster matches nothing, by design.
+    let (both, _) = data
+        .all_pages(&format!(
+            "{window}&application={app_id}&cluster={cluster_id}"
+        ))
+        .await;
+    assert!(both.is_empty());
+}
+
+async fn date_ranges_have_exact_edges(backend: Backend) {
+    let data = dataset(backend).await;
+    let window = data.window().await;
+    let (everything, _) = data.all_pages(&format!("{window}&limit=200")).await;
+    let to = window.split("&to=").nth(1).unwrap().to_string();
+    let pivot = &everything[everything.len() / 2];
+    let at = pivot
+        .timestamp
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let encoded = at.replace('+', "%2B");
+    // `from` is inclusive, `to` exclusive.
+    let (from, _) = data
+        .all_pages(&format!("from={encoded}&to={to}&limit=200"))
+        .await;
+    assert!(from.iter().any(|e| e.id == pivot.id));
+    assert!(from.iter().all(|e| e.timestamp >= pivot.timestamp));
+    let (to, _) = data.all_pages(&format!("to={encoded}&limit=200")).await;
+    assert!(to.iter().all(|e| e.timestamp < pivot.timestamp));
+    assert_eq!(from.len() + to.len(), everything.len());
+    // Presets end now and reach back their length.
+    let (day, _) = data.all_pages("range=24h&limit=200").await;
+    let (week, _) = data.all_pages("range=7d&limit=200").await;
+    assert!(!day.is_empty() && day.len() < week.len());
+    let histogram: Histogram = data
+        .admin
+        .get(&data.path("/histogram", "range=7d"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(histogram.bucket_seconds, 7_200);
+    assert!((60..=150).contains(&histogram.buckets.len()));
+    assert!(
+        histogram.buckets.iter().any(|b| b.count == 0),
+        "empty buckets are included"
+    );
+    // The histogram request came after the list: it counts the list's own entry too.
+    assert!(histogram.total as usize >= week.len() && histogram.total as usize <= week.len() + 2);
+}
+
+async fn facets_agree_with_filtered_lists(backend: Backend) {
+    let data = dataset(backend).await;
+    let window = data.window().await;
+    let base = format!("{window}&method.not=GET");
+    let facets: Facets = data
+        .admin
+        .get(&data.path("/facets", &base))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = facets.dimensions.iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "actor",
+            "method",
+            "source",
+            "action",
+            "status",
+            "resource_type",
+            "application",
+            "cluster"
+        ]
+    );
+    for dimension in &facets.dimensions {
+        for value in &dimension.values {
+            // Each dimension is counted without its own filter: what clicking the value gives.
+            let others = if dimension.key == "method" {
+                window.clone()
+            } else {
+                base.clone()
+            };
+            let (_, expected) = data
+                .all_pages(&format!(
+                    "{others}&{}={}&limit=200",
+                    dimension.key, value.value
+                ))
+                .await;
+            assert_eq!(
+                value.count, expected,
+                "{}={} ({})",
+                dimension.key, value.value, value.label
+            );
+        }
+    }
+    let actor = facets.dimensions.iter().find(|d| d.key == "actor").unwrap();
+    assert!(
+        actor.values.iter().any(|v| v.label == "deploy_bot 100%"),
+        "actors are named"
+    );
+    let application = facets
+        .dimensions
+        .iter()
+        .find(|d| d.key == "application")
+        .unwrap();
+    assert!(
+        application.values.iter().any(|v| v.label == "billing"),
+        "applications are named"
+    );
+}
+
+async fn pages_neither_skip_nor_repeat_while_entries_arrive(backend: Backend) {
+    let data = dataset(backend).await;
+    let (before, _) = data.all_pages("range=30d&limit=200").await;
+    let writer = data.admin.clone();
+    let project = data.project;
+    let inserting = tokio::spawn(async move {
+        for _ in 0..40 {
+            writer
+                .get(&format!("/api/v1/projects/{project}/clusters"))
+                .await;
+        }
+    });
+    let mut seen = Vec::new();
+    let mut next = Some("range=30d&limit=7".to_string());
+    let mut pages = Vec::new();
+    while let Some(query) = next {
+        let page: AuditPage = data
+            .admin
+            .get(&data.path("", &query))
+            .await
+            .json()
+            .await
+            .unwrap();
+        seen.extend(page.entries.iter().map(|e| (e.timestamp, e.id)));
+        pages.push((query, page.previous.clone(), ids(&page.entries)));
+        next = page.next;
+    }
+    inserting.await.unwrap();
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no entry appears twice");
+    for pair in seen.windows(2) {
+        assert!(pair[0] > pair[1], "strictly newest first");
+    }
+    let seen_ids: HashSet<i64> = seen.iter().map(|s| s.1).collect();
+    for entry in &before {
+        assert!(
+            seen_ids.contains(&entry.id),
+            "entry {} was skipped",
+            entry.id
+        );
+    }
+    // `previous` leads back to the page before.
+    let (_, previous, _) = &pages[2];
+    let back: AuditPage = data
+        .admin
+        .get(&data.path("", previous.as_ref().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&back.entries), pages[1].2);
+}
+
+async fn exports_equal_the_list_and_read_back_in_python(backend: Backend) {
+    let data = dataset(backend).await;
+    let window = data.window().await;
+    let query = &format!("{window}&method.not=GET");
+    let (listed, _) = data.all_pages(&format!("{query}&limit=200")).await;
+
+    let ndjson = data.admin.get(&data.path("/export.ndjson", query)).await;
+    assert_eq!(ndjson.status(), 200);
+    assert_eq!(ndjson.headers()["x-audit-export-truncated"], "false");
+    assert_eq!(
+        ndjson.headers()["x-audit-export-matched"],
+        listed.len().to_string().as_str()
+    );
+    let disposition = ndjson.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.contains("auditlog-acme-") && disposition.ends_with(".ndjson\""),
+        "{disposition}"
+    );
+    let text = ndjson.text().await.unwrap();
+    let exported: Vec<AuditEntry> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(exported, listed);
+
+    let csv = data.admin.get(&data.path("/export.csv", query)).await;
+    assert_eq!(csv.status(), 200);
+    let body = csv.text().await.unwrap();
+    let parsed = python_csv(&body);
+    assert_eq!(parsed[0][0], "id");
+    assert_eq!(parsed[0][1], "timestamp");
+    assert_eq!(parsed.len() - 1, listed.len());
+    for (row, entry) in parsed[1..].iter().zip(&listed) {
+        assert_eq!(row[0], entry.id.to_string());
+        assert_eq!(
+            row[1],
+            entry
+                .timestamp
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        );
+        let expected_name = if entry.resource.name.starts_with('=') {
+            format!("'{}", entry.resource.name)
+        } else {
+            entry.resource.name.clone()
+        };
+        assert_eq!(row[13], expected_name, "resource name, neutralised");
+        assert_eq!(row[14], entry.path);
+    }
+    assert!(
+        parsed.iter().any(|row| row[13].starts_with("'=HYPERLINK")),
+        "the formula cell is present and neutralised"
+    );
+
+    // Unknown formats and disabled export are refused with a clear problem.
+    problem(data.admin.get(&data.path("/export.xlsx", query)).await, 400).await;
+    data.admin
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/projects/{}/settings", data.project),
+            Some(json!({"audit_export_enabled": false})),
+        )
+        .await;
+    let refused = problem(data.admin.get(&data.path("/export.csv", query)).await, 403).await;
+    assert!(refused["detail"]
+        .as_str()
+        .unwrap()
+        .contains("audit_export_enabled"));
+    // The exports themselves are in the log.
+    let (exports, _) = data.all_pages("range=1h&action=audit_log.export").await;
+    assert_eq!(exports.len(), 4);
+}
+
+fn python_csv(body: &str) -> Vec<Vec<String>> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import csv, json, sys; print(json.dumps(list(csv.reader(sys.stdin))))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+async fn exports_stop_at_ten_thousand_rows(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Big").await;
+    admin
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/projects/{project}/settings"),
+            Some(json!({"audit_export_enabled": true})),
+        )
+        .await;
+    let ingest = app
+        .create_token(&admin, project, "firehose", Role::Viewer, true)
+        .await;
+    let firehose = app.token_caller(&ingest.secret);
+    let event = json!({
+        "actor": {"kind": "token", "id": 1, "name": "firehose"}, "method": "POST", "path": "/x",
+        "action": "external.event", "status": 200, "resource": {"type": "integration", "name": "x"}
+    });
+    for _ in 0..11 {
+        let batch: Vec<Value> = (0..1000).map(|_| event.clone()).collect();
+        let response = firehose
+            .send(
+                Method::POST,
+                &format!("/api/v1/projects/{project}/ingest"),
+                Some(json!({"events": batch})),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    let response = admin
+        .get(&format!(
+            "/api/v1/projects/{project}/audit-logs/export.ndjson?range=1h"
+        ))
+        .await;
+    assert_eq!(response.headers()["x-audit-export-truncated"], "true");
+    assert_eq!(response.headers()["x-audit-export-rows"], "10000");
+    let matched: u64 = response.headers()["x-audit-export-matched"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(matched > 11_000);
+    let lines = response.text().await.unwrap().lines().count();
+    assert_eq!(lines, 10_000);
+}
+
+async fn only_admins_of_the_project_read_its_log(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let mut conn = app.pool.get().unwrap();
+    auditlog_api::admin::create_admin(
+        &mut conn,
+        "olga@example.com",
+        "Olga",
+        "olga's long password",
+        "Other",
+        0,
+    )
+    .unwrap();
+    drop(conn);
+    let outsider = app
+        .sign_in("olga@example.com", "olga's long password")
+        .await;
+    let developer = app
+        .create_token(&admin, project, "dev", Role::Developer, false)
+        .await;
+    let viewer = app
+        .create_token(&admin, project, "viewer", Role::Viewer, false)
+        .await;
+    admin
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/projects/{project}/settings"),
+            Some(json!({"audit_export_enabled": true})),
+        )
+        .await;
+    for endpoint in [
+        "",
+        "/histogram",
+        "/facets",
+        "/verify",
+        "/export.csv",
+        "/export.ndjson",
+    ] {
+        let path = format!("/api/v1/projects/{project}/audit-logs{endpoint}?range=24h");
+        assert_eq!(admin.get(&path).await.status(), 200, "{endpoint}");
+        for caller in [
+            app.token_caller(&developer.secret),
+            app.token_caller(&viewer.secret),
+        ] {
+            let body = problem(caller.get(&path).await, 403).await;
+            assert!(
+                body["detail"].as_str().unwrap().contains("admin"),
+                "{endpoint}"
+            );
+        }
+        problem(outsider.get(&path).await, 404).await;
+        problem(app.anonymous().get(&path).await, 401).await;
+    }
+}
+
+async fn bad_input_is_a_400_never_a_500(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    for query in [
+        "colour=red",
+        "method=FETCH",
+        "status=6xx",
+        "cursor=garbage",
+        "cursor=bzEyMy40NQ",
+        "limit=0",
+        "limit=1000000000",
+        "to=2001-01-01T00:00:00Z",
+        "from=2030-01-01T00:00:00Z&to=2020-01-01T00:00:00Z",
+        "q=%FF",
+        "range=7d&to=2026-01-01T00:00:00Z",
+    ] {
+        for endpoint in ["", "/histogram", "/facets"] {
+            let path = format!("/api/v1/projects/{project}/audit-logs{endpoint}?{query}");
+            let body = problem(admin.get(&path).await, 400).await;
+            assert!(body["detail"].as_str().is_some(), "{path}");
+        }
+    }
+}
+
+async fn retention_removes_and_hides_old_entries(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.advance_clock(-Duration::days(40));
+    let (project, admin) = app.project_with_admin("Acme").await;
+    for _ in 0..5 {
+        admin
+            .get(&format!("/api/v1/projects/{project}/clusters"))
+            .await;
+    }
+    app.advance_clock(Duration::days(40));
+    let admin = app
+        .sign_in(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    admin
+        .get(&format!("/api/v1/projects/{project}/clusters"))
+        .await;
+    let stored = app.entries(project).len();
+    assert_eq!(stored, 6);
+    // Queries never return what retention expires, even before the job runs.
+    let page: AuditPage = admin
+        .get(&format!(
+            "/api/v1/projects/{project}/audit-logs?from=2000-01-01T00:00:00Z"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1, "only the recent entry");
+    let mut conn = app.pool.get().unwrap();
+    let now = chrono::Utc::now().timestamp_micros();
+    let deleted = auditlog_api::audit_log::retention::purge_expired(&mut conn, now).unwrap();
+    assert_eq!(deleted, 5);
+    drop(conn);
+    // The chain still verifies from the oldest retained entry.
+    let report: auditlog_shared::wire::VerifyReport = admin
+        .get(&format!(
+            "/api/v1/projects/{project}/audit-logs/verify?range=30d"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+}
+
+crate::on_both_backends!(
+    every_filter_matches_the_oracle,
+    date_ranges_have_exact_edges,
+    facets_agree_with_filtered_lists,
+    pages_neither_skip_nor_repeat_while_entries_arrive,
+    exports_equal_the_list_and_read_back_in_python,
+    exports_stop_at_ten_thousand_rows,
+    only_admins_of_the_project_read_its_log,
+    bad_input_is_a_400_never_a_500,
+    retention_removes_and_hides_old_entries,
+);

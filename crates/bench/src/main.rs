@@ -1,0 +1,53 @@
+//! `auditlog-bench`: benchmarks of the Auditlog server. They measure and report; they judge
+//! nothing (the tests do that).
+//!
+//! `auditlog-bench capture` measures what recording every request costs (PRODUCT.md C1–C3): the
+//! throughput of audited requests and the latency the capture adds, on SQLite and PostgreSQL.
+//! See `BENCHMARKS.md` at the workspace root for the numbers and how to read them.
+
+mod capture;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Benchmarks of the Auditlog server.
+#[derive(Debug, Parser)]
+#[command(name = "auditlog-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Throughput of audited requests and the latency the capture adds, on both backends.
+    Capture(capture::CaptureArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = match cli.command {
+        Command::Capture(args) => runtime.block_on(capture::run(args)),
+    };
+    // The servers' threads are stopped; do not wait for idle blocking threads.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

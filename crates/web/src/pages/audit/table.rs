@@ -1,0 +1,169 @@
+//! The entries table with its loading, empty and error states, and pagination.
+
+use auditlog_shared::wire::{AuditEntry, AuditPage, Facets};
+use auditlog_shared::{AuditQuery, Source};
+use chrono::Local;
+use leptos::prelude::*;
+
+use super::filters::{chips, label_of, DIMENSIONS};
+use super::ViewNavigator;
+use crate::api::ApiError;
+
+#[component]
+pub fn EntriesTable(
+    page: Signal<Option<Result<AuditPage, ApiError>>>,
+    query: Signal<AuditQuery>,
+    facets: Signal<Option<Facets>>,
+    navigator: ViewNavigator,
+) -> impl IntoView {
+    let pager = navigator.clone();
+    let go = move |target: Option<String>| {
+        if let Some(Ok(next)) = target.map(|t| AuditQuery::parse(&t)) {
+            pager.go(&next);
+        }
+    };
+    view! {
+        <section class="card table-card">
+            {move || match page.get() {
+                None => view! { <Skeleton/> }.into_any(),
+                Some(Err(error)) => view! {
+                    <p class="error" role="alert" data-test="table-error">{format!("The entries could not be loaded: {}", error.message)}</p>
+                }.into_any(),
+                Some(Ok(page)) if page.entries.is_empty() => view! {
+                    <EmptyState query=query.get() facets=facets.get()/>
+                }.into_any(),
+                Some(Ok(page)) => {
+                    let go_previous = go.clone();
+                    let go_next = go.clone();
+                    let (previous, next) = (page.previous.clone(), page.next.clone());
+                    let shown = page.entries.len();
+                    view! {
+                        <table class="entries" data-test="entries">
+                            <thead>
+                                <tr>
+                                    <th>"Timestamp"</th>
+                                    <th>"Actor"</th>
+                                    <th>"Method"</th>
+                                    <th>"Status"</th>
+                                    <th>"Resource"</th>
+                                    <th>"Action"</th>
+                                </tr>
+                            </thead>
+                            <tbody>{page.entries.into_iter().map(|entry| view! { <Row entry/> }).collect_view()}</tbody>
+                        </table>
+                        <div class="pager">
+                            <span class="muted small" data-test="total">
+                                {format!("{shown} shown · {} matching entr{}", page.total, if page.total == 1 { "y" } else { "ies" })}
+                            </span>
+                            <button data-test="previous-page" disabled=previous.is_none()
+                                on:click=move |_| go_previous(previous.clone())>"← Newer"</button>
+                            <button data-test="next-page" disabled=next.is_none()
+                                on:click=move |_| go_next(next.clone())>"Older →"</button>
+                        </div>
+                    }.into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Row(entry: AuditEntry) -> impl IntoView {
+    let local = entry.timestamp.with_timezone(&Local);
+    let when = local.format("%Y-%m-%d %H:%M:%S").to_string();
+    let full = local.format("%Y-%m-%d %H:%M:%S%.6f %:z").to_string();
+    let status_class = format!("status s{}xx", entry.status / 100);
+    let method_class = format!("method m-{}", entry.method.to_lowercase());
+    let is_cli = entry.source == Source::Cli;
+    let is_token = entry.actor.kind == "token";
+    let actor_title = entry.actor.email.clone().unwrap_or_else(|| {
+        format!(
+            "{} {}",
+            entry.actor.kind,
+            entry.actor.id.map(|i| i.to_string()).unwrap_or_default()
+        )
+    });
+    view! {
+        <tr tabindex="0" data-test="entry" data-entry-id=entry.id.to_string() data-method=entry.method.clone()
+            on:keydown=move |ev| {
+                use wasm_bindgen::JsCast;
+                let key = ev.key();
+                let Some(row) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) else { return };
+                let sibling = match key.as_str() {
+                    "ArrowDown" | "j" => row.next_element_sibling(),
+                    "ArrowUp" | "k" => row.previous_element_sibling(),
+                    _ => None,
+                };
+                if let Some(next) = sibling.and_then(|s| s.dyn_into::<web_sys::HtmlElement>().ok()) {
+                    ev.prevent_default();
+                    let _ = next.focus();
+                }
+            }>
+            <td class="nowrap" title=full>{when}</td>
+            <td title=actor_title>
+                <span class="actor">{entry.actor.name.clone()}</span>
+                {is_token.then(|| view! { <span class="badge token" title="API token">"token"</span> })}
+                {is_cli.then(|| view! { <span class="badge cli" data-test="cli-badge">"CLI"</span> })}
+            </td>
+            <td><span class=method_class>{entry.method.clone()}</span></td>
+            <td><span class=status_class>{entry.status}</span></td>
+            <td>
+                <span class="muted small">{entry.resource.kind.as_str().replace('_', " ")}</span>
+                " "
+                <span>{entry.resource.name.clone()}</span>
+            </td>
+            <td title=entry.path.clone()>{entry.action_label.clone()}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn Skeleton() -> impl IntoView {
+    view! {
+        <div class="skeleton-rows" aria-busy="true" aria-label="Loading entries">
+            {(0..8).map(|_| view! { <div class="skeleton row-skeleton"></div> }).collect_view()}
+        </div>
+    }
+}
+
+#[component]
+fn EmptyState(query: AuditQuery, facets: Option<Facets>) -> impl IntoView {
+    let active: Vec<String> = chips(&query)
+        .into_iter()
+        .map(|chip| {
+            let name = DIMENSIONS
+                .iter()
+                .find(|(k, _)| *k == chip.key)
+                .map(|(_, l)| *l)
+                .unwrap_or(chip.key);
+            let verb = if chip.exclude { "excludes" } else { "is" };
+            format!(
+                "{name} {verb} {}",
+                label_of(facets.as_ref(), chip.key, &chip.value)
+            )
+        })
+        .chain(
+            query
+                .search
+                .as_ref()
+                .map(|s| format!("search “{}”", s.as_str())),
+        )
+        .collect();
+    let both = !query.application.include.is_empty() && !query.cluster.include.is_empty();
+    view! {
+        <div class="empty" data-test="empty-state">
+            <h2>"No entries match this view"</h2>
+            {if active.is_empty() {
+                view! { <p class="muted">"Nothing was recorded in this date range."</p> }.into_any()
+            } else {
+                view! { <p class="muted">"Active filters: " {active.join(" · ")}</p> }.into_any()
+            }}
+            {both.then(|| view! {
+                <p data-test="application-cluster-hint">
+                    "Each entry is tied to a single resource, so including both an application and a cluster matches nothing. "
+                    "Clear one of them, or use an exclude filter instead."
+                </p>
+            })}
+        </div>
+    }
+}

@@ -1,0 +1,122 @@
+//! The signed-in user: loaded once, shared through context, refreshed after sign-in.
+
+use auditlog_shared::wire::{ProjectSummary, Role, SessionInfo, SignIn};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::api;
+
+/// The session as the app knows it.
+#[derive(Clone, Copy)]
+pub struct Session {
+    /// `None` until the first answer; then `Some(None)` when signed out.
+    pub info: RwSignal<Option<Option<SessionInfo>>>,
+}
+
+impl Session {
+    pub fn provide() -> Session {
+        let session = Session {
+            info: RwSignal::new(None),
+        };
+        provide_context(session);
+        session.reload();
+        session
+    }
+
+    pub fn reload(self) {
+        spawn_local(async move {
+            let info = api::get::<SessionInfo>("/api/v1/session").await.ok();
+            api::set_csrf_token(info.as_ref().map(|i| i.csrf_token.clone()));
+            self.info.set(Some(info));
+        });
+    }
+
+    /// The caller's role in a project, when a member.
+    pub fn role(self, project: i64) -> Option<Role> {
+        self.project(project).map(|p| p.role)
+    }
+
+    pub fn project(self, project: i64) -> Option<ProjectSummary> {
+        self.info
+            .get()
+            .flatten()
+            .and_then(|info| info.projects.into_iter().find(|p| p.id == project))
+    }
+}
+
+pub fn use_session() -> Session {
+    expect_context::<Session>()
+}
+
+/// The sign-in page; returns to `?next=` afterwards.
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let session = use_session();
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        let navigate = navigate.clone();
+        let next = query
+            .get_untracked()
+            .get("next")
+            .unwrap_or_else(|| "/".into());
+        let body = SignIn {
+            email: email.get_untracked(),
+            password: password.get_untracked(),
+        };
+        spawn_local(async move {
+            match api::post::<SessionInfo, _>("/api/v1/session", &body).await {
+                Ok(info) => {
+                    api::set_csrf_token(Some(info.csrf_token.clone()));
+                    session.info.set(Some(Some(info)));
+                    navigate(&next, Default::default());
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+
+    view! {
+        <div class="sign-in">
+            <form class="card sign-in-card" on:submit=submit>
+                <h1>"Sign in to Auditlog"</h1>
+                <label>
+                    "Email"
+                    <input
+                        type="email"
+                        name="email"
+                        autocomplete="username"
+                        required
+                        prop:value=email
+                        on:input=move |ev| email.set(event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    "Password"
+                    <input
+                        type="password"
+                        name="password"
+                        autocomplete="current-password"
+                        required
+                        prop:value=password
+                        on:input=move |ev| password.set(event_target_value(&ev))
+                    />
+                </label>
+                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <button class="primary" type="submit" disabled=busy>
+                    {move || if busy.get() { "Signing in…" } else { "Sign in" }}
+                </button>
+                <crate::pages::ServerStatus/>
+            </form>
+        </div>
+    }
+}
