@@ -133,6 +133,9 @@ pub fn describe_resource(request: &HttpRequest, id: Option<i64>, name: impl Into
     });
 }
 
+/// How long a state-changing request waits for a write slot before it is answered 503.
+const WRITE_SLOT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The capture middleware, wrapped around the project scope.
 pub async fn capture(
     request: ServiceRequest,
@@ -192,7 +195,17 @@ pub async fn capture(
         Gate::Allowed(mut access) => {
             let identity = access.identity.clone();
             let project_name = access.project_name.clone();
+            let mut write_slot = None;
             if changes_state(request.method()) {
+                let slot = tokio::time::timeout(
+                    WRITE_SLOT_PATIENCE,
+                    state.write_slots.clone().acquire_owned(),
+                )
+                .await;
+                match slot {
+                    Ok(Ok(slot)) => write_slot = Some(slot),
+                    _ => return Ok(request.into_response(ApiError::Overloaded.error_response())),
+                }
                 let pool = state.pool.clone();
                 let transaction = web::block(move || RequestTransaction::begin(&pool))
                     .await
@@ -204,6 +217,7 @@ pub async fn capture(
             request.extensions_mut().insert(*access);
             let response = next.call(request).await?.map_into_boxed_body();
             if let Some(transaction) = transaction {
+                let _write_slot = write_slot;
                 return record_in_transaction(
                     &state,
                     reservation,
@@ -220,6 +234,7 @@ pub async fn capture(
                 )
                 .await;
             }
+            drop(write_slot);
             (identity, project_name, response)
         }
     };
