@@ -149,8 +149,16 @@ pub async fn seed(settings: &Settings, options: &DemoOptions) -> anyhow::Result<
         password.clone(),
     )?;
     driver.people[DANA].user_id = Some(admin_user_id);
-    driver.run().await?;
+    driver.run().await.context(
+        "seeding stopped part-way, leaving a partial history: seed again into an empty database",
+    )?;
     let requests = driver.requests;
+    if driver.retried > 0 {
+        tracing::info!(
+            retried = driver.retried,
+            "the server shed some requests under load; they were sent again"
+        );
+    }
     server.stop().await;
 
     let (entries, first, last) = blocking(move || {
@@ -462,6 +470,15 @@ fn delete(who: Who, path: impl Into<String>, expect: u16) -> Call {
     }
 }
 
+/// What came back for a call.
+#[derive(Default)]
+struct Answer {
+    /// The JSON body; `null` when there is none.
+    body: Value,
+    /// The session cookie (`name=value`) a sign-in set.
+    session_cookie: Option<String>,
+}
+
 /// Requests sent together, then a pause, then the next group.
 type Waves = Vec<Vec<Call>>;
 
@@ -590,6 +607,8 @@ struct Driver {
     tokens: Vec<Token>,
     world: World,
     requests: u64,
+    /// Requests the server shed (503) and the demo sent again.
+    retried: u64,
     cli_user_agent: String,
 }
 
@@ -640,6 +659,7 @@ impl Driver {
             tokens: Vec::new(),
             world: World::default(),
             requests: 0,
+            retried: 0,
             cli_user_agent: format!("auditlog-cli/{}", env!("CARGO_PKG_VERSION")),
         })
     }
@@ -760,36 +780,69 @@ impl Driver {
     /// Sends the calls at once and checks that each gets the status it expects; returns the
     /// JSON bodies (`null` when there is none).
     async fn wave(&mut self, calls: Vec<Call>) -> anyhow::Result<Vec<Value>> {
-        let mut running = tokio::task::JoinSet::new();
-        for (index, call) in calls.iter().enumerate() {
-            let request = self.request(call);
-            running.spawn(async move {
-                let response = request.send().await?;
-                let status = response.status().as_u16();
-                let body = response.bytes().await?;
-                Ok::<_, reqwest::Error>((index, status, body))
-            });
-        }
-        let mut bodies = vec![Value::Null; calls.len()];
-        while let Some(joined) = running.join_next().await {
-            let (index, status, body) = joined
-                .context("a demo request was lost")?
-                .context("the demo server did not answer")?;
-            self.requests += 1;
-            let call = &calls[index];
-            if status != call.expect {
-                anyhow::bail!(
-                    "{} {} by {:?} answered {status} instead of {}: {}",
-                    call.method,
-                    call.path,
-                    call.who,
-                    call.expect,
-                    String::from_utf8_lossy(&body)
-                );
+        let answers = self.exchange(&calls).await?;
+        Ok(answers.into_iter().map(|answer| answer.body).collect())
+    }
+
+    /// Sends the calls at once and checks their statuses. A 503 (the server shed the request
+    /// and recorded nothing) is retried after a moment, as a real client would.
+    async fn exchange(&mut self, calls: &[Call]) -> anyhow::Result<Vec<Answer>> {
+        const ATTEMPTS: u64 = 5;
+        let mut answers: Vec<Answer> = calls.iter().map(|_| Answer::default()).collect();
+        let mut pending: Vec<usize> = (0..calls.len()).collect();
+        for attempt in 1..=ATTEMPTS {
+            let mut running = tokio::task::JoinSet::new();
+            for &index in &pending {
+                let request = self.request(&calls[index]);
+                running.spawn(async move {
+                    let response = request.send().await?;
+                    let status = response.status().as_u16();
+                    let session_cookie = response
+                        .headers()
+                        .get_all(SET_COOKIE)
+                        .iter()
+                        .filter_map(|value| value.to_str().ok())
+                        .filter_map(|value| value.split(';').next())
+                        .find(|pair| pair.starts_with(&format!("{SESSION_COOKIE}=")))
+                        .map(str::to_string);
+                    let body = response.bytes().await?;
+                    Ok::<_, reqwest::Error>((index, status, session_cookie, body))
+                });
             }
-            bodies[index] = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let mut shed = Vec::new();
+            while let Some(joined) = running.join_next().await {
+                let (index, status, session_cookie, body) = joined
+                    .context("a demo request was lost")?
+                    .context("the demo server did not answer")?;
+                self.requests += 1;
+                let call = &calls[index];
+                if status == 503 && call.expect != 503 && attempt < ATTEMPTS {
+                    shed.push(index);
+                    continue;
+                }
+                if status != call.expect {
+                    anyhow::bail!(
+                        "{} {} by {:?} answered {status} instead of {}: {}",
+                        call.method,
+                        call.path,
+                        call.who,
+                        call.expect,
+                        String::from_utf8_lossy(&body)
+                    );
+                }
+                answers[index] = Answer {
+                    body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                    session_cookie,
+                };
+            }
+            if shed.is_empty() {
+                break;
+            }
+            self.retried += shed.len() as u64;
+            tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+            pending = shed;
         }
-        Ok(bodies)
+        Ok(answers)
     }
 
     /// Runs groups of requests with human pauses between them.
@@ -821,36 +874,25 @@ impl Driver {
         } else {
             format!("{}!", self.people[person].password)
         };
-        let response = self
-            .http
-            .post(format!("{}/api/v1/session", self.url))
-            .header(USER_AGENT, spec.user_agent)
-            .json(&json!({ "email": spec.email, "password": password }))
-            .send()
-            .await
-            .context("the demo server did not answer a sign-in")?;
-        self.requests += 1;
-        let status = response.status().as_u16();
+        let call = send(
+            Who::Person(person),
+            Method::POST,
+            "/api/v1/session",
+            json!({ "email": spec.email, "password": password }),
+            if correct_password { 200 } else { 401 },
+        );
+        let answer = self
+            .exchange(&[call])
+            .await?
+            .pop()
+            .context("signing in got no answer")?;
         if !correct_password {
-            anyhow::ensure!(
-                status == 401,
-                "a wrong password for {} answered {status} instead of 401",
-                spec.email
-            );
             return Ok(());
         }
-        anyhow::ensure!(status == 200, "signing in {} answered {status}", spec.email);
-        let cookie = response
-            .headers()
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .filter_map(|value| value.split(';').next())
-            .find(|pair| pair.starts_with(&format!("{SESSION_COOKIE}=")))
-            .context("signing in set no session cookie")?
-            .to_string();
-        let info: Value = response.json().await?;
-        let csrf = info["csrf_token"]
+        let cookie = answer
+            .session_cookie
+            .with_context(|| format!("signing in {} set no session cookie", spec.email))?;
+        let csrf = answer.body["csrf_token"]
             .as_str()
             .context("signing in returned no CSRF token")?
             .to_string();

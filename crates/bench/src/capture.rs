@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -155,7 +155,7 @@ fn args_summary(args: &CaptureArgs) -> String {
         "{} clients for the throughput runs, {} requests/s for the latency runs, {} s per \
          measurement, server workers: {}",
         args.clients,
-        args.rates
+        sorted(&args.rates)
             .iter()
             .map(|r| report::thousands(f64::from(*r)))
             .collect::<Vec<_>>()
@@ -164,6 +164,12 @@ fn args_summary(args: &CaptureArgs) -> String {
         args.workers
             .map_or_else(|| "CPU cores (the default)".to_string(), |w| w.to_string())
     )
+}
+
+fn sorted(rates: &[u32]) -> Vec<u32> {
+    let mut rates = rates.to_vec();
+    rates.sort_unstable();
+    rates
 }
 
 /// What a measurement sends.
@@ -197,6 +203,9 @@ struct Bench {
     next_name: AtomicU64,
     /// Answers to audited requests (each must have its entry), fixtures included.
     audited_answers: AtomicU64,
+    /// Audited requests the client stopped waiting for (the server may still have recorded
+    /// them).
+    audited_unanswered: AtomicU64,
 }
 
 impl Bench {
@@ -219,15 +228,54 @@ impl Bench {
         request.header(USER_AGENT, "auditlog-bench/0.1")
     }
 
-    /// Sends a request and reads the whole answer; `None` when there was no answer.
-    async fn send(&self, target: Target, request: reqwest::RequestBuilder) -> Option<u16> {
-        let response = request.send().await.ok()?;
+    /// Sends a request and reads the whole answer: its status, or why there is none.
+    async fn send(
+        &self,
+        target: Target,
+        request: reqwest::RequestBuilder,
+    ) -> Result<u16, &'static str> {
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                if target.audited() {
+                    self.audited_unanswered.fetch_add(1, Ordering::Relaxed);
+                }
+                return Err(if error.is_timeout() {
+                    "no answer in 60 s"
+                } else if error.is_connect() {
+                    "connection failed"
+                } else {
+                    "no answer"
+                });
+            }
+        };
         let status = response.status().as_u16();
-        let complete = response.bytes().await.is_ok();
         if target.audited() && status != 503 {
             self.audited_answers.fetch_add(1, Ordering::Relaxed);
         }
-        complete.then_some(status)
+        match response.bytes().await {
+            Ok(_) => Ok(status),
+            Err(_) => Err("answer cut off"),
+        }
+    }
+
+    /// After an overload, waits until an audited read is answered promptly again (at most
+    /// three minutes), so that one measurement's backlog does not spill into the next.
+    async fn settle(&self) -> Duration {
+        let started = Instant::now();
+        let mut prompt = 0;
+        while prompt < 3 && started.elapsed() < Duration::from_secs(180) {
+            let sent = Instant::now();
+            let request = self.request(Target::ListApplications);
+            match self.send(Target::ListApplications, request).await {
+                Ok(200) if sent.elapsed() < Duration::from_millis(100) => prompt += 1,
+                _ => {
+                    prompt = 0;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        started.elapsed()
     }
 }
 
@@ -289,10 +337,11 @@ async fn closed_loop(
                 let request = bench.request(target);
                 let sent = Instant::now();
                 match bench.send(target, request).await {
-                    Some(status) if (200..300).contains(&status) => {
+                    Ok(status) if (200..300).contains(&status) => {
                         latencies.push(micros(sent.elapsed()));
                     }
-                    other => failures.push(other),
+                    Ok(status) => failures.push(status.to_string()),
+                    Err(reason) => failures.push(reason.to_string()),
                 }
             }
             (latencies, failures)
@@ -301,32 +350,57 @@ async fn closed_loop(
     collect(running, started).await
 }
 
+/// The most requests the open loop keeps waiting at once. Past it the server is hopelessly
+/// behind, and more sockets would only exhaust the process's file descriptors (the client and
+/// the server share them here).
+const MAX_OUTSTANDING: usize = 2_000;
+
 /// Open loop: requests go out at a fixed rate, whether or not the earlier ones were answered.
 async fn open_loop(bench: &Arc<Bench>, target: Target, rate: u32, time: Duration) -> Outcome {
     let period = Duration::from_secs_f64(1.0 / f64::from(rate));
     let total = u64::from(rate) * time.as_secs();
     let started = Instant::now();
+    let outstanding = Arc::new(AtomicUsize::new(0));
+    let mut not_sent = 0;
     let mut running = tokio::task::JoinSet::new();
     for n in 0..total {
         let due = started + period.mul_f64(n as f64);
         tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+        if outstanding.load(Ordering::Relaxed) >= MAX_OUTSTANDING {
+            not_sent += 1;
+            continue;
+        }
+        outstanding.fetch_add(1, Ordering::Relaxed);
         let request = bench.request(target);
         let issued = Instant::now();
-        let bench = bench.clone();
+        let (bench, outstanding) = (bench.clone(), outstanding.clone());
         running.spawn(async move {
-            match bench.send(target, request).await {
-                Some(status) if (200..300).contains(&status) => {
+            let answer = bench.send(target, request).await;
+            outstanding.fetch_sub(1, Ordering::Relaxed);
+            match answer {
+                Ok(status) if (200..300).contains(&status) => {
                     (vec![micros(issued.elapsed())], Vec::new())
                 }
-                other => (Vec::new(), vec![other]),
+                Ok(status) => (Vec::new(), vec![status.to_string()]),
+                Err(reason) => (Vec::new(), vec![reason.to_string()]),
             }
         });
     }
-    collect(running, started).await
+    let mut outcome = collect(running, started).await;
+    if not_sent > 0 {
+        outcome.failures.insert(
+            format!(
+                "not sent, {} waiting",
+                report::thousands(MAX_OUTSTANDING as f64)
+            ),
+            not_sent,
+        );
+    }
+    outcome
 }
 
-/// What a client task reports: latencies of successes, and the failures (status, or none).
-type Answers = (Vec<u64>, Vec<Option<u16>>);
+/// What a client task reports: latencies of successes, and its failures (a status or a reason).
+type Answers = (Vec<u64>, Vec<String>);
 
 async fn collect(mut running: tokio::task::JoinSet<Answers>, started: Instant) -> Outcome {
     let mut outcome = Outcome {
@@ -340,15 +414,25 @@ async fn collect(mut running: tokio::task::JoinSet<Answers>, started: Instant) -
                 outcome.latencies.extend(latencies);
                 failures
             }
-            Err(_) => vec![None],
+            Err(_) => vec!["client task failed".to_string()],
         };
         for failure in failures {
-            let kind = failure.map_or_else(|| "no answer".to_string(), |s| s.to_string());
-            *outcome.failures.entry(kind).or_default() += 1;
+            *outcome.failures.entry(failure).or_default() += 1;
         }
     }
     outcome.elapsed = started.elapsed();
     outcome
+}
+
+/// Lets the server work off what is still queued before the next measurement.
+async fn settle(bench: &Bench, label: &str) {
+    let waited = bench.settle().await;
+    if waited > Duration::from_secs(2) {
+        eprintln!(
+            "{label}: waited {:.0} s for the server to catch up",
+            waited.as_secs_f64()
+        );
+    }
 }
 
 fn micros(duration: Duration) -> u64 {
@@ -408,10 +492,11 @@ async fn measure_server(
         eprintln!("{label}: {} with {clients}", target.label());
         let outcome = closed_loop(&bench, target, args.clients, time).await;
         rows.push(outcome.into_measurement(backend, target, clients.clone(), None));
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        settle(&bench, label).await;
     }
 
-    for &rate in &args.rates {
+    // The gentlest rate first: an overloaded run leaves a backlog behind it.
+    for rate in sorted(&args.rates) {
         let load = format!("{} req/s", report::thousands(f64::from(rate)));
         let mut baseline = None;
         for target in [
@@ -426,11 +511,12 @@ async fn measure_server(
                 baseline = Some(row.clone());
             }
             rows.push(row);
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            settle(&bench, label).await;
         }
     }
 
     let answers = bench.audited_answers.load(Ordering::Relaxed);
+    let unanswered = bench.audited_unanswered.load(Ordering::Relaxed);
     let target = settings.database_target()?;
     let project_id = bench.project_id;
     let entries = tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
@@ -442,17 +528,32 @@ async fn measure_server(
             .get_result(&mut conn)?)
     })
     .await??;
-    let note = if u64::try_from(entries).ok() == Some(answers) {
+    let entries = u64::try_from(entries).unwrap_or(0);
+    let count = |n: u64| report::thousands(n as f64);
+    // Every answered request has its entry; one the client gave up on may have one too.
+    let note = if (answers..=answers + unanswered).contains(&entries) {
+        let gave_up = if unanswered == 0 {
+            String::new()
+        } else {
+            format!(
+                "; the client gave up on {} more, of which the server recorded {}",
+                count(unanswered),
+                count(entries - answers)
+            )
+        };
         format!(
-            "{label}: every audited answer has its entry ({} entries for {} answers).",
-            report::thousands(entries as f64),
-            report::thousands(answers as f64)
+            "{label}: every answered audited request has its entry ({} entries for {} \
+             answers{gave_up}).",
+            count(entries),
+            count(answers)
         )
     } else {
         format!(
-            "{label}: MISMATCH: {} audit entries for {} audited answers.",
-            report::thousands(entries as f64),
-            report::thousands(answers as f64)
+            "{label}: MISMATCH: {} audit entries for {} answered audited requests ({} \
+             unanswered).",
+            count(entries),
+            count(answers),
+            count(unanswered)
         )
     };
     Ok((rows, note))
@@ -553,6 +654,7 @@ async fn prepare(settings: &Settings, url: String) -> anyhow::Result<Bench> {
         next_name: AtomicU64::new(0),
         // The token, the cluster and the five applications.
         audited_answers: AtomicU64::new(7),
+        audited_unanswered: AtomicU64::new(0),
     })
 }
 

@@ -3,10 +3,12 @@
 //!
 //! `auditlog-bench capture` measures what recording every request costs (PRODUCT.md C1–C3): the
 //! throughput of audited requests and the latency the capture adds, on SQLite and PostgreSQL.
+//! `auditlog-bench web` measures the web app's budgets in headless Chromium.
 //! See `BENCHMARKS.md` at the workspace root for the numbers and how to read them.
 
 mod capture;
 mod report;
+mod web;
 
 use std::process::ExitCode;
 
@@ -24,6 +26,8 @@ struct Cli {
 enum Command {
     /// Throughput of audited requests and the latency the capture adds, on both backends.
     Capture(capture::CaptureArgs),
+    /// The web app's budgets: .wasm size, first rows after navigation, filter re-render time.
+    Web(web::WebArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Capture(args) => runtime.block_on(capture::run(args)),
+        Command::Web(args) => runtime.block_on(web::run(args)),
     };
     // The servers' threads are stopped; do not wait for idle blocking threads.
     runtime.shutdown_background();

@@ -147,9 +147,9 @@ pub fn capture_section(
     let mut out = format!(
         "## Capture\n\n\
          What recording every request costs (PRODUCT.md C1–C3): every audited request is \
-         authenticated, authorized against the project, answered, and its audit entry is durably \
-         committed (group commit, hash chain) before the response goes out. `GET /healthz` skips \
-         all of that and is the baseline.\n\n\
+         authenticated, authorized against the project, answered, and its audit entry is chained \
+         and durably committed before the response goes out. `GET /healthz` skips all of that and \
+         is the baseline.\n\n\
          ```sh\n{command}\n```\n\n\
          Measured {date} on {cpus} CPUs (`nproc`), {model}, {memory} RAM, {kernel}, load \
          average {load} at the start; SQLite {sqlite} (WAL, `synchronous=FULL`){postgres}. The server (release build) runs in the \
@@ -174,11 +174,15 @@ pub fn capture_section(
          a saturated server.\n\
          - **N req/s** (open loop): requests are issued at that fixed rate whatever the answers \
          (no coordinated omission); latency runs from issuing a request to the end of its \
-         response body. *Capture adds* is the audited request's percentile minus the baseline's \
-         at the same rate: the authentication and role lookups, the handler's own query, and \
-         the wait for the audit entry's commit.\n\
-         - *Errors* counts answers other than 2xx (a full capture queue answers 503) and requests \
-         that got no answer.\n",
+         response body, and *Answers/s* counts successful answers over the run including the \
+         time to answer the last request. *Capture adds* is the audited request's percentile \
+         minus the baseline's at the same rate: the authentication and role lookups, the \
+         handler's own query, and the wait for the audit entry's commit. A rate above what the \
+         server sustains shows as a backlog: latencies of seconds, 503s, and requests the load \
+         generator did not send because 2,000 were already waiting. Rates run from the gentlest, \
+         and after each run the benchmark waits until the server answers promptly again.\n\
+         - *Errors* counts answers other than 2xx by status (503: the server shed the request, \
+         unrecorded), requests without an answer, and requests not sent.\n",
     );
     out
 }
