@@ -4,11 +4,12 @@ use tracing_subscriber::EnvFilter;
 
 use crate::configuration::LogFormat;
 
-/// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
+/// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`; client errors
+/// that tracing-actix-web would log at WARN are left out, server errors are kept).
 /// Calling it twice (as tests do) keeps the first subscriber.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn,tracing_actix_web=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -15,6 +15,12 @@ mod urlencoding;
 pub mod wire;
 
 pub use cursor::{Cursor, CursorDirection};
+
+/// Percent-encodes one key or value the way the canonical query string does (a space as `+`),
+/// for clients that assemble query strings from parts before [`AuditQuery::parse`] reads them.
+pub fn encode_query_component(text: &str) -> String {
+    urlencoding::encode(text)
+}
 pub use query::{
     ActionKey, ActorRef, AuditQuery, CustomRange, DateRange, EntityId, Filter, Method, PageSize,
     Preset, QueryError, ResolvedRange, ResourceType, SearchText, Source, StatusMatch,

@@ -129,14 +129,20 @@ fn replaced_keys(arguments: &QueryArguments, limit: Option<&str>) -> Vec<&'stati
     keys
 }
 
-/// Writes pairs as an `application/x-www-form-urlencoded` query string, which the audit query
-/// parser reads back exactly (`+` for a space, `%XX` for every other reserved byte).
+/// Writes pairs as a query string with the shared crate's own encoding, which the audit query
+/// parser reads back exactly.
 fn encode_pairs(pairs: &[(&str, &str)]) -> anyhow::Result<String> {
-    let mut url = reqwest::Url::parse("http://localhost/")?;
-    if !pairs.is_empty() {
-        url.query_pairs_mut().extend_pairs(pairs);
-    }
-    Ok(url.query().unwrap_or_default().to_string())
+    Ok(pairs
+        .iter()
+        .map(|(key, value)| {
+            format!(
+                "{}={}",
+                auditlog_shared::encode_query_component(key),
+                auditlog_shared::encode_query_component(value)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&"))
 }
 
 /// An error of the parser about the flags alone, told in terms of the flags.
