@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+use crate::capture::writer::NewAuditEntry;
 use crate::db::schema::{audit_chain_heads, audit_entries};
 use crate::db::DbConnection;
 
@@ -54,78 +55,25 @@ pub fn entry_hash(prev_hash: &str, fields: &HashedFields<'_>) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// A stored entry as verification reads it.
+/// A stored entry as verification reads it: its id and the fields it was written with.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = audit_entries)]
 pub struct ChainedEntry {
     pub id: i64,
-    pub project_id: i64,
-    pub chain_seq: i64,
-    pub ts: i64,
-    pub actor_kind: String,
-    pub actor_id: Option<i64>,
-    pub actor_name: String,
-    pub actor_email: Option<String>,
-    pub source: String,
-    pub method: String,
-    pub path: String,
-    pub route: String,
-    pub action: String,
-    pub status_code: i32,
-    pub resource_type: String,
-    pub resource_id: Option<i64>,
-    pub resource_name: String,
-    pub client_ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: String,
-    pub duration_us: i64,
-    pub actor_key: String,
-    pub resource_key: String,
-    pub search_text: String,
-    pub prev_hash: String,
-    pub entry_hash: String,
+    #[diesel(embed)]
+    pub fields: NewAuditEntry,
 }
 
 impl ChainedEntry {
-    /// Whether the derived columns (which the hash does not cover) still match the fields.
-    fn derived_fields_consistent(&self) -> bool {
-        self.actor_key == crate::capture::entity_key(&self.actor_kind, self.actor_id)
-            && self.resource_key
-                == crate::capture::entity_key(&self.resource_type, self.resource_id)
-            && self.search_text
-                == crate::capture::search_text(
-                    &self.path,
-                    self.actor_email.as_deref(),
-                    &self.actor_kind,
-                    &self.actor_name,
-                    &self.resource_type,
-                    &self.resource_name,
-                )
-    }
-
-    fn hashed_fields(&self) -> HashedFields<'_> {
-        HashedFields {
-            project_id: self.project_id,
-            chain_seq: self.chain_seq,
-            ts: self.ts,
-            actor_kind: &self.actor_kind,
-            actor_id: self.actor_id,
-            actor_name: &self.actor_name,
-            actor_email: self.actor_email.as_deref(),
-            source: &self.source,
-            method: &self.method,
-            path: &self.path,
-            route: &self.route,
-            action: &self.action,
-            status_code: self.status_code,
-            resource_type: &self.resource_type,
-            resource_id: self.resource_id,
-            resource_name: &self.resource_name,
-            client_ip: self.client_ip.as_deref(),
-            user_agent: self.user_agent.as_deref(),
-            request_id: &self.request_id,
-            duration_us: self.duration_us,
-        }
+    /// Whether the stored hash still covers the fields and the derived columns (which the hash
+    /// does not cover) still match them.
+    fn intact(&self) -> bool {
+        let entry = &self.fields;
+        let derived = crate::capture::with_derived_fields(entry.clone());
+        entry_hash(&entry.prev_hash, &entry.hashed_fields()) == entry.entry_hash
+            && derived.actor_key == entry.actor_key
+            && derived.resource_key == entry.resource_key
+            && derived.search_text == entry.search_text
     }
 }
 
@@ -207,7 +155,8 @@ pub fn verify(
         if chunk.is_empty() {
             return Ok(broken(report, next_seq, None, "this entry is missing"));
         }
-        for entry in chunk {
+        for stored in chunk {
+            let entry = &stored.fields;
             if entry.chain_seq != next_seq {
                 return Ok(broken(report, next_seq, None, "this entry is missing"));
             }
@@ -216,25 +165,23 @@ pub fn verify(
                     return Ok(broken(
                         report,
                         entry.chain_seq,
-                        Some(entry.id),
+                        Some(stored.id),
                         "the entry does not link to the entry before it",
                     ));
                 }
             }
-            if entry_hash(&entry.prev_hash, &entry.hashed_fields()) != entry.entry_hash
-                || !entry.derived_fields_consistent()
-            {
+            if !stored.intact() {
                 return Ok(broken(
                     report,
                     entry.chain_seq,
-                    Some(entry.id),
+                    Some(stored.id),
                     "the entry was altered after it was recorded",
                 ));
             }
             report.checked += 1;
             next_seq += 1;
             expected_prev = Some(entry.entry_hash.clone());
-            last_hash = entry.entry_hash;
+            last_hash = entry.entry_hash.clone();
         }
     }
 

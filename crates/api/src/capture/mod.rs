@@ -571,7 +571,8 @@ pub fn search_text(
     parts.join("\n").to_lowercase()
 }
 
-fn request_id(request: &HttpRequest) -> String {
+/// The request's id from the tracing span, or a fresh one.
+pub(crate) fn request_id(request: &HttpRequest) -> String {
     request
         .extensions()
         .get::<tracing_actix_web::RequestId>()

@@ -26,7 +26,7 @@ use crate::db::{DbConnection, DbPool};
 pub const MAX_BATCH: usize = 1_000;
 
 /// An entry ready to be chained and stored. The writer fills the chain fields.
-#[derive(Clone, Debug, Insertable)]
+#[derive(Clone, Debug, Insertable, Queryable, Selectable)]
 #[diesel(table_name = audit_entries)]
 pub struct NewAuditEntry {
     pub project_id: i64,
@@ -58,7 +58,8 @@ pub struct NewAuditEntry {
 }
 
 impl NewAuditEntry {
-    fn hashed_fields(&self) -> HashedFields<'_> {
+    /// The fields its hash covers.
+    pub(crate) fn hashed_fields(&self) -> HashedFields<'_> {
         HashedFields {
             project_id: self.project_id,
             chain_seq: self.chain_seq,

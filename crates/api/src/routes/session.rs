@@ -1,7 +1,7 @@
 //! `/api/v1/session`: signing in and out of the dashboard (cookie sessions).
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
-use actix_web::{web, HttpMessage as _, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{ProjectSummary, Role, SessionInfo, SignIn, UserSummary};
 use auditlog_shared::Source;
 use diesel::prelude::*;
@@ -250,11 +250,7 @@ fn sign_in_entry(
             .get(actix_web::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
-        request_id: request
-            .extensions()
-            .get::<tracing_actix_web::RequestId>()
-            .map(|id| id.to_string())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        request_id: capture::request_id(request),
         duration_us: 0,
         actor_key: String::new(),
         resource_key: String::new(),
