@@ -24,6 +24,14 @@ impl ValidatedQuery {
         ValidatedQuery::new(AuditQuery::parse(raw)?, now)
     }
 
+    /// The same query over a narrower window `[from, to)` (microseconds).
+    pub fn with_window(&self, from: i64, to: i64) -> ValidatedQuery {
+        let mut narrowed = self.clone();
+        narrowed.window.from = crate::clock::from_micros(from);
+        narrowed.window.to = crate::clock::from_micros(to);
+        narrowed
+    }
+
     /// Pins the query's range to `now` and clamps it to the retention window.
     pub fn new(query: AuditQuery, now: DateTime<Utc>) -> Result<ValidatedQuery, ApiError> {
         let horizon = retention_horizon(now);

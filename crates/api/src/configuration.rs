@@ -28,6 +28,36 @@ pub enum Command {
     CreateAdmin(CreateAdminArgs),
     /// Fill an empty database with a month of demo history, made through the real API.
     Demo(DemoArgs),
+    /// Fill an empty database with a large synthetic history for benchmarks (written directly,
+    /// not through the API; deterministic for a given seed).
+    BenchSeed(BenchSeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSeedArgs {
+    /// Audit entries to generate, over all projects.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub entries: u64,
+    /// Projects; the first holds 35 % of the entries.
+    #[arg(long, default_value_t = 200)]
+    pub projects: u32,
+    /// Days of history (1 to 30).
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// The end of the history (RFC 3339); now when not given.
+    #[arg(long)]
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+    /// The random generator's seed: the same seed gives the same rows.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The password of bench@auditlog.local, admin of every project.
+    #[arg(
+        long,
+        env = "AUDITLOG_BENCH_PASSWORD",
+        hide_env_values = true,
+        default_value = "bench-password"
+    )]
+    pub password: String,
 }
 
 #[derive(Debug, Args)]

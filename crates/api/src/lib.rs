@@ -13,4 +13,5 @@ pub mod demo;
 pub mod error;
 pub mod routes;
 pub mod startup;
+pub mod synthetic;
 pub mod telemetry;

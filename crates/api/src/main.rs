@@ -1,6 +1,6 @@
 use auditlog_api::configuration::{Cli, Command};
 use auditlog_api::startup::Application;
-use auditlog_api::{admin, db, demo, telemetry};
+use auditlog_api::{admin, db, demo, synthetic, telemetry};
 use clap::Parser as _;
 
 #[actix_web::main]
@@ -86,6 +86,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 summary.requests
             );
             println!("{sign_in}");
+            Ok(())
+        }
+        Command::BenchSeed(args) => {
+            let target = settings.database_target()?;
+            let pool = db::connect_and_migrate(&target, 1)?;
+            let mut conn = pool.get()?;
+            let options = synthetic::SeedOptions {
+                entries: args.entries,
+                projects: args.projects,
+                days: args.days,
+                end: args.end.unwrap_or_else(chrono::Utc::now).timestamp_micros(),
+                seed: args.seed,
+                password: args.password,
+            };
+            let summary = synthetic::seed(&mut conn, &options)?;
+            println!(
+                "Generated {} entries in {} projects in {:.1} s ({:.0} entries/s); the largest, #{}, holds {}; {} rollup rows.",
+                summary.entries,
+                summary.projects,
+                summary.elapsed.as_secs_f64(),
+                summary.entries as f64 / summary.elapsed.as_secs_f64(),
+                summary.largest_project_id,
+                summary.largest_project_entries,
+                summary.rollup_rows
+            );
+            println!(
+                "Sign in as {} (admin of every project).",
+                synthetic::ADMIN_EMAIL
+            );
             Ok(())
         }
         Command::Serve => {

@@ -46,7 +46,7 @@ pub enum Backend {
 }
 
 impl Backend {
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Backend::Sqlite => "SQLite",
             Backend::Postgres => "PostgreSQL",
@@ -585,45 +585,8 @@ async fn prepare(settings: &Settings, url: String) -> anyhow::Result<Bench> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?;
-    let signed_in = client
-        .post(format!("{url}/api/v1/session"))
-        .json(&json!({ "email": EMAIL, "password": PASSWORD }))
-        .send()
-        .await?;
-    anyhow::ensure!(
-        signed_in.status() == 200,
-        "signing in answered {}",
-        signed_in.status()
-    );
-    let cookie = signed_in
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .find(|pair| pair.starts_with("auditlog_session="))
-        .context("no session cookie")?
-        .to_string();
-    let session: Value = signed_in.json().await?;
-    let csrf = session["csrf_token"]
-        .as_str()
-        .context("no CSRF token")?
-        .to_string();
+    let token = admin_token(&client, &url, EMAIL, PASSWORD, project_id).await?;
     let project = format!("{url}/api/v1/projects/{project_id}");
-    let created: Value = expect(
-        client
-            .post(format!("{project}/tokens"))
-            .header(COOKIE, cookie)
-            .header("x-csrf-token", csrf)
-            .json(&json!({ "name": "bench", "role": "admin" })),
-        201,
-    )
-    .await?;
-    let token = created["secret"]
-        .as_str()
-        .context("no token secret")?
-        .to_string();
-
     let cluster: Value = expect(
         client
             .post(format!("{project}/clusters"))
@@ -656,6 +619,103 @@ async fn prepare(settings: &Settings, url: String) -> anyhow::Result<Bench> {
         audited_answers: AtomicU64::new(7),
         audited_unanswered: AtomicU64::new(0),
     })
+}
+
+/// Signs in with a password and creates an admin API token of the project through the API;
+/// returns its secret.
+pub(crate) async fn admin_token(
+    client: &reqwest::Client,
+    url: &str,
+    email: &str,
+    password: &str,
+    project_id: i64,
+) -> anyhow::Result<String> {
+    let signed_in = client
+        .post(format!("{url}/api/v1/session"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        signed_in.status() == 200,
+        "signing in answered {}",
+        signed_in.status()
+    );
+    let cookie = signed_in
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| pair.starts_with("auditlog_session="))
+        .context("no session cookie")?
+        .to_string();
+    let session: Value = signed_in.json().await?;
+    let csrf = session["csrf_token"]
+        .as_str()
+        .context("no CSRF token")?
+        .to_string();
+    let created: Value = expect(
+        client
+            .post(format!("{url}/api/v1/projects/{project_id}/tokens"))
+            .header(COOKIE, cookie)
+            .header("x-csrf-token", csrf)
+            .json(&json!({ "name": format!("bench-{}", uuid::Uuid::new_v4().simple()), "role": "admin" })),
+        201,
+    )
+    .await?;
+    Ok(created["secret"]
+        .as_str()
+        .context("no token secret")?
+        .to_string())
+}
+
+/// Capture on a running server with data: audited reads and writes by `clients` clients, and
+/// the latency an audited read adds over `GET /healthz` at `rate` requests per second.
+pub(crate) async fn capture_on(
+    backend: Backend,
+    url: String,
+    token: String,
+    project_id: i64,
+    clients: usize,
+    seconds: u64,
+    rate: u32,
+) -> Vec<Measurement> {
+    let bench = Arc::new(Bench {
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("an HTTP client"),
+        url,
+        project_id,
+        token,
+        next_name: AtomicU64::new(0),
+        audited_answers: AtomicU64::new(0),
+        audited_unanswered: AtomicU64::new(0),
+    });
+    let label = backend.label();
+    let time = Duration::from_secs(seconds);
+    let mut rows = Vec::new();
+    let load = format!("{clients} clients");
+    for target in [Target::ListApplications, Target::CreateCluster] {
+        closed_loop(&bench, target, clients, Duration::from_secs(1)).await;
+        eprintln!("{label}: {} with {load}", target.label());
+        let outcome = closed_loop(&bench, target, clients, time).await;
+        rows.push(outcome.into_measurement(backend, target, load.clone(), None));
+        settle(&bench, label).await;
+    }
+    let load = format!("{} req/s", report::thousands(f64::from(rate)));
+    let mut baseline = None;
+    for target in [Target::Health, Target::ListApplications] {
+        eprintln!("{label}: {} at {load}", target.label());
+        let outcome = open_loop(&bench, target, rate, time).await;
+        let row = outcome.into_measurement(backend, target, load.clone(), baseline.as_ref());
+        if target == Target::Health {
+            baseline = Some(row.clone());
+        }
+        rows.push(row);
+        settle(&bench, label).await;
+    }
+    rows
 }
 
 async fn expect(request: reqwest::RequestBuilder, status: u16) -> anyhow::Result<Value> {

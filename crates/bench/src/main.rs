@@ -8,6 +8,7 @@
 
 mod capture;
 mod report;
+mod scale;
 mod web;
 
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ enum Command {
     Capture(capture::CaptureArgs),
     /// The web app's budgets: .wasm size, first rows after navigation, filter re-render time.
     Web(web::WebArgs),
+    /// The query API and the capture on a large generated history (1 M, 10 M entries).
+    Scale(scale::ScaleArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Capture(args) => runtime.block_on(capture::run(args)),
         Command::Web(args) => runtime.block_on(web::run(args)),
+        Command::Scale(args) => runtime.block_on(scale::run(args)),
     };
     // The servers' threads are stopped; do not wait for idle blocking threads.
     runtime.shutdown_background();

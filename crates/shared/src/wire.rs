@@ -431,9 +431,8 @@ pub struct EntryResource {
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditPage {
+    /// How many entries match in the whole window is the histogram's `total`: a page only pages.
     pub entries: Vec<AuditEntry>,
-    /// Entries matching the query in its whole window (all pages).
-    pub total: u64,
     /// The window after retention, half-open `[from, to)`.
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,

@@ -1,10 +1,13 @@
 //! Facets: for each filter dimension, its values with their counts, each dimension counted with
 //! every filter applied but its own (so a picker shows what clicking a value would give).
 
+use std::collections::HashMap;
+
 use auditlog_shared::wire::{FacetDimension, FacetValue, Facets};
-use diesel::dsl::{count_star, max};
+use diesel::dsl::count_star;
 use diesel::prelude::*;
 
+use crate::audit_log::rollup::{self, RollupDimension};
 use crate::audit_log::{apply_filters, DbBackend, Dimension};
 use crate::audit_query::ValidatedQuery;
 use crate::capture::catalog;
@@ -20,102 +23,184 @@ pub fn facets(
     project_id: i64,
     validated: &ValidatedQuery,
 ) -> QueryResult<Facets> {
+    let from = validated.window.from.timestamp_micros();
+    let to = validated.window.to.timestamp_micros();
+    let split = rollup::Split::new(from, to);
+
+    // Dimensions whose view (every filter but their own) is unfiltered come from rollups over
+    // the window's whole hours, plus the entries of its partial hours.
+    let from_rollups: Vec<Dimension> = match &split {
+        Some(_) => Dimension::ALL
+            .into_iter()
+            .filter(|&d| rollup::plan(&validated.query, Some(d)) == Some(None))
+            .collect(),
+        None => Vec::new(),
+    };
+    let rolled_up = match &split {
+        Some(split) if !from_rollups.is_empty() => {
+            let mut wanted: Vec<RollupDimension> = from_rollups
+                .iter()
+                .map(|&d| RollupDimension::from(d))
+                .collect();
+            wanted.sort();
+            wanted.dedup();
+            rollup::value_counts(conn, project_id, &wanted, split.hours)?
+        }
+        _ => HashMap::new(),
+    };
+
     let mut dimensions = Vec::new();
     for dimension in Dimension::ALL {
-        macro_rules! grouped {
-            ($group:expr, $select:expr) => {
-                apply_filters!(
-                    audit_entries::table
-                        .group_by($group)
-                        .select($select)
-                        .into_boxed::<DbBackend>(),
-                    project_id,
-                    validated,
-                    Some(dimension)
-                )
-            };
+        let mut counts: HashMap<String, i64> = HashMap::new();
+        if let (true, Some(split)) = (from_rollups.contains(&dimension), &split) {
+            let rows = rolled_up
+                .get(&RollupDimension::from(dimension))
+                .cloned()
+                .unwrap_or_default();
+            for (value, count) in rows {
+                *counts.entry(value).or_default() += count;
+            }
+            for &(edge_from, edge_to) in &split.edges {
+                let edge = validated.with_window(edge_from, edge_to);
+                for (value, count) in entry_counts(conn, project_id, &edge, dimension)? {
+                    *counts.entry(value).or_default() += count;
+                }
+            }
+        } else {
+            for (value, count) in entry_counts(conn, project_id, validated, dimension)? {
+                *counts.entry(value).or_default() += count;
+            }
         }
-        // (value, label, count)
-        let values: Vec<(String, String, i64)> = match dimension {
-            Dimension::Actor => grouped!(
-                dsl::actor_key,
-                (dsl::actor_key, max(dsl::actor_name), count_star())
-            )
-            .load::<(String, Option<String>, i64)>(conn)?
-            .into_iter()
-            .map(|(key, name, count)| (key.clone(), name.unwrap_or(key), count))
-            .collect(),
-            Dimension::Method => {
-                plain(grouped!(dsl::method, (dsl::method, count_star())).load(conn)?)
-            }
-            Dimension::Source => {
-                plain(grouped!(dsl::source, (dsl::source, count_star())).load(conn)?)
-            }
-            Dimension::ResourceType => {
-                plain(grouped!(dsl::resource_type, (dsl::resource_type, count_star())).load(conn)?)
-            }
-            Dimension::Action => grouped!(dsl::action, (dsl::action, count_star()))
-                .load::<(String, i64)>(conn)?
-                .into_iter()
-                .map(|(action, count)| {
-                    let label = catalog::label(&action)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| action.clone());
-                    (action, label, count)
-                })
-                .collect(),
-            Dimension::Status => grouped!(dsl::status_code, (dsl::status_code, count_star()))
-                .load::<(i32, i64)>(conn)?
-                .into_iter()
-                .map(|(code, count)| (code.to_string(), code.to_string(), count))
-                .collect(),
-            Dimension::Application | Dimension::Cluster => {
-                let kind = if dimension == Dimension::Application {
-                    "application"
-                } else {
-                    "cluster"
-                };
-                grouped!(
-                    dsl::resource_key,
-                    (dsl::resource_key, max(dsl::resource_name), count_star())
-                )
-                .filter(dsl::resource_type.eq(kind))
-                .filter(dsl::resource_id.is_not_null())
-                .load::<(String, Option<String>, i64)>(conn)?
-                .into_iter()
-                .filter_map(|(key, name, count)| {
-                    let id = key.split_once(':')?.1.to_string();
-                    Some((id.clone(), name.unwrap_or(id), count))
-                })
-                .collect()
-            }
-        };
-        dimensions.push(summarize(dimension.key(), values));
+        let values = facet_values(dimension, counts);
+        dimensions.push(summarize(conn, project_id, validated, dimension, values)?);
     }
     Ok(Facets { dimensions })
 }
 
-fn plain(values: Vec<(String, i64)>) -> Vec<(String, String, i64)> {
-    values
+/// Counts per stored value of a dimension (`actor_key`, `resource_key`, a status code …),
+/// read from the entries, with every filter of the view but the dimension's own.
+fn entry_counts(
+    conn: &mut DbConnection,
+    project_id: i64,
+    validated: &ValidatedQuery,
+    dimension: Dimension,
+) -> QueryResult<Vec<(String, i64)>> {
+    macro_rules! grouped {
+        ($group:expr) => {
+            apply_filters!(
+                audit_entries::table
+                    .group_by($group)
+                    .select(($group, count_star()))
+                    .into_boxed::<DbBackend>(),
+                project_id,
+                validated,
+                Some(dimension)
+            )
+        };
+    }
+    Ok(match dimension {
+        Dimension::Actor => grouped!(dsl::actor_key).load(conn)?,
+        Dimension::Method => grouped!(dsl::method).load(conn)?,
+        Dimension::Source => grouped!(dsl::source).load(conn)?,
+        Dimension::ResourceType => grouped!(dsl::resource_type).load(conn)?,
+        Dimension::Action => grouped!(dsl::action).load(conn)?,
+        Dimension::Status => grouped!(dsl::status_code)
+            .load::<(i32, i64)>(conn)?
+            .into_iter()
+            .map(|(code, count)| (code.to_string(), count))
+            .collect(),
+        Dimension::Application | Dimension::Cluster => {
+            let prefix = if dimension == Dimension::Application {
+                "application:%"
+            } else {
+                "cluster:%"
+            };
+            grouped!(dsl::resource_key)
+                .filter(dsl::resource_key.like(prefix))
+                .load(conn)?
+        }
+    })
+}
+
+/// The values a facet lists, as `(value, count)`: application and cluster facets list ids
+/// (resources with a known id only), the others their stored values.
+fn facet_values(dimension: Dimension, counts: HashMap<String, i64>) -> Vec<(String, i64)> {
+    let prefix = match dimension {
+        Dimension::Application => "application:",
+        Dimension::Cluster => "cluster:",
+        _ => return counts.into_iter().collect(),
+    };
+    counts
         .into_iter()
-        .map(|(value, count)| (value.clone(), value, count))
+        .filter_map(|(key, count)| {
+            let id = key.strip_prefix(prefix)?;
+            (!id.is_empty()).then(|| (id.to_string(), count))
+        })
         .collect()
 }
 
-fn summarize(key: &str, mut values: Vec<(String, String, i64)>) -> FacetDimension {
-    values.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+fn summarize(
+    conn: &mut DbConnection,
+    project_id: i64,
+    validated: &ValidatedQuery,
+    dimension: Dimension,
+    mut values: Vec<(String, i64)>,
+) -> QueryResult<FacetDimension> {
+    values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let rest = values.split_off(values.len().min(TOP_VALUES));
-    FacetDimension {
-        key: key.to_string(),
-        values: values
-            .into_iter()
-            .map(|(value, label, count)| FacetValue {
-                value,
-                label,
-                count: count as u64,
-            })
-            .collect(),
-        other_values: rest.len() as u64,
-        other_count: rest.iter().map(|v| v.2 as u64).sum(),
+    let mut listed = Vec::with_capacity(values.len());
+    for (value, count) in values {
+        let label = label(conn, project_id, validated, dimension, &value)?;
+        listed.push(FacetValue {
+            value,
+            label,
+            count: count as u64,
+        });
     }
+    Ok(FacetDimension {
+        key: dimension.key().to_string(),
+        values: listed,
+        other_values: rest.len() as u64,
+        other_count: rest.iter().map(|v| v.1 as u64).sum(),
+    })
+}
+
+/// What a value is shown as: an action's label, or for actors, applications and clusters the
+/// name on the newest entry of the window that names them (names change; entries keep the name
+/// they were recorded with).
+fn label(
+    conn: &mut DbConnection,
+    project_id: i64,
+    validated: &ValidatedQuery,
+    dimension: Dimension,
+    value: &str,
+) -> QueryResult<String> {
+    let newest = audit_entries::table
+        .filter(dsl::project_id.eq(project_id))
+        .filter(dsl::ts.ge(validated.window.from.timestamp_micros()))
+        .filter(dsl::ts.lt(validated.window.to.timestamp_micros()))
+        .order((dsl::ts.desc(), dsl::id.desc()))
+        .into_boxed::<DbBackend>();
+    let name: Option<String> = match dimension {
+        Dimension::Action => return Ok(catalog::label(value).unwrap_or(value).to_string()),
+        Dimension::Actor => newest
+            .filter(dsl::actor_key.eq(value.to_string()))
+            .select(dsl::actor_name)
+            .first(conn)
+            .optional()?,
+        Dimension::Application | Dimension::Cluster => {
+            let kind = if dimension == Dimension::Application {
+                "application"
+            } else {
+                "cluster"
+            };
+            newest
+                .filter(dsl::resource_key.eq(format!("{kind}:{value}")))
+                .select(dsl::resource_name)
+                .first(conn)
+                .optional()?
+        }
+        _ => None,
+    };
+    Ok(name.unwrap_or_else(|| value.to_string()))
 }

@@ -5,7 +5,9 @@ use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use crate::audit_log::{apply_filters, DbBackend};
+use std::collections::HashMap;
+
+use crate::audit_log::{apply_filters, rollup, DbBackend};
 use crate::audit_query::ValidatedQuery;
 use crate::clock::from_micros;
 use crate::db::schema::audit_entries;
@@ -43,16 +45,29 @@ pub fn histogram(
     let to = validated.window.to.timestamp_micros();
     let seconds = bucket_seconds(from, to);
     let width = seconds * 1_000_000;
-    // The width is an integer literal, not a bound parameter: PostgreSQL would otherwise refuse
-    // the GROUP BY expression as different from the selected one.
-    let bucket = format!("((ts / {width}) * {width})");
-    let grouped = audit_entries::table
-        .group_by(sql::<BigInt>(&bucket))
-        .select((sql::<BigInt>(&bucket), count_star()))
-        .into_boxed::<DbBackend>();
-    let counts: Vec<(i64, i64)> =
-        apply_filters!(grouped, project_id, validated, None).load(conn)?;
-    let counts: std::collections::HashMap<i64, i64> = counts.into_iter().collect();
+    let rollup_plan = rollup::plan(&validated.query, None)
+        .filter(|_| width % rollup::BUCKET_MICROS == 0)
+        .and_then(|filtered| Some((filtered, rollup::Split::new(from, to)?)));
+    let counts = match rollup_plan {
+        Some((filtered, split)) => {
+            let mut counts = rollup::bucket_counts(
+                conn,
+                project_id,
+                &validated.query,
+                filtered,
+                split.hours,
+                width,
+            )?;
+            for (edge_from, edge_to) in split.edges {
+                let edge = validated.with_window(edge_from, edge_to);
+                for (bucket, count) in entry_counts(conn, project_id, &edge, width)? {
+                    *counts.entry(bucket).or_default() += count;
+                }
+            }
+            counts
+        }
+        None => entry_counts(conn, project_id, validated, width)?,
+    };
 
     let first = from.div_euclid(width) * width;
     let mut buckets = Vec::new();
@@ -71,6 +86,25 @@ pub fn histogram(
         total: buckets.iter().map(|b| b.count).sum(),
         buckets,
     })
+}
+
+/// Counts per `width`-wide bucket (microseconds) read from the entries themselves.
+fn entry_counts(
+    conn: &mut DbConnection,
+    project_id: i64,
+    validated: &ValidatedQuery,
+    width: i64,
+) -> QueryResult<HashMap<i64, i64>> {
+    // The width is an integer literal, not a bound parameter: PostgreSQL would otherwise refuse
+    // the GROUP BY expression as different from the selected one.
+    let bucket = format!("((ts / {width}) * {width})");
+    let grouped = audit_entries::table
+        .group_by(sql::<BigInt>(&bucket))
+        .select((sql::<BigInt>(&bucket), count_star()))
+        .into_boxed::<DbBackend>();
+    let counts: Vec<(i64, i64)> =
+        apply_filters!(grouped, project_id, validated, None).load(conn)?;
+    Ok(counts.into_iter().collect())
 }
 
 #[cfg(test)]

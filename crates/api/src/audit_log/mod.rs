@@ -15,6 +15,7 @@ pub mod export;
 pub mod facets;
 pub mod histogram;
 pub mod retention;
+pub mod rollup;
 
 use auditlog_shared::wire::{AuditEntry, AuditPage, EntryActor, EntryResource};
 use auditlog_shared::{Cursor, CursorDirection, ResourceType, Source, StatusMatch};
@@ -266,9 +267,6 @@ pub fn list(
 ) -> QueryResult<AuditPage> {
     use audit_entries::dsl::{id, ts};
     let limit = i64::from(validated.query.page_size.get());
-    let total: i64 = filtered(project_id, validated, None)
-        .count()
-        .get_result(conn)?;
     let cursor = validated.query.cursor;
 
     let mut rows: Vec<EntryRow> = match cursor {
@@ -338,7 +336,6 @@ pub fn list(
 
     Ok(AuditPage {
         entries: rows.into_iter().map(AuditEntry::from).collect(),
-        total: total as u64,
         from: validated.window.from,
         to: validated.window.to,
         next: older.map(page_query),

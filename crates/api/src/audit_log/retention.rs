@@ -36,6 +36,7 @@ pub fn purge_expired(conn: &mut DbConnection, now_micros: i64) -> QueryResult<u6
         // Let queued writers in between batches.
         std::thread::sleep(Duration::from_millis(10));
     }
+    crate::audit_log::rollup::purge_before(conn, horizon)?;
     diesel::delete(sessions::table.filter(sessions::expires_at.lt(now_micros))).execute(conn)?;
     Ok(deleted)
 }

@@ -624,7 +624,7 @@ pub fn path_with_redacted_query(path: &str, query: &str) -> String {
     format!("{path}?{}", redacted.join("&"))
 }
 
-fn collection_name(resource_type: ResourceType) -> &'static str {
+pub(crate) fn collection_name(resource_type: ResourceType) -> &'static str {
     match resource_type {
         ResourceType::Application => "applications",
         ResourceType::Cluster => "clusters",

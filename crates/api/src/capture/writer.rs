@@ -27,7 +27,7 @@ pub const MAX_BATCH: usize = 1_000;
 
 /// An entry ready to be chained and stored. The writer fills the chain fields.
 #[derive(Clone, Debug, Insertable, Queryable, Selectable)]
-#[diesel(table_name = audit_entries)]
+#[diesel(table_name = audit_entries, treat_none_as_default_value = false)]
 pub struct NewAuditEntry {
     pub project_id: i64,
     pub ts: i64,
@@ -239,6 +239,7 @@ pub fn append_in_transaction(
             *head = (entry.chain_seq, entry.entry_hash.clone());
         }
         insert_entries(conn, entries)?;
+        crate::audit_log::rollup::record(conn, entries)?;
         for (project_id, (seq, hash)) in heads {
             diesel::update(audit_chain_heads::table.find(project_id))
                 .set((

@@ -196,3 +196,13 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (user_id));
+
+diesel::table! {
+    audit_rollups (project_id, dimension, bucket, value) {
+        project_id -> BigInt,
+        dimension -> Text,
+        bucket -> BigInt,
+        value -> Text,
+        entries -> BigInt,
+    }
+}

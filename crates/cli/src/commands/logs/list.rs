@@ -3,7 +3,7 @@
 use std::fmt::Display;
 
 use anyhow::Context as _;
-use auditlog_shared::wire::{AuditEntry, AuditPage};
+use auditlog_shared::wire::{AuditEntry, AuditPage, Histogram};
 use auditlog_shared::{AuditQuery, PageSize, Source, MAX_PAGE_SIZE};
 use chrono::{Local, TimeZone};
 
@@ -34,12 +34,13 @@ pub async fn list_entries(
     project_flag: Option<i64>,
 ) -> anyhow::Result<()> {
     if !all {
-        let answer = fetch_page(session, query).await?;
         if session.json {
-            return print_json(&answer.raw);
+            return print_json(&fetch_page(session, query).await?.raw);
         }
-        let page = answer.value;
-        let mut text = describe_entries(&page.entries, page.total, &Local);
+        let (page, total) =
+            tokio::try_join!(fetch_page(session, query), fetch_total(session, query))?;
+        let page = page.value;
+        let mut text = describe_entries(&page.entries, total, &Local);
         if let Some(next) = &page.next {
             text.push_str(&next_page_hint(next, project_flag));
         }
@@ -48,7 +49,6 @@ pub async fn list_entries(
 
     let mut entries: Vec<AuditEntry> = Vec::new();
     let mut raw_entries: Vec<serde_json::Value> = Vec::new();
-    let mut total = None;
     let mut current = query.clone();
     loop {
         let answer = fetch_page(session, &current).await?;
@@ -56,8 +56,6 @@ pub async fn list_entries(
             raw_entries.extend(raw.iter().cloned());
         }
         let page = answer.value;
-        // The first page counts the matches; later pages may count entries recorded since.
-        total.get_or_insert(page.total);
         entries.extend(page.entries);
         let Some(next) = page.next else { break };
         let next = AuditQuery::parse(&next)
@@ -70,7 +68,27 @@ pub async fn list_entries(
     if session.json {
         return print_json(&serde_json::Value::Array(raw_entries));
     }
-    write_stdout(&describe_entries(&entries, total.unwrap_or(0), &Local))
+    let total = entries.len() as u64;
+    write_stdout(&describe_entries(&entries, total, &Local))
+}
+
+/// How many entries match the query in its whole window: `GET …/audit-logs/histogram`.
+async fn fetch_total(session: &ProjectSession, query: &AuditQuery) -> anyhow::Result<u64> {
+    let mut view = query.clone();
+    view.cursor = None;
+    view.page_size = PageSize::default();
+    let canonical = view.to_query_string();
+    let mut path = session.project_path("/audit-logs/histogram");
+    if !canonical.is_empty() {
+        path.push('?');
+        path.push_str(&canonical);
+    }
+    Ok(session
+        .client
+        .get_json::<Histogram>(&path)
+        .await?
+        .value
+        .total)
 }
 
 /// `GET …/audit-logs?<query>`.

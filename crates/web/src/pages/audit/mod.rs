@@ -150,6 +150,7 @@ fn AuditLogs() -> impl IntoView {
         />
         <table::EntriesTable
             page=Signal::derive(move || page.get().flatten())
+            total=Signal::derive(move || histogram.get().and_then(Result::ok).map(|h| h.total))
             query=query.into()
             facets=facets_signal
             navigator=navigator

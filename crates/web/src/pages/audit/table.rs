@@ -12,6 +12,8 @@ use crate::api::ApiError;
 #[component]
 pub fn EntriesTable(
     page: Signal<Option<Result<AuditPage, ApiError>>>,
+    /// Entries matching the view in its whole window (the histogram counts them).
+    total: Signal<Option<u64>>,
     query: Signal<AuditQuery>,
     facets: Signal<Option<Facets>>,
     navigator: ViewNavigator,
@@ -53,7 +55,10 @@ pub fn EntriesTable(
                         </table>
                         <div class="pager">
                             <span class="muted small" data-test="total">
-                                {format!("{shown} shown · {} matching entr{}", page.total, if page.total == 1 { "y" } else { "ies" })}
+                                {move || match total.get() {
+                                    Some(total) => format!("{shown} shown · {total} matching entr{}", if total == 1 { "y" } else { "ies" }),
+                                    None => format!("{shown} shown"),
+                                }}
                             </span>
                             <button data-test="previous-page" disabled=previous.is_none()
                                 on:click=move |_| go_previous(previous.clone())>"← Newer"</button>

@@ -1,0 +1,377 @@
+//! Rollups: entry counts per project, hour and dimension value (`audit_rollups`), so that the
+//! histogram and the facets of a month of a busy project are sums over a few thousand rows
+//! instead of scans over millions of entries.
+//!
+//! Invariants:
+//! * The counts are written in the same transaction as the entries they count
+//!   ([`record`], called by the capture writer for every stored entry), so they are exact for
+//!   every whole hour. The retention job deletes the rows of hours wholly past the horizon.
+//! * A rollup answers only what it can answer exactly: a view with no filter and no search, or
+//!   with filters on one dimension only (which is the dimension summed). Everything else reads
+//!   the entries.
+//! * Only whole hours come from rollups. The partial hours at either end of a window are counted
+//!   from the entries ([`Split`]), so both paths give the same numbers to the entry.
+//! * Rollups are derived data: the hash chain covers the entries, not these counts.
+
+use std::collections::{BTreeMap, HashMap};
+
+use auditlog_shared::AuditQuery;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use crate::audit_log::{status_codes, Dimension};
+use crate::capture::writer::NewAuditEntry;
+use crate::db::schema::audit_rollups;
+use crate::db::DbConnection;
+
+/// The width of a rollup bucket: one hour, in microseconds.
+pub const BUCKET_MICROS: i64 = 3_600_000_000;
+
+/// The dimensions rollups count, as stored in `audit_rollups.dimension`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RollupDimension {
+    Actor,
+    Method,
+    Source,
+    Action,
+    Status,
+    ResourceType,
+    /// `resource_key`: serves the application and cluster filters and facets.
+    Resource,
+}
+
+impl RollupDimension {
+    pub const ALL: [RollupDimension; 7] = [
+        RollupDimension::Actor,
+        RollupDimension::Method,
+        RollupDimension::Source,
+        RollupDimension::Action,
+        RollupDimension::Status,
+        RollupDimension::ResourceType,
+        RollupDimension::Resource,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RollupDimension::Actor => "actor",
+            RollupDimension::Method => "method",
+            RollupDimension::Source => "source",
+            RollupDimension::Action => "action",
+            RollupDimension::Status => "status",
+            RollupDimension::ResourceType => "resource_type",
+            RollupDimension::Resource => "resource",
+        }
+    }
+
+    /// The entry's value in this dimension, as stored in `audit_rollups.value`.
+    pub fn value_of(self, entry: &NewAuditEntry) -> String {
+        match self {
+            RollupDimension::Actor => entry.actor_key.clone(),
+            RollupDimension::Method => entry.method.clone(),
+            RollupDimension::Source => entry.source.clone(),
+            RollupDimension::Action => entry.action.clone(),
+            RollupDimension::Status => entry.status_code.to_string(),
+            RollupDimension::ResourceType => entry.resource_type.clone(),
+            RollupDimension::Resource => entry.resource_key.clone(),
+        }
+    }
+}
+
+impl From<Dimension> for RollupDimension {
+    fn from(dimension: Dimension) -> RollupDimension {
+        match dimension {
+            Dimension::Actor => RollupDimension::Actor,
+            Dimension::Method => RollupDimension::Method,
+            Dimension::Source => RollupDimension::Source,
+            Dimension::Action => RollupDimension::Action,
+            Dimension::Status => RollupDimension::Status,
+            Dimension::ResourceType => RollupDimension::ResourceType,
+            Dimension::Application | Dimension::Cluster => RollupDimension::Resource,
+        }
+    }
+}
+
+/// The hour a timestamp (microseconds) falls in.
+pub fn bucket_of(ts: i64) -> i64 {
+    ts.div_euclid(BUCKET_MICROS) * BUCKET_MICROS
+}
+
+/// One counter increment: `(project, dimension, hour, value)` and how many entries it adds.
+pub type Increment = ((i64, RollupDimension, i64, String), i64);
+
+/// The increments a set of entries makes, summed, in key order (the order rows are locked in).
+pub fn increments<'a>(entries: impl IntoIterator<Item = &'a NewAuditEntry>) -> Vec<Increment> {
+    let mut counts: BTreeMap<(i64, RollupDimension, i64, String), i64> = BTreeMap::new();
+    for entry in entries {
+        let bucket = bucket_of(entry.ts);
+        for dimension in RollupDimension::ALL {
+            *counts
+                .entry((
+                    entry.project_id,
+                    dimension,
+                    bucket,
+                    dimension.value_of(entry),
+                ))
+                .or_default() += 1;
+        }
+    }
+    counts.into_iter().collect()
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_rollups)]
+struct RollupRow<'a> {
+    project_id: i64,
+    dimension: &'static str,
+    bucket: i64,
+    value: &'a str,
+    entries: i64,
+}
+
+/// Adds the entries to the counts, inside the caller's transaction.
+pub fn record(conn: &mut DbConnection, entries: &[NewAuditEntry]) -> QueryResult<()> {
+    add(conn, &increments(entries))
+}
+
+/// Adds increments to the counts, creating the rows that do not exist yet.
+pub fn add(conn: &mut DbConnection, increments: &[Increment]) -> QueryResult<()> {
+    use audit_rollups::dsl;
+    use diesel::upsert::excluded;
+    // 5 columns × 2,000 rows stays under both engines' bind-parameter limits.
+    for chunk in increments.chunks(2_000) {
+        let rows: Vec<RollupRow<'_>> = chunk
+            .iter()
+            .map(
+                |((project_id, dimension, bucket, value), entries)| RollupRow {
+                    project_id: *project_id,
+                    dimension: dimension.as_str(),
+                    bucket: *bucket,
+                    value,
+                    entries: *entries,
+                },
+            )
+            .collect();
+        let key = (dsl::project_id, dsl::dimension, dsl::bucket, dsl::value);
+        match conn {
+            DbConnection::Postgres(conn) => {
+                diesel::insert_into(audit_rollups::table)
+                    .values(&rows)
+                    .on_conflict(key)
+                    .do_update()
+                    .set(dsl::entries.eq(dsl::entries + excluded(dsl::entries)))
+                    .execute(conn)?;
+            }
+            // Diesel has no multi-row upsert for SQLite; one cached statement per row is cheap
+            // inside the open transaction.
+            DbConnection::Sqlite(conn) => {
+                for row in &rows {
+                    diesel::insert_into(audit_rollups::table)
+                        .values(row)
+                        .on_conflict(key)
+                        .do_update()
+                        .set(dsl::entries.eq(dsl::entries + excluded(dsl::entries)))
+                        .execute(conn)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the counts of hours that end at or before `horizon` (microseconds).
+pub fn purge_before(conn: &mut DbConnection, horizon: i64) -> QueryResult<usize> {
+    diesel::delete(audit_rollups::table.filter(audit_rollups::bucket.le(horizon - BUCKET_MICROS)))
+        .execute(conn)
+}
+
+/// What a view needs from rollups: nothing filtered (`Some(None)`), or one filtered dimension
+/// (`Some(Some(d))`). `None` when rollups cannot answer it (search, or filters on several
+/// dimensions). `skip`'s filter is left out, as facets do for the dimension they count.
+pub fn plan(query: &AuditQuery, skip: Option<Dimension>) -> Option<Option<Dimension>> {
+    if query.search.is_some() {
+        return None;
+    }
+    let filtered: Vec<Dimension> = Dimension::ALL
+        .into_iter()
+        .filter(|&d| Some(d) != skip && !filter_is_empty(query, d))
+        .collect();
+    match filtered.as_slice() {
+        [] => Some(None),
+        [only] => Some(Some(*only)),
+        _ => None,
+    }
+}
+
+fn filter_is_empty(query: &AuditQuery, dimension: Dimension) -> bool {
+    match dimension {
+        Dimension::Actor => query.actor.is_empty(),
+        Dimension::Method => query.method.is_empty(),
+        Dimension::Source => query.source.is_empty(),
+        Dimension::Action => query.action.is_empty(),
+        Dimension::Status => query.status.is_empty(),
+        Dimension::ResourceType => query.resource_type.is_empty(),
+        Dimension::Application => query.application.is_empty(),
+        Dimension::Cluster => query.cluster.is_empty(),
+    }
+}
+
+/// A dimension's include and exclude lists as rollup values.
+fn filter_values(query: &AuditQuery, dimension: Dimension) -> (Vec<String>, Vec<String>) {
+    fn strings<T: Ord>(
+        filter: &auditlog_shared::Filter<T>,
+        to_values: impl Fn(&T) -> Vec<String>,
+    ) -> (Vec<String>, Vec<String>) {
+        (
+            filter.include.iter().flat_map(&to_values).collect(),
+            filter.exclude.iter().flat_map(&to_values).collect(),
+        )
+    }
+    match dimension {
+        Dimension::Actor => strings(&query.actor, |a| vec![a.to_string()]),
+        Dimension::Method => strings(&query.method, |m| vec![m.as_str().to_string()]),
+        Dimension::Source => strings(&query.source, |s| vec![s.as_str().to_string()]),
+        Dimension::Action => strings(&query.action, |a| vec![a.as_str().to_string()]),
+        Dimension::Status => strings(&query.status, |s| {
+            status_codes(s).iter().map(i32::to_string).collect()
+        }),
+        Dimension::ResourceType => strings(&query.resource_type, |t| vec![t.as_str().to_string()]),
+        Dimension::Application => {
+            strings(&query.application, |id| vec![format!("application:{id}")])
+        }
+        Dimension::Cluster => strings(&query.cluster, |id| vec![format!("cluster:{id}")]),
+    }
+}
+
+/// A window `[from, to)` split into whole hours, which rollups answer, and the partial hours at
+/// its edges, which the entries answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// `[first whole hour, end of the last whole hour)`.
+    pub hours: (i64, i64),
+    /// The parts of the window outside `hours` (zero, one or two ranges).
+    pub edges: Vec<(i64, i64)>,
+}
+
+impl Split {
+    /// `None` when the window holds no whole hour.
+    pub fn new(from: i64, to: i64) -> Option<Split> {
+        let first = bucket_of(from + BUCKET_MICROS - 1);
+        let end = bucket_of(to);
+        if first >= end {
+            return None;
+        }
+        let edges = [(from, first), (end, to)]
+            .into_iter()
+            .filter(|(a, b)| a < b)
+            .collect();
+        Some(Split {
+            hours: (first, end),
+            edges,
+        })
+    }
+}
+
+/// Counts per `width`-wide bucket (a multiple of an hour, in microseconds) of a project's
+/// entries in whole hours `hours`, filtered on `filtered` as `query` says (or unfiltered).
+pub fn bucket_counts(
+    conn: &mut DbConnection,
+    project_id: i64,
+    query: &AuditQuery,
+    filtered: Option<Dimension>,
+    hours: (i64, i64),
+    width: i64,
+) -> QueryResult<HashMap<i64, i64>> {
+    debug_assert_eq!(width % BUCKET_MICROS, 0);
+    // Unfiltered: any one dimension's counts sum to all entries; `source` has the fewest values.
+    let dimension = filtered.map_or(RollupDimension::Source, RollupDimension::from);
+    let bucket = format!("((bucket / {width}) * {width})");
+    let mut select = audit_rollups::table
+        .filter(audit_rollups::project_id.eq(project_id))
+        .filter(audit_rollups::dimension.eq(dimension.as_str()))
+        .filter(audit_rollups::bucket.ge(hours.0))
+        .filter(audit_rollups::bucket.lt(hours.1))
+        .group_by(sql::<BigInt>(&bucket))
+        .select((
+            sql::<BigInt>(&bucket),
+            sql::<BigInt>("CAST(SUM(entries) AS BIGINT)"),
+        ))
+        .into_boxed::<crate::audit_log::DbBackend>();
+    if let Some(filtered) = filtered {
+        let (include, exclude) = filter_values(query, filtered);
+        if !include.is_empty() {
+            select = select.filter(audit_rollups::value.eq_any(include));
+        }
+        if !exclude.is_empty() {
+            select = select.filter(audit_rollups::value.ne_all(exclude));
+        }
+    }
+    Ok(select.load::<(i64, i64)>(conn)?.into_iter().collect())
+}
+
+/// Counts per value of each dimension in `dimensions` over a project's whole hours `hours`,
+/// unfiltered.
+pub fn value_counts(
+    conn: &mut DbConnection,
+    project_id: i64,
+    dimensions: &[RollupDimension],
+    hours: (i64, i64),
+) -> QueryResult<HashMap<RollupDimension, Vec<(String, i64)>>> {
+    let names: Vec<&str> = dimensions.iter().map(|d| d.as_str()).collect();
+    let rows: Vec<(String, String, i64)> = audit_rollups::table
+        .filter(audit_rollups::project_id.eq(project_id))
+        .filter(audit_rollups::dimension.eq_any(names))
+        .filter(audit_rollups::bucket.ge(hours.0))
+        .filter(audit_rollups::bucket.lt(hours.1))
+        .group_by((audit_rollups::dimension, audit_rollups::value))
+        .select((
+            audit_rollups::dimension,
+            audit_rollups::value,
+            sql::<BigInt>("CAST(SUM(entries) AS BIGINT)"),
+        ))
+        .load(conn)?;
+    let mut counts: HashMap<RollupDimension, Vec<(String, i64)>> = HashMap::new();
+    for (name, value, count) in rows {
+        if let Some(dimension) = dimensions.iter().find(|d| d.as_str() == name) {
+            counts.entry(*dimension).or_default().push((value, count));
+        }
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = BUCKET_MICROS;
+
+    #[test]
+    fn windows_split_into_whole_hours_and_partial_edges() {
+        let split = Split::new(10 * HOUR + 5, 13 * HOUR + 7).unwrap();
+        assert_eq!(split.hours, (11 * HOUR, 13 * HOUR));
+        assert_eq!(
+            split.edges,
+            vec![(10 * HOUR + 5, 11 * HOUR), (13 * HOUR, 13 * HOUR + 7)]
+        );
+        let aligned = Split::new(10 * HOUR, 12 * HOUR).unwrap();
+        assert_eq!(aligned.edges, vec![]);
+        assert_eq!(Split::new(10 * HOUR + 1, 11 * HOUR + 2), None);
+    }
+
+    #[test]
+    fn views_with_search_or_two_filtered_dimensions_read_the_entries() {
+        let parse = |raw: &str| AuditQuery::parse(raw).unwrap();
+        assert_eq!(plan(&parse(""), None), Some(None));
+        assert_eq!(
+            plan(&parse("method.not=GET"), None),
+            Some(Some(Dimension::Method))
+        );
+        assert_eq!(plan(&parse("method=GET&status=5xx"), None), None);
+        assert_eq!(
+            plan(&parse("method=GET&status=5xx"), Some(Dimension::Status)),
+            Some(Some(Dimension::Method))
+        );
+        assert_eq!(plan(&parse("q=deploy"), None), None);
+        assert_eq!(plan(&parse("application=1&cluster=2"), None), None);
+    }
+}

@@ -1,0 +1,642 @@
+//! `scale`: the query API and the capture on a large, realistic history (issue #6).
+//!
+//! For each backend and each size, the database is filled by `auditlog-server bench-seed`
+//! (200 projects, the first holding 35 % of the entries, 30 days ending at the seeding), or
+//! reused when a previous run left it (`--reuse`). Then the release server runs as its own
+//! process on it, and every query shape is sent over HTTP to the largest project, warm:
+//! `--warmup` unmeasured requests, then `--samples` measured ones, one after the other.
+//! Reported per shape: p50, p95 and p99 of the time to the last byte of the answer, answers per
+//! second, and the target it is held to. Then the capture runs on the same server (audited reads
+//! and writes by concurrent clients; the latency an audited read adds at a fixed rate), and the
+//! server's peak resident memory (`VmHWM`) is read at the end.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use auditlog_shared::{Cursor, CursorDirection};
+use clap::Args;
+use diesel::prelude::*;
+use diesel::PgConnection;
+use serde_json::Value;
+use tokio::io::AsyncBufReadExt as _;
+
+use crate::capture::{self, Backend};
+use crate::report::{self, Environment};
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// History sizes, in entries (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000_000u64])]
+    pub entries: Vec<u64>,
+    /// Backends to measure (comma-separated).
+    #[arg(
+        long = "backend",
+        value_enum,
+        value_delimiter = ',',
+        default_values_t = [Backend::Sqlite, Backend::Postgres]
+    )]
+    pub backends: Vec<Backend>,
+    /// The generator's seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Measured requests per query shape.
+    #[arg(long, default_value_t = 40)]
+    pub samples: usize,
+    /// Unmeasured requests per query shape before the measured ones.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Reuse a database a previous run generated with the same size and seed.
+    #[arg(long)]
+    pub reuse: bool,
+    /// Where the SQLite databases are kept.
+    #[arg(long, default_value = "target/bench-data")]
+    pub data_dir: PathBuf,
+    /// The PostgreSQL server the databases are created on (`auditlog_scale_<entries>_<seed>`).
+    #[arg(
+        long,
+        env = "AUDITLOG_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub postgres_url: String,
+    /// Concurrent clients of the capture throughput runs.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// Seconds each capture measurement runs (0 skips the capture).
+    #[arg(long, default_value_t = 10)]
+    pub capture_seconds: u64,
+    /// The fixed rate of the capture latency run, in requests per second.
+    #[arg(long, default_value_t = 1_000)]
+    pub rate: u32,
+    /// Write the results into the "Scale" section of this Markdown file (replacing it).
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+}
+
+const PASSWORD: &str = "bench-password";
+
+/// One query shape and its target p95.
+struct Shape {
+    label: String,
+    path: String,
+    target_ms: f64,
+}
+
+/// One measured shape.
+struct Row {
+    backend: &'static str,
+    entries: u64,
+    label: String,
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    per_second: f64,
+    bytes: usize,
+    target_ms: f64,
+}
+
+pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.samples > 0, "--samples must be at least 1");
+    anyhow::ensure!(!args.entries.is_empty(), "name at least one size");
+    let server = std::env::current_exe()?
+        .parent()
+        .context("the benchmark's directory")?
+        .join("auditlog-server");
+    anyhow::ensure!(
+        server.exists(),
+        "{} is missing: build it with `cargo build --release -p auditlog-api`",
+        server.display()
+    );
+    let environment = Environment::detect(
+        args.backends
+            .contains(&Backend::Postgres)
+            .then_some(args.postgres_url.as_str()),
+    );
+    std::fs::create_dir_all(&args.data_dir)?;
+
+    let mut rows = Vec::new();
+    let mut capture_rows = Vec::new();
+    let mut notes = Vec::new();
+    for &entries in &args.entries {
+        for &backend in &args.backends {
+            let label = backend.label();
+            let (url, seeded) = prepare_database(&server, backend, entries, &args)
+                .await
+                .with_context(|| format!("preparing {label} with {entries} entries"))?;
+            if let Some(note) = seeded {
+                notes.push(note);
+            }
+            let (measured, captured, note) = measure(&server, backend, entries, &url, &args)
+                .await
+                .with_context(|| format!("measuring {label} with {entries} entries"))?;
+            rows.extend(measured);
+            capture_rows.extend(captured);
+            notes.push(note);
+        }
+    }
+
+    let table = table(&rows);
+    println!("{table}");
+    let capture_table = report::table(&capture_rows);
+    if !capture_rows.is_empty() {
+        println!("{capture_table}");
+    }
+    for note in &notes {
+        println!("- {note}");
+    }
+    if let Some(path) = &args.write {
+        let section = section(&table, &capture_table, &notes, &environment, &args);
+        report::write_section(path, "Scale", &section)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote the Scale section of {}", path.display());
+    }
+    Ok(())
+}
+
+/// The database's URL, seeding it unless a seeded one is reused; and a note on the seeding.
+async fn prepare_database(
+    server: &std::path::Path,
+    backend: Backend,
+    entries: u64,
+    args: &ScaleArgs,
+) -> anyhow::Result<(String, Option<String>)> {
+    let name = format!("auditlog_scale_{entries}_{}", args.seed);
+    let url = match backend {
+        Backend::Sqlite => {
+            let file = std::path::absolute(args.data_dir.join(format!("{name}.db")))?;
+            if file.exists() && args.reuse {
+                return Ok((format!("sqlite://{}", file.display()), None));
+            }
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+            format!("sqlite://{}", file.display())
+        }
+        Backend::Postgres => {
+            let mut admin = PgConnection::establish(&args.postgres_url)
+                .with_context(|| format!("PostgreSQL is unreachable at {}", args.postgres_url))?;
+            let (base, _) = args
+                .postgres_url
+                .rsplit_once('/')
+                .context("the PostgreSQL URL names no database")?;
+            let url = format!("{base}/{name}");
+            let exists: i64 = diesel::sql_query(format!(
+                "SELECT COUNT(*) AS count FROM pg_database WHERE datname = '{name}'"
+            ))
+            .get_result::<Count>(&mut admin)?
+            .count;
+            if exists > 0 && args.reuse {
+                return Ok((url, None));
+            }
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)?;
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
+            url
+        }
+    };
+    eprintln!("{}: generating {entries} entries", backend.label());
+    let started = Instant::now();
+    let output = tokio::process::Command::new(server)
+        .args(["--database-url", &url, "bench-seed"])
+        .args(["--entries", &entries.to_string()])
+        .args(["--seed", &args.seed.to_string()])
+        .args(["--password", PASSWORD])
+        .stderr(Stdio::inherit())
+        .output()
+        .await?;
+    anyhow::ensure!(output.status.success(), "bench-seed failed");
+    let elapsed = started.elapsed().as_secs_f64();
+    let size = database_size(backend, &url, &args.postgres_url);
+    Ok((
+        url,
+        Some(format!(
+            "{} with {} entries: generated in {elapsed:.0} s ({} entries/s), {} on disk. {}",
+            backend.label(),
+            report::thousands(entries as f64),
+            report::thousands(entries as f64 / elapsed),
+            size,
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+        )),
+    ))
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+#[derive(QueryableByName)]
+struct Size {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    size: String,
+}
+
+fn database_size(backend: Backend, url: &str, admin_url: &str) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let file = url.trim_start_matches("sqlite://");
+            std::fs::metadata(file)
+                .map(|m| format!("{:.2} GB", m.len() as f64 / 1e9))
+                .unwrap_or_else(|_| "unknown size".into())
+        }
+        Backend::Postgres => {
+            let name = url.rsplit('/').next().unwrap_or_default();
+            PgConnection::establish(admin_url)
+                .ok()
+                .and_then(|mut conn| {
+                    diesel::sql_query(format!(
+                        "SELECT pg_size_pretty(pg_database_size('{name}')) AS size"
+                    ))
+                    .get_result::<Size>(&mut conn)
+                    .ok()
+                })
+                .map_or_else(|| "unknown size".into(), |s| s.size)
+        }
+    }
+}
+
+/// A server process and its address.
+struct Server {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl Server {
+    async fn start(binary: &std::path::Path, database_url: &str) -> anyhow::Result<Server> {
+        let data_dir = tempfile::tempdir()?.keep();
+        let mut child = tokio::process::Command::new(binary)
+            .args(["--database-url", database_url, "--bind", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env(
+                "AUDITLOG_SECRET_KEY",
+                "scale-benchmark-secret-key-0123456789abcdef",
+            )
+            .env("RUST_LOG", "warn")
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("the server's output")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let url = tokio::time::timeout(Duration::from_secs(300), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(url) = line.strip_prefix("Auditlog is listening on ") {
+                    return anyhow::Ok(url.trim().to_string());
+                }
+            }
+            anyhow::bail!("the server stopped before listening")
+        })
+        .await
+        .context("the server did not start in 5 minutes")??;
+        Ok(Server { child, url })
+    }
+
+    /// The peak resident memory so far, in MB.
+    fn peak_rss_mb(&self) -> Option<f64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: f64 = line
+            .trim_start_matches("VmHWM:")
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb / 1024.0)
+    }
+}
+
+async fn measure(
+    binary: &std::path::Path,
+    backend: Backend,
+    entries: u64,
+    database_url: &str,
+    args: &ScaleArgs,
+) -> anyhow::Result<(Vec<Row>, Vec<report::Measurement>, String)> {
+    let label = backend.label();
+    let server = Server::start(binary, database_url).await?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()?;
+    let project_id = 1;
+    let token = capture::admin_token(
+        &client,
+        &server.url,
+        auditlog_api::synthetic::ADMIN_EMAIL,
+        PASSWORD,
+        project_id,
+    )
+    .await?;
+    let base = format!("{}/api/v1/projects/{project_id}/audit-logs", server.url);
+    let shapes = shapes(&client, &base, &token).await?;
+
+    let mut rows = Vec::new();
+    for shape in shapes {
+        eprintln!("{label} {entries}: {}", shape.label);
+        let url = format!("{base}{}", shape.path);
+        for _ in 0..args.warmup {
+            fetch(&client, &url, &token).await?;
+        }
+        let mut latencies = Vec::with_capacity(args.samples);
+        let mut bytes = 0;
+        let started = Instant::now();
+        for _ in 0..args.samples {
+            let sent = Instant::now();
+            bytes = fetch(&client, &url, &token).await?;
+            latencies.push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        latencies.sort_unstable();
+        let ms = |p: f64| report::percentile(&latencies, p) as f64 / 1_000.0;
+        rows.push(Row {
+            backend: label,
+            entries,
+            label: shape.label,
+            p50: ms(50.0),
+            p95: ms(95.0),
+            p99: ms(99.0),
+            per_second: args.samples as f64 / elapsed,
+            bytes,
+            target_ms: shape.target_ms,
+        });
+    }
+
+    let captured = if args.capture_seconds > 0 {
+        capture::capture_on(
+            backend,
+            server.url.clone(),
+            token,
+            project_id,
+            args.clients,
+            args.capture_seconds,
+            args.rate,
+        )
+        .await
+    } else {
+        Vec::new()
+    };
+    let rss = server
+        .peak_rss_mb()
+        .map_or_else(|| "unknown".into(), |mb| format!("{mb:.0} MB"));
+    let note = format!(
+        "{label} with {} entries: the server's peak resident memory over the whole run was {rss} (target ≤ 300 MB).",
+        report::thousands(entries as f64)
+    );
+    Ok((rows, captured, note))
+}
+
+/// `GET url` with the token; the body's length, read to the last byte. Anything but 200 fails.
+async fn fetch(client: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<usize> {
+    let response = client.get(url).bearer_auth(token).send().await?;
+    let status = response.status();
+    let body = response.bytes().await?;
+    anyhow::ensure!(
+        status == 200,
+        "{url} answered {status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    Ok(body.len())
+}
+
+/// The query shapes, with values picked from the data: the busiest actors, a cluster, an
+/// application, a rare and a common search term.
+async fn shapes(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<Vec<Shape>> {
+    let facets: Value = client
+        .get(format!("{base}/facets?range=30d"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let values = |key: &str| -> Vec<String> {
+        facets["dimensions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["key"] == key)
+            .and_then(|d| d["values"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["value"].as_str().map(str::to_string))
+            .collect()
+    };
+    let actors = values("actor");
+    let users: Vec<&String> = actors.iter().filter(|a| a.starts_with("user:")).collect();
+    let applications = values("application");
+    let clusters = values("cluster");
+    anyhow::ensure!(
+        users.len() >= 3 && !applications.is_empty() && !clusters.is_empty(),
+        "the largest project lacks users, applications or clusters"
+    );
+    // A user in the middle of the ranking; the least busy listed user's email is a rare term.
+    let user = users[users.len() / 2];
+    let rare_user_id = users[users.len() - 1].trim_start_matches("user:");
+    let entry: Value = client
+        .get(format!(
+            "{base}?range=30d&actor=user:{rare_user_id}&limit=1"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let rare_term = entry["entries"][0]["actor"]["email"]
+        .as_str()
+        .context("the rare user's email")?
+        .to_string();
+    let three_actors = format!("actor={}&actor={}&actor={}", actors[0], users[0], users[1]);
+    let application = &applications[applications.len() / 2];
+    let cluster = &clusters[0];
+    let deep = Cursor {
+        direction: CursorDirection::Older,
+        timestamp_micros: (chrono::Utc::now() - chrono::Duration::days(15)).timestamp_micros(),
+        id: i64::MAX,
+    };
+    let list = 25.0;
+    let shape = |label: &str, path: String, target_ms: f64| Shape {
+        label: label.to_string(),
+        path,
+        target_ms,
+    };
+    Ok(vec![
+        shape(
+            "list: first page, default view (7 days)",
+            String::new(),
+            list,
+        ),
+        shape("list: first page, 30 days", "?range=30d".into(), list),
+        shape(
+            "list: deep page (cursor 15 days back), 30 days",
+            format!("?range=30d&cursor={}", deep.encode()),
+            list,
+        ),
+        shape("list: method ≠ GET, 7 days", "?method.not=GET".into(), list),
+        shape(
+            "list: actor (a user), 30 days",
+            format!("?range=30d&actor={user}"),
+            list,
+        ),
+        shape(
+            "list: source = cli, 30 days",
+            "?range=30d&source=cli".into(),
+            list,
+        ),
+        shape(
+            "list: action = application.deploy, 30 days",
+            "?range=30d&action=application.deploy".into(),
+            list,
+        ),
+        shape(
+            "list: status = 5xx, 30 days",
+            "?range=30d&status=5xx".into(),
+            list,
+        ),
+        shape(
+            "list: resource type = cluster, 30 days",
+            "?range=30d&resource_type=cluster".into(),
+            list,
+        ),
+        shape(
+            "list: one application, 30 days",
+            format!("?range=30d&application={application}"),
+            list,
+        ),
+        shape(
+            "list: one cluster, 30 days",
+            format!("?range=30d&cluster={cluster}"),
+            list,
+        ),
+        shape(
+            "list: rare combination (5xx ∧ cluster ∧ action), 30 days",
+            format!("?range=30d&status=5xx&cluster={cluster}&action=cluster.read"),
+            list,
+        ),
+        shape(
+            "search: rare term (an email), 30 days",
+            format!("?range=30d&q={}", encode(&rare_term)),
+            100.0,
+        ),
+        shape(
+            "search: common term (`applications`), 30 days",
+            "?range=30d&q=applications".into(),
+            100.0,
+        ),
+        shape("histogram: 30 days", "/histogram?range=30d".into(), 100.0),
+        shape(
+            "histogram: method ≠ GET, 30 days",
+            "/histogram?range=30d&method.not=GET".into(),
+            100.0,
+        ),
+        shape(
+            "histogram: 3 actors ∧ search, 30 days",
+            format!("/histogram?range=30d&{three_actors}&q=deploy"),
+            300.0,
+        ),
+        shape("facets: 30 days", "/facets?range=30d".into(), 100.0),
+        shape(
+            "facets: 3 actors ∧ search, 30 days",
+            format!("/facets?range=30d&{three_actors}&q=deploy"),
+            300.0,
+        ),
+        shape(
+            "export: 10,000 rows CSV",
+            "/export.csv?range=30d".into(),
+            200.0,
+        ),
+        shape(
+            "export: 10,000 rows NDJSON",
+            "/export.ndjson?range=30d".into(),
+            200.0,
+        ),
+    ])
+}
+
+fn encode(text: &str) -> String {
+    auditlog_shared::encode_query_component(text)
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| Backend | Entries | Query (largest project) | p50 (ms) | p95 (ms) | p99 (ms) | Answers/s | Body (bytes) | Target p95 (ms) | |\n\
+         |---|---:|---|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    for row in rows {
+        let verdict = if row.p95 <= row.target_ms {
+            "met".to_string()
+        } else {
+            format!("missed by {:.0} ms", row.p95 - row.target_ms)
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {} | {:.0} | {} |\n",
+            row.backend,
+            report::thousands(row.entries as f64),
+            row.label,
+            row.p50,
+            row.p95,
+            row.p99,
+            row.per_second,
+            report::thousands(row.bytes as f64),
+            row.target_ms,
+            verdict
+        ));
+    }
+    out
+}
+
+fn section(
+    table: &str,
+    capture_table: &str,
+    notes: &[String],
+    environment: &Environment,
+    args: &ScaleArgs,
+) -> String {
+    let mut out = String::from("## Scale\n\n");
+    out.push_str(&format!(
+        "Measured on {} with {} CPUs ({}), {} of memory, {}, SQLite {}{}; 1-minute load {} at \
+         the start.\n\n",
+        environment.date,
+        environment.cpus,
+        environment.cpu_model,
+        environment.memory,
+        environment.kernel,
+        environment.sqlite,
+        environment
+            .postgres
+            .as_ref()
+            .map(|v| format!(", PostgreSQL {v}"))
+            .unwrap_or_default(),
+        environment.load,
+    ));
+    out.push_str(&format!(
+        "```\ncargo build --release -p auditlog-api -p auditlog-bench\n{}\n```\n\n",
+        command_line()
+    ));
+    out.push_str(&format!(
+        "Each query: {} warm-up requests, then {} measured one after the other, over HTTP with an \
+         admin API token, timed to the last byte of the answer.\n\n",
+        args.warmup, args.samples
+    ));
+    out.push_str(table);
+    if !capture_table.trim().is_empty() && capture_table.lines().count() > 2 {
+        out.push_str("\nCapture on the same server and data:\n\n");
+        out.push_str(capture_table);
+    }
+    out.push('\n');
+    for note in notes {
+        out.push_str(&format!("- {note}\n"));
+    }
+    out
+}
+
+fn command_line() -> String {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    format!("target/release/auditlog-bench {}", arguments.join(" "))
+}
