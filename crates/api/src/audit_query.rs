@@ -16,6 +16,9 @@ pub struct ValidatedQuery {
     pub window: ResolvedRange,
     /// Whether `window.from` was moved forward to the retention horizon.
     pub clamped_to_retention: bool,
+    /// The trigram index query that drives the search, when [`crate::audit_log::search::plan`]
+    /// chose it; `None` reads the window (or lets PostgreSQL's planner choose).
+    pub search_index: Option<String>,
 }
 
 impl ValidatedQuery {
@@ -61,6 +64,7 @@ impl ValidatedQuery {
             query,
             window,
             clamped_to_retention,
+            search_index: None,
         })
     }
 }

@@ -4,7 +4,8 @@
 //! (200 projects, the first holding 35 % of the entries, 30 days ending at the seeding), or
 //! reused when a previous run left it (`--reuse`). Then the release server runs as its own
 //! process on it, and every query shape is sent over HTTP to the largest project, warm:
-//! `--warmup` unmeasured requests, then `--samples` measured ones, one after the other.
+//! `--warmup` unmeasured requests, then `--samples` measured ones, one after the other (fewer when
+//! a shape takes longer than `--max-seconds-per-query`).
 //! Reported per shape: p50, p95 and p99 of the time to the last byte of the answer, answers per
 //! second, and the target it is held to. Then the capture runs on the same server (audited reads
 //! and writes by concurrent clients; the latency an audited read adds at a fixed rate), and the
@@ -44,6 +45,10 @@ pub struct ScaleArgs {
     /// Measured requests per query shape.
     #[arg(long, default_value_t = 40)]
     pub samples: usize,
+    /// Stop measuring a shape after this many seconds, with fewer samples (a slow shape would
+    /// otherwise hold the run for minutes).
+    #[arg(long, default_value_t = 30)]
+    pub max_seconds_per_query: u64,
     /// Unmeasured requests per query shape before the measured ones.
     #[arg(long, default_value_t = 3)]
     pub warmup: usize,
@@ -93,6 +98,7 @@ struct Row {
     p99: f64,
     per_second: f64,
     bytes: usize,
+    samples: usize,
     target_ms: f64,
 }
 
@@ -322,6 +328,15 @@ async fn measure(
     args: &ScaleArgs,
 ) -> anyhow::Result<(Vec<Row>, Vec<report::Measurement>, String)> {
     let label = backend.label();
+    // Migrations first (a new index on a large reused database takes a while), timed apart.
+    let started = Instant::now();
+    let migrated = tokio::process::Command::new(binary)
+        .args(["--database-url", database_url, "migrate"])
+        .stdout(Stdio::null())
+        .status()
+        .await?;
+    anyhow::ensure!(migrated.success(), "migrating {database_url} failed");
+    let migration_seconds = started.elapsed().as_secs_f64();
     let server = Server::start(binary, database_url).await?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
@@ -348,7 +363,11 @@ async fn measure(
         let mut latencies = Vec::with_capacity(args.samples);
         let mut bytes = 0;
         let started = Instant::now();
+        let budget = Duration::from_secs(args.max_seconds_per_query);
         for _ in 0..args.samples {
+            if started.elapsed() > budget && latencies.len() >= 3 {
+                break;
+            }
             let sent = Instant::now();
             bytes = fetch(&client, &url, &token).await?;
             latencies.push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
@@ -363,7 +382,8 @@ async fn measure(
             p50: ms(50.0),
             p95: ms(95.0),
             p99: ms(99.0),
-            per_second: args.samples as f64 / elapsed,
+            per_second: latencies.len() as f64 / elapsed,
+            samples: latencies.len(),
             bytes,
             target_ms: shape.target_ms,
         });
@@ -386,8 +406,13 @@ async fn measure(
     let rss = server
         .peak_rss_mb()
         .map_or_else(|| "unknown".into(), |mb| format!("{mb:.0} MB"));
+    let migrations = if migration_seconds > 2.0 {
+        format!(" Pending migrations took {migration_seconds:.0} s before the run.")
+    } else {
+        String::new()
+    };
     let note = format!(
-        "{label} with {} entries: the server's peak resident memory over the whole run was {rss} (target ≤ 300 MB).",
+        "{label} with {} entries: the server's peak resident memory over the whole run was {rss} (target ≤ 300 MB).{migrations}",
         report::thousands(entries as f64)
     );
     Ok((rows, captured, note))
@@ -565,8 +590,8 @@ fn encode(text: &str) -> String {
 
 fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| Backend | Entries | Query (largest project) | p50 (ms) | p95 (ms) | p99 (ms) | Answers/s | Body (bytes) | Target p95 (ms) | |\n\
-         |---|---:|---|---:|---:|---:|---:|---:|---:|---|\n",
+        "| Backend | Entries | Query (largest project) | p50 (ms) | p95 (ms) | p99 (ms) | Answers/s | Samples | Body (bytes) | Target p95 (ms) | |\n\
+         |---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for row in rows {
         let verdict = if row.p95 <= row.target_ms {
@@ -575,7 +600,7 @@ fn table(rows: &[Row]) -> String {
             format!("missed by {:.0} ms", row.p95 - row.target_ms)
         };
         out.push_str(&format!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {} | {:.0} | {} |\n",
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {:.0} | {} |\n",
             row.backend,
             report::thousands(row.entries as f64),
             row.label,
@@ -583,6 +608,7 @@ fn table(rows: &[Row]) -> String {
             row.p95,
             row.p99,
             row.per_second,
+            row.samples,
             report::thousands(row.bytes as f64),
             row.target_ms,
             verdict

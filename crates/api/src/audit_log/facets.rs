@@ -49,6 +49,18 @@ pub fn facets(
         _ => HashMap::new(),
     };
 
+    // Dimensions read from the entries without a filter of their own all count the same
+    // entries (those passing every filter): one scan serves them all.
+    let shared: Vec<Dimension> = Dimension::ALL
+        .into_iter()
+        .filter(|&d| !from_rollups.contains(&d) && rollup::filter_is_empty(&validated.query, d))
+        .collect();
+    let mut shared_counts = if shared.len() > 1 {
+        combined_counts(conn, project_id, validated)?
+    } else {
+        HashMap::new()
+    };
+
     let mut dimensions = Vec::new();
     for dimension in Dimension::ALL {
         let mut counts: HashMap<String, i64> = HashMap::new();
@@ -66,6 +78,8 @@ pub fn facets(
                     *counts.entry(value).or_default() += count;
                 }
             }
+        } else if shared.len() > 1 && shared.contains(&dimension) {
+            counts = shared_counts.remove(&dimension).unwrap_or_default();
         } else {
             for (value, count) in entry_counts(conn, project_id, validated, dimension)? {
                 *counts.entry(value).or_default() += count;
@@ -120,6 +134,70 @@ fn entry_counts(
                 .load(conn)?
         }
     })
+}
+
+/// `(actor_key, method, source, action, status_code, resource_type, resource_key, count)`.
+type CombinedRow = (String, String, String, String, i32, String, String, i64);
+
+/// Counts per value of every dimension over the entries passing all of the view's filters, in
+/// one scan.
+fn combined_counts(
+    conn: &mut DbConnection,
+    project_id: i64,
+    validated: &ValidatedQuery,
+) -> QueryResult<HashMap<Dimension, HashMap<String, i64>>> {
+    let columns = (
+        dsl::actor_key,
+        dsl::method,
+        dsl::source,
+        dsl::action,
+        dsl::status_code,
+        dsl::resource_type,
+        dsl::resource_key,
+    );
+    let rows: Vec<CombinedRow> = apply_filters!(
+        audit_entries::table
+            .group_by(columns)
+            .select((
+                dsl::actor_key,
+                dsl::method,
+                dsl::source,
+                dsl::action,
+                dsl::status_code,
+                dsl::resource_type,
+                dsl::resource_key,
+                count_star(),
+            ))
+            .into_boxed::<DbBackend>(),
+        project_id,
+        validated,
+        None
+    )
+    .load(conn)?;
+    let mut counts: HashMap<Dimension, HashMap<String, i64>> = HashMap::new();
+    let mut add = |dimension: Dimension, value: &str, count: i64| {
+        let values = counts.entry(dimension).or_default();
+        match values.get_mut(value) {
+            Some(total) => *total += count,
+            None => {
+                values.insert(value.to_string(), count);
+            }
+        }
+    };
+    for (actor, method, source, action, status, resource_type, resource, count) in &rows {
+        add(Dimension::Actor, actor, *count);
+        add(Dimension::Method, method, *count);
+        add(Dimension::Source, source, *count);
+        add(Dimension::Action, action, *count);
+        add(Dimension::Status, &status.to_string(), *count);
+        add(Dimension::ResourceType, resource_type, *count);
+        if resource.starts_with("application:") {
+            add(Dimension::Application, resource, *count);
+        } else if resource.starts_with("cluster:") {
+            add(Dimension::Cluster, resource, *count);
+        }
+    }
+    Ok(counts)
 }
 
 /// The values a facet lists, as `(value, count)`: application and cluster facets list ids

@@ -16,6 +16,7 @@ pub mod facets;
 pub mod histogram;
 pub mod retention;
 pub mod rollup;
+pub mod search;
 
 use auditlog_shared::wire::{AuditEntry, AuditPage, EntryActor, EntryResource};
 use auditlog_shared::{Cursor, CursorDirection, ResourceType, Source, StatusMatch};
@@ -33,7 +34,7 @@ pub type DbBackend = <DbConnection as diesel::Connection>::Backend;
 pub type BoxedEntries<'a> = audit_entries::BoxedQuery<'a, DbBackend>;
 
 /// The filter dimensions, as facets name them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dimension {
     Actor,
     Method,
@@ -82,10 +83,27 @@ macro_rules! apply_filters {
         let validated: &$crate::audit_query::ValidatedQuery = $validated;
         let skip: Option<Dimension> = $skip;
         let query = &validated.query;
-        let mut boxed = $boxed
-            .filter(dsl::project_id.eq($project_id))
-            .filter(dsl::ts.ge(validated.window.from.timestamp_micros()))
-            .filter(dsl::ts.lt(validated.window.to.timestamp_micros()));
+        let from = validated.window.from.timestamp_micros();
+        let to = validated.window.to.timestamp_micros();
+        let mut boxed = match &validated.search_index {
+            // The trigram index drives (see `search`): the unary `+` keeps SQLite from using
+            // the project and time indexes, so it reads the index's candidates by rowid.
+            Some(expression) => $boxed.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("+audit_entries.project_id = ")
+                    .bind::<diesel::sql_types::BigInt, _>($project_id)
+                    .sql(" AND +audit_entries.ts >= ")
+                    .bind::<diesel::sql_types::BigInt, _>(from)
+                    .sql(" AND +audit_entries.ts < ")
+                    .bind::<diesel::sql_types::BigInt, _>(to)
+                    .sql(" AND audit_entries.id IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ")
+                    .bind::<diesel::sql_types::Text, _>(expression.clone())
+                    .sql(")"),
+            ),
+            None => $boxed
+                .filter(dsl::project_id.eq($project_id))
+                .filter(dsl::ts.ge(from))
+                .filter(dsl::ts.lt(to)),
+        };
         macro_rules! include_exclude {
             ($dimension:expr, $column:expr, $filter:expr, $to_value:expr) => {
                 if skip != Some($dimension) {
@@ -124,12 +142,14 @@ macro_rules! apply_filters {
             query.action,
             |a: &auditlog_shared::ActionKey| [a.as_str().to_string()]
         );
-        include_exclude!(
-            Dimension::Status,
-            dsl::status_code,
-            query.status,
-            $crate::audit_log::status_codes
-        );
+        if skip != Some(Dimension::Status) {
+            if let Some(predicate) = $crate::audit_log::status_predicate(&query.status.include) {
+                boxed = boxed.filter(predicate);
+            }
+            if let Some(predicate) = $crate::audit_log::status_predicate(&query.status.exclude) {
+                boxed = boxed.filter(diesel::dsl::not(predicate));
+            }
+        }
         include_exclude!(
             Dimension::ResourceType,
             dsl::resource_type,
@@ -173,6 +193,71 @@ pub fn filtered(
         validated,
         skip
     )
+}
+
+/// A boxed condition on `audit_entries`.
+pub type EntryPredicate = Box<
+    dyn diesel::BoxableExpression<
+        audit_entries::table,
+        DbBackend,
+        SqlType = diesel::sql_types::Bool,
+    >,
+>;
+
+/// Whether an entry's status is one of `matches`: `=` for a code, a range for a class (an index
+/// range the planner can estimate, where a hundred listed codes would not be). `None` for no
+/// matches.
+pub(crate) fn status_predicate(
+    matches: &std::collections::BTreeSet<StatusMatch>,
+) -> Option<EntryPredicate> {
+    use audit_entries::dsl::status_code;
+    matches
+        .iter()
+        .map(|status| -> EntryPredicate {
+            match *status {
+                StatusMatch::Code(code) => Box::new(status_code.eq(i32::from(code))),
+                StatusMatch::Class(class) => {
+                    let first = i32::from(class) * 100;
+                    Box::new(status_code.ge(first).and(status_code.le(first + 99)))
+                }
+            }
+        })
+        .reduce(|either, or| Box::new(either.or(or)))
+}
+
+/// How many entries the view matches in its whole window: from rollups where they can answer,
+/// by counting entries otherwise.
+pub fn count(
+    conn: &mut DbConnection,
+    project_id: i64,
+    validated: &ValidatedQuery,
+) -> QueryResult<i64> {
+    let from = validated.window.from.timestamp_micros();
+    let to = validated.window.to.timestamp_micros();
+    let plan = rollup::plan(&validated.query, None)
+        .and_then(|filtered| Some((filtered, rollup::Split::new(from, to)?)));
+    let Some((filtered_dimension, split)) = plan else {
+        return filtered(project_id, validated, None)
+            .count()
+            .get_result(conn);
+    };
+    let mut total: i64 = rollup::bucket_counts(
+        conn,
+        project_id,
+        &validated.query,
+        filtered_dimension,
+        split.hours,
+        rollup::BUCKET_MICROS,
+    )?
+    .values()
+    .sum();
+    for (edge_from, edge_to) in split.edges {
+        let edge = validated.with_window(edge_from, edge_to);
+        total += filtered(project_id, &edge, None)
+            .count()
+            .get_result::<i64>(conn)?;
+    }
+    Ok(total)
 }
 
 /// The status codes a status match stands for: one code, or the hundred of a class.
@@ -259,6 +344,32 @@ impl From<EntryRow> for AuditEntry {
     }
 }
 
+/// Entries past a cursor at `(t, i)` in the direction of `operator` (`<` older, `>` newer).
+///
+/// `ts <= t` (or `>=`) repeats what the `OR` implies, as a bound an index range can start at.
+/// When the trigram index drives, the unary `+` keeps the time index out of the plan.
+fn after_cursor(validated: &ValidatedQuery, operator: &str, t: i64, i: i64) -> EntryPredicate {
+    use diesel::sql_types::BigInt;
+    let plus = if validated.search_index.is_some() {
+        "+"
+    } else {
+        ""
+    };
+    Box::new(
+        diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "({plus}audit_entries.ts {operator}= "
+        ))
+        .bind::<BigInt, _>(t)
+        .sql(&format!(" AND ({plus}audit_entries.ts {operator} "))
+        .bind::<BigInt, _>(t)
+        .sql(&format!(" OR ({plus}audit_entries.ts = "))
+        .bind::<BigInt, _>(t)
+        .sql(&format!(" AND {plus}audit_entries.id {operator} "))
+        .bind::<BigInt, _>(i)
+        .sql(")))"),
+    )
+}
+
 /// One page of entries, newest first, with the queries of the neighbouring pages.
 pub fn list(
     conn: &mut DbConnection,
@@ -280,7 +391,7 @@ pub fn list(
             timestamp_micros: t,
             id: i,
         }) => filtered(project_id, validated, None)
-            .filter(ts.lt(t).or(ts.eq(t).and(id.lt(i))))
+            .filter(after_cursor(validated, "<", t, i))
             .order((ts.desc(), id.desc()))
             .limit(limit + 1)
             .select(EntryRow::as_select())
@@ -290,7 +401,7 @@ pub fn list(
             timestamp_micros: t,
             id: i,
         }) => filtered(project_id, validated, None)
-            .filter(ts.gt(t).or(ts.eq(t).and(id.gt(i))))
+            .filter(after_cursor(validated, ">", t, i))
             .order((ts.asc(), id.asc()))
             .limit(limit + 1)
             .select(EntryRow::as_select())

@@ -203,7 +203,7 @@ pub fn plan(query: &AuditQuery, skip: Option<Dimension>) -> Option<Option<Dimens
     }
 }
 
-fn filter_is_empty(query: &AuditQuery, dimension: Dimension) -> bool {
+pub(crate) fn filter_is_empty(query: &AuditQuery, dimension: Dimension) -> bool {
     match dimension {
         Dimension::Actor => query.actor.is_empty(),
         Dimension::Method => query.method.is_empty(),

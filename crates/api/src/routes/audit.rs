@@ -38,9 +38,10 @@ async fn list(
     access: ProjectAccess,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let validated = validated(&state, &request)?;
+    let mut validated = validated(&state, &request)?;
     let project_id = access.project_id;
     let page = with_project_conn(&state, &access, move |conn| {
+        audit_log::search::plan(conn, &mut validated)?;
         Ok(audit_log::list(conn, project_id, &validated)?)
     })
     .await?;
@@ -53,9 +54,10 @@ async fn histogram(
     access: ProjectAccess,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let validated = validated(&state, &request)?;
+    let mut validated = validated(&state, &request)?;
     let project_id = access.project_id;
     let chart = with_project_conn(&state, &access, move |conn| {
+        audit_log::search::plan(conn, &mut validated)?;
         Ok(audit_log::histogram::histogram(
             conn, project_id, &validated,
         )?)
@@ -70,9 +72,10 @@ async fn facets(
     access: ProjectAccess,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let validated = validated(&state, &request)?;
+    let mut validated = validated(&state, &request)?;
     let project_id = access.project_id;
     let facets = with_project_conn(&state, &access, move |conn| {
+        audit_log::search::plan(conn, &mut validated)?;
         Ok(audit_log::facets::facets(conn, project_id, &validated)?)
     })
     .await?;
@@ -96,8 +99,8 @@ async fn export(
     let mut validated = validated(&state, &request)?;
     validated.query.cursor = None;
     let project_id = access.project_id;
-    let (matched, slug, enabled) = {
-        let validated = validated.clone();
+    let (matched, slug, enabled, validated) = {
+        let mut validated = validated.clone();
         with_project_conn(&state, &access, move |conn| {
             use crate::db::schema::{project_settings, projects};
             use diesel::prelude::*;
@@ -111,10 +114,9 @@ async fn export(
                 .find(project_id)
                 .select(projects::slug)
                 .first::<String>(conn)?;
-            let matched: i64 = audit_log::filtered(project_id, &validated, None)
-                .count()
-                .get_result(conn)?;
-            Ok((matched, slug, enabled))
+            audit_log::search::plan(conn, &mut validated)?;
+            let matched = audit_log::count(conn, project_id, &validated)?;
+            Ok((matched, slug, enabled, validated))
         })
         .await?
     };

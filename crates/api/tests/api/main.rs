@@ -12,3 +12,4 @@ mod health;
 mod openapi;
 mod query_resolve;
 mod spa;
+mod synthetic;
