@@ -9,65 +9,78 @@
 //!
 //! On PostgreSQL a `pg_trgm` GIN index serves `LIKE` directly and the planner chooses, from its
 //! statistics. On SQLite the FTS5 table `audit_search` (tokenizer `trigram`, no positions)
-//! is the index, and this module chooses: the index drives when it holds at most
-//! [`MAX_INDEX_CANDIDATES`] entries with every trigram of the term.
+//! is the index, and this module chooses (see [`plan`]).
 //!
 //! Invariant: the index only ever narrows the candidates. The `LIKE` on `search_text` always
 //! decides, so both plans return exactly the same entries.
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 use crate::audit_query::ValidatedQuery;
 use crate::db::DbConnection;
 
-/// The most candidates the index may give for it to drive the query.
+/// The most entries the index's candidates may number for it to drive the query.
 pub const MAX_INDEX_CANDIDATES: i64 = 50_000;
+/// The trigrams of a term the index query uses: the rarest few narrow best, and every extra
+/// one costs a posting list to read.
+const TRIGRAMS_USED: usize = 3;
 
 /// Decides the plan of a view with a search term: sets `validated.search_index` when the
 /// trigram index should drive (SQLite only; PostgreSQL's planner decides for itself).
+///
+/// The index drives when the rarest trigram of the term is held by at most
+/// [`MAX_INDEX_CANDIDATES`] entries (from `audit_search_vocab`), and then looks up the
+/// [`TRIGRAMS_USED`] rarest. Terms shorter than three characters or not plain ASCII are
+/// scanned: the index folds case its own way, and a term it spells differently must never
+/// look absent.
 pub fn plan(conn: &mut DbConnection, validated: &mut ValidatedQuery) -> QueryResult<()> {
     validated.search_index = None;
     let (DbConnection::Sqlite(sqlite), Some(term)) = (&mut *conn, &validated.query.search) else {
         return Ok(());
     };
-    let Some(expression) = fts_expression(term.as_str()) else {
+    if !term.as_str().is_ascii() {
+        return Ok(());
+    }
+    let mut counted = Vec::new();
+    for trigram in trigrams(term.as_str()) {
+        let holders: Option<i64> = diesel::select(
+            sql::<Nullable<BigInt>>("(SELECT doc FROM audit_search_vocab WHERE term = ")
+                .bind::<Text, _>(&trigram)
+                .sql(")"),
+        )
+        .get_result(sqlite)?;
+        counted.push((holders.unwrap_or(0), trigram));
+    }
+    counted.sort();
+    let Some((fewest, _)) = counted.first() else {
         return Ok(());
     };
-    let candidates: i64 = diesel::select(
-        sql::<BigInt>(
-            "(SELECT COUNT(*) FROM (SELECT rowid FROM audit_search WHERE audit_search MATCH ",
-        )
-        .bind::<Text, _>(&expression)
-        .sql(" LIMIT ")
-        .bind::<BigInt, _>(MAX_INDEX_CANDIDATES + 1)
-        .sql("))"),
-    )
-    .get_result(sqlite)?;
-    if candidates <= MAX_INDEX_CANDIDATES {
-        validated.search_index = Some(expression);
+    if *fewest <= MAX_INDEX_CANDIDATES {
+        validated.search_index = Some(fts_expression(
+            counted.iter().take(TRIGRAMS_USED).map(|(_, t)| t.as_str()),
+        ));
     }
     Ok(())
 }
 
-/// The FTS5 query matching every text that holds all trigrams of `term` (lowercased, each
-/// trigram quoted), or `None` when the term is shorter than three characters.
-pub fn fts_expression(term: &str) -> Option<String> {
+/// The distinct trigrams of a lowercased term (none when it is shorter than three characters).
+pub fn trigrams(term: &str) -> Vec<String> {
     let chars: Vec<char> = term.to_lowercase().chars().collect();
-    if chars.len() < 3 {
-        return None;
-    }
-    let mut trigrams: Vec<String> = chars
-        .windows(3)
-        .map(|w| {
-            let trigram: String = w.iter().collect();
-            format!("\"{}\"", trigram.replace('"', "\"\""))
-        })
-        .collect();
+    let mut trigrams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
     trigrams.sort();
     trigrams.dedup();
-    Some(trigrams.join(" AND "))
+    trigrams
+}
+
+/// The FTS5 query matching every text that holds all of `trigrams` (each quoted).
+pub fn fts_expression<'a>(trigrams: impl IntoIterator<Item = &'a str>) -> String {
+    trigrams
+        .into_iter()
+        .map(|trigram| format!("\"{}\"", trigram.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 #[cfg(test)]
@@ -75,17 +88,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn terms_become_the_conjunction_of_their_quoted_trigrams() {
-        assert_eq!(fts_expression("ab"), None);
-        assert_eq!(fts_expression("Abc"), Some("\"abc\"".into()));
+    fn terms_become_their_distinct_lowercased_trigrams() {
+        assert!(trigrams("ab").is_empty());
+        assert_eq!(trigrams("Abcd"), vec!["abc", "bcd"]);
         assert_eq!(
-            fts_expression("aaaa"),
-            Some("\"aaa\"".into()),
+            trigrams("aaaa"),
+            vec!["aaa"],
             "repeated trigrams are listed once"
         );
+    }
+
+    #[test]
+    fn index_queries_quote_every_trigram() {
+        assert_eq!(fts_expression(["abc"]), "\"abc\"");
         assert_eq!(
-            fts_expression("a\"bc"),
-            Some("\"\"\"bc\" AND \"a\"\"b\"".into())
+            fts_expression(["a\"b", "\"bc"]),
+            "\"a\"\"b\" AND \"\"\"bc\""
         );
     }
 }
