@@ -108,9 +108,12 @@ pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> anyhow::Result<Se
     let routes = RouteTable::new();
 
     let mut batch: Vec<NewAuditEntry> = Vec::with_capacity(TRANSACTION_ROWS);
+    // Counts of the current hour and day; a finished one's become rows to write.
     let mut hour_counts: HashMap<(i64, RollupDimension, String), i64> = HashMap::new();
-    let mut current_hour = i64::MIN;
+    let mut day_counts: HashMap<(i64, RollupDimension, String), i64> = HashMap::new();
+    let (mut current_hour, mut current_day) = (i64::MIN, i64::MIN);
     let mut pending_rollups: Vec<rollup::Increment> = Vec::new();
+    let mut pending_daily: Vec<rollup::Increment> = Vec::new();
     let mut rollup_rows = 0u64;
     let mut written = 0u64;
     while let Some(Reverse((ts, index))) = heap.pop() {
@@ -127,28 +130,34 @@ pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> anyhow::Result<Se
 
         let hour = rollup::bucket_of(ts);
         if hour != current_hour {
-            flush_hour(&mut hour_counts, current_hour, &mut pending_rollups);
+            flush(&mut hour_counts, current_hour, &mut pending_rollups);
             current_hour = hour;
         }
+        let day = rollup::day_of(ts);
+        if day != current_day {
+            flush(&mut day_counts, current_day, &mut pending_daily);
+            current_day = day;
+        }
         for dimension in RollupDimension::ALL {
-            *hour_counts
-                .entry((entry.project_id, dimension, dimension.value_of(&entry)))
-                .or_default() += 1;
+            let key = (entry.project_id, dimension, dimension.value_of(&entry));
+            *day_counts.entry(key.clone()).or_default() += 1;
+            *hour_counts.entry(key).or_default() += 1;
         }
         batch.push(entry);
         if batch.len() == TRANSACTION_ROWS {
             written += batch.len() as u64;
-            rollup_rows += pending_rollups.len() as u64;
-            write(conn, &mut batch, &mut pending_rollups)?;
+            rollup_rows += (pending_rollups.len() + pending_daily.len()) as u64;
+            write(conn, &mut batch, &mut pending_rollups, &mut pending_daily)?;
             if written.is_multiple_of(1_000_000) {
                 tracing::info!(written, elapsed = ?started.elapsed(), "bench-seed progress");
             }
         }
     }
-    flush_hour(&mut hour_counts, current_hour, &mut pending_rollups);
+    flush(&mut hour_counts, current_hour, &mut pending_rollups);
+    flush(&mut day_counts, current_day, &mut pending_daily);
     written += batch.len() as u64;
-    rollup_rows += pending_rollups.len() as u64;
-    write(conn, &mut batch, &mut pending_rollups)?;
+    rollup_rows += (pending_rollups.len() + pending_daily.len()) as u64;
+    write(conn, &mut batch, &mut pending_rollups, &mut pending_daily)?;
 
     let chain_heads: Vec<(i64, i64, String)> = models
         .iter()
@@ -181,24 +190,25 @@ pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> anyhow::Result<Se
     })
 }
 
-/// Moves a finished hour's counts to the rows to write.
-fn flush_hour(
+/// Moves a finished hour's (or day's) counts to the rows to write.
+fn flush(
     counts: &mut HashMap<(i64, RollupDimension, String), i64>,
-    hour: i64,
+    bucket: i64,
     pending: &mut Vec<rollup::Increment>,
 ) {
     pending.extend(
-        counts
-            .drain()
-            .map(|((project, dimension, value), count)| ((project, dimension, hour, value), count)),
+        counts.drain().map(|((project, dimension, value), count)| {
+            ((project, dimension, bucket, value), count)
+        }),
     );
 }
 
-/// Writes entries and finished hours' counts in one transaction.
+/// Writes entries and finished hours' and days' counts in one transaction.
 fn write(
     conn: &mut DbConnection,
     batch: &mut Vec<NewAuditEntry>,
-    rollups: &mut Vec<rollup::Increment>,
+    hourly: &mut Vec<rollup::Increment>,
+    daily: &mut Vec<rollup::Increment>,
 ) -> anyhow::Result<()> {
     conn.transaction(|conn| {
         match conn {
@@ -215,11 +225,13 @@ fn write(
                 }
             }
         }
-        rollup::add(conn, rollups)
+        rollup::add(conn, rollup::Granularity::Hour, hourly)?;
+        rollup::add(conn, rollup::Granularity::Day, daily)
     })
     .context("writing generated entries")?;
     batch.clear();
-    rollups.clear();
+    hourly.clear();
+    daily.clear();
     Ok(())
 }
 

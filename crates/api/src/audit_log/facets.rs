@@ -44,7 +44,7 @@ pub fn facets(
                 .collect();
             wanted.sort();
             wanted.dedup();
-            rollup::value_counts(conn, project_id, &wanted, split.hours)?
+            rollup::value_counts(conn, project_id, &wanted, split)?
         }
         _ => HashMap::new(),
     };
@@ -69,9 +69,7 @@ pub fn facets(
                 .get(&RollupDimension::from(dimension))
                 .cloned()
                 .unwrap_or_default();
-            for (value, count) in rows {
-                *counts.entry(value).or_default() += count;
-            }
+            counts = rows;
             for &(edge_from, edge_to) in &split.edges {
                 let edge = validated.with_window(edge_from, edge_to);
                 for (value, count) in entry_counts(conn, project_id, &edge, dimension)? {

@@ -52,6 +52,7 @@ pub fn histogram(
         Some((filtered, split)) => {
             let mut counts = rollup::bucket_counts(
                 conn,
+                rollup::Granularity::Hour,
                 project_id,
                 &validated.query,
                 filtered,

@@ -241,16 +241,13 @@ pub fn count(
             .count()
             .get_result(conn);
     };
-    let mut total: i64 = rollup::bucket_counts(
+    let mut total = rollup::total(
         conn,
         project_id,
         &validated.query,
         filtered_dimension,
-        split.hours,
-        rollup::BUCKET_MICROS,
-    )?
-    .values()
-    .sum();
+        &split,
+    )?;
     for (edge_from, edge_to) in split.edges {
         let edge = validated.with_window(edge_from, edge_to);
         total += filtered(project_id, &edge, None)

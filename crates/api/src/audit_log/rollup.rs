@@ -1,6 +1,6 @@
-//! Rollups: entry counts per project, hour and dimension value (`audit_rollups`), so that the
-//! histogram and the facets of a month of a busy project are sums over a few thousand rows
-//! instead of scans over millions of entries.
+//! Rollups: entry counts per project, hour (`audit_rollups`) or UTC day
+//! (`audit_rollups_daily`) and dimension value, so that the histogram and the facets of a month
+//! of a busy project are sums over a few thousand rows instead of scans over millions of entries.
 //!
 //! Invariants:
 //! * The counts are written in the same transaction as the entries they count
@@ -9,8 +9,9 @@
 //! * A rollup answers only what it can answer exactly: a view with no filter and no search, or
 //!   with filters on one dimension only (which is the dimension summed). Everything else reads
 //!   the entries.
-//! * Only whole hours come from rollups. The partial hours at either end of a window are counted
-//!   from the entries ([`Split`]), so both paths give the same numbers to the entry.
+//! * Only whole hours come from rollups (whole days from the daily table, the other whole hours
+//!   from the hourly one). The partial hours at either end of a window are counted from the
+//!   entries ([`Split`]), so both paths give the same numbers to the entry.
 //! * Rollups are derived data: the hash chain covers the entries, not these counts.
 
 use std::collections::{BTreeMap, HashMap};
@@ -25,8 +26,28 @@ use crate::capture::writer::NewAuditEntry;
 use crate::db::schema::audit_rollups;
 use crate::db::DbConnection;
 
-/// The width of a rollup bucket: one hour, in microseconds.
+/// The width of an hourly rollup bucket, in microseconds.
 pub const BUCKET_MICROS: i64 = 3_600_000_000;
+/// The width of a daily rollup bucket, in microseconds.
+pub const DAY_MICROS: i64 = 24 * BUCKET_MICROS;
+
+/// Which rollup table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Granularity {
+    /// `audit_rollups`.
+    Hour,
+    /// `audit_rollups_daily`.
+    Day,
+}
+
+impl Granularity {
+    pub fn micros(self) -> i64 {
+        match self {
+            Granularity::Hour => BUCKET_MICROS,
+            Granularity::Day => DAY_MICROS,
+        }
+    }
+}
 
 /// The dimensions rollups count, as stored in `audit_rollups.dimension`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,14 +118,23 @@ pub fn bucket_of(ts: i64) -> i64 {
     ts.div_euclid(BUCKET_MICROS) * BUCKET_MICROS
 }
 
+/// The UTC day a timestamp (microseconds) falls in.
+pub fn day_of(ts: i64) -> i64 {
+    ts.div_euclid(DAY_MICROS) * DAY_MICROS
+}
+
 /// One counter increment: `(project, dimension, hour, value)` and how many entries it adds.
 pub type Increment = ((i64, RollupDimension, i64, String), i64);
 
-/// The increments a set of entries makes, summed, in key order (the order rows are locked in).
-pub fn increments<'a>(entries: impl IntoIterator<Item = &'a NewAuditEntry>) -> Vec<Increment> {
+/// The increments a set of entries makes at a granularity, summed, in key order (the order rows
+/// are locked in).
+pub fn increments<'a>(
+    entries: impl IntoIterator<Item = &'a NewAuditEntry>,
+    granularity: Granularity,
+) -> Vec<Increment> {
     let mut counts: BTreeMap<(i64, RollupDimension, i64, String), i64> = BTreeMap::new();
     for entry in entries {
-        let bucket = bucket_of(entry.ts);
+        let bucket = entry.ts.div_euclid(granularity.micros()) * granularity.micros();
         for dimension in RollupDimension::ALL {
             *counts
                 .entry((
@@ -119,70 +149,89 @@ pub fn increments<'a>(entries: impl IntoIterator<Item = &'a NewAuditEntry>) -> V
     counts.into_iter().collect()
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = audit_rollups)]
-struct RollupRow<'a> {
-    project_id: i64,
-    dimension: &'static str,
-    bucket: i64,
-    value: &'a str,
-    entries: i64,
-}
-
-/// Adds the entries to the counts, inside the caller's transaction.
+/// Adds the entries to the hourly and daily counts, inside the caller's transaction.
 pub fn record(conn: &mut DbConnection, entries: &[NewAuditEntry]) -> QueryResult<()> {
-    add(conn, &increments(entries))
+    add(
+        conn,
+        Granularity::Hour,
+        &increments(entries, Granularity::Hour),
+    )?;
+    add(
+        conn,
+        Granularity::Day,
+        &increments(entries, Granularity::Day),
+    )
 }
 
-/// Adds increments to the counts, creating the rows that do not exist yet.
-pub fn add(conn: &mut DbConnection, increments: &[Increment]) -> QueryResult<()> {
-    use audit_rollups::dsl;
+/// Adds increments to the counts of one table, creating the rows that do not exist yet.
+pub fn add(
+    conn: &mut DbConnection,
+    granularity: Granularity,
+    increments: &[Increment],
+) -> QueryResult<()> {
     use diesel::upsert::excluded;
-    // 5 columns × 2,000 rows stays under both engines' bind-parameter limits.
-    for chunk in increments.chunks(2_000) {
-        let rows: Vec<RollupRow<'_>> = chunk
-            .iter()
-            .map(
-                |((project_id, dimension, bucket, value), entries)| RollupRow {
-                    project_id: *project_id,
-                    dimension: dimension.as_str(),
-                    bucket: *bucket,
-                    value,
-                    entries: *entries,
-                },
-            )
-            .collect();
-        let key = (dsl::project_id, dsl::dimension, dsl::bucket, dsl::value);
-        match conn {
-            DbConnection::Postgres(conn) => {
-                diesel::insert_into(audit_rollups::table)
-                    .values(&rows)
-                    .on_conflict(key)
-                    .do_update()
-                    .set(dsl::entries.eq(dsl::entries + excluded(dsl::entries)))
-                    .execute(conn)?;
-            }
-            // Diesel has no multi-row upsert for SQLite; one cached statement per row is cheap
-            // inside the open transaction.
-            DbConnection::Sqlite(conn) => {
-                for row in &rows {
-                    diesel::insert_into(audit_rollups::table)
-                        .values(row)
-                        .on_conflict(key)
-                        .do_update()
-                        .set(dsl::entries.eq(dsl::entries + excluded(dsl::entries)))
-                        .execute(conn)?;
+    macro_rules! upsert {
+        ($table:ident) => {{
+            use crate::db::schema::$table::dsl;
+            // 5 columns × 2,000 rows stays under both engines' bind-parameter limits.
+            for chunk in increments.chunks(2_000) {
+                let rows: Vec<_> = chunk
+                    .iter()
+                    .map(|((project_id, dimension, bucket, value), entries)| {
+                        (
+                            dsl::project_id.eq(*project_id),
+                            dsl::dimension.eq(dimension.as_str()),
+                            dsl::bucket.eq(*bucket),
+                            dsl::value.eq(value.as_str()),
+                            dsl::entries.eq(*entries),
+                        )
+                    })
+                    .collect();
+                let key = (dsl::project_id, dsl::dimension, dsl::bucket, dsl::value);
+                match &mut *conn {
+                    DbConnection::Postgres(conn) => {
+                        diesel::insert_into(dsl::$table)
+                            .values(&rows)
+                            .on_conflict(key)
+                            .do_update()
+                            .set(dsl::entries.eq(dsl::entries + excluded(dsl::entries)))
+                            .execute(conn)?;
+                    }
+                    // Diesel has no multi-row upsert for SQLite; one cached statement per row is
+                    // cheap inside the open transaction.
+                    DbConnection::Sqlite(conn) => {
+                        for row in &rows {
+                            diesel::insert_into(dsl::$table)
+                                .values(row.clone())
+                                .on_conflict(key)
+                                .do_update()
+                                .set(dsl::entries.eq(dsl::entries + excluded(dsl::entries)))
+                                .execute(conn)?;
+                        }
+                    }
                 }
             }
-        }
+        }};
+    }
+    match granularity {
+        Granularity::Hour => upsert!(audit_rollups),
+        Granularity::Day => upsert!(audit_rollups_daily),
     }
     Ok(())
 }
 
-/// Deletes the counts of hours that end at or before `horizon` (microseconds).
+/// Deletes the counts of hours and days that end at or before `horizon` (microseconds).
 pub fn purge_before(conn: &mut DbConnection, horizon: i64) -> QueryResult<usize> {
-    diesel::delete(audit_rollups::table.filter(audit_rollups::bucket.le(horizon - BUCKET_MICROS)))
-        .execute(conn)
+    use crate::db::schema::audit_rollups_daily;
+    let hours = diesel::delete(
+        audit_rollups::table.filter(audit_rollups::bucket.le(horizon - BUCKET_MICROS)),
+    )
+    .execute(conn)?;
+    let days = diesel::delete(
+        audit_rollups_daily::table.filter(audit_rollups_daily::bucket.le(horizon - DAY_MICROS)),
+    )
+    .execute(conn)?;
+    Ok(hours + days)
 }
 
 /// What a view needs from rollups: nothing filtered (`Some(None)`), or one filtered dimension
@@ -243,12 +292,14 @@ fn filter_values(query: &AuditQuery, dimension: Dimension) -> (Vec<String>, Vec<
     }
 }
 
-/// A window `[from, to)` split into whole hours, which rollups answer, and the partial hours at
-/// its edges, which the entries answer.
+/// A window `[from, to)` split into whole days and whole hours, which rollups answer, and the
+/// partial hours at its edges, which the entries answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Split {
     /// `[first whole hour, end of the last whole hour)`.
     pub hours: (i64, i64),
+    /// The whole UTC days within `hours`, if any.
+    pub days: Option<(i64, i64)>,
     /// The parts of the window outside `hours` (zero, one or two ranges).
     pub edges: Vec<(i64, i64)>,
 }
@@ -265,75 +316,147 @@ impl Split {
             .into_iter()
             .filter(|(a, b)| a < b)
             .collect();
+        let (first_day, end_day) = (day_of(first + DAY_MICROS - 1), day_of(end));
         Some(Split {
             hours: (first, end),
+            days: (first_day < end_day).then_some((first_day, end_day)),
             edges,
         })
     }
+
+    /// The whole hours outside the whole days, each range with its table: what the counts of
+    /// the whole window read.
+    pub fn rollup_ranges(&self) -> Vec<(Granularity, (i64, i64))> {
+        match self.days {
+            None => vec![(Granularity::Hour, self.hours)],
+            Some((first_day, end_day)) => [
+                (Granularity::Hour, (self.hours.0, first_day)),
+                (Granularity::Day, (first_day, end_day)),
+                (Granularity::Hour, (end_day, self.hours.1)),
+            ]
+            .into_iter()
+            .filter(|(_, (a, b))| a < b)
+            .collect(),
+        }
+    }
 }
 
-/// Counts per `width`-wide bucket (a multiple of an hour, in microseconds) of a project's
-/// entries in whole hours `hours`, filtered on `filtered` as `query` says (or unfiltered).
+/// Counts per `width`-wide bucket (a multiple of the granularity, in microseconds) of a
+/// project's entries in the whole buckets `range` of one rollup table, filtered on `filtered`
+/// as `query` says (or unfiltered).
 pub fn bucket_counts(
+    conn: &mut DbConnection,
+    granularity: Granularity,
+    project_id: i64,
+    query: &AuditQuery,
+    filtered: Option<Dimension>,
+    range: (i64, i64),
+    width: i64,
+) -> QueryResult<HashMap<i64, i64>> {
+    debug_assert_eq!(width % granularity.micros(), 0);
+    // Unfiltered: any one dimension's counts sum to all entries; `source` has the fewest values.
+    let dimension = filtered.map_or(RollupDimension::Source, RollupDimension::from);
+    let (include, exclude) = match filtered {
+        Some(filtered) => filter_values(query, filtered),
+        None => (Vec::new(), Vec::new()),
+    };
+    // The width is an integer literal: PostgreSQL refuses a GROUP BY on a bound parameter.
+    let bucket = format!("((bucket / {width}) * {width})");
+    macro_rules! sums {
+        ($table:ident) => {{
+            use crate::db::schema::$table::dsl;
+            let mut select = dsl::$table
+                .filter(dsl::project_id.eq(project_id))
+                .filter(dsl::dimension.eq(dimension.as_str()))
+                .filter(dsl::bucket.ge(range.0))
+                .filter(dsl::bucket.lt(range.1))
+                .group_by(sql::<BigInt>(&bucket))
+                .select((
+                    sql::<BigInt>(&bucket),
+                    sql::<BigInt>("CAST(SUM(entries) AS BIGINT)"),
+                ))
+                .into_boxed::<crate::audit_log::DbBackend>();
+            if !include.is_empty() {
+                select = select.filter(dsl::value.eq_any(include));
+            }
+            if !exclude.is_empty() {
+                select = select.filter(dsl::value.ne_all(exclude));
+            }
+            select.load::<(i64, i64)>(conn)?
+        }};
+    }
+    let rows = match granularity {
+        Granularity::Hour => sums!(audit_rollups),
+        Granularity::Day => sums!(audit_rollups_daily),
+    };
+    Ok(rows.into_iter().collect())
+}
+
+/// The entries of a split's whole hours and days (no partial hour), filtered on `filtered`.
+pub fn total(
     conn: &mut DbConnection,
     project_id: i64,
     query: &AuditQuery,
     filtered: Option<Dimension>,
-    hours: (i64, i64),
-    width: i64,
-) -> QueryResult<HashMap<i64, i64>> {
-    debug_assert_eq!(width % BUCKET_MICROS, 0);
-    // Unfiltered: any one dimension's counts sum to all entries; `source` has the fewest values.
-    let dimension = filtered.map_or(RollupDimension::Source, RollupDimension::from);
-    let bucket = format!("((bucket / {width}) * {width})");
-    let mut select = audit_rollups::table
-        .filter(audit_rollups::project_id.eq(project_id))
-        .filter(audit_rollups::dimension.eq(dimension.as_str()))
-        .filter(audit_rollups::bucket.ge(hours.0))
-        .filter(audit_rollups::bucket.lt(hours.1))
-        .group_by(sql::<BigInt>(&bucket))
-        .select((
-            sql::<BigInt>(&bucket),
-            sql::<BigInt>("CAST(SUM(entries) AS BIGINT)"),
-        ))
-        .into_boxed::<crate::audit_log::DbBackend>();
-    if let Some(filtered) = filtered {
-        let (include, exclude) = filter_values(query, filtered);
-        if !include.is_empty() {
-            select = select.filter(audit_rollups::value.eq_any(include));
-        }
-        if !exclude.is_empty() {
-            select = select.filter(audit_rollups::value.ne_all(exclude));
-        }
+    split: &Split,
+) -> QueryResult<i64> {
+    let mut total = 0;
+    for (granularity, range) in split.rollup_ranges() {
+        total += bucket_counts(
+            conn,
+            granularity,
+            project_id,
+            query,
+            filtered,
+            range,
+            granularity.micros(),
+        )?
+        .values()
+        .sum::<i64>();
     }
-    Ok(select.load::<(i64, i64)>(conn)?.into_iter().collect())
+    Ok(total)
 }
 
-/// Counts per value of each dimension in `dimensions` over a project's whole hours `hours`,
+/// Counts per value of each dimension in `dimensions` over a split's whole hours and days,
 /// unfiltered.
 pub fn value_counts(
     conn: &mut DbConnection,
     project_id: i64,
     dimensions: &[RollupDimension],
-    hours: (i64, i64),
-) -> QueryResult<HashMap<RollupDimension, Vec<(String, i64)>>> {
+    split: &Split,
+) -> QueryResult<HashMap<RollupDimension, HashMap<String, i64>>> {
     let names: Vec<&str> = dimensions.iter().map(|d| d.as_str()).collect();
-    let rows: Vec<(String, String, i64)> = audit_rollups::table
-        .filter(audit_rollups::project_id.eq(project_id))
-        .filter(audit_rollups::dimension.eq_any(names))
-        .filter(audit_rollups::bucket.ge(hours.0))
-        .filter(audit_rollups::bucket.lt(hours.1))
-        .group_by((audit_rollups::dimension, audit_rollups::value))
-        .select((
-            audit_rollups::dimension,
-            audit_rollups::value,
-            sql::<BigInt>("CAST(SUM(entries) AS BIGINT)"),
-        ))
-        .load(conn)?;
-    let mut counts: HashMap<RollupDimension, Vec<(String, i64)>> = HashMap::new();
-    for (name, value, count) in rows {
-        if let Some(dimension) = dimensions.iter().find(|d| d.as_str() == name) {
-            counts.entry(*dimension).or_default().push((value, count));
+    let mut counts: HashMap<RollupDimension, HashMap<String, i64>> = HashMap::new();
+    for (granularity, range) in split.rollup_ranges() {
+        macro_rules! sums {
+            ($table:ident) => {{
+                use crate::db::schema::$table::dsl;
+                dsl::$table
+                    .filter(dsl::project_id.eq(project_id))
+                    .filter(dsl::dimension.eq_any(&names))
+                    .filter(dsl::bucket.ge(range.0))
+                    .filter(dsl::bucket.lt(range.1))
+                    .group_by((dsl::dimension, dsl::value))
+                    .select((
+                        dsl::dimension,
+                        dsl::value,
+                        sql::<BigInt>("CAST(SUM(entries) AS BIGINT)"),
+                    ))
+                    .load::<(String, String, i64)>(conn)?
+            }};
+        }
+        let rows = match granularity {
+            Granularity::Hour => sums!(audit_rollups),
+            Granularity::Day => sums!(audit_rollups_daily),
+        };
+        for (name, value, count) in rows {
+            if let Some(dimension) = dimensions.iter().find(|d| d.as_str() == name) {
+                *counts
+                    .entry(*dimension)
+                    .or_default()
+                    .entry(value)
+                    .or_default() += count;
+            }
         }
     }
     Ok(counts)
@@ -353,9 +476,30 @@ mod tests {
             split.edges,
             vec![(10 * HOUR + 5, 11 * HOUR), (13 * HOUR, 13 * HOUR + 7)]
         );
+        assert_eq!(split.days, None);
+        assert_eq!(
+            split.rollup_ranges(),
+            vec![(Granularity::Hour, split.hours)]
+        );
         let aligned = Split::new(10 * HOUR, 12 * HOUR).unwrap();
         assert_eq!(aligned.edges, vec![]);
         assert_eq!(Split::new(10 * HOUR + 1, 11 * HOUR + 2), None);
+    }
+
+    #[test]
+    fn whole_days_come_from_the_daily_table() {
+        let day = DAY_MICROS;
+        let split = Split::new(day + 5 * HOUR + 7, 4 * day + 2 * HOUR + 9).unwrap();
+        assert_eq!(split.hours, (day + 6 * HOUR, 4 * day + 2 * HOUR));
+        assert_eq!(split.days, Some((2 * day, 4 * day)));
+        assert_eq!(
+            split.rollup_ranges(),
+            vec![
+                (Granularity::Hour, (day + 6 * HOUR, 2 * day)),
+                (Granularity::Day, (2 * day, 4 * day)),
+                (Granularity::Hour, (4 * day, 4 * day + 2 * HOUR)),
+            ]
+        );
     }
 
     #[test]

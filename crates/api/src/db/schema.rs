@@ -206,3 +206,13 @@ diesel::table! {
         entries -> BigInt,
     }
 }
+
+diesel::table! {
+    audit_rollups_daily (project_id, dimension, bucket, value) {
+        project_id -> BigInt,
+        dimension -> Text,
+        bucket -> BigInt,
+        value -> Text,
+        entries -> BigInt,
+    }
+}
