@@ -1,4 +1,3 @@
-DROP TABLE audit_search_vocab;
 DROP TRIGGER audit_search_delete;
 DROP TRIGGER audit_search_insert;
 DROP TABLE audit_search;

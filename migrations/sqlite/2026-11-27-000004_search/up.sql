@@ -10,8 +10,6 @@ CREATE VIRTUAL TABLE audit_search USING fts5(
     detail = 'none'
 );
 INSERT INTO audit_search (audit_search) VALUES ('rebuild');
--- How many entries hold each trigram: the planner picks the rarest trigrams of a term from it.
-CREATE VIRTUAL TABLE audit_search_vocab USING fts5vocab(audit_search, row);
 
 CREATE TRIGGER audit_search_insert AFTER INSERT ON audit_entries BEGIN
     INSERT INTO audit_search (rowid, search_text) VALUES (new.id, new.search_text);

@@ -107,8 +107,13 @@ macro_rules! apply_filters {
         macro_rules! include_exclude {
             ($dimension:expr, $column:expr, $filter:expr, $to_value:expr) => {
                 if skip != Some($dimension) {
-                    let include: Vec<_> = $filter.include.iter().flat_map($to_value).collect();
-                    if !include.is_empty() {
+                    let mut include: Vec<_> =
+                        $filter.include.iter().flat_map($to_value).collect();
+                    // One value is an equality: PostgreSQL reads `= ANY(array)` unordered
+                    // and sorts, where `=` walks the index in time order and stops at a page.
+                    if include.len() == 1 {
+                        boxed = boxed.filter($column.eq(include.remove(0)));
+                    } else if !include.is_empty() {
                         boxed = boxed.filter($column.eq_any(include));
                     }
                     let exclude: Vec<_> = $filter.exclude.iter().flat_map($to_value).collect();

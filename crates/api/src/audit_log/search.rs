@@ -16,7 +16,7 @@
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Text};
 
 use crate::audit_query::ValidatedQuery;
 use crate::db::DbConnection;
@@ -30,11 +30,12 @@ const TRIGRAMS_USED: usize = 3;
 /// Decides the plan of a view with a search term: sets `validated.search_index` when the
 /// trigram index should drive (SQLite only; PostgreSQL's planner decides for itself).
 ///
-/// The index drives when the rarest trigram of the term is held by at most
-/// [`MAX_INDEX_CANDIDATES`] entries (from `audit_search_vocab`), and then looks up the
-/// [`TRIGRAMS_USED`] rarest. Terms shorter than three characters or not plain ASCII are
-/// scanned: the index folds case its own way, and a term it spells differently must never
-/// look absent.
+/// Each trigram of the term is counted in the index, reading at most
+/// [`MAX_INDEX_CANDIDATES`] + 1 entries of it (a bounded read: an exact count of a common
+/// trigram would read millions). When the rarest is held by at most [`MAX_INDEX_CANDIDATES`]
+/// entries, the index drives with the [`TRIGRAMS_USED`] rarest. Terms shorter than three
+/// characters or not plain ASCII are scanned: the index folds case its own way, and a term it
+/// spells differently must never look absent.
 pub fn plan(conn: &mut DbConnection, validated: &mut ValidatedQuery) -> QueryResult<()> {
     validated.search_index = None;
     let (DbConnection::Sqlite(sqlite), Some(term)) = (&mut *conn, &validated.query.search) else {
@@ -45,13 +46,17 @@ pub fn plan(conn: &mut DbConnection, validated: &mut ValidatedQuery) -> QueryRes
     }
     let mut counted = Vec::new();
     for trigram in trigrams(term.as_str()) {
-        let holders: Option<i64> = diesel::select(
-            sql::<Nullable<BigInt>>("(SELECT doc FROM audit_search_vocab WHERE term = ")
-                .bind::<Text, _>(&trigram)
-                .sql(")"),
+        let holders: i64 = diesel::select(
+            sql::<BigInt>(
+                "(SELECT COUNT(*) FROM (SELECT rowid FROM audit_search WHERE audit_search MATCH ",
+            )
+            .bind::<Text, _>(fts_expression([trigram.as_str()]))
+            .sql(" LIMIT ")
+            .bind::<BigInt, _>(MAX_INDEX_CANDIDATES + 1)
+            .sql("))"),
         )
         .get_result(sqlite)?;
-        counted.push((holders.unwrap_or(0), trigram));
+        counted.push((holders, trigram));
     }
     counted.sort();
     let Some((fewest, _)) = counted.first() else {
