@@ -61,19 +61,39 @@ pub fn facets(
         HashMap::new()
     };
 
+    // The partial hours at the window's edges: when several dimensions come from rollups they
+    // all count the edges unfiltered, so one grouped scan per edge serves them all.
+    let mut edge_counts: HashMap<Dimension, HashMap<String, i64>> = HashMap::new();
+    if let (true, Some(split)) = (from_rollups.len() > 1, &split) {
+        for &(edge_from, edge_to) in &split.edges {
+            let edge = validated.with_window(edge_from, edge_to);
+            for (dimension, values) in combined_counts(conn, project_id, &edge)? {
+                let merged = edge_counts.entry(dimension).or_default();
+                for (value, count) in values {
+                    *merged.entry(value).or_default() += count;
+                }
+            }
+        }
+    }
+
     let mut dimensions = Vec::new();
     for dimension in Dimension::ALL {
         let mut counts: HashMap<String, i64> = HashMap::new();
         if let (true, Some(split)) = (from_rollups.contains(&dimension), &split) {
-            let rows = rolled_up
+            counts = rolled_up
                 .get(&RollupDimension::from(dimension))
                 .cloned()
                 .unwrap_or_default();
-            counts = rows;
-            for &(edge_from, edge_to) in &split.edges {
-                let edge = validated.with_window(edge_from, edge_to);
-                for (value, count) in entry_counts(conn, project_id, &edge, dimension)? {
+            if from_rollups.len() > 1 {
+                for (value, count) in edge_counts.remove(&dimension).unwrap_or_default() {
                     *counts.entry(value).or_default() += count;
+                }
+            } else {
+                for &(edge_from, edge_to) in &split.edges {
+                    let edge = validated.with_window(edge_from, edge_to);
+                    for (value, count) in entry_counts(conn, project_id, &edge, dimension)? {
+                        *counts.entry(value).or_default() += count;
+                    }
                 }
             }
         } else if shared.len() > 1 && shared.contains(&dimension) {
