@@ -145,6 +145,10 @@ pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> anyhow::Result<Se
         }
         batch.push(entry);
         if batch.len() == TRANSACTION_ROWS {
+            // The unfinished hour's and day's counts go with their entries (the upsert adds
+            // the rest later), so a load that stops half-way still counts what it stored.
+            flush(&mut hour_counts, current_hour, &mut pending_rollups);
+            flush(&mut day_counts, current_day, &mut pending_daily);
             written += batch.len() as u64;
             rollup_rows += (pending_rollups.len() + pending_daily.len()) as u64;
             write(conn, &mut batch, &mut pending_rollups, &mut pending_daily)?;
