@@ -221,17 +221,38 @@ pub fn add(
 }
 
 /// Deletes the counts of hours and days that end at or before `horizon` (microseconds).
+///
+/// Deletes go project by project and dimension by dimension, each a range of the primary key
+/// (a plain `bucket <=` condition would scan both tables whole), one transaction per project.
 pub fn purge_before(conn: &mut DbConnection, horizon: i64) -> QueryResult<usize> {
-    use crate::db::schema::audit_rollups_daily;
-    let hours = diesel::delete(
-        audit_rollups::table.filter(audit_rollups::bucket.le(horizon - BUCKET_MICROS)),
-    )
-    .execute(conn)?;
-    let days = diesel::delete(
-        audit_rollups_daily::table.filter(audit_rollups_daily::bucket.le(horizon - DAY_MICROS)),
-    )
-    .execute(conn)?;
-    Ok(hours + days)
+    use crate::db::schema::{audit_chain_heads, audit_rollups_daily};
+    let projects: Vec<i64> = audit_chain_heads::table
+        .select(audit_chain_heads::project_id)
+        .load(conn)?;
+    let mut deleted = 0;
+    for project_id in projects {
+        deleted += conn.transaction(|conn| {
+            let mut deleted = 0;
+            for dimension in RollupDimension::ALL {
+                deleted += diesel::delete(
+                    audit_rollups::table
+                        .filter(audit_rollups::project_id.eq(project_id))
+                        .filter(audit_rollups::dimension.eq(dimension.as_str()))
+                        .filter(audit_rollups::bucket.le(horizon - BUCKET_MICROS)),
+                )
+                .execute(conn)?;
+                deleted += diesel::delete(
+                    audit_rollups_daily::table
+                        .filter(audit_rollups_daily::project_id.eq(project_id))
+                        .filter(audit_rollups_daily::dimension.eq(dimension.as_str()))
+                        .filter(audit_rollups_daily::bucket.le(horizon - DAY_MICROS)),
+                )
+                .execute(conn)?;
+            }
+            QueryResult::Ok(deleted)
+        })?;
+    }
+    Ok(deleted)
 }
 
 /// What a view needs from rollups: nothing filtered (`Some(None)`), or one filtered dimension

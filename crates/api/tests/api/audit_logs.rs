@@ -711,6 +711,24 @@ async fn retention_removes_and_hides_old_entries(backend: Backend) {
     let now = chrono::Utc::now().timestamp_micros();
     let deleted = auditlog_api::audit_log::retention::purge_expired(&mut conn, now).unwrap();
     assert_eq!(deleted, 5);
+    // The counts of the expired hours and days went with them; the recent ones stay.
+    {
+        use auditlog_api::db::schema::{audit_rollups, audit_rollups_daily};
+        use diesel::prelude::*;
+        let old = now - Duration::days(35).num_microseconds().unwrap();
+        let hourly: Vec<i64> = audit_rollups::table
+            .filter(audit_rollups::project_id.eq(project))
+            .select(audit_rollups::bucket)
+            .load(&mut conn)
+            .unwrap();
+        let daily: Vec<i64> = audit_rollups_daily::table
+            .filter(audit_rollups_daily::project_id.eq(project))
+            .select(audit_rollups_daily::bucket)
+            .load(&mut conn)
+            .unwrap();
+        assert!(!hourly.is_empty() && !daily.is_empty());
+        assert!(hourly.iter().chain(&daily).all(|&bucket| bucket > old));
+    }
     drop(conn);
     // The chain still verifies from the oldest retained entry.
     let report: auditlog_shared::wire::VerifyReport = admin
