@@ -201,6 +201,9 @@ struct Bench {
     project_id: i64,
     token: String,
     next_name: AtomicU64,
+    /// Starts the names of the clusters the writes create, unique to the run (a reused database
+    /// keeps the clusters of earlier runs, and a taken name would be a 409).
+    name_prefix: String,
     /// Answers to audited requests (each must have its entry), fixtures included.
     audited_answers: AtomicU64,
     /// Audited requests the client stopped waiting for (the server may still have recorded
@@ -222,7 +225,7 @@ impl Bench {
                 self.client
                     .post(format!("{project}/clusters"))
                     .bearer_auth(&self.token)
-                    .json(&json!({ "name": format!("bench-{n}"), "region": "eu-west-1" }))
+                    .json(&json!({ "name": format!("{}-{n}", self.name_prefix), "region": "eu-west-1" }))
             }
         };
         request.header(USER_AGENT, "auditlog-bench/0.1")
@@ -615,6 +618,7 @@ async fn prepare(settings: &Settings, url: String) -> anyhow::Result<Bench> {
         project_id,
         token,
         next_name: AtomicU64::new(0),
+        name_prefix: format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
         // The token, the cluster and the five applications.
         audited_answers: AtomicU64::new(7),
         audited_unanswered: AtomicU64::new(0),
@@ -689,6 +693,7 @@ pub(crate) async fn capture_on(
         project_id,
         token,
         next_name: AtomicU64::new(0),
+        name_prefix: format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
         audited_answers: AtomicU64::new(0),
         audited_unanswered: AtomicU64::new(0),
     });
