@@ -102,14 +102,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let summary = synthetic::seed(&mut conn, &options)?;
             println!(
-                "Generated {} entries in {} projects in {:.1} s ({:.0} entries/s); the largest, #{}, holds {}; {} rollup rows.",
+                "Generated {} entries in {} projects in {:.1} s ({:.0} entries/s); the largest, #{}, holds {}.",
                 summary.entries,
                 summary.projects,
                 summary.elapsed.as_secs_f64(),
                 summary.entries as f64 / summary.elapsed.as_secs_f64(),
                 summary.largest_project_id,
-                summary.largest_project_entries,
-                summary.rollup_rows
+                summary.largest_project_entries
             );
             println!(
                 "Sign in as {} (admin of every project).",

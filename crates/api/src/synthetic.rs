@@ -29,7 +29,7 @@ use rand::distributions::{Distribution, WeightedIndex};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::audit_log::rollup::{self, RollupDimension};
+use crate::audit_log::rollup;
 use crate::auth::password;
 use crate::capture::catalog::{self, RouteSpec};
 use crate::capture::chain::{self, GENESIS_HASH};
@@ -65,7 +65,6 @@ pub struct SeedSummary {
     pub projects: u32,
     pub largest_project_id: i64,
     pub largest_project_entries: u64,
-    pub rollup_rows: u64,
     pub elapsed: Duration,
 }
 
@@ -108,13 +107,6 @@ pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> anyhow::Result<Se
     let routes = RouteTable::new();
 
     let mut batch: Vec<NewAuditEntry> = Vec::with_capacity(TRANSACTION_ROWS);
-    // Counts of the current hour and day; a finished one's become rows to write.
-    let mut hour_counts: HashMap<(i64, RollupDimension, String), i64> = HashMap::new();
-    let mut day_counts: HashMap<(i64, RollupDimension, String), i64> = HashMap::new();
-    let (mut current_hour, mut current_day) = (i64::MIN, i64::MIN);
-    let mut pending_rollups: Vec<rollup::Increment> = Vec::new();
-    let mut pending_daily: Vec<rollup::Increment> = Vec::new();
-    let mut rollup_rows = 0u64;
     let mut written = 0u64;
     while let Some(Reverse((ts, index))) = heap.pop() {
         positions[index] += 1;
@@ -128,40 +120,17 @@ pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> anyhow::Result<Se
         entry.entry_hash = chain::entry_hash(&entry.prev_hash, &entry.hashed_fields());
         *head = (entry.chain_seq, entry.entry_hash.clone());
 
-        let hour = rollup::bucket_of(ts);
-        if hour != current_hour {
-            flush(&mut hour_counts, current_hour, &mut pending_rollups);
-            current_hour = hour;
-        }
-        let day = rollup::day_of(ts);
-        if day != current_day {
-            flush(&mut day_counts, current_day, &mut pending_daily);
-            current_day = day;
-        }
-        for dimension in RollupDimension::ALL {
-            let key = (entry.project_id, dimension, dimension.value_of(&entry));
-            *day_counts.entry(key.clone()).or_default() += 1;
-            *hour_counts.entry(key).or_default() += 1;
-        }
         batch.push(entry);
         if batch.len() == TRANSACTION_ROWS {
-            // The unfinished hour's and day's counts go with their entries (the upsert adds
-            // the rest later), so a load that stops half-way still counts what it stored.
-            flush(&mut hour_counts, current_hour, &mut pending_rollups);
-            flush(&mut day_counts, current_day, &mut pending_daily);
             written += batch.len() as u64;
-            rollup_rows += (pending_rollups.len() + pending_daily.len()) as u64;
-            write(conn, &mut batch, &mut pending_rollups, &mut pending_daily)?;
+            write(conn, &mut batch)?;
             if written.is_multiple_of(1_000_000) {
                 tracing::info!(written, elapsed = ?started.elapsed(), "bench-seed progress");
             }
         }
     }
-    flush(&mut hour_counts, current_hour, &mut pending_rollups);
-    flush(&mut day_counts, current_day, &mut pending_daily);
     written += batch.len() as u64;
-    rollup_rows += (pending_rollups.len() + pending_daily.len()) as u64;
-    write(conn, &mut batch, &mut pending_rollups, &mut pending_daily)?;
+    write(conn, &mut batch)?;
 
     let chain_heads: Vec<(i64, i64, String)> = models
         .iter()
@@ -189,31 +158,12 @@ pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> anyhow::Result<Se
         projects: options.projects,
         largest_project_id: largest.id,
         largest_project_entries: largest.entries,
-        rollup_rows,
         elapsed: started.elapsed(),
     })
 }
 
-/// Moves a finished hour's (or day's) counts to the rows to write.
-fn flush(
-    counts: &mut HashMap<(i64, RollupDimension, String), i64>,
-    bucket: i64,
-    pending: &mut Vec<rollup::Increment>,
-) {
-    pending.extend(
-        counts.drain().map(|((project, dimension, value), count)| {
-            ((project, dimension, bucket, value), count)
-        }),
-    );
-}
-
-/// Writes entries and finished hours' and days' counts in one transaction.
-fn write(
-    conn: &mut DbConnection,
-    batch: &mut Vec<NewAuditEntry>,
-    hourly: &mut Vec<rollup::Increment>,
-    daily: &mut Vec<rollup::Increment>,
-) -> anyhow::Result<()> {
+/// Writes entries and their counts in one transaction, as the capture writer does.
+fn write(conn: &mut DbConnection, batch: &mut Vec<NewAuditEntry>) -> anyhow::Result<()> {
     conn.transaction(|conn| {
         match conn {
             DbConnection::Postgres(conn) => {
@@ -229,13 +179,10 @@ fn write(
                 }
             }
         }
-        rollup::add(conn, rollup::Granularity::Hour, hourly)?;
-        rollup::add(conn, rollup::Granularity::Day, daily)
+        rollup::record(conn, batch)
     })
     .context("writing generated entries")?;
     batch.clear();
-    hourly.clear();
-    daily.clear();
     Ok(())
 }
 

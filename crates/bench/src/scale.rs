@@ -558,7 +558,10 @@ async fn shapes(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Re
         ),
         shape(
             "search: rare term (an email), 30 days",
-            format!("?range=30d&q={}", encode(&rare_term)),
+            format!(
+                "?range=30d&q={}",
+                auditlog_shared::encode_query_component(&rare_term)
+            ),
             100.0,
         ),
         shape(
@@ -594,10 +597,6 @@ async fn shapes(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Re
             200.0,
         ),
     ])
-}
-
-fn encode(text: &str) -> String {
-    auditlog_shared::encode_query_component(text)
 }
 
 fn table(rows: &[Row]) -> String {

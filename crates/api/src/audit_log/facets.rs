@@ -56,18 +56,19 @@ pub fn facets(
         .filter(|&d| !from_rollups.contains(&d) && rollup::filter_is_empty(&validated.query, d))
         .collect();
     let mut shared_counts = if shared.len() > 1 {
-        combined_counts(conn, project_id, validated)?
+        combined_counts(conn, project_id, validated, None)?
     } else {
         HashMap::new()
     };
 
-    // The partial hours at the window's edges: when several dimensions come from rollups they
-    // all count the edges unfiltered, so one grouped scan per edge serves them all.
+    // The partial hours at the window's edges, counted unfiltered as the view of every
+    // dimension served by rollups is, in one grouped scan per edge. (Either the view has no
+    // filter at all, or rollups serve only the one filtered dimension, whose filter is skipped.)
     let mut edge_counts: HashMap<Dimension, HashMap<String, i64>> = HashMap::new();
-    if let (true, Some(split)) = (from_rollups.len() > 1, &split) {
+    if let (Some(&first), Some(split)) = (from_rollups.first(), &split) {
         for &(edge_from, edge_to) in &split.edges {
             let edge = validated.with_window(edge_from, edge_to);
-            for (dimension, values) in combined_counts(conn, project_id, &edge)? {
+            for (dimension, values) in combined_counts(conn, project_id, &edge, Some(first))? {
                 let merged = edge_counts.entry(dimension).or_default();
                 for (value, count) in values {
                     *merged.entry(value).or_default() += count;
@@ -78,31 +79,22 @@ pub fn facets(
 
     let mut dimensions = Vec::new();
     for dimension in Dimension::ALL {
-        let mut counts: HashMap<String, i64> = HashMap::new();
-        if let (true, Some(split)) = (from_rollups.contains(&dimension), &split) {
-            counts = rolled_up
+        let counts: HashMap<String, i64> = if from_rollups.contains(&dimension) {
+            let mut counts = rolled_up
                 .get(&RollupDimension::from(dimension))
                 .cloned()
                 .unwrap_or_default();
-            if from_rollups.len() > 1 {
-                for (value, count) in edge_counts.remove(&dimension).unwrap_or_default() {
-                    *counts.entry(value).or_default() += count;
-                }
-            } else {
-                for &(edge_from, edge_to) in &split.edges {
-                    let edge = validated.with_window(edge_from, edge_to);
-                    for (value, count) in entry_counts(conn, project_id, &edge, dimension)? {
-                        *counts.entry(value).or_default() += count;
-                    }
-                }
-            }
-        } else if shared.len() > 1 && shared.contains(&dimension) {
-            counts = shared_counts.remove(&dimension).unwrap_or_default();
-        } else {
-            for (value, count) in entry_counts(conn, project_id, validated, dimension)? {
+            for (value, count) in edge_counts.remove(&dimension).unwrap_or_default() {
                 *counts.entry(value).or_default() += count;
             }
-        }
+            counts
+        } else if shared.len() > 1 && shared.contains(&dimension) {
+            shared_counts.remove(&dimension).unwrap_or_default()
+        } else {
+            entry_counts(conn, project_id, validated, dimension)?
+                .into_iter()
+                .collect()
+        };
         let values = facet_values(dimension, counts);
         dimensions.push(summarize(conn, project_id, validated, dimension, values)?);
     }
@@ -157,12 +149,13 @@ fn entry_counts(
 /// `(actor_key, method, source, action, status_code, resource_type, resource_key, count)`.
 type CombinedRow = (String, String, String, String, i32, String, String, i64);
 
-/// Counts per value of every dimension over the entries passing all of the view's filters, in
-/// one scan.
+/// Counts per value of every dimension over the entries passing the view's filters (all but
+/// `skip`'s), in one scan.
 fn combined_counts(
     conn: &mut DbConnection,
     project_id: i64,
     validated: &ValidatedQuery,
+    skip: Option<Dimension>,
 ) -> QueryResult<HashMap<Dimension, HashMap<String, i64>>> {
     let columns = (
         dsl::actor_key,
@@ -189,7 +182,7 @@ fn combined_counts(
             .into_boxed::<DbBackend>(),
         project_id,
         validated,
-        None
+        skip
     )
     .load(conn)?;
     let mut counts: HashMap<Dimension, HashMap<String, i64>> = HashMap::new();

@@ -45,9 +45,7 @@ pub fn histogram(
     let to = validated.window.to.timestamp_micros();
     let seconds = bucket_seconds(from, to);
     let width = seconds * 1_000_000;
-    let rollup_plan = rollup::plan(&validated.query, None)
-        .filter(|_| width % rollup::BUCKET_MICROS == 0)
-        .and_then(|filtered| Some((filtered, rollup::Split::new(from, to)?)));
+    let rollup_plan = rollup::window_plan(validated).filter(|_| width % rollup::BUCKET_MICROS == 0);
     let counts = match rollup_plan {
         Some((filtered, split)) => {
             let mut counts = rollup::bucket_counts(

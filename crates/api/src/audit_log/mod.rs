@@ -19,7 +19,7 @@ pub mod rollup;
 pub mod search;
 
 use auditlog_shared::wire::{AuditEntry, AuditPage, EntryActor, EntryResource};
-use auditlog_shared::{Cursor, CursorDirection, ResourceType, Source, StatusMatch};
+use auditlog_shared::{AuditQuery, Cursor, CursorDirection, ResourceType, Source, StatusMatch};
 use diesel::prelude::*;
 
 use crate::audit_query::ValidatedQuery;
@@ -105,10 +105,10 @@ macro_rules! apply_filters {
                 .filter(dsl::ts.lt(to)),
         };
         macro_rules! include_exclude {
-            ($dimension:expr, $column:expr, $filter:expr, $to_value:expr) => {
+            ($dimension:expr, $column:expr) => {
                 if skip != Some($dimension) {
-                    let mut include: Vec<_> =
-                        $filter.include.iter().flat_map($to_value).collect();
+                    let (mut include, exclude) =
+                        $crate::audit_log::filter_values(query, $dimension);
                     // One value is an equality: PostgreSQL reads `= ANY(array)` unordered
                     // and sorts, where `=` walks the index in time order and stops at a page.
                     if include.len() == 1 {
@@ -116,37 +116,17 @@ macro_rules! apply_filters {
                     } else if !include.is_empty() {
                         boxed = boxed.filter($column.eq_any(include));
                     }
-                    let exclude: Vec<_> = $filter.exclude.iter().flat_map($to_value).collect();
                     if !exclude.is_empty() {
                         boxed = boxed.filter($column.ne_all(exclude));
                     }
                 }
             };
         }
-        include_exclude!(
-            Dimension::Actor,
-            dsl::actor_key,
-            query.actor,
-            |a: &auditlog_shared::ActorRef| [a.to_string()]
-        );
-        include_exclude!(
-            Dimension::Method,
-            dsl::method,
-            query.method,
-            |m: &auditlog_shared::Method| [m.as_str().to_string()]
-        );
-        include_exclude!(
-            Dimension::Source,
-            dsl::source,
-            query.source,
-            |s: &auditlog_shared::Source| [s.as_str().to_string()]
-        );
-        include_exclude!(
-            Dimension::Action,
-            dsl::action,
-            query.action,
-            |a: &auditlog_shared::ActionKey| [a.as_str().to_string()]
-        );
+        include_exclude!(Dimension::Actor, dsl::actor_key);
+        include_exclude!(Dimension::Method, dsl::method);
+        include_exclude!(Dimension::Source, dsl::source);
+        include_exclude!(Dimension::Action, dsl::action);
+        // Status is an integer column: codes and class ranges (see `status_predicate`).
         if skip != Some(Dimension::Status) {
             if let Some(predicate) = $crate::audit_log::status_predicate(&query.status.include) {
                 boxed = boxed.filter(predicate);
@@ -155,24 +135,9 @@ macro_rules! apply_filters {
                 boxed = boxed.filter(diesel::dsl::not(predicate));
             }
         }
-        include_exclude!(
-            Dimension::ResourceType,
-            dsl::resource_type,
-            query.resource_type,
-            |t: &auditlog_shared::ResourceType| [t.as_str().to_string()]
-        );
-        include_exclude!(
-            Dimension::Application,
-            dsl::resource_key,
-            query.application,
-            |id: &auditlog_shared::EntityId| [format!("application:{id}")]
-        );
-        include_exclude!(
-            Dimension::Cluster,
-            dsl::resource_key,
-            query.cluster,
-            |id: &auditlog_shared::EntityId| [format!("cluster:{id}")]
-        );
+        include_exclude!(Dimension::ResourceType, dsl::resource_type);
+        include_exclude!(Dimension::Application, dsl::resource_key);
+        include_exclude!(Dimension::Cluster, dsl::resource_key);
         if let Some(search) = &query.search {
             boxed = boxed.filter(
                 dsl::search_text
@@ -237,11 +202,7 @@ pub fn count(
     project_id: i64,
     validated: &ValidatedQuery,
 ) -> QueryResult<i64> {
-    let from = validated.window.from.timestamp_micros();
-    let to = validated.window.to.timestamp_micros();
-    let plan = rollup::plan(&validated.query, None)
-        .and_then(|filtered| Some((filtered, rollup::Split::new(from, to)?)));
-    let Some((filtered_dimension, split)) = plan else {
+    let Some((filtered_dimension, split)) = rollup::window_plan(validated) else {
         return filtered(project_id, validated, None)
             .count()
             .get_result(conn);
@@ -260,6 +221,38 @@ pub fn count(
             .get_result::<i64>(conn)?;
     }
     Ok(total)
+}
+
+/// A dimension's include and exclude lists as the values stored for it: `actor_key`, method,
+/// source, action, status codes (as text), resource type, or `resource_key` (`application:7`).
+/// The entries' filters and the rollups' filters both read them from here.
+pub(crate) fn filter_values(
+    query: &AuditQuery,
+    dimension: Dimension,
+) -> (Vec<String>, Vec<String>) {
+    fn strings<T: Ord>(
+        filter: &auditlog_shared::Filter<T>,
+        to_values: impl Fn(&T) -> Vec<String>,
+    ) -> (Vec<String>, Vec<String>) {
+        (
+            filter.include.iter().flat_map(&to_values).collect(),
+            filter.exclude.iter().flat_map(&to_values).collect(),
+        )
+    }
+    match dimension {
+        Dimension::Actor => strings(&query.actor, |a| vec![a.to_string()]),
+        Dimension::Method => strings(&query.method, |m| vec![m.as_str().to_string()]),
+        Dimension::Source => strings(&query.source, |s| vec![s.as_str().to_string()]),
+        Dimension::Action => strings(&query.action, |a| vec![a.as_str().to_string()]),
+        Dimension::Status => strings(&query.status, |s| {
+            status_codes(s).iter().map(i32::to_string).collect()
+        }),
+        Dimension::ResourceType => strings(&query.resource_type, |t| vec![t.as_str().to_string()]),
+        Dimension::Application => {
+            strings(&query.application, |id| vec![format!("application:{id}")])
+        }
+        Dimension::Cluster => strings(&query.cluster, |id| vec![format!("cluster:{id}")]),
+    }
 }
 
 /// The status codes a status match stands for: one code, or the hundred of a class.

@@ -21,7 +21,8 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use crate::audit_log::{status_codes, Dimension};
+use crate::audit_log::{filter_values, Dimension};
+use crate::audit_query::ValidatedQuery;
 use crate::capture::writer::NewAuditEntry;
 use crate::db::schema::audit_rollups;
 use crate::db::DbConnection;
@@ -123,12 +124,12 @@ pub fn day_of(ts: i64) -> i64 {
     ts.div_euclid(DAY_MICROS) * DAY_MICROS
 }
 
-/// One counter increment: `(project, dimension, hour, value)` and how many entries it adds.
-pub type Increment = ((i64, RollupDimension, i64, String), i64);
+/// One counter increment: `(project, dimension, bucket, value)` and how many entries it adds.
+type Increment = ((i64, RollupDimension, i64, String), i64);
 
 /// The increments a set of entries makes at a granularity, summed, in key order (the order rows
 /// are locked in).
-pub fn increments<'a>(
+fn increments<'a>(
     entries: impl IntoIterator<Item = &'a NewAuditEntry>,
     granularity: Granularity,
 ) -> Vec<Increment> {
@@ -164,7 +165,7 @@ pub fn record(conn: &mut DbConnection, entries: &[NewAuditEntry]) -> QueryResult
 }
 
 /// Adds increments to the counts of one table, creating the rows that do not exist yet.
-pub fn add(
+fn add(
     conn: &mut DbConnection,
     granularity: Granularity,
     increments: &[Increment],
@@ -255,6 +256,18 @@ pub fn purge_before(conn: &mut DbConnection, horizon: i64) -> QueryResult<usize>
     Ok(deleted)
 }
 
+/// How rollups answer a view's counts over its whole window: the filtered dimension (if any)
+/// and the window's split. `None` when they cannot (see [`plan`]) or the window holds no whole
+/// hour.
+pub fn window_plan(validated: &ValidatedQuery) -> Option<(Option<Dimension>, Split)> {
+    let filtered = plan(&validated.query, None)?;
+    let split = Split::new(
+        validated.window.from.timestamp_micros(),
+        validated.window.to.timestamp_micros(),
+    )?;
+    Some((filtered, split))
+}
+
 /// What a view needs from rollups: nothing filtered (`Some(None)`), or one filtered dimension
 /// (`Some(Some(d))`). `None` when rollups cannot answer it (search, or filters on several
 /// dimensions). `skip`'s filter is left out, as facets do for the dimension they count.
@@ -283,33 +296,6 @@ pub(crate) fn filter_is_empty(query: &AuditQuery, dimension: Dimension) -> bool 
         Dimension::ResourceType => query.resource_type.is_empty(),
         Dimension::Application => query.application.is_empty(),
         Dimension::Cluster => query.cluster.is_empty(),
-    }
-}
-
-/// A dimension's include and exclude lists as rollup values.
-fn filter_values(query: &AuditQuery, dimension: Dimension) -> (Vec<String>, Vec<String>) {
-    fn strings<T: Ord>(
-        filter: &auditlog_shared::Filter<T>,
-        to_values: impl Fn(&T) -> Vec<String>,
-    ) -> (Vec<String>, Vec<String>) {
-        (
-            filter.include.iter().flat_map(&to_values).collect(),
-            filter.exclude.iter().flat_map(&to_values).collect(),
-        )
-    }
-    match dimension {
-        Dimension::Actor => strings(&query.actor, |a| vec![a.to_string()]),
-        Dimension::Method => strings(&query.method, |m| vec![m.as_str().to_string()]),
-        Dimension::Source => strings(&query.source, |s| vec![s.as_str().to_string()]),
-        Dimension::Action => strings(&query.action, |a| vec![a.as_str().to_string()]),
-        Dimension::Status => strings(&query.status, |s| {
-            status_codes(s).iter().map(i32::to_string).collect()
-        }),
-        Dimension::ResourceType => strings(&query.resource_type, |t| vec![t.as_str().to_string()]),
-        Dimension::Application => {
-            strings(&query.application, |id| vec![format!("application:{id}")])
-        }
-        Dimension::Cluster => strings(&query.cluster, |id| vec![format!("cluster:{id}")]),
     }
 }
 
