@@ -4,8 +4,9 @@
 //! Invariants:
 //! * Every read is scoped to one project and to the validated window `[from, to)`, which
 //!   [`ValidatedQuery`] has already clamped to retention.
-//! * Enumerated dimensions filter with `IN` / `NOT IN` on indexed columns; actors, applications
-//!   and clusters use the derived `actor_key` / `resource_key` columns (`user:12`,
+//! * Enumerated dimensions filter with `=` (one value), `IN` and `NOT IN` on the values
+//!   [`filter_values`] gives, which the rollups use too; status classes are code ranges. Actors,
+//!   applications and clusters use the derived `actor_key` / `resource_key` columns (`user:12`,
 //!   `application:7`), so an exclude never drops entries with a missing id.
 //! * Search lowercases the text in Rust and matches the lowercased `search_text` column with a
 //!   `LIKE` whose `%`, `_` and `\` are escaped: the same answer on SQLite and PostgreSQL.
