@@ -268,6 +268,9 @@ pub struct ProjectAccess {
     pub project_name: String,
     pub role: Role,
     pub identity: Identity,
+    /// The route's `{id}`, read in its canonical spelling by the capture middleware: the one
+    /// resource the handler may act on and the one its audit entry names.
+    pub resource_id: Option<i64>,
     /// For a state-changing request: the transaction its changes and its audit entry share.
     pub transaction: Option<crate::capture::RequestTransaction>,
 }
@@ -286,6 +289,29 @@ impl FromRequest for ProjectAccess {
                     ApiError::internal(anyhow::anyhow!(
                         "project route outside the capture middleware"
                     ))
+                }),
+        )
+    }
+}
+
+/// The `{id}` of a project route, as the capture middleware read and recorded it. Handlers take
+/// this instead of `web::Path`, whose number parsing accepts other spellings (`+7`, `007`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathId(pub i64);
+
+impl FromRequest for PathId {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<PathId, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        std::future::ready(
+            request
+                .extensions()
+                .get::<ProjectAccess>()
+                .and_then(|access| access.resource_id)
+                .map(PathId)
+                .ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!("a route without an `{{id}}` asked for one"))
                 }),
         )
     }

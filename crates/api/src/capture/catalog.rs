@@ -3,9 +3,10 @@
 //!
 //! Invariants:
 //! * Actions come from route templates (`/applications/{id}/deploy`), never from raw paths.
-//! * Every route registered under [`PROJECT_SCOPE`] has exactly one entry here (a test checks the
-//!   registered routes against this table); authorization reads `min_role` from here, so a route
-//!   cannot be reachable without a role check.
+//! * Every handler under [`PROJECT_SCOPE`] is registered by its action key through
+//!   `routes::ProjectRoutes`, which wraps it in the capture middleware bound to this entry: the
+//!   permission checked is the one of the handler that runs, never one looked up from the path.
+//!   A key missing here stops the server at start-up; a test checks that every entry has a handler.
 //! * Keys are stable: the audit log stores them, so renaming one orphans history. Labels may change.
 
 use auditlog_shared::wire::Role;
@@ -337,10 +338,10 @@ pub fn all_routes() -> impl Iterator<Item = &'static RouteSpec> {
     .iter()
 }
 
-/// The route for a method and a full match pattern (as `HttpRequest::match_pattern` gives it).
-pub fn lookup(method: &str, pattern: &str) -> Option<&'static RouteSpec> {
-    let template = pattern.strip_prefix(PROJECT_SCOPE)?;
-    all_routes().find(|route| route.method == method && route.template == template)
+/// The route of an action key. Handlers are registered by their action key
+/// (`routes::ProjectRoutes::add`), so this is how a handler is bound to its permission.
+pub fn by_action(action: &str) -> Option<&'static RouteSpec> {
+    all_routes().find(|route| route.action == action)
 }
 
 /// The label of an action key, for display.
@@ -375,15 +376,12 @@ mod tests {
     }
 
     #[test]
-    fn lookup_uses_templates() {
-        let deploy = lookup(
-            "POST",
-            "/api/v1/projects/{project_id}/applications/{id}/deploy",
-        )
-        .unwrap();
-        assert_eq!(deploy.action, "application.deploy");
+    fn routes_are_found_by_their_action_key() {
+        let deploy = by_action("application.deploy").unwrap();
+        assert_eq!(deploy.template, "/applications/{id}/deploy");
+        assert_eq!(deploy.method, "POST");
         assert_eq!(deploy.label, "Deploy application");
-        assert!(lookup("POST", "/api/v1/projects/1/applications/2/deploy").is_none());
+        assert!(by_action("application.explode").is_none());
         assert_eq!(label("api_token.revoke"), Some("Revoke API token"));
     }
 }

@@ -136,8 +136,13 @@ pub fn describe_resource(request: &HttpRequest, id: Option<i64>, name: impl Into
 /// How long a state-changing request waits for a write slot before it is answered 503.
 const WRITE_SLOT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The capture middleware, wrapped around the project scope.
+/// The capture middleware. `routes::ProjectRoutes` wraps every project handler in it, bound to
+/// that handler's catalog entry (and the 404 and 405 answers of the scope to
+/// [`catalog::UNMATCHED`]), so the permission checked is always the one of the handler that runs.
+/// It reads the path parameters as the router matched them and accepts only their canonical
+/// spelling, so the entry names exactly the project and resource the handler acts on.
 pub async fn capture(
+    route: &'static RouteSpec,
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -151,17 +156,20 @@ pub async fn capture(
     let Some(reservation) = state.writer.try_reserve() else {
         return Ok(request.into_response(ApiError::Overloaded.error_response()));
     };
-    let route = request
-        .match_pattern()
-        .and_then(|pattern| catalog::lookup(request.method().as_str(), &pattern))
-        .unwrap_or(&catalog::UNMATCHED);
     let Some(project_id) = request
         .match_info()
         .get("project_id")
-        .and_then(|id| id.parse::<i64>().ok())
+        .and_then(canonical_id)
     else {
-        return Ok(request.into_response(ApiError::NotFound.error_response()));
+        return Ok(request.into_response(
+            ApiError::BadRequest {
+                detail: non_canonical_id("project_id"),
+            }
+            .error_response(),
+        ));
     };
+    // `None` when the route has no `{id}`; `Some(None)` when it has one that is not canonical.
+    let path_id = request.match_info().get("id").map(canonical_id);
 
     let credentials = Credentials::from_request(request.request());
     let gate = {
@@ -173,6 +181,7 @@ pub async fn capture(
                 &state,
                 &credentials,
                 project_id,
+                path_id,
                 route,
                 received_at,
             )
@@ -225,6 +234,7 @@ pub async fn capture(
                     Recorded {
                         identity,
                         project_id,
+                        path_id: path_id.flatten(),
                         project_name,
                         route,
                         received_at,
@@ -245,6 +255,7 @@ pub async fn capture(
         Recorded {
             identity,
             project_id,
+            path_id: path_id.flatten(),
             project_name,
             route,
             received_at,
@@ -253,6 +264,23 @@ pub async fn capture(
         response,
     )
     .await
+}
+
+/// Reads a path id in its one canonical spelling: decimal digits without sign or leading zero,
+/// at most `i64::MAX`. Rust's own `parse` would also take `+7` and `007`, which would let one
+/// resource be named several ways (and the router leaves `%2B` encoded).
+pub fn canonical_id(segment: &str) -> Option<i64> {
+    let canonical = !segment.is_empty()
+        && segment.len() <= 19
+        && segment.bytes().all(|b| b.is_ascii_digit())
+        && !segment.starts_with('0');
+    canonical.then(|| segment.parse().ok()).flatten()
+}
+
+fn non_canonical_id(parameter: &str) -> String {
+    format!(
+        "invalid path parameter `{parameter}`: expected a positive decimal number without sign or leading zeros"
+    )
 }
 
 /// The verdict on a request before its handler runs.
@@ -273,6 +301,7 @@ fn gate(
     state: &AppState,
     credentials: &Credentials,
     project_id: i64,
+    path_id: Option<Option<i64>>,
     route: &RouteSpec,
     now: i64,
 ) -> anyhow::Result<Gate> {
@@ -319,6 +348,12 @@ fn gate(
             "missing or wrong X-CSRF-Token header for a cookie-authenticated change".into(),
         ));
     }
+    // Before the role check, so that the answer to a misspelled id does not depend on the role.
+    if path_id == Some(None) {
+        return refuse(ApiError::BadRequest {
+            detail: non_canonical_id("id"),
+        });
+    }
     match route.permission {
         Permission::AtLeast(needed) if role < needed => {
             return refuse(ApiError::Forbidden(format!(
@@ -348,6 +383,7 @@ fn gate(
         project_name,
         role,
         identity,
+        resource_id: path_id.flatten(),
         transaction: None,
     })))
 }
@@ -362,6 +398,8 @@ fn article(role: Role) -> String {
 struct Recorded {
     identity: Identity,
     project_id: i64,
+    /// The canonical `{id}` of the path, when the route has one.
+    path_id: Option<i64>,
     project_name: String,
     route: &'static RouteSpec,
     received_at: i64,
@@ -452,7 +490,7 @@ async fn build_entry(
     let described = request.extensions().get::<AuditedResource>().cloned();
     let route = recorded.route;
     let full_template = format!("{}{}", catalog::PROJECT_SCOPE, route.template);
-    let path_id = path_parameter(&full_template, request.path(), "{id}");
+    let path_id = recorded.path_id;
 
     let resource = match described {
         Some(resource) => resource,
@@ -580,14 +618,6 @@ pub(crate) fn request_id(request: &HttpRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// The value of `parameter` in `path`, read at the position it has in `template`.
-fn path_parameter(template: &str, path: &str, parameter: &str) -> Option<i64> {
-    let position = template
-        .split('/')
-        .position(|segment| segment == parameter)?;
-    path.split('/').nth(position)?.parse().ok()
-}
-
 /// Names of query parameters whose values never reach the audit log.
 const SECRET_PARAMETERS: [&str; 9] = [
     "token",
@@ -705,19 +735,24 @@ mod tests {
     }
 
     #[test]
-    fn path_parameters_are_read_by_template_position() {
-        let template = "/api/v1/projects/{project_id}/applications/{id}/deploy";
-        assert_eq!(
-            path_parameter(
-                template,
-                "/api/v1/projects/3/applications/42/deploy",
-                "{id}"
-            ),
-            Some(42)
-        );
-        assert_eq!(
-            path_parameter(template, "/api/v1/projects/3/applications/x/deploy", "{id}"),
-            None
-        );
+    fn only_canonical_ids_are_read() {
+        assert_eq!(canonical_id("105"), Some(105));
+        assert_eq!(canonical_id("9223372036854775807"), Some(i64::MAX));
+        for spelling in [
+            "",
+            "0",
+            "0105",
+            "+105",
+            "%2B105",
+            "-1",
+            " 1",
+            "1 ",
+            "1e3",
+            "0x10",
+            "9223372036854775808",
+            "٣",
+        ] {
+            assert_eq!(canonical_id(spelling), None, "{spelling:?}");
+        }
     }
 }

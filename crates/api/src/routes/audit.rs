@@ -10,20 +10,20 @@ use crate::auth::ProjectAccess;
 use crate::capture::writer::NewAuditEntry;
 use crate::capture::{self, chain};
 use crate::error::ApiError;
-use crate::routes::{resource, with_project_conn};
+use crate::routes::{with_project_conn, ProjectRoutes};
 use crate::startup::AppState;
 
 /// The most events one ingest request may carry.
 pub const MAX_INGEST_EVENTS: usize = 1_000;
 
-pub fn configure(config: &mut web::ServiceConfig) {
-    config
-        .service(resource("/audit-logs").route(web::get().to(list)))
-        .service(resource("/audit-logs/histogram").route(web::get().to(histogram)))
-        .service(resource("/audit-logs/facets").route(web::get().to(facets)))
-        .service(resource("/audit-logs/verify").route(web::get().to(verify)))
-        .service(resource("/audit-logs/export.{format}").route(web::get().to(export)))
-        .service(resource("/ingest").route(web::post().to(ingest)));
+pub fn configure(routes: &mut ProjectRoutes) {
+    routes
+        .add("audit_log.list", list)
+        .add("audit_log.histogram", histogram)
+        .add("audit_log.facets", facets)
+        .add("audit_log.verify", verify)
+        .add("audit_log.export", export)
+        .add("audit_log.ingest", ingest);
 }
 
 /// Reads the request's audit query: parsed by the shared model, validated against now and
@@ -89,9 +89,12 @@ async fn export(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, format) = path.into_inner();
+    let format = request
+        .match_info()
+        .get("format")
+        .unwrap_or_default()
+        .to_string();
     let format = ExportFormat::parse(&format).ok_or_else(|| ApiError::UnservableQuery {
         param: "format".into(),
         detail: format!("unknown export format `{format}`: use export.csv or export.ndjson"),

@@ -7,26 +7,20 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{AddMember, Member, Role, UpdateMember};
 use diesel::prelude::*;
 
-use crate::auth::{password, ProjectAccess};
+use crate::auth::{password, PathId, ProjectAccess};
 use crate::capture::describe_resource;
 use crate::db::schema::{memberships, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::{resource, valid_name, with_project_conn};
+use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
 use crate::startup::AppState;
 
-pub fn configure(config: &mut web::ServiceConfig) {
-    config
-        .service(
-            resource("/members")
-                .route(web::get().to(list))
-                .route(web::post().to(add)),
-        )
-        .service(
-            resource("/members/{id}")
-                .route(web::patch().to(change_role))
-                .route(web::delete().to(remove)),
-        );
+pub fn configure(routes: &mut ProjectRoutes) {
+    routes
+        .add("user.list", list)
+        .add("user.add", add)
+        .add("user.change_role", change_role)
+        .add("user.remove", remove);
 }
 
 fn load(conn: &mut DbConnection, project_id: i64, user_id: i64) -> Result<Member, ApiError> {
@@ -168,10 +162,10 @@ async fn change_role(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path_id: PathId,
     body: web::Json<UpdateMember>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, user_id) = path.into_inner();
+    let PathId(user_id) = path_id;
     let role = body.into_inner().role;
     let project_id = access.project_id;
     let member = with_project_conn(&state, &access, move |conn| {
@@ -193,9 +187,9 @@ async fn remove(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path_id: PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, user_id) = path.into_inner();
+    let PathId(user_id) = path_id;
     let project_id = access.project_id;
     let name = with_project_conn(&state, &access, move |conn| {
         let current = load(conn, project_id, user_id)?;

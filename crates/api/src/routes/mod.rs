@@ -11,17 +11,20 @@ pub mod session;
 pub mod spa;
 pub mod tokens;
 
-use actix_web::{middleware, web, HttpRequest, HttpResponse};
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{guard, middleware, web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::Problem;
 
 use crate::capture;
-use crate::capture::catalog::PROJECT_SCOPE;
+use crate::capture::catalog::{self, RouteSpec, PROJECT_SCOPE};
 use crate::db::DbConnection;
 use crate::error::{problem_response, ApiError};
 use crate::startup::AppState;
 
-/// Registers the REST API: the session, the project list, and the project scope whose every
-/// request passes through the capture middleware.
+/// Registers the REST API: the session, the project list, and the project scope, whose every
+/// handler is registered through [`ProjectRoutes`].
 pub fn configure_api(config: &mut web::ServiceConfig) {
     config
         .service(openapi::openapi)
@@ -34,25 +37,135 @@ pub fn configure_api(config: &mut web::ServiceConfig) {
         .service(resource("/api/v1/projects").route(web::get().to(projects::list_mine)))
         .service(
             web::scope(PROJECT_SCOPE)
-                .wrap(middleware::from_fn(capture::capture))
-                .configure(projects::configure)
-                .configure(platform::configure)
-                .configure(tokens::configure)
-                .configure(members::configure)
-                .configure(audit::configure)
-                .default_service(web::to(|request: HttpRequest| async move {
-                    crate::error::not_found(&request)
-                })),
+                .configure(|config| project_routes().register(config))
+                .default_service(captured(
+                    web::route().to(|request: HttpRequest| async move {
+                        crate::error::not_found(&request)
+                    }),
+                    &catalog::UNMATCHED,
+                )),
         );
 }
 
-/// A resource whose unsupported methods get a 405 problem document.
+/// Every project handler, each registered by its action key.
+pub fn project_routes() -> ProjectRoutes {
+    let mut routes = ProjectRoutes::default();
+    projects::configure(&mut routes);
+    platform::configure(&mut routes);
+    tokens::configure(&mut routes);
+    members::configure(&mut routes);
+    audit::configure(&mut routes);
+    routes
+}
+
+/// The route table of the project scope. A handler can only be added together with its action
+/// key; the key's catalog entry supplies the method and template, and the handler is wrapped in
+/// the capture middleware bound to that entry. So the permission checked is, by construction,
+/// the permission of the handler that runs — never one found again from the request's path —
+/// and a handler without a catalog entry stops the server from starting.
+#[derive(Default)]
+pub struct ProjectRoutes {
+    /// Per template, in registration order: the catalog entries and their wrapped routes.
+    resources: Vec<(&'static str, Vec<(&'static RouteSpec, actix_web::Route)>)>,
+}
+
+impl ProjectRoutes {
+    /// Adds the handler of the catalogued action `action`.
+    ///
+    /// # Panics
+    /// When `action` is not in the catalog, or is added twice: a programming error that the first
+    /// start of the server (and every test) reveals.
+    pub fn add<F, Args>(&mut self, action: &str, handler: F) -> &mut ProjectRoutes
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        let spec = catalog::by_action(action)
+            .unwrap_or_else(|| panic!("`{action}` has a handler but no catalog entry"));
+        assert!(
+            !self.actions().any(|known| known == action),
+            "`{action}` is registered twice"
+        );
+        // HEAD is answered wherever GET is, by the same handler under the same permission.
+        let route = match spec.method {
+            "GET" => web::route().guard(guard::Any(guard::Get()).or(guard::Head())),
+            method => web::route().method(
+                actix_web::http::Method::from_bytes(method.as_bytes())
+                    .expect("catalog methods are valid"),
+            ),
+        };
+        let route = captured(route.to(handler), spec);
+        match self
+            .resources
+            .iter_mut()
+            .find(|(template, _)| *template == spec.template)
+        {
+            Some((_, routes)) => routes.push((spec, route)),
+            None => self.resources.push((spec.template, vec![(spec, route)])),
+        }
+        self
+    }
+
+    /// The action keys registered so far.
+    pub fn actions(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.resources
+            .iter()
+            .flat_map(|(_, routes)| routes.iter().map(|(spec, _)| spec.action))
+    }
+
+    /// Registers one resource per template. A method the template does not support is answered
+    /// 405 with `Allow` (and recorded as an unknown request).
+    fn register(self, config: &mut web::ServiceConfig) {
+        for (template, routes) in self.resources {
+            let allow = allowed_methods(routes.iter().map(|(spec, _)| spec.method));
+            let mut resource = web::resource(template);
+            for (_, route) in routes {
+                resource = resource.route(route);
+            }
+            config.service(resource.default_service(captured(
+                web::route().to(move |request: HttpRequest| {
+                    let allow = allow.clone();
+                    async move { method_not_allowed_with(request, Some(allow)) }
+                }),
+                &catalog::UNMATCHED,
+            )));
+        }
+    }
+}
+
+/// Wraps a route (its handler already set) in the capture middleware bound to one catalog entry.
+fn captured(route: actix_web::Route, spec: &'static RouteSpec) -> actix_web::Route {
+    route.wrap(middleware::from_fn(
+        move |request: ServiceRequest, next: middleware::Next<BoxBody>| {
+            capture::capture(spec, request, next)
+        },
+    ))
+}
+
+/// The `Allow` value of a resource whose routes have these methods (GET brings HEAD).
+fn allowed_methods<'a>(methods: impl Iterator<Item = &'a str>) -> String {
+    let mut allowed: Vec<&str> = Vec::new();
+    for method in methods {
+        allowed.push(method);
+        if method == "GET" {
+            allowed.push("HEAD");
+        }
+    }
+    allowed.join(", ")
+}
+
+/// A resource whose unsupported methods get a 405 problem document with `Allow`.
 pub fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
-    problem_response(Problem {
+    method_not_allowed_with(request, None)
+}
+
+fn method_not_allowed_with(request: HttpRequest, allow: Option<String>) -> HttpResponse {
+    let mut response = problem_response(Problem {
         kind: "/problems/method-not-allowed".into(),
         title: "Method not allowed".into(),
         status: 405,
@@ -63,7 +176,11 @@ async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
         )),
         instance: Some(request.path().to_string()),
         invalid_params: Vec::new(),
-    })
+    });
+    if let Some(allow) = allow.and_then(|allow| HeaderValue::from_str(&allow).ok()) {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
 }
 
 /// Runs blocking database work on a pooled connection, off the async workers.
@@ -111,4 +228,25 @@ pub fn valid_name(field: &str, value: &str) -> Result<String, ApiError> {
         });
     }
     Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalogued_route_has_exactly_one_handler() {
+        let registered: Vec<&str> = project_routes().actions().collect();
+        let mut catalogued: Vec<&str> = catalog::all_routes().map(|route| route.action).collect();
+        let mut sorted = registered.clone();
+        sorted.sort_unstable();
+        catalogued.sort_unstable();
+        assert_eq!(sorted, catalogued);
+    }
+
+    #[test]
+    #[should_panic(expected = "no catalog entry")]
+    fn a_handler_without_a_catalog_entry_stops_the_server() {
+        ProjectRoutes::default().add("application.explode", || async { HttpResponse::Ok() });
+    }
 }

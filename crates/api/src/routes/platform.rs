@@ -6,34 +6,28 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{Application, CreateApplication, DeployApplication, UpdateApplication};
 use diesel::prelude::*;
 
-use crate::auth::ProjectAccess;
+use crate::auth::{PathId, ProjectAccess};
 use crate::capture::describe_resource;
 use crate::clock::from_micros;
 use crate::db::schema::{applications, clusters};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::{resource, valid_name, with_project_conn};
+use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
 use crate::startup::AppState;
 
-pub fn configure(config: &mut web::ServiceConfig) {
-    config
-        .service(
-            resource("/applications")
-                .route(web::get().to(list_applications))
-                .route(web::post().to(create_application)),
-        )
-        .service(
-            resource("/applications/{id}")
-                .route(web::get().to(read_application))
-                .route(web::patch().to(update_application))
-                .route(web::delete().to(delete_application)),
-        )
-        .service(resource("/applications/{id}/deploy").route(web::post().to(deploy_application)));
-    clusters_api::configure(config, "/clusters");
-    datastores_api::configure(config, "/datastores");
-    environment_groups_api::configure(config, "/environment-groups");
-    cloud_accounts_api::configure(config, "/cloud-accounts");
-    integrations_api::configure(config, "/integrations");
+pub fn configure(routes: &mut ProjectRoutes) {
+    routes
+        .add("application.list", list_applications)
+        .add("application.create", create_application)
+        .add("application.read", read_application)
+        .add("application.update", update_application)
+        .add("application.delete", delete_application)
+        .add("application.deploy", deploy_application);
+    clusters_api::configure(routes, "cluster");
+    datastores_api::configure(routes, "datastore");
+    environment_groups_api::configure(routes, "environment_group");
+    cloud_accounts_api::configure(routes, "cloud_account");
+    integrations_api::configure(routes, "integration");
 }
 
 #[derive(Queryable, Selectable)]
@@ -147,9 +141,9 @@ async fn read_application(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path_id: PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, id) = path.into_inner();
+    let PathId(id) = path_id;
     let project_id = access.project_id;
     let row = with_project_conn(&state, &access, move |conn| {
         load_application(conn, project_id, id)
@@ -163,10 +157,10 @@ async fn update_application(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path_id: PathId,
     body: web::Json<UpdateApplication>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, id) = path.into_inner();
+    let PathId(id) = path_id;
     let body = body.into_inner();
     let name = body
         .name
@@ -195,10 +189,10 @@ async fn deploy_application(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path_id: PathId,
     body: Option<web::Json<DeployApplication>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, id) = path.into_inner();
+    let PathId(id) = path_id;
     let image = body
         .and_then(|b| b.into_inner().image)
         .as_deref()
@@ -226,9 +220,9 @@ async fn delete_application(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path_id: PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, id) = path.into_inner();
+    let PathId(id) = path_id;
     let project_id = access.project_id;
     let name = with_project_conn(&state, &access, move |conn| {
         let row = load_application(conn, project_id, id)?;
@@ -249,24 +243,24 @@ macro_rules! named_resource_api {
             use auditlog_shared::wire::{$create, $update, $wire};
             use diesel::prelude::*;
 
-            use crate::auth::ProjectAccess;
+            use crate::auth::{PathId, ProjectAccess};
             use crate::capture::describe_resource;
             use crate::clock::from_micros;
             use crate::db::schema::$table;
             use crate::db::DbConnection;
             use crate::error::ApiError;
-            use crate::routes::{resource, valid_name, with_project_conn};
+            use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
             use crate::startup::AppState;
 
-            pub fn configure(config: &mut web::ServiceConfig, path: &str) {
-                config
-                    .service(resource(path).route(web::get().to(list)).route(web::post().to(create)))
-                    .service(
-                        resource(&format!("{path}/{{id}}"))
-                            .route(web::get().to(read))
-                            .route(web::patch().to(update))
-                            .route(web::delete().to(delete)),
-                    );
+            /// Registers the handlers of the catalog's `<key>.list`, `.create`, `.read`,
+            /// `.update` and `.delete` actions.
+            pub fn configure(routes: &mut ProjectRoutes, key: &str) {
+                routes
+                    .add(&format!("{key}.list"), list)
+                    .add(&format!("{key}.create"), create)
+                    .add(&format!("{key}.read"), read)
+                    .add(&format!("{key}.update"), update)
+                    .add(&format!("{key}.delete"), delete);
             }
 
             #[derive(Queryable, Selectable)]
@@ -347,9 +341,9 @@ macro_rules! named_resource_api {
                 state: web::Data<AppState>,
                 access: ProjectAccess,
                 request: HttpRequest,
-                path: web::Path<(i64, i64)>,
+                path_id: PathId,
             ) -> Result<HttpResponse, ApiError> {
-                let (_, id) = path.into_inner();
+                let PathId(id) = path_id;
                 let project_id = access.project_id;
                 let row = with_project_conn(&state, &access, move |conn| load(conn, project_id, id)).await?;
                 describe_resource(&request, Some(row.id), row.name.clone());
@@ -360,10 +354,10 @@ macro_rules! named_resource_api {
                 state: web::Data<AppState>,
                 access: ProjectAccess,
                 request: HttpRequest,
-                path: web::Path<(i64, i64)>,
+                path_id: PathId,
                 body: web::Json<$update>,
             ) -> Result<HttpResponse, ApiError> {
-                let (_, id) = path.into_inner();
+                let PathId(id) = path_id;
                 let body = body.into_inner();
                 let name = body.name.as_deref().map(|v| valid_name("name", v)).transpose()?;
                 $(let $field = body.$field.as_deref().map(|v| valid_name(stringify!($field), v)).transpose()?;)*
@@ -388,9 +382,9 @@ macro_rules! named_resource_api {
                 state: web::Data<AppState>,
                 access: ProjectAccess,
                 request: HttpRequest,
-                path: web::Path<(i64, i64)>,
+                path_id: PathId,
             ) -> Result<HttpResponse, ApiError> {
-                let (_, id) = path.into_inner();
+                let PathId(id) = path_id;
                 let project_id = access.project_id;
                 let name = with_project_conn(&state, &access, move |conn| {
                     let row = load(conn, project_id, id)?;

@@ -8,17 +8,14 @@ use serde::Deserialize;
 use crate::auth::{self, Actor, AuthFailure, Credentials, ProjectAccess};
 use crate::db::schema::{project_settings, projects};
 use crate::error::ApiError;
-use crate::routes::{resource, session::member_projects, with_conn, with_project_conn};
+use crate::routes::{session::member_projects, with_conn, with_project_conn, ProjectRoutes};
 use crate::startup::AppState;
 
-pub fn configure(config: &mut web::ServiceConfig) {
-    config
-        .service(resource("").route(web::get().to(read)))
-        .service(
-            resource("/settings")
-                .route(web::get().to(read_settings))
-                .route(web::patch().to(update_settings)),
-        );
+pub fn configure(routes: &mut ProjectRoutes) {
+    routes
+        .add("project.read", read)
+        .add("project.settings.read", read_settings)
+        .add("project.settings.update", update_settings);
 }
 
 /// `GET /api/v1/projects`: the projects the caller can use — a user's memberships, or a token's

@@ -4,27 +4,21 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{ApiToken, CreateToken, CreatedToken, Role};
 use diesel::prelude::*;
 
-use crate::auth::{tokens, Actor, ProjectAccess};
+use crate::auth::{tokens, Actor, PathId, ProjectAccess};
 use crate::capture::describe_resource;
 use crate::clock::from_micros;
 use crate::db::schema::api_tokens;
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::{resource, valid_name, with_project_conn};
+use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
 use crate::startup::AppState;
 
-pub fn configure(config: &mut web::ServiceConfig) {
-    config
-        .service(
-            resource("/tokens")
-                .route(web::get().to(list))
-                .route(web::post().to(create)),
-        )
-        .service(
-            resource("/tokens/{id}")
-                .route(web::get().to(read))
-                .route(web::delete().to(revoke)),
-        );
+pub fn configure(routes: &mut ProjectRoutes) {
+    routes
+        .add("api_token.list", list)
+        .add("api_token.create", create)
+        .add("api_token.read", read)
+        .add("api_token.revoke", revoke);
 }
 
 #[derive(Queryable, Selectable)]
@@ -126,9 +120,9 @@ async fn read(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path_id: PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, id) = path.into_inner();
+    let PathId(id) = path_id;
     let project_id = access.project_id;
     let row = with_project_conn(&state, &access, move |conn| load(conn, project_id, id)).await?;
     describe_resource(&request, Some(row.id), row.name.clone());
@@ -140,9 +134,9 @@ async fn revoke(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path_id: PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, id) = path.into_inner();
+    let PathId(id) = path_id;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
     let row = with_project_conn(&state, &access, move |conn| {
         let current = load(conn, project_id, id)?;

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use crate::helpers::{Backend, Caller, TestApp};
 
 /// Ids of one fixture of each resource, made by the admin before a role's round.
-struct Fixtures {
-    ids: HashMap<&'static str, i64>,
+pub(crate) struct Fixtures {
+    pub(crate) ids: HashMap<&'static str, i64>,
 }
 
 async fn create(admin: &Caller, project: i64, collection: &str, body: Value) -> i64 {
@@ -32,7 +32,7 @@ async fn create(admin: &Caller, project: i64, collection: &str, body: Value) -> 
         .expect("an id")
 }
 
-async fn fixtures(admin: &Caller, project: i64, round: &str) -> Fixtures {
+pub(crate) async fn fixtures(admin: &Caller, project: i64, round: &str) -> Fixtures {
     let enabled = admin
         .send(
             Method::PATCH,
@@ -127,7 +127,7 @@ async fn fixtures(admin: &Caller, project: i64, round: &str) -> Fixtures {
 }
 
 /// A body that the route accepts.
-fn body_for(method: &str, template: &str, round: &str, step: usize) -> Option<Value> {
+pub(crate) fn body_for(method: &str, template: &str, round: &str, step: usize) -> Option<Value> {
     let name = format!("{round}-{step}");
     let collection = template.split('/').nth(1).unwrap_or_default();
     match (method, collection) {
@@ -160,7 +160,7 @@ fn body_for(method: &str, template: &str, round: &str, step: usize) -> Option<Va
 }
 
 /// Routes in an order that reads before it changes and deletes last.
-fn ordered_routes() -> Vec<&'static catalog::RouteSpec> {
+pub(crate) fn ordered_routes() -> Vec<&'static catalog::RouteSpec> {
     let mut routes: Vec<_> = catalog::all_routes().collect();
     routes.sort_by_key(|route| match route.method {
         "GET" => 0,

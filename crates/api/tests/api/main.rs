@@ -4,6 +4,7 @@
 mod helpers;
 
 mod audit_logs;
+mod authorization;
 mod capture;
 mod chain;
 mod demo;
