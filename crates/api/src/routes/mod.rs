@@ -247,6 +247,8 @@ mod tests {
     #[test]
     #[should_panic(expected = "no catalog entry")]
     fn a_handler_without_a_catalog_entry_stops_the_server() {
-        ProjectRoutes::default().add("application.explode", || async { HttpResponse::Ok() });
+        ProjectRoutes::default().add("application.explode", || async {
+            HttpResponse::Ok().finish()
+        });
     }
 }
