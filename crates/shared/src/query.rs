@@ -245,6 +245,9 @@ pub enum Source {
     Cli,
     /// Any other API-token request.
     Api,
+    /// An event an external service sent to the ingest endpoint with an ingest token: recorded
+    /// on its word, never a request this server answered.
+    Ingest,
 }
 
 /// The kinds of resource an entry can be tied to.
@@ -259,6 +262,8 @@ pub enum ResourceType {
     ApiToken,
     Integration,
     User,
+    /// An invitation to join a project.
+    Invitation,
 }
 
 /// A status code (`404`) or a status class (`5xx`).
@@ -557,15 +562,16 @@ spelled_enum!(Method, "expected one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTI
     Head => "HEAD", Options => "OPTIONS",
 });
 
-spelled_enum!(Source, "expected one of dashboard, cli, api", {
-    Dashboard => "dashboard", Cli => "cli", Api => "api",
+spelled_enum!(Source, "expected one of dashboard, cli, api, ingest", {
+    Dashboard => "dashboard", Cli => "cli", Api => "api", Ingest => "ingest",
 });
 
 spelled_enum!(ResourceType,
-    "expected one of application, cluster, datastore, environment_group, project, cloud_account, api_token, integration, user", {
+    "expected one of application, cluster, datastore, environment_group, project, cloud_account, api_token, integration, user, invitation", {
     Application => "application", Cluster => "cluster", Datastore => "datastore",
     EnvironmentGroup => "environment_group", Project => "project", CloudAccount => "cloud_account",
     ApiToken => "api_token", Integration => "integration", User => "user",
+    Invitation => "invitation",
 });
 
 impl fmt::Display for ActorRef {

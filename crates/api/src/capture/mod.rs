@@ -665,6 +665,7 @@ pub(crate) fn collection_name(resource_type: ResourceType) -> &'static str {
         ResourceType::ApiToken => "API tokens",
         ResourceType::Integration => "integrations",
         ResourceType::User => "members",
+        ResourceType::Invitation => "invitations",
     }
 }
 
@@ -699,9 +700,19 @@ pub fn resource_name(
             .select(projects::name)
             .first::<String>(conn)
             .optional(),
-        ResourceType::User => users::table
-            .find(id)
+        // Only a member of this project is named: an id of someone else's account must not copy
+        // that person's name into this project's log.
+        ResourceType::User => memberships::table
+            .inner_join(users::table)
+            .filter(memberships::project_id.eq(project_id))
+            .filter(memberships::user_id.eq(id))
             .select(users::display_name)
+            .first::<String>(conn)
+            .optional(),
+        ResourceType::Invitation => invitations::table
+            .filter(invitations::id.eq(id))
+            .filter(invitations::project_id.eq(project_id))
+            .select(invitations::email)
             .first::<String>(conn)
             .optional(),
     }

@@ -53,6 +53,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    invitations (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        email -> Text,
+        role -> Text,
+        secret_hash -> Text,
+        invited_by_user_id -> Nullable<BigInt>,
+        invited_by_name -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        accepted_at -> Nullable<BigInt>,
+        accepted_by_user_id -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     clusters (id) {
         id -> BigInt,
         project_id -> BigInt,
@@ -166,6 +183,7 @@ diesel::joinable!(memberships -> projects (project_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(api_tokens -> projects (project_id));
 diesel::joinable!(applications -> clusters (cluster_id));
+diesel::joinable!(invitations -> projects (project_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     projects,
@@ -182,6 +200,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_entries,
     audit_chain_heads,
     sessions,
+    invitations,
 );
 
 diesel::table! {
