@@ -154,12 +154,25 @@ async fn an_admin_filters_brushes_and_exports_and_a_viewer_is_kept_out() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
-    session
+    let invitation: serde_json::Value = session
         .authorize(client.post(api("/members")))
-        .json(&json!({"email": "vera@example.com", "role": "viewer", "display_name": "Vera Viewer", "password": "vera's long password"}))
+        .json(&json!({"email": "vera@example.com", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let accepted = client
+        .post(format!(
+            "{url}/api/v1/invitations/{}/accept",
+            invitation["secret"].as_str().expect("an invitation secret")
+        ))
+        .json(&json!({"display_name": "Vera Viewer", "password": "vera's long password"}))
         .send()
         .await
         .unwrap();
+    assert_eq!(accepted.status(), 200);
     session
         .authorize(client.patch(api("/settings")))
         .json(&json!({"audit_export_enabled": true}))

@@ -158,9 +158,50 @@ pub struct Settings {
     #[arg(long, global = true, env = "AUDITLOG_WORKERS")]
     pub workers: Option<usize>,
 
+    /// The address users reach the dashboard at (`https://audit.example.com`). It decides
+    /// whether the session cookie is `Secure` (an `https` URL) and makes invitation links
+    /// absolute. Request headers such as `X-Forwarded-Proto` never decide either.
+    #[arg(long, global = true, env = "AUDITLOG_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
+    /// Reverse proxies (CIDR, comma-separated, e.g. `10.0.0.0/8,127.0.0.1/32`) whose
+    /// `X-Forwarded-For` names the client. From any other peer the header is ignored and the
+    /// peer's own address is recorded.
+    #[arg(
+        long = "trusted-proxy",
+        global = true,
+        env = "AUDITLOG_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_proxy
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Log format on standard error.
     #[arg(long, global = true, env = "AUDITLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is not an IP address or CIDR range"))
+}
+
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let trimmed = text.trim().trim_end_matches('/');
+    let host = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"));
+    match host {
+        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ']) => {
+            Ok(trimmed.to_string())
+        }
+        _ => Err(
+            "expected an http:// or https:// URL without a path, e.g. https://audit.example.com"
+                .into(),
+        ),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -202,6 +243,13 @@ impl Settings {
     /// Defaults for everything, as if no flag or variable were set.
     pub fn from_defaults() -> Settings {
         Cli::parse_from(["auditlog-server"]).settings
+    }
+
+    /// Whether the session cookie must be `Secure`: the public URL is `https`.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
     }
 
     pub fn database_target(&self) -> anyhow::Result<DatabaseTarget> {
@@ -269,6 +317,34 @@ mod tests {
         assert_eq!(first.expose().len(), 64);
         assert_eq!(format!("{first:?}"), "SecretKey(<redacted>)");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn deployment_facts_are_settings() {
+        let settings = Cli::parse_from([
+            "auditlog-server",
+            "--public-url",
+            "https://audit.example.com/",
+            "--trusted-proxy",
+            "10.0.0.0/8,127.0.0.1/32",
+        ])
+        .settings;
+        assert_eq!(
+            settings.public_url.as_deref(),
+            Some("https://audit.example.com")
+        );
+        assert!(settings.secure_cookies());
+        assert_eq!(settings.trusted_proxies.len(), 2);
+        assert!(!Settings::from_defaults().secure_cookies());
+        for bad in ["audit.example.com", "https://", "https://a/b", "ftp://a"] {
+            assert!(
+                Cli::try_parse_from(["auditlog-server", "--public-url", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(
+            Cli::try_parse_from(["auditlog-server", "--trusted-proxy", "10.0.0.0/33"]).is_err()
+        );
     }
 
     #[test]

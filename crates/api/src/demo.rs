@@ -889,9 +889,16 @@ impl Driver {
         if !correct_password {
             return Ok(());
         }
+        self.keep_session(person, &answer)
+    }
+
+    /// Keeps the session a sign-in (or an accepted invitation) started.
+    fn keep_session(&mut self, person: usize, answer: &Answer) -> anyhow::Result<()> {
+        let email = self.people[person].spec.email;
         let cookie = answer
             .session_cookie
-            .with_context(|| format!("signing in {} set no session cookie", spec.email))?;
+            .clone()
+            .with_context(|| format!("signing in {email} set no session cookie"))?;
         let csrf = answer.body["csrf_token"]
             .as_str()
             .context("signing in returned no CSRF token")?
@@ -1629,7 +1636,7 @@ impl Driver {
         let calls = members.iter().map(|&p| self.add_member_call(p)).collect();
         let bodies = self.wave(calls).await?;
         for (&person, body) in members.iter().zip(&bodies) {
-            self.remember_member(person, body)?;
+            self.remember_member(person, body).await?;
         }
 
         self.pause(60, 240);
@@ -1775,7 +1782,7 @@ impl Driver {
                 self.pause(10, 40);
                 let call = self.add_member_call(NOOR);
                 let body = self.one(call).await?;
-                self.remember_member(NOOR, &body)?;
+                self.remember_member(NOOR, &body).await?;
             }
             Milestone::PromoteMarco => {
                 self.ensure_session(DANA).await?;
@@ -2039,6 +2046,7 @@ impl Driver {
         Ok(())
     }
 
+    /// The admin invites a person (the answer holds the invitation's link).
     fn add_member_call(&self, person: usize) -> Call {
         let p = &self.people[person];
         send(
@@ -2048,21 +2056,36 @@ impl Driver {
             json!({
                 "email": p.spec.email,
                 "role": p.spec.role.as_str(),
-                "display_name": p.spec.name,
-                "password": p.password,
             }),
             201,
         )
     }
 
-    fn remember_member(&mut self, person: usize, body: &Value) -> anyhow::Result<()> {
+    /// The invited person opens the link and joins with the password they choose, signed in.
+    async fn remember_member(&mut self, person: usize, invitation: &Value) -> anyhow::Result<()> {
+        let secret = invitation["secret"]
+            .as_str()
+            .context("an invitation has no secret")?;
+        let p = &self.people[person];
+        let call = send(
+            Who::Person(person),
+            Method::POST,
+            format!("/api/v1/invitations/{secret}/accept"),
+            json!({ "password": p.password, "display_name": p.spec.name }),
+            200,
+        );
+        let answer = self
+            .exchange(&[call])
+            .await?
+            .pop()
+            .context("accepting an invitation got no answer")?;
         self.people[person].user_id = Some(
-            body["user_id"]
+            answer.body["user"]["id"]
                 .as_i64()
-                .context("an added member has no user id")?,
+                .context("an accepted invitation names no user")?,
         );
         self.people[person].member = true;
-        Ok(())
+        self.keep_session(person, &answer)
     }
 
     async fn revoke(&mut self, token: usize) -> anyhow::Result<()> {

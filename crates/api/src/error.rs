@@ -31,6 +31,15 @@ pub enum ApiError {
     Forbidden(String),
     #[error("no such resource")]
     NotFound,
+    /// The resource existed but is used up for good (an accepted, revoked or expired invitation).
+    #[error("{0}")]
+    Gone(String),
+    /// Too many attempts (sign-in throttling); retry after the given number of seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u64,
+    },
     /// The request contradicts the current state (a duplicate name, the last admin …).
     #[error("{0}")]
     Conflict(String),
@@ -117,6 +126,18 @@ impl ApiError {
                 Some(detail.clone()),
                 Vec::new(),
             ),
+            ApiError::Gone(detail) => (
+                "/problems/gone",
+                "Gone",
+                Some(detail.clone()),
+                Vec::new(),
+            ),
+            ApiError::TooManyRequests { detail, .. } => (
+                "/problems/too-many-requests",
+                "Too many attempts",
+                Some(detail.clone()),
+                Vec::new(),
+            ),
             ApiError::Overloaded => (
                 "/problems/overloaded",
                 "Server overloaded",
@@ -176,6 +197,8 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Overloaded | ApiError::NotCarriedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RecordFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -205,6 +228,15 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        if let ApiError::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(*retry_after_secs),
+            );
         }
         response
     }

@@ -28,6 +28,16 @@ pub struct AppState {
     /// one on SQLite (a single writer at a time, handed over in order instead of by busy
     /// polling), half the pool on PostgreSQL. Past a short wait a request is answered 503.
     pub write_slots: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Password hashes computed at once (each costs tens of milliseconds of a core and some
+    /// memory): sign-in floods queue here instead of starving every other request.
+    pub password_hashing: std::sync::Arc<tokio::sync::Semaphore>,
+    pub sign_in_throttle: std::sync::Arc<crate::auth::throttle::SignInThrottle>,
+    /// Whether the session cookie is `Secure`: decided by `--public-url`, never by a header.
+    pub secure_cookies: bool,
+    /// `--public-url`, without a trailing slash.
+    pub public_url: Option<String>,
+    /// Peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
 }
 
 /// A server that is bound and ready to run.
@@ -60,6 +70,13 @@ impl Application {
             writer,
             clock,
             write_slots: std::sync::Arc::new(tokio::sync::Semaphore::new(write_slots)),
+            password_hashing: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
+            sign_in_throttle: Default::default(),
+            secure_cookies: settings.secure_cookies(),
+            public_url: settings.public_url.clone(),
+            trusted_proxies: std::sync::Arc::new(settings.trusted_proxies.clone()),
         });
 
         let listener = TcpListener::bind(&settings.bind)

@@ -245,9 +245,6 @@ pub enum Source {
     Cli,
     /// Any other API-token request.
     Api,
-    /// An event an external service sent to the ingest endpoint with an ingest token: recorded
-    /// on its word, never a request this server answered.
-    Ingest,
 }
 
 /// The kinds of resource an entry can be tied to.
@@ -562,8 +559,8 @@ spelled_enum!(Method, "expected one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTI
     Head => "HEAD", Options => "OPTIONS",
 });
 
-spelled_enum!(Source, "expected one of dashboard, cli, api, ingest", {
-    Dashboard => "dashboard", Cli => "cli", Api => "api", Ingest => "ingest",
+spelled_enum!(Source, "expected one of dashboard, cli, api", {
+    Dashboard => "dashboard", Cli => "cli", Api => "api",
 });
 
 spelled_enum!(ResourceType,

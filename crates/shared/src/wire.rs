@@ -100,6 +100,7 @@ impl Role {
 /// `POST /api/v1/session`: sign in with email and password.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignIn {
     pub email: String,
     pub password: String,
@@ -150,22 +151,82 @@ pub struct Member {
     pub role: Role,
 }
 
-/// `POST /api/v1/projects/{project}/members`: add a user, creating the account when the email is
-/// new (then `display_name` and `password` are required).
+/// `POST /api/v1/projects/{project}/members`: invite someone by email. Nobody sets another
+/// person's password: the answer is an invitation whose link the invitee opens to join, with a
+/// new account (choosing their own password) or with the account they already have.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddMember {
     pub email: String,
     pub role: Role,
+}
+
+/// A pending invitation to a project, as the project's admins see it.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    /// The display name of the admin who invited.
+    pub invited_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The answer to inviting someone: the only time the invitation's secret is shown. Hand the link
+/// to the invitee; it works once, until `expires_at`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedInvitation {
+    pub invitation: Invitation,
+    pub secret: String,
+    /// The dashboard page that accepts it: `/invitations/{secret}` (absolute when the server
+    /// knows its public URL).
+    pub accept_url: String,
+}
+
+/// `GET /api/v1/invitations/{secret}`: what the invitee is asked to join.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationDetails {
+    pub project_name: String,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: String,
+    pub expires_at: DateTime<Utc>,
+    /// Whether an account with this email exists: then the invitee accepts with its password;
+    /// otherwise they choose a display name and a password for a new account.
+    pub account_exists: bool,
+}
+
+/// `POST /api/v1/invitations/{secret}/accept`: join the project, signing in. For an existing
+/// account `password` is its password; for a new one it is the password being chosen, and
+/// `display_name` is required.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    pub password: String,
     #[serde(default)]
     pub display_name: Option<String>,
-    #[serde(default)]
-    pub password: Option<String>,
+}
+
+/// `POST /api/v1/session/password`: change one's own password. Every session of the account
+/// ends; the answer starts a fresh one for the caller.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
 }
 
 /// `PATCH /api/v1/projects/{project}/members/{user}`.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateMember {
     pub role: Role,
 }
@@ -178,6 +239,8 @@ pub struct ApiToken {
     pub name: String,
     pub role: Role,
     pub can_ingest: bool,
+    /// The display name of the member who created it (`None` once their account is gone).
+    pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -187,6 +250,7 @@ pub struct ApiToken {
 /// `POST /api/v1/projects/{project}/tokens`.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateToken {
     pub name: String,
     pub role: Role,

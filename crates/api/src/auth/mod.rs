@@ -8,6 +8,7 @@
 //! * Cookie-authenticated writes must echo the session's CSRF token in `X-CSRF-Token`.
 
 pub mod password;
+pub mod throttle;
 pub mod tokens;
 
 use actix_web::dev::Payload;

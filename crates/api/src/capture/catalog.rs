@@ -44,15 +44,65 @@ pub const UNMATCHED: RouteSpec = RouteSpec {
     permission: Permission::AtLeast(Role::Viewer),
 };
 
-/// A sign-in attempt that failed (PRODUCT.md C7), recorded in each project of the account.
-pub const SIGN_IN_FAILED: RouteSpec = RouteSpec {
-    method: "POST",
-    template: "/api/v1/session",
-    action: "session.sign_in_failed",
-    label: "Failed sign-in",
-    resource_type: ResourceType::User,
-    permission: Permission::AtLeast(Role::Viewer),
-};
+/// Account events: requests outside the project scope that concern an account, recorded as
+/// one entry in each project the account belongs to (with the route's template and the
+/// account as the resource).
+const fn account_event(
+    method: &'static str,
+    template: &'static str,
+    action: &'static str,
+    label: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        template,
+        action,
+        label,
+        resource_type: ResourceType::User,
+        permission: Permission::AtLeast(Role::Viewer),
+    }
+}
+
+/// Failed sign-ins of an account, coalesced: the entry's resource name carries the count.
+pub const SIGN_IN_FAILED: RouteSpec = account_event(
+    "POST",
+    "/api/v1/session",
+    "session.sign_in_failed",
+    "Failed sign-in",
+);
+pub const SIGNED_IN: RouteSpec =
+    account_event("POST", "/api/v1/session", "session.sign_in", "Sign in");
+pub const SIGNED_OUT: RouteSpec =
+    account_event("DELETE", "/api/v1/session", "session.sign_out", "Sign out");
+pub const SIGNED_OUT_EVERYWHERE: RouteSpec = account_event(
+    "DELETE",
+    "/api/v1/sessions",
+    "session.sign_out_everywhere",
+    "Sign out everywhere",
+);
+pub const PASSWORD_CHANGED: RouteSpec = account_event(
+    "POST",
+    "/api/v1/session/password",
+    "session.password_change",
+    "Change password",
+);
+/// Recorded in the one project the invitation is for.
+pub const INVITATION_ACCEPTED: RouteSpec = account_event(
+    "POST",
+    "/api/v1/invitations/{secret}/accept",
+    "user.invitation.accept",
+    "Accept invitation",
+);
+
+/// Every account event.
+pub const ACCOUNT_EVENTS: [&RouteSpec; 6] = [
+    &SIGN_IN_FAILED,
+    &SIGNED_IN,
+    &SIGNED_OUT,
+    &SIGNED_OUT_EVERYWHERE,
+    &PASSWORD_CHANGED,
+    &INVITATION_ACCEPTED,
+];
 
 use Permission::{AtLeast, Ingest};
 use ResourceType as R;
@@ -173,7 +223,7 @@ const INTEGRATIONS: [RouteSpec; 5] = crud!(
     Admin
 );
 
-const OTHERS: [RouteSpec; 18] = [
+const OTHERS: [RouteSpec; 20] = [
     route(
         "GET",
         "",
@@ -246,12 +296,29 @@ const OTHERS: [RouteSpec; 18] = [
         R::User,
         AtLeast(Viewer),
     ),
+    // The key predates invitations; adding a member now means inviting them.
     route(
         "POST",
         "/members",
         "user.add",
-        "Add member",
-        R::User,
+        "Invite member",
+        R::Invitation,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/invitations",
+        "user.invitation.list",
+        "List invitations",
+        R::Invitation,
+        AtLeast(Admin),
+    ),
+    route(
+        "DELETE",
+        "/invitations/{id}",
+        "user.invitation.revoke",
+        "Revoke invitation",
+        R::Invitation,
         AtLeast(Admin),
     ),
     route(
@@ -347,7 +414,8 @@ pub fn by_action(action: &str) -> Option<&'static RouteSpec> {
 /// The label of an action key, for display.
 pub fn label(action: &str) -> Option<&'static str> {
     all_routes()
-        .chain([&UNMATCHED, &SIGN_IN_FAILED])
+        .chain([&UNMATCHED])
+        .chain(ACCOUNT_EVENTS)
         .find(|route| route.action == action)
         .map(|route| route.label)
 }
@@ -372,6 +440,15 @@ mod tests {
                 "{}",
                 route.action
             );
+        }
+    }
+
+    #[test]
+    fn account_events_have_their_own_keys() {
+        for event in ACCOUNT_EVENTS {
+            assert!(by_action(event.action).is_none(), "{}", event.action);
+            assert!(auditlog_shared::ActionKey::new(event.action).is_some());
+            assert_eq!(label(event.action), Some(event.label));
         }
     }
 

@@ -46,7 +46,7 @@ type PooledConnection = r2d2::PooledConnection<crate::db::ConnectionManager>;
 impl RequestTransaction {
     /// Borrows a connection and begins a transaction (SQLite: `BEGIN IMMEDIATE`, so the write
     /// lock is taken up front and a later upgrade can never fail as busy).
-    fn begin(pool: &crate::db::DbPool) -> anyhow::Result<RequestTransaction> {
+    pub fn begin(pool: &crate::db::DbPool) -> anyhow::Result<RequestTransaction> {
         let mut conn = pool.get()?;
         // Through diesel's transaction manager, so that diesel's own nested transactions (its
         // SQLite batch insert uses one) become savepoints.
@@ -72,7 +72,7 @@ impl RequestTransaction {
     }
 
     /// Appends the entry and commits everything.
-    fn commit_with(&self, entry: NewAuditEntry) -> anyhow::Result<()> {
+    pub fn commit_with(&self, entry: NewAuditEntry) -> anyhow::Result<()> {
         let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let mut conn = guard
             .take()
@@ -545,12 +545,8 @@ async fn build_entry(
         resource_type: route.resource_type.as_str().into(),
         resource_id: resource.id,
         resource_name: resource.name,
-        client_ip: request.peer_addr().map(|addr| addr.ip().to_string()),
-        user_agent: request
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(512).collect()),
+        client_ip: client_ip(&request, &state.trusted_proxies).map(|ip| ip.to_string()),
+        user_agent: user_agent(&request),
         request_id: request_id(&request),
         duration_us: i64::try_from(recorded.started.elapsed().as_micros()).unwrap_or(i64::MAX),
         actor_key: String::new(),
@@ -607,6 +603,49 @@ pub fn search_text(
         parts.push(resource_name);
     }
     parts.join("\n").to_lowercase()
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy, in which case the
+/// `X-Forwarded-For` hops are walked from the right (the ones trusted proxies appended) to the
+/// first address that is not itself a trusted proxy. A client can write anything into the
+/// header, so only what trusted proxies appended is believed; from any other peer the header is
+/// ignored.
+pub fn client_ip(
+    request: &HttpRequest,
+    trusted_proxies: &[ipnet::IpNet],
+) -> Option<std::net::IpAddr> {
+    let peer = request.peer_addr()?.ip();
+    let trusted = |ip: &std::net::IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
+    if !trusted(&peer) {
+        return Some(peer);
+    }
+    let mut client = peer;
+    let hops = request
+        .headers()
+        .get_all(header::HeaderName::from_static("x-forwarded-for"))
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<std::net::IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !trusted(&ip) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+/// The request's User-Agent, at most 512 characters.
+pub fn user_agent(request: &HttpRequest) -> Option<String> {
+    request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(512).collect())
 }
 
 /// The request's id from the tracing span, or a fresh one.

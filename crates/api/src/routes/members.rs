@@ -1,15 +1,21 @@
-//! Project members: list, add (creating the account when new), change role, remove.
+//! Project members: list, change role, remove. Members join by invitation
+//! (`routes::invitations`).
 //!
-//! An account lives as long as it belongs to a project: removing a user from their last project
-//! deletes the account. Audit entries keep the user's name and email as they were.
+//! Invariants:
+//! * An account lives as long as it belongs to a project: removing a user from their last
+//!   project deletes the account. Audit entries keep the user's name and email as they were.
+//! * Offboarding takes the member's API tokens with them: removing a member revokes every token
+//!   they created in the project; demoting one caps their tokens at the new role.
+//! * A project always keeps an admin; on PostgreSQL the admin memberships are locked while the
+//!   check runs, so two concurrent demotions cannot both pass it.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use auditlog_shared::wire::{AddMember, Member, Role, UpdateMember};
+use auditlog_shared::wire::{Member, Role, UpdateMember};
 use diesel::prelude::*;
 
 use crate::auth::{password, PathId, ProjectAccess};
 use crate::capture::describe_resource;
-use crate::db::schema::{memberships, users};
+use crate::db::schema::{api_tokens, memberships, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
@@ -18,7 +24,6 @@ use crate::startup::AppState;
 pub fn configure(routes: &mut ProjectRoutes) {
     routes
         .add("user.list", list)
-        .add("user.add", add)
         .add("user.change_role", change_role)
         .add("user.remove", remove);
 }
@@ -66,7 +71,9 @@ async fn list(state: web::Data<AppState>, access: ProjectAccess) -> Result<HttpR
     Ok(HttpResponse::Ok().json(members))
 }
 
-/// Creates an account (email, display name, password) and its first membership.
+/// Creates an account (email, display name, password): the operator's bootstrap
+/// (`create-admin`) and the demo's. People joining through the API choose their own password
+/// when they accept an invitation.
 pub fn create_user(
     conn: &mut DbConnection,
     email: &str,
@@ -96,7 +103,8 @@ pub fn create_user(
         .get_result(conn)?)
 }
 
-fn valid_email(email: &str) -> Result<String, ApiError> {
+/// Checks and normalizes (trims, lowercases) an email address.
+pub fn valid_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim().to_lowercase();
     let plausible = email.len() <= 254
         && email
@@ -109,53 +117,6 @@ fn valid_email(email: &str) -> Result<String, ApiError> {
         });
     }
     Ok(email)
-}
-
-async fn add(
-    state: web::Data<AppState>,
-    access: ProjectAccess,
-    request: HttpRequest,
-    body: web::Json<AddMember>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let email = valid_email(&body.email)?;
-    let (project_id, now) = (access.project_id, state.clock.now_micros());
-    let member = with_project_conn(&state, &access, move |conn| {
-        let existing = users::table
-            .filter(users::email.eq(&email))
-            .select(users::id)
-            .first::<i64>(conn)
-            .optional()?;
-        let user_id = match existing {
-            Some(id) => id,
-            None => {
-                let (Some(display_name), Some(password_text)) =
-                    (&body.display_name, &body.password)
-                else {
-                    return Err(ApiError::BadRequest {
-                        detail: "a new account needs `display_name` and `password`".into(),
-                    });
-                };
-                create_user(conn, &email, display_name, password_text, now)?
-            }
-        };
-        diesel::insert_into(memberships::table)
-            .values((
-                memberships::project_id.eq(project_id),
-                memberships::user_id.eq(user_id),
-                memberships::role.eq(body.role.as_str()),
-                memberships::created_at.eq(now),
-            ))
-            .execute(conn)
-            .map_err(|error| match ApiError::from(error) {
-                ApiError::Conflict(_) => ApiError::Conflict("this user is already a member".into()),
-                other => other,
-            })?;
-        load(conn, project_id, user_id)
-    })
-    .await?;
-    describe_resource(&request, Some(member.user_id), member.display_name.clone());
-    Ok(HttpResponse::Created().json(member))
 }
 
 async fn change_role(
@@ -176,6 +137,7 @@ async fn change_role(
         diesel::update(memberships::table.find((project_id, user_id)))
             .set(memberships::role.eq(role.as_str()))
             .execute(conn)?;
+        cap_tokens(conn, project_id, user_id, role)?;
         load(conn, project_id, user_id)
     })
     .await?;
@@ -190,13 +152,21 @@ async fn remove(
     path_id: PathId,
 ) -> Result<HttpResponse, ApiError> {
     let PathId(user_id) = path_id;
-    let project_id = access.project_id;
+    let (project_id, now) = (access.project_id, state.clock.now_micros());
     let name = with_project_conn(&state, &access, move |conn| {
         let current = load(conn, project_id, user_id)?;
         if current.role == Role::Admin {
             ensure_another_admin(conn, project_id)?;
         }
         diesel::delete(memberships::table.find((project_id, user_id))).execute(conn)?;
+        diesel::update(
+            api_tokens::table
+                .filter(api_tokens::project_id.eq(project_id))
+                .filter(api_tokens::created_by_user_id.eq(user_id))
+                .filter(api_tokens::revoked_at.is_null()),
+        )
+        .set(api_tokens::revoked_at.eq(now))
+        .execute(conn)?;
         let elsewhere: i64 = memberships::table
             .filter(memberships::user_id.eq(user_id))
             .count()
@@ -211,13 +181,44 @@ async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Lowers every live token the member created in the project to at most `role` (a token never
+/// outranks the person who made it).
+fn cap_tokens(
+    conn: &mut DbConnection,
+    project_id: i64,
+    user_id: i64,
+    role: Role,
+) -> Result<(), ApiError> {
+    let higher: Vec<&str> = [Role::Admin, Role::Developer, Role::Viewer]
+        .into_iter()
+        .filter(|other| *other > role)
+        .map(Role::as_str)
+        .collect();
+    diesel::update(
+        api_tokens::table
+            .filter(api_tokens::project_id.eq(project_id))
+            .filter(api_tokens::created_by_user_id.eq(user_id))
+            .filter(api_tokens::role.eq_any(higher)),
+    )
+    .set(api_tokens::role.eq(role.as_str()))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Refuses to remove or demote the project's last admin. Runs inside the request's transaction:
+/// on SQLite that transaction already holds the database's one write lock; on PostgreSQL the
+/// admin memberships are locked (`FOR UPDATE`) until it ends, so a concurrent demotion waits and
+/// then sees this one's outcome.
 fn ensure_another_admin(conn: &mut DbConnection, project_id: i64) -> Result<(), ApiError> {
-    let admins: i64 = memberships::table
+    let admins = memberships::table
         .filter(memberships::project_id.eq(project_id))
         .filter(memberships::role.eq(Role::Admin.as_str()))
-        .count()
-        .get_result(conn)?;
-    if admins <= 1 {
+        .select(memberships::user_id);
+    let admins: Vec<i64> = match conn {
+        DbConnection::Postgres(pg) => admins.for_update().load(pg)?,
+        DbConnection::Sqlite(sqlite) => admins.load(sqlite)?,
+    };
+    if admins.len() <= 1 {
         return Err(ApiError::Conflict(
             "a project needs at least one admin; make someone else admin first".into(),
         ));

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod health;
+pub mod invitations;
 pub mod members;
 pub mod openapi;
 pub mod platform;
@@ -34,6 +35,17 @@ pub fn configure_api(config: &mut web::ServiceConfig) {
                 .route(web::get().to(session::current))
                 .route(web::delete().to(session::sign_out)),
         )
+        .service(
+            resource("/api/v1/session/password").route(web::post().to(session::change_password)),
+        )
+        .service(resource("/api/v1/sessions").route(web::delete().to(session::sign_out_everywhere)))
+        .service(
+            resource("/api/v1/invitations/{secret}").route(web::get().to(invitations::details)),
+        )
+        .service(
+            resource("/api/v1/invitations/{secret}/accept")
+                .route(web::post().to(invitations::accept)),
+        )
         .service(resource("/api/v1/projects").route(web::get().to(projects::list_mine)))
         .service(
             web::scope(PROJECT_SCOPE)
@@ -54,6 +66,7 @@ pub fn project_routes() -> ProjectRoutes {
     platform::configure(&mut routes);
     tokens::configure(&mut routes);
     members::configure(&mut routes);
+    invitations::configure(&mut routes);
     audit::configure(&mut routes);
     routes
 }

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::capture::catalog::{self, Permission, RouteSpec};
 
 /// The routes outside the project scope: (method, path, summary).
-pub const SERVER_ROUTES: [(&str, &str, &str); 8] = [
+pub const SERVER_ROUTES: [(&str, &str, &str); 12] = [
     ("GET", "/healthz", "Liveness: the process serves"),
     ("GET", "/readyz", "Readiness: the database answers"),
     ("GET", "/api/v1/openapi.json", "This document"),
@@ -33,6 +33,26 @@ pub const SERVER_ROUTES: [(&str, &str, &str); 8] = [
         "The signed-in user, projects and CSRF token",
     ),
     ("DELETE", "/api/v1/session", "Sign out"),
+    (
+        "POST",
+        "/api/v1/session/password",
+        "Change your password (ends every session; starts a fresh one)",
+    ),
+    (
+        "DELETE",
+        "/api/v1/sessions",
+        "Sign out everywhere (ends every session of the account)",
+    ),
+    (
+        "GET",
+        "/api/v1/invitations/{secret}",
+        "What an invitation link invites to",
+    ),
+    (
+        "POST",
+        "/api/v1/invitations/{secret}/accept",
+        "Accept an invitation: join the project and sign in",
+    ),
     ("GET", "/api/v1/projects", "The caller's projects"),
 ];
 
@@ -59,6 +79,12 @@ pub fn document() -> Value {
         let (request, response) = server_route_types(&mut generator, method, path);
         let parameters = if path == "/api/v1/query/resolve" {
             audit_query_parameters()
+        } else if path.contains("{secret}") {
+            vec![path_parameter(
+                "secret",
+                "The invitation's secret, from its link",
+                json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+            )]
         } else {
             Vec::new()
         };
@@ -281,6 +307,15 @@ fn server_route_types(
             schema::<SessionInfo>(generator),
         ),
         ("GET", "/api/v1/session") => (None, schema::<SessionInfo>(generator)),
+        ("POST", "/api/v1/session/password") => (
+            schema::<ChangePassword>(generator),
+            schema::<SessionInfo>(generator),
+        ),
+        ("GET", "/api/v1/invitations/{secret}") => (None, schema::<InvitationDetails>(generator)),
+        ("POST", "/api/v1/invitations/{secret}/accept") => (
+            schema::<AcceptInvitation>(generator),
+            schema::<SessionInfo>(generator),
+        ),
         ("GET", "/api/v1/projects") => (None, schema::<Vec<ProjectSummary>>(generator)),
         _ => (None, None),
     }
@@ -327,9 +362,16 @@ fn catalog_route_types(
             ),
             _ => (None, schema::<ApiToken>(generator)),
         },
+        "user.invitation" => match verb {
+            "list" => (None, schema::<Vec<Invitation>>(generator)),
+            _ => (None, None),
+        },
         "user" => match verb {
             "list" => (None, schema::<Vec<Member>>(generator)),
-            "add" => (schema::<AddMember>(generator), schema::<Member>(generator)),
+            "add" => (
+                schema::<AddMember>(generator),
+                schema::<CreatedInvitation>(generator),
+            ),
             "change_role" => (
                 schema::<UpdateMember>(generator),
                 schema::<Member>(generator),

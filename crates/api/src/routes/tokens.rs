@@ -1,4 +1,5 @@
-//! API tokens: create (the secret is shown once), list, read, revoke.
+//! API tokens: create (the secret is shown once), list, read, revoke. Each token shows who
+//! created it; removing that member revokes it, demoting them caps it (`routes::members`).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{ApiToken, CreateToken, CreatedToken, Role};
@@ -7,7 +8,7 @@ use diesel::prelude::*;
 use crate::auth::{tokens, Actor, PathId, ProjectAccess};
 use crate::capture::describe_resource;
 use crate::clock::from_micros;
-use crate::db::schema::api_tokens;
+use crate::db::schema::{api_tokens, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
@@ -34,40 +35,55 @@ struct TokenRow {
     last_used_at: Option<i64>,
 }
 
-impl From<TokenRow> for ApiToken {
-    fn from(row: TokenRow) -> ApiToken {
-        ApiToken {
-            id: row.id,
-            name: row.name,
-            role: Role::parse(&row.role).unwrap_or(Role::Viewer),
-            can_ingest: row.can_ingest,
-            created_at: from_micros(row.created_at),
-            expires_at: row.expires_at.map(from_micros),
-            revoked_at: row.revoked_at.map(from_micros),
-            last_used_at: row.last_used_at.map(from_micros),
-        }
+/// A token with the display name of the member who created it.
+type TokenView = (TokenRow, Option<String>);
+
+fn wire((row, created_by): TokenView) -> ApiToken {
+    ApiToken {
+        id: row.id,
+        name: row.name,
+        role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+        can_ingest: row.can_ingest,
+        created_by,
+        created_at: from_micros(row.created_at),
+        expires_at: row.expires_at.map(from_micros),
+        revoked_at: row.revoked_at.map(from_micros),
+        last_used_at: row.last_used_at.map(from_micros),
     }
 }
 
-fn load(conn: &mut DbConnection, project_id: i64, id: i64) -> Result<TokenRow, ApiError> {
-    Ok(api_tokens::table
+fn load(conn: &mut DbConnection, project_id: i64, id: i64) -> Result<TokenView, ApiError> {
+    Ok(with_creator()
         .filter(api_tokens::id.eq(id))
         .filter(api_tokens::project_id.eq(project_id))
-        .select(TokenRow::as_select())
+        .select((TokenRow::as_select(), users::display_name.nullable()))
         .first(conn)?)
+}
+
+#[allow(clippy::type_complexity)]
+fn with_creator() -> diesel::helper_types::LeftJoinOn<
+    api_tokens::table,
+    users::table,
+    diesel::helper_types::Eq<
+        diesel::helper_types::Nullable<users::id>,
+        api_tokens::created_by_user_id,
+    >,
+> {
+    api_tokens::table
+        .left_join(users::table.on(users::id.nullable().eq(api_tokens::created_by_user_id)))
 }
 
 async fn list(state: web::Data<AppState>, access: ProjectAccess) -> Result<HttpResponse, ApiError> {
     let project_id = access.project_id;
     let rows = with_project_conn(&state, &access, move |conn| {
-        Ok(api_tokens::table
+        Ok(with_creator()
             .filter(api_tokens::project_id.eq(project_id))
             .order(api_tokens::id.asc())
-            .select(TokenRow::as_select())
-            .load(conn)?)
+            .select((TokenRow::as_select(), users::display_name.nullable()))
+            .load::<TokenView>(conn)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(rows.into_iter().map(ApiToken::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(wire).collect::<Vec<_>>()))
 }
 
 async fn create(
@@ -109,9 +125,9 @@ async fn create(
         Ok((load(conn, project_id, id)?, secret))
     })
     .await?;
-    describe_resource(&request, Some(row.id), row.name.clone());
+    describe_resource(&request, Some(row.0.id), row.0.name.clone());
     Ok(HttpResponse::Created().json(CreatedToken {
-        token: row.into(),
+        token: wire(row),
         secret,
     }))
 }
@@ -125,8 +141,8 @@ async fn read(
     let PathId(id) = path_id;
     let project_id = access.project_id;
     let row = with_project_conn(&state, &access, move |conn| load(conn, project_id, id)).await?;
-    describe_resource(&request, Some(row.id), row.name.clone());
-    Ok(HttpResponse::Ok().json(ApiToken::from(row)))
+    describe_resource(&request, Some(row.0.id), row.0.name.clone());
+    Ok(HttpResponse::Ok().json(wire(row)))
 }
 
 /// Revokes a token: it stops working at once; revoking twice changes nothing.
@@ -140,7 +156,7 @@ async fn revoke(
     let (project_id, now) = (access.project_id, state.clock.now_micros());
     let row = with_project_conn(&state, &access, move |conn| {
         let current = load(conn, project_id, id)?;
-        if current.revoked_at.is_none() {
+        if current.0.revoked_at.is_none() {
             diesel::update(api_tokens::table.find(id))
                 .set(api_tokens::revoked_at.eq(now))
                 .execute(conn)?;
@@ -148,6 +164,6 @@ async fn revoke(
         load(conn, project_id, id)
     })
     .await?;
-    describe_resource(&request, Some(row.id), row.name.clone());
-    Ok(HttpResponse::Ok().json(ApiToken::from(row)))
+    describe_resource(&request, Some(row.0.id), row.0.name.clone());
+    Ok(HttpResponse::Ok().json(wire(row)))
 }

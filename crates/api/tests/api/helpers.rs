@@ -9,7 +9,7 @@ use auditlog_api::clock::Clock;
 use auditlog_api::configuration::Settings;
 use auditlog_api::db::{self, DatabaseTarget, DbPool};
 use auditlog_api::startup::Application;
-use auditlog_shared::wire::{CreateToken, CreatedToken, Role, SessionInfo};
+use auditlog_shared::wire::{CreateToken, CreatedInvitation, CreatedToken, Role, SessionInfo};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -123,6 +123,12 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(response.status(), 200, "sign-in of {email}");
+        self.session_caller(response).await.0
+    }
+
+    /// The dashboard caller of a response that started a session (sign-in, accepted
+    /// invitation, password change), with the session's info.
+    pub async fn session_caller(&self, response: reqwest::Response) -> (Caller, SessionInfo) {
         let cookie = response
             .headers()
             .get("set-cookie")
@@ -131,14 +137,79 @@ impl TestApp {
             .expect("a session cookie")
             .to_string();
         let info: SessionInfo = response.json().await.unwrap();
-        Caller {
+        let caller = Caller {
             client: self.client.clone(),
             address: self.address.clone(),
             cookie: Some(cookie),
-            csrf: Some(info.csrf_token),
+            csrf: Some(info.csrf_token.clone()),
             bearer: None,
             user_agent: "Mozilla/5.0 (test browser)".into(),
+        };
+        (caller, info)
+    }
+
+    /// Invites `email` to the project as `admin`.
+    pub async fn invite(
+        &self,
+        admin: &Caller,
+        project_id: i64,
+        email: &str,
+        role: Role,
+    ) -> CreatedInvitation {
+        let response = admin
+            .send(
+                Method::POST,
+                &format!("/api/v1/projects/{project_id}/members"),
+                Some(json!({ "email": email, "role": role })),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "inviting {email}");
+        response.json().await.unwrap()
+    }
+
+    /// Accepts an invitation; `display_name` is for a new account.
+    pub async fn accept(
+        &self,
+        secret: &str,
+        password: &str,
+        display_name: Option<&str>,
+    ) -> reqwest::Response {
+        let mut body = json!({ "password": password });
+        if let Some(name) = display_name {
+            body["display_name"] = json!(name);
         }
+        self.anonymous()
+            .with_user_agent("Mozilla/5.0 (test browser)")
+            .send(
+                Method::POST,
+                &format!("/api/v1/invitations/{secret}/accept"),
+                Some(body),
+            )
+            .await
+    }
+
+    /// Adds a member the way people join: invited by `admin`, accepted with a new account.
+    /// Returns the new user's id and their signed-in caller.
+    pub async fn add_member(
+        &self,
+        admin: &Caller,
+        project_id: i64,
+        email: &str,
+        display_name: &str,
+        password: &str,
+        role: Role,
+    ) -> (i64, Caller) {
+        let invitation = self.invite(admin, project_id, email, role).await;
+        let response = self
+            .accept(&invitation.secret, password, Some(display_name))
+            .await;
+        assert_eq!(
+            response.status(),
+            200,
+            "accepting the invitation of {email}"
+        );
+        let (caller, info) = self.session_caller(response).await;
+        (info.user.id, caller)
     }
 
     /// A caller presenting an API token.

@@ -1,7 +1,7 @@
 //! Members: the list with each member's role, role changes, removal and the add form. Everyone
 //! sees the members; only admins change them.
 
-use auditlog_shared::wire::{AddMember, Member, Role, UpdateMember};
+use auditlog_shared::wire::{AddMember, CreatedInvitation, Member, Role, UpdateMember};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -218,37 +218,34 @@ fn AddMemberForm(
 ) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let role = RwSignal::new(Role::Viewer);
-    let display_name = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let optional = |text: String| {
-            let text = text.trim().to_string();
-            (!text.is_empty()).then_some(text)
-        };
         let url = project_api(project.get_untracked(), "members");
         let body = AddMember {
             email: email.get_untracked().trim().to_string(),
             role: role.get_untracked(),
-            display_name: optional(display_name.get_untracked()),
-            // A password is taken as typed: its spaces are part of it.
-            password: Some(password.get_untracked()).filter(|p| !p.is_empty()),
         };
         busy.set(true);
         error.set(None);
         spawn_local(async move {
-            match api::post::<Member, _>(&url, &body).await {
-                Ok(member) => {
+            match api::post::<CreatedInvitation, _>(&url, &body).await {
+                Ok(created) => {
                     email.set(String::new());
-                    display_name.set(String::new());
-                    password.set(String::new());
+                    let link = if created.accept_url.starts_with('/') {
+                        let origin = web_sys::window()
+                            .and_then(|w| w.location().origin().ok())
+                            .unwrap_or_default();
+                        format!("{origin}{}", created.accept_url)
+                    } else {
+                        created.accept_url.clone()
+                    };
                     notice.set(Some(format!(
-                        "Added {} as {}.",
-                        member.display_name,
-                        role_label(member.role).to_lowercase()
+                        "Invited {} as {}. Send them this link (it works once, for 7 days; it is not shown again): {link}",
+                        created.invitation.email,
+                        role_label(created.invitation.role).to_lowercase()
                     )));
                     refetch(version);
                 }
@@ -259,14 +256,14 @@ fn AddMemberForm(
     };
 
     view! {
-        <form class="card platform-form" data-test="add-member" on:submit=submit>
-            <h2>"Add a member"</h2>
+        <form class="card platform-form" data-test="invite-member" on:submit=submit>
+            <h2>"Invite a member"</h2>
             <div class="fields">
                 <label>
                     "Email"
                     <input
                         type="email"
-                        data-test="member-email"
+                        data-test="invite-email"
                         required
                         autocomplete="off"
                         prop:value=email
@@ -276,7 +273,7 @@ fn AddMemberForm(
                 <label>
                     "Role"
                     <select
-                        data-test="member-new-role"
+                        data-test="invite-role"
                         on:change=move |ev| {
                             if let Some(picked) = Role::parse(&event_target_value(&ev)) {
                                 role.set(picked);
@@ -288,34 +285,12 @@ fn AddMemberForm(
                 </label>
             </div>
             <p class="muted small">
-                "Someone who already has an account is added as they are. For a new email, an account is "
-                "created: give it a display name and a password of at least 10 characters."
+                "The invitee opens the link and joins with their own password: a new account, "
+                "or the one they already have."
             </p>
-            <div class="fields">
-                <label>
-                    "Display name (new accounts)"
-                    <input
-                        type="text"
-                        data-test="member-display-name"
-                        autocomplete="off"
-                        prop:value=display_name
-                        on:input=move |ev| display_name.set(event_target_value(&ev))
-                    />
-                </label>
-                <label>
-                    "Password (new accounts)"
-                    <input
-                        type="password"
-                        data-test="member-password"
-                        autocomplete="new-password"
-                        prop:value=password
-                        on:input=move |ev| password.set(event_target_value(&ev))
-                    />
-                </label>
-            </div>
             <FormError error/>
             <button class="primary" type="submit" disabled=busy>
-                {move || if busy.get() { "Adding…" } else { "Add member" }}
+                {move || if busy.get() { "Inviting…" } else { "Invite" }}
             </button>
         </form>
     }
