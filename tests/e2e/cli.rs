@@ -238,6 +238,7 @@ fn a_signed_in_cli_manages_the_project_and_every_command_is_recorded_as_cli() {
     assert_eq!(
         recorded,
         vec![
+            ("dashboard", "session.sign_in", 200, "Ada"),
             ("dashboard", "api_token.create", 201, "cli-admin"),
             ("cli", "application.create", 201, "web"),
             ("cli", "application.list", 200, "applications"),

@@ -178,6 +178,7 @@ fn logs_list_and_export_read_dashboard_urls_and_filter_flags() {
             row("POST", "application.create", 201),
             row("POST", "application.deploy", 404),
             row("POST", "cluster.create", 201),
+            row("POST", "session.sign_in", 200),
         ]
     );
 
@@ -189,6 +190,7 @@ fn logs_list_and_export_read_dashboard_urls_and_filter_flags() {
             row("POST", "api_token.create", 201),
             row("POST", "application.create", 201),
             row("POST", "cluster.create", 201),
+            row("POST", "session.sign_in", 200),
         ]
     );
     let table = cli.ok(&["logs", "list", "--method", "POST", "--not-status", "4xx"]);
@@ -205,11 +207,11 @@ fn logs_list_and_export_read_dashboard_urls_and_filter_flags() {
             && !table.contains("404"),
         "{table}"
     );
-    assert_eq!(lines.last(), Some(&"Showing 3 of 3 entries"), "{table}");
+    assert_eq!(lines.last(), Some(&"Showing 4 of 4 entries"), "{table}");
 
     // A page that has a next one ends with the command that prints it.
     let first = cli.ok(&["logs", "list", "--not-method", "GET", "--limit", "2"]);
-    assert!(first.contains("Showing 2 of 5 entries"), "{first}");
+    assert!(first.contains("Showing 2 of 6 entries"), "{first}");
     let hint = first
         .lines()
         .find_map(|line| line.strip_prefix("next page: auditlog logs list --query '"))

@@ -342,6 +342,13 @@ fn acknowledged_requests_survive_a_kill(backend: Backend) {
 
     // The server comes back on the same database and data directory (so with the same key).
     let server = ServerProcess::start(database.url(), &data_dir, static_dir.path());
+    // Signing in is itself recorded, so the stored entries are read after it.
+    let session = runtime.block_on(sign_in(
+        &client,
+        server.url(),
+        &admin.email,
+        &admin.password,
+    ));
     let mut stored = StoredDatabase::open(database.url());
     let entries = stored.audit_entries(project_id);
     let applications = stored.applications(project_id);
@@ -357,10 +364,7 @@ fn acknowledged_requests_survive_a_kill(backend: Backend) {
 
     // The chain is whole: the kill left no half-written link behind.
     assert_eq!(chain_defect(&entries), None, "{summary}");
-    let report = runtime.block_on(async {
-        let session = sign_in(&client, server.url(), &admin.email, &admin.password).await;
-        session.verify(&client, project_id).await
-    });
+    let report = runtime.block_on(session.verify(&client, project_id));
     assert!(
         report.ok,
         "verify after the restart: {report:?} ({summary})"
@@ -456,7 +460,8 @@ fn two_servers_on_one_postgres_database_extend_one_chain() {
     let runtime = runtime();
     let client = http_client();
 
-    // Set up through the first server: one recorded request (the token's creation).
+    // Set up through the first server: two recorded requests (the sign-in and the token's
+    // creation).
     let session = runtime.block_on(sign_in(
         &client,
         servers[0].url(),
@@ -464,7 +469,7 @@ fn two_servers_on_one_postgres_database_extend_one_chain() {
         &admin.password,
     ));
     let token = runtime.block_on(session.create_token(&client, project_id, "load", Role::Admin));
-    const SETUP_ENTRIES: usize = 1;
+    const SETUP_ENTRIES: usize = 2;
 
     let started = Instant::now();
     let control = LoadControl::default();
@@ -527,7 +532,7 @@ fn two_servers_on_one_postgres_database_extend_one_chain() {
     assert_eq!(
         entries.len(),
         attempts.len() + SETUP_ENTRIES,
-        "entries stored vs. {} acknowledged requests + {SETUP_ENTRIES} setup request",
+        "entries stored vs. {} acknowledged requests + {SETUP_ENTRIES} setup requests",
         attempts.len()
     );
     let lost = unrecorded_acknowledgements(&attempts, &entries);

@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod routes;
+pub mod security_headers;
 pub mod startup;
 pub mod synthetic;
 pub mod telemetry;

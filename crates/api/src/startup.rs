@@ -84,13 +84,18 @@ impl Application {
         let address = listener.local_addr()?;
         let static_dir = settings.static_dir.clone();
         let spa_index = web::Data::new(SpaIndex(static_dir.join("index.html")));
+        let security_headers = web::Data::new(crate::security_headers::SecurityHeaders::for_index(
+            &static_dir.join("index.html"),
+        ));
 
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
+                .wrap(actix_web::middleware::from_fn(crate::security_headers::add))
                 .wrap(TracingLogger::default())
                 .wrap(actix_web::middleware::Compress::default())
                 .app_data(state.clone())
                 .app_data(spa_index.clone())
+                .app_data(security_headers.clone())
                 .app_data(web::JsonConfig::default().error_handler(|error, _| {
                     extraction_error(format!("invalid JSON body: {error}"))
                 }))

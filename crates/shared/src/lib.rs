@@ -21,9 +21,15 @@ pub use cursor::{Cursor, CursorDirection};
 pub fn encode_query_component(text: &str) -> String {
     urlencoding::encode(text)
 }
+
+/// Decodes one key or value of a query string (`+` as a space); `None` for a broken escape or
+/// bytes that are not UTF-8.
+pub fn decode_query_component(text: &str) -> Option<String> {
+    urlencoding::decode(text).ok()
+}
 pub use query::{
-    ActionKey, ActorRef, AuditQuery, CustomRange, DateRange, EntityId, Filter, Method, PageSize,
-    Preset, QueryError, ResolvedRange, ResourceType, SearchText, Source, StatusMatch,
-    DEFAULT_PAGE_SIZE, MAX_FILTER_VALUES, MAX_PAGE_SIZE, MAX_QUERY_STRING_BYTES, MAX_SEARCH_CHARS,
-    RETENTION_DAYS,
+    is_query_key, ActionKey, ActorRef, AuditQuery, CustomRange, DateRange, EntityId, Filter,
+    Method, PageSize, Preset, QueryError, ResolvedRange, ResourceType, SearchText, Source,
+    StatusMatch, DEFAULT_PAGE_SIZE, MAX_FILTER_VALUES, MAX_PAGE_SIZE, MAX_QUERY_STRING_BYTES,
+    MAX_SEARCH_CHARS, RETENTION_DAYS,
 };

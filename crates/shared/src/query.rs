@@ -607,6 +607,14 @@ const DIMENSIONS: [&str; 8] = [
     "cluster",
 ];
 
+/// Whether `key` (decoded) is a key of the audit query language: a dimension, with or without
+/// `.not`, or one of `range`, `from`, `to`, `q`, `limit`, `cursor`.
+pub fn is_query_key(key: &str) -> bool {
+    let dimension = key.strip_suffix(".not").unwrap_or(key);
+    DIMENSIONS.contains(&dimension)
+        || matches!(key, "range" | "from" | "to" | "q" | "limit" | "cursor")
+}
+
 impl AuditQuery {
     /// Parses a query string (with or without the leading `?`).
     pub fn parse(input: &str) -> Result<AuditQuery, QueryError> {

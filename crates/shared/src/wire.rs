@@ -137,6 +137,7 @@ pub struct ProjectSummary {
 /// `GET|PATCH /api/v1/projects/{project}/settings`.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectSettings {
     pub audit_export_enabled: bool,
 }
@@ -289,6 +290,7 @@ pub struct Application {
 
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateApplication {
     pub name: String,
     pub image: String,
@@ -298,6 +300,7 @@ pub struct CreateApplication {
 
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateApplication {
     #[serde(default)]
     pub name: Option<String>,
@@ -308,6 +311,7 @@ pub struct UpdateApplication {
 /// `POST /api/v1/projects/{project}/applications/{id}/deploy`; the image defaults to the current.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeployApplication {
     #[serde(default)]
     pub image: Option<String>,
@@ -327,16 +331,16 @@ macro_rules! named_resource {
         }
 
         #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-
         #[derive(Clone, Debug, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
         pub struct $create {
             pub name: String,
             $(pub $field: String,)*
         }
 
         #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-
         #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
         pub struct $update {
             #[serde(default)]
             pub name: Option<String>,

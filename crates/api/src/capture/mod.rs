@@ -12,6 +12,7 @@
 
 pub mod catalog;
 pub mod chain;
+pub mod redaction;
 pub mod writer;
 
 use std::sync::{Arc, Mutex};
@@ -525,7 +526,7 @@ async fn build_entry(
     let actor = &recorded.identity.actor;
     let status = response.status().as_u16();
     let route_template = if route.template == "*" {
-        request.path().to_string()
+        redaction::stored_path(request.path(), "", false)
     } else {
         full_template
     };
@@ -538,7 +539,11 @@ async fn build_entry(
         actor_email: actor.email().map(str::to_string),
         source: recorded.identity.source.as_str().into(),
         method: request.method().as_str().into(),
-        path: path_with_redacted_query(request.path(), request.query_string()),
+        path: redaction::stored_path(
+            request.path(),
+            request.query_string(),
+            route.template.starts_with("/audit-logs"),
+        ),
         route: route_template,
         action: route.action.into(),
         status_code: i32::from(status),
@@ -657,42 +662,6 @@ pub(crate) fn request_id(request: &HttpRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// Names of query parameters whose values never reach the audit log.
-const SECRET_PARAMETERS: [&str; 9] = [
-    "token",
-    "secret",
-    "password",
-    "key",
-    "signature",
-    "code",
-    "auth",
-    "session",
-    "csrf",
-];
-
-/// The path with its query string, the values of secret-looking parameters redacted.
-pub fn path_with_redacted_query(path: &str, query: &str) -> String {
-    if query.is_empty() {
-        return path.to_string();
-    }
-    let redacted: Vec<String> = query
-        .split('&')
-        .map(|pair| {
-            let (key, _) = pair.split_once('=').unwrap_or((pair, ""));
-            let lowered = key.to_ascii_lowercase();
-            if SECRET_PARAMETERS
-                .iter()
-                .any(|secret| lowered.contains(secret))
-            {
-                format!("{key}=[REDACTED]")
-            } else {
-                pair.to_string()
-            }
-        })
-        .collect();
-    format!("{path}?{}", redacted.join("&"))
-}
-
 pub(crate) fn collection_name(resource_type: ResourceType) -> &'static str {
     match resource_type {
         ResourceType::Application => "applications",
@@ -774,15 +743,6 @@ pub async fn commit_entries(state: &AppState, entries: Vec<NewAuditEntry>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_in_query_strings_are_redacted() {
-        assert_eq!(
-            path_with_redacted_query("/a", "range=7d&api_token=abc&Password=x&q=token"),
-            "/a?range=7d&api_token=[REDACTED]&Password=[REDACTED]&q=token"
-        );
-        assert_eq!(path_with_redacted_query("/a", ""), "/a");
-    }
 
     #[test]
     fn only_canonical_ids_are_read() {

@@ -113,6 +113,10 @@ async fn export(
                 .first::<bool>(conn)
                 .optional()?
                 .unwrap_or(false);
+            // A disabled export costs nothing: no count of a possibly huge match.
+            if !enabled {
+                return Ok((0, String::new(), false, validated));
+            }
             let slug = projects::table
                 .find(project_id)
                 .select(projects::slug)

@@ -72,7 +72,10 @@ fn load_application(
 
 fn valid_image(image: &str) -> Result<String, ApiError> {
     let image = image.trim();
-    if image.is_empty() || image.len() > 300 || image.chars().any(char::is_whitespace) {
+    if image.is_empty()
+        || image.len() > 300
+        || image.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(ApiError::BadRequest {
             detail: "`image` must be a container image reference such as registry/app:1.2.3".into(),
         });
@@ -190,14 +193,19 @@ async fn deploy_application(
     access: ProjectAccess,
     request: HttpRequest,
     path_id: PathId,
-    body: Option<web::Json<DeployApplication>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let PathId(id) = path_id;
-    let image = body
-        .and_then(|b| b.into_inner().image)
-        .as_deref()
-        .map(valid_image)
-        .transpose()?;
+    // No body redeploys the current image; a body must be a valid deploy request, never
+    // silently ignored.
+    let deploy: DeployApplication = if body.iter().all(u8::is_ascii_whitespace) {
+        DeployApplication::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|error| ApiError::BadRequest {
+            detail: format!("invalid JSON body: {error}"),
+        })?
+    };
+    let image = deploy.image.as_deref().map(valid_image).transpose()?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
     let row = with_project_conn(&state, &access, move |conn| {
         let current = load_application(conn, project_id, id)?;

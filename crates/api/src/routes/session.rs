@@ -298,7 +298,7 @@ impl RequestFacts {
             user_agent: capture::user_agent(request),
             request_id: capture::request_id(request),
             method: request.method().as_str().to_string(),
-            path: request.path().to_string(),
+            path: capture::redaction::stored_path(request.path(), request.query_string(), false),
         }
     }
 }

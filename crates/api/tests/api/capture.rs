@@ -603,7 +603,84 @@ async fn entries_are_append_only(backend: Backend) {
     );
 }
 
+async fn secrets_in_paths_never_reach_the_log(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
+    let hex = "9f".repeat(32);
+    let secrets = [
+        "hunter2",
+        "s3cr3t-value",
+        jwt,
+        hex.as_str(),
+        "Zx81Qw72Er63Ty54Ui45Op36",
+    ];
+    let keys = [
+        "pwd",
+        "pass",
+        "jwt",
+        "bearer",
+        "auth_header",
+        "access",
+        "apikey",
+        "private",
+        "otp",
+        "next",
+        "redirect",
+        "state",
+        "id_token",
+        "x",
+    ];
+    for (route, documents_query) in [
+        (format!("/api/v1/projects/{project}/audit-logs"), true),
+        (format!("/api/v1/projects/{project}/applications"), false),
+        (format!("/api/v1/projects/{project}/no-such-route"), false),
+    ] {
+        for key in keys {
+            for secret in secrets {
+                let query = format!(
+                    "range=24h&{key}={}",
+                    auditlog_shared::encode_query_component(secret)
+                );
+                admin.get(&format!("{route}?{query}")).await;
+                let entry = app.last_entry(project).unwrap();
+                for stored in [&entry.path, &entry.route] {
+                    assert!(
+                        !stored.contains(secret),
+                        "{key}={secret} is stored on {route}: {stored}"
+                    );
+                }
+                assert!(
+                    entry.path.contains(&format!("{key}=[REDACTED]")),
+                    "{}",
+                    entry.path
+                );
+                let range_kept = entry.path.contains("range=24h");
+                assert_eq!(range_kept, documents_query, "{}", entry.path);
+            }
+        }
+        // Secret-looking values are removed even under documented keys and in the path itself.
+        admin.get(&format!("{route}/{jwt}?q={jwt}")).await;
+        let entry = app.last_entry(project).unwrap();
+        assert!(
+            !entry.path.contains(jwt) && !entry.route.contains(jwt),
+            "{entry:?}"
+        );
+    }
+    // A stored path is cut at 2 KB and marked.
+    let long = "hello/".repeat(1000);
+    admin
+        .get(&format!("/api/v1/projects/{project}/audit-logs?q={long}"))
+        .await;
+    let entry = app.last_entry(project).unwrap();
+    assert!(
+        entry.path.len() <= 2048 && entry.path.ends_with("[truncated]"),
+        "{entry:?}"
+    );
+}
+
 crate::on_both_backends!(
+    secrets_in_paths_never_reach_the_log,
     every_role_against_every_route,
     sources_are_dashboard_cli_and_api,
     names_survive_revocation_and_deletion,

@@ -16,4 +16,68 @@ async fn unknown_api_routes_are_problem_documents(backend: Backend) {
     problem(post, 404).await;
 }
 
-crate::on_both_backends!(unknown_api_routes_are_problem_documents);
+async fn a_body_that_cannot_be_read_is_refused_not_ignored(backend: Backend) {
+    use reqwest::Method;
+    use serde_json::json;
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let created = admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/projects/{project}/applications"),
+            Some(json!({ "name": "web", "image": "registry/web:1" })),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let app_id = created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let deploy = format!("/api/v1/projects/{project}/applications/{app_id}/deploy");
+
+    // Broken JSON, a misspelled field and a control character are 400, and nothing is deployed.
+    for body in [
+        "{\"image\": ",
+        "{\"imge\": \"registry/web:2\"}",
+        "{\"image\": \"registry/web:2\\u0000\"}",
+        "[1, 2]",
+    ] {
+        let response = admin
+            .client
+            .post(format!("{}{deploy}", admin.address))
+            .header("cookie", admin.cookie.as_deref().unwrap())
+            .header("x-csrf-token", admin.csrf.as_deref().unwrap())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        problem(response, 400).await;
+    }
+    let read: serde_json::Value = admin
+        .get(&format!("/api/v1/projects/{project}/applications/{app_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["deploy_count"], 0, "{read}");
+    assert_eq!(read["image"], "registry/web:1");
+
+    // No body redeploys the current image.
+    let response = admin.send(Method::POST, &deploy, None).await;
+    assert_eq!(response.status(), 200);
+
+    // Names refuse control characters too.
+    let response = admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/projects/{project}/clusters"),
+            Some(json!({ "name": "c1\u{1b}[2J", "region": "eu" })),
+        )
+        .await;
+    problem(response, 400).await;
+}
+
+crate::on_both_backends!(
+    unknown_api_routes_are_problem_documents,
+    a_body_that_cannot_be_read_is_refused_not_ignored,
+);

@@ -3,12 +3,14 @@
 
 mod helpers;
 
+mod accounts;
 mod audit_logs;
 mod authorization;
 mod capture;
 mod chain;
 mod demo;
 mod errors;
+mod headers;
 mod health;
 mod openapi;
 mod query_resolve;
