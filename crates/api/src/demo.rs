@@ -1470,13 +1470,12 @@ impl Driver {
             events.push(json!({
                 "actor": {
                     "kind": "user",
-                    "id": person.user_id,
                     "name": person.spec.name,
                     "email": person.spec.email,
                 },
                 "method": "POST",
                 "path": "/sso/saml/acs",
-                "action": if failed { "sso.sign_in_failed" } else { "sso.sign_in" },
+                "action": if failed { "ext.sso.sign_in_failed" } else { "ext.sso.sign_in" },
                 "status": if failed { 401 } else { 200 },
                 "resource": { "type": "user", "id": person.user_id, "name": person.spec.name },
                 "client_ip": format!("198.51.100.{}", 10 + self.rng.below(200)),

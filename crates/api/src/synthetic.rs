@@ -845,6 +845,7 @@ impl ProjectModel {
             chain_seq: 0,
             prev_hash: String::new(),
             entry_hash: String::new(),
+            ingested_by_token_id: None,
         })
     }
 }

@@ -245,6 +245,9 @@ pub enum Source {
     Cli,
     /// Any other API-token request.
     Api,
+    /// An event an external service sent through the ingest endpoint: what it describes was not
+    /// observed by this server, only reported to it (by the token the entry names).
+    Ingest,
 }
 
 /// The kinds of resource an entry can be tied to.
@@ -559,8 +562,8 @@ spelled_enum!(Method, "expected one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTI
     Head => "HEAD", Options => "OPTIONS",
 });
 
-spelled_enum!(Source, "expected one of dashboard, cli, api", {
-    Dashboard => "dashboard", Cli => "cli", Api => "api",
+spelled_enum!(Source, "expected one of dashboard, cli, api, ingest", {
+    Dashboard => "dashboard", Cli => "cli", Api => "api", Ingest => "ingest",
 });
 
 spelled_enum!(ResourceType,

@@ -396,6 +396,7 @@ pub struct BrokenLink {
 /// `POST /api/v1/projects/{project}/ingest`: events from an external service (C6).
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IngestBatch {
     pub events: Vec<IngestEvent>,
 }
@@ -403,6 +404,7 @@ pub struct IngestBatch {
 /// One external event. The server stamps the receive time; the chain covers it like any entry.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IngestEvent {
     pub actor: IngestActor,
     pub method: String,
@@ -422,11 +424,11 @@ pub struct IngestEvent {
 
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IngestActor {
-    /// `user` or `token`.
+    /// `user` or `token`. The actor is as the sending service names it: it has no id here, so
+    /// it can never pass for one of this server's users or tokens.
     pub kind: String,
-    #[serde(default)]
-    pub id: Option<i64>,
     pub name: String,
     #[serde(default)]
     pub email: Option<String>,
@@ -434,6 +436,7 @@ pub struct IngestActor {
 
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IngestResource {
     #[serde(rename = "type")]
     pub kind: String,
@@ -473,6 +476,9 @@ pub struct AuditEntry {
     pub user_agent: Option<String>,
     pub request_id: String,
     pub duration_ms: f64,
+    /// For an ingested event (source `ingest`): the id of the API token that sent it.
+    #[serde(default)]
+    pub ingested_by_token_id: Option<i64>,
 }
 
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]

@@ -25,6 +25,8 @@ fn App() -> impl IntoView {
             <Routes fallback=|| view! { <pages::NotFound/> }>
                 <Route path=path!("/sign-in") view=session::SignInPage/>
                 <Route path=path!("/") view=pages::Home/>
+                <Route path=path!("/invitations/:secret") view=pages::account::InvitationPage/>
+                <Route path=path!("/account") view=pages::account::AccountPage/>
                 <ParentRoute path=path!("/projects/:project") view=shell::Shell>
                     <Route path=path!("") view=pages::platform::ApplicationsPage/>
                     <Route path=path!("applications") view=pages::platform::ApplicationsPage/>

@@ -64,10 +64,7 @@ pub fn SignInPage() -> impl IntoView {
         ev.prevent_default();
         busy.set(true);
         let navigate = navigate.clone();
-        let next = query
-            .get_untracked()
-            .get("next")
-            .unwrap_or_else(|| "/".into());
+        let next = safe_next(query.get_untracked().get("next"));
         let body = SignIn {
             email: email.get_untracked(),
             password: password.get_untracked(),
@@ -118,5 +115,21 @@ pub fn SignInPage() -> impl IntoView {
                 <crate::pages::ServerStatus/>
             </form>
         </div>
+    }
+}
+
+/// Where to go after signing in: a page of this app, never another site (`//evil.test`,
+/// `https://…`) and never the sign-in page itself.
+fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(next)
+            if next.starts_with('/')
+                && !next.starts_with("//")
+                && !next.starts_with("/\\")
+                && !next.starts_with("/sign-in") =>
+        {
+            next
+        }
+        _ => "/".into(),
     }
 }

@@ -121,6 +121,8 @@ pub fn Shell() -> impl IntoView {
                                 }
                             })
                     }}
+                    <a class="small" href="/account" data-test="account-link">"Account"</a>
+                    " · "
                     <button class="link" on:click=sign_out>"Sign out"</button>
                 </div>
             </aside>

@@ -20,7 +20,7 @@ pub const EXPORT_CAP: i64 = 10_000;
 const CHUNK: i64 = 1_000;
 
 /// The stable column order of CSV exports (documented in the README).
-pub const CSV_COLUMNS: [&str; 20] = [
+pub const CSV_COLUMNS: [&str; 21] = [
     "id",
     "timestamp",
     "actor_kind",
@@ -41,6 +41,7 @@ pub const CSV_COLUMNS: [&str; 20] = [
     "user_agent",
     "request_id",
     "duration_ms",
+    "ingested_by_token_id",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,6 +191,7 @@ pub fn csv_record(entry: &AuditEntry) -> Vec<String> {
         optional(&entry.user_agent),
         entry.request_id.clone(),
         format!("{:.3}", entry.duration_ms),
+        number(entry.ingested_by_token_id),
     ]
     .into_iter()
     .map(neutralize)

@@ -305,6 +305,7 @@ pub struct EntryRow {
     pub user_agent: Option<String>,
     pub request_id: String,
     pub duration_us: i64,
+    pub ingested_by_token_id: Option<i64>,
 }
 
 impl From<EntryRow> for AuditEntry {
@@ -336,6 +337,7 @@ impl From<EntryRow> for AuditEntry {
             user_agent: row.user_agent,
             request_id: row.request_id,
             duration_ms: row.duration_us as f64 / 1000.0,
+            ingested_by_token_id: row.ingested_by_token_id,
         }
     }
 }

@@ -43,6 +43,10 @@ pub struct HashedFields<'a> {
     pub user_agent: Option<&'a str>,
     pub request_id: &'a str,
     pub duration_us: i64,
+    /// Only ingested events carry it, so the hashes of all other entries (and of every entry
+    /// written before it existed) are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingested_by_token_id: Option<i64>,
 }
 
 /// The hash of an entry given the hash of the one before it.

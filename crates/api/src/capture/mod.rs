@@ -560,6 +560,7 @@ async fn build_entry(
         chain_seq: 0,
         prev_hash: String::new(),
         entry_hash: String::new(),
+        ingested_by_token_id: None,
     };
     with_derived_fields(entry)
 }

@@ -55,6 +55,8 @@ pub struct NewAuditEntry {
     pub chain_seq: i64,
     pub prev_hash: String,
     pub entry_hash: String,
+    /// For an ingested event: the token that sent it (covered by the hash when present).
+    pub ingested_by_token_id: Option<i64>,
 }
 
 impl NewAuditEntry {
@@ -81,6 +83,7 @@ impl NewAuditEntry {
             user_agent: self.user_agent.as_deref(),
             request_id: &self.request_id,
             duration_us: self.duration_us,
+            ingested_by_token_id: self.ingested_by_token_id,
         }
     }
 }

@@ -167,6 +167,7 @@ diesel::table! {
         chain_seq -> BigInt,
         prev_hash -> Text,
         entry_hash -> Text,
+        ingested_by_token_id -> Nullable<BigInt>,
     }
 }
 

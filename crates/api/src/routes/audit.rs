@@ -2,11 +2,11 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{IngestBatch, IngestEvent, IngestReceipt};
-use auditlog_shared::{ActionKey, Method, ResourceType};
+use auditlog_shared::{ActionKey, Method, ResourceType, Source};
 
 use crate::audit_log::{self, export::ExportFormat, export::EXPORT_CAP};
 use crate::audit_query::ValidatedQuery;
-use crate::auth::ProjectAccess;
+use crate::auth::{Actor, ProjectAccess};
 use crate::capture::writer::NewAuditEntry;
 use crate::capture::{self, chain};
 use crate::error::ApiError;
@@ -195,10 +195,16 @@ async fn ingest(
         });
     }
     let now = state.clock.now_micros();
+    // Only tokens reach this route (its permission is the token's ingest flag).
+    let Actor::Token { id: sender, .. } = access.identity.actor else {
+        return Err(ApiError::Forbidden(
+            "events are ingested with an API token that may ingest".into(),
+        ));
+    };
     let entries = events
         .iter()
         .enumerate()
-        .map(|(index, event)| ingested_entry(access.project_id, now, index, event))
+        .map(|(index, event)| ingested_entry(access.project_id, sender, now, index, event))
         .collect::<Result<Vec<_>, _>>()?;
     let accepted = entries.len();
     // The events join the request's own transaction: they commit together with the ingest
@@ -214,8 +220,16 @@ async fn ingest(
     Ok(HttpResponse::Ok().json(IngestReceipt { accepted }))
 }
 
+/// The `route` of every ingested entry: the event's own path is the sender's word, not a route
+/// of this server.
+pub const INGESTED_ROUTE: &str = "(ingested)";
+/// The namespace of ingested actions, so that no event can pass for a request this server
+/// handled (`application.delete`, `session.sign_in`, …).
+pub const INGESTED_ACTION_PREFIX: &str = "ext.";
+
 fn ingested_entry(
     project_id: i64,
+    sender_token_id: i64,
     now: i64,
     index: usize,
     event: &IngestEvent,
@@ -248,12 +262,18 @@ fn ingested_entry(
     if !event.path.starts_with('/') {
         return Err(invalid("path", "must start with `/`"));
     }
-    let action = ActionKey::new(&event.action).ok_or_else(|| {
-        invalid(
-            "action",
-            "must be an action key such as `application.deploy`",
-        )
-    })?;
+    let action = ActionKey::new(&event.action)
+        .filter(|key| {
+            key.as_str()
+                .strip_prefix(INGESTED_ACTION_PREFIX)
+                .is_some_and(|rest| !rest.is_empty())
+        })
+        .ok_or_else(|| {
+            invalid(
+                "action",
+                "must be an action key in the `ext.` namespace, such as `ext.billing.invoice_sent`",
+            )
+        })?;
     if !(100..=599).contains(&event.status) {
         return Err(invalid(
             "status",
@@ -277,7 +297,7 @@ fn ingested_entry(
         project_id,
         ts: now,
         actor_kind: event.actor.kind.clone(),
-        actor_id: event.actor.id,
+        actor_id: None,
         actor_name: text("actor.name", &event.actor.name, 200)?,
         actor_email: event
             .actor
@@ -285,10 +305,10 @@ fn ingested_entry(
             .as_deref()
             .map(|email| text("actor.email", email, 254))
             .transpose()?,
-        source: "api".into(),
+        source: Source::Ingest.as_str().into(),
         method: method.as_str().into(),
         path: text("path", &event.path, 2_000)?,
-        route: text("path", &event.path, 2_000)?,
+        route: INGESTED_ROUTE.into(),
         action: action.as_str().into(),
         status_code: i32::from(event.status),
         resource_type: resource_type.as_str().into(),
@@ -315,5 +335,6 @@ fn ingested_entry(
         chain_seq: 0,
         prev_hash: String::new(),
         entry_hash: String::new(),
+        ingested_by_token_id: Some(sender_token_id),
     })
 }

@@ -339,6 +339,7 @@ pub fn account_entry(
         chain_seq: 0,
         prev_hash: String::new(),
         entry_hash: String::new(),
+        ingested_by_token_id: None,
     })
 }
 

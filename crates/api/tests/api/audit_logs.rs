@@ -569,8 +569,8 @@ async fn exports_stop_at_ten_thousand_rows(backend: Backend) {
         .await;
     let firehose = app.token_caller(&ingest.secret);
     let event = json!({
-        "actor": {"kind": "token", "id": 1, "name": "firehose"}, "method": "POST", "path": "/x",
-        "action": "external.event", "status": 200, "resource": {"type": "integration", "name": "x"}
+        "actor": {"kind": "token", "name": "firehose"}, "method": "POST", "path": "/x",
+        "action": "ext.event", "status": 200, "resource": {"type": "integration", "name": "x"}
     });
     for _ in 0..11 {
         let batch: Vec<Value> = (0..1000).map(|_| event.clone()).collect();

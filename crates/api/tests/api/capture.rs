@@ -172,7 +172,7 @@ pub(crate) fn body_for(method: &str, template: &str, round: &str, step: usize) -
         }
         ("POST", "ingest") => Some(json!({"events": [{
             "actor": {"kind": "user", "name": "External Erin", "email": "erin@example.com"},
-            "method": "POST", "path": "/external/thing", "action": "external.thing", "status": 200,
+            "method": "POST", "path": "/external/thing", "action": "ext.thing", "status": 200,
             "resource": {"type": "integration", "name": "external"}
         }]})),
         ("PATCH", "settings") => Some(json!({"audit_export_enabled": true})),

@@ -136,8 +136,8 @@ async fn ingest_validates_then_stores_atomically(backend: Backend) {
         .await;
     let event = |method: &str| {
         json!({
-            "actor": {"kind": "user", "id": 77, "name": "Grace External", "email": "grace@example.com"},
-            "method": method, "path": "/billing/invoices/9", "action": "invoice.refund",
+            "actor": {"kind": "user", "name": "Grace External", "email": "grace@example.com"},
+            "method": method, "path": "/billing/invoices/9", "action": "ext.invoice.refund",
             "status": 200, "resource": {"type": "integration", "id": 9, "name": "billing"},
             "duration_ms": 12.5
         })
@@ -168,7 +168,7 @@ async fn ingest_validates_then_stores_atomically(backend: Backend) {
     let stored_after_bad: Vec<_> = app
         .entries(project)
         .into_iter()
-        .filter(|e| e.action == "invoice.refund")
+        .filter(|e| e.action == "ext.invoice.refund")
         .collect();
     assert!(stored_after_bad.is_empty(), "a bad batch stores nothing");
 
@@ -186,7 +186,7 @@ async fn ingest_validates_then_stores_atomically(backend: Backend) {
     let ingested: Vec<_> = app
         .entries(project)
         .into_iter()
-        .filter(|e| e.action == "invoice.refund")
+        .filter(|e| e.action == "ext.invoice.refund")
         .collect();
     assert_eq!(ingested.len(), 2);
     assert_eq!(ingested[0].actor_name, "Grace External");
@@ -194,6 +194,87 @@ async fn ingest_validates_then_stores_atomically(backend: Backend) {
     // Refused, rejected and accepted ingest requests are themselves recorded, then the events.
     assert_eq!(app.entries(project).len(), before + 3 + 2);
     assert!(verify(&admin, project, "range=1h").await.ok);
+
+    // Ingested entries are marked as such: their own source, a fixed route, no actor id, and
+    // the sending token, all covered by the chain.
+    for entry in &ingested {
+        assert_eq!(
+            (entry.source.as_str(), entry.route.as_str(), entry.actor_id),
+            ("ingest", "(ingested)", None),
+            "{entry:?}"
+        );
+    }
+    let listed: Value = admin
+        .get(&format!(
+            "/api/v1/projects/{project}/audit-logs?range=1h&source=ingest"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed = listed["entries"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 2, "the source filter finds them: {listed:?}");
+    assert!(listed
+        .iter()
+        .all(|e| e["ingested_by_token_id"] == ingest.token.id && e["source"] == "ingest"));
+    {
+        let mut conn = app.pool.get().unwrap();
+        let forged = diesel::sql_query(format!(
+            "UPDATE audit_entries SET ingested_by_token_id = {} WHERE id = {}",
+            plain.token.id, ingested[0].id
+        ))
+        .execute(&mut conn);
+        assert!(forged.is_err(), "entries are append-only");
+    }
+
+    // Forged fields: an actor id that would pass for one of this server's users, an action of
+    // this server's own catalogue or the session namespace, an unknown field.
+    let forgeries = [
+        (
+            "events[0].actor",
+            json!({"kind": "user", "id": 1, "name": "Ada", "email": "ada@example.com"}),
+            None,
+        ),
+        ("events[0].action", json!(null), Some("application.delete")),
+        ("events[0].action", json!(null), Some("session.sign_in")),
+        ("events[0].action", json!(null), Some("ext.")),
+        ("events[0].action", json!(null), Some("user.change_role")),
+    ];
+    for (field, actor, action) in forgeries {
+        let mut forged = event("POST");
+        if !actor.is_null() {
+            forged["actor"] = actor;
+        }
+        if let Some(action) = action {
+            forged["action"] = json!(action);
+        }
+        let response = app
+            .token_caller(&ingest.secret)
+            .send(Method::POST, &path, Some(json!({"events": [forged]})))
+            .await;
+        let body = problem(response, 400).await;
+        let text = body.to_string();
+        assert!(
+            text.contains(field) || text.contains("unknown field `id`"),
+            "{field}: {body}"
+        );
+    }
+    let mut extra = event("POST");
+    extra["route"] = json!("/api/v1/projects/{project_id}/members/{id}");
+    let response = app
+        .token_caller(&ingest.secret)
+        .send(Method::POST, &path, Some(json!({"events": [extra]})))
+        .await;
+    let body = problem(response, 400).await;
+    assert!(body.to_string().contains("unknown field `route`"), "{body}");
+    assert_eq!(
+        app.entries(project)
+            .iter()
+            .filter(|e| e.source == "ingest")
+            .count(),
+        2,
+        "no forged event was stored"
+    );
 }
 
 crate::on_both_backends!(

@@ -168,6 +168,9 @@ fn actor_cell(entry: &AuditEntry) -> String {
     if entry.source == Source::Cli {
         cell.push_str(" [cli]");
     }
+    if entry.source == Source::Ingest {
+        cell.push_str(" [ingested]");
+    }
     cell
 }
 
@@ -215,6 +218,7 @@ mod tests {
             user_agent: None,
             request_id: format!("request-{id}"),
             duration_ms: 1.5,
+            ingested_by_token_id: None,
         }
     }
 

@@ -80,6 +80,12 @@ fn Row(entry: AuditEntry) -> impl IntoView {
     let status_class = format!("status s{}xx", entry.status / 100);
     let method_class = format!("method m-{}", entry.method.to_lowercase());
     let is_cli = entry.source == Source::Cli;
+    let ingested_by = (entry.source == Source::Ingest).then(|| {
+        format!(
+            "Reported by an external service through API token #{}; not a request to this server",
+            entry.ingested_by_token_id.unwrap_or_default()
+        )
+    });
     let is_token = entry.actor.kind == "token";
     let actor_title = entry.actor.email.clone().unwrap_or_else(|| {
         format!(
@@ -109,6 +115,7 @@ fn Row(entry: AuditEntry) -> impl IntoView {
                 <span class="actor">{entry.actor.name.clone()}</span>
                 {is_token.then(|| view! { <span class="badge token" title="API token">"token"</span> })}
                 {is_cli.then(|| view! { <span class="badge cli" data-test="cli-badge">"CLI"</span> })}
+                {ingested_by.map(|title| view! { <span class="badge ingested" data-test="ingested-badge" title=title>"ingested"</span> })}
             </td>
             <td><span class=method_class>{entry.method.clone()}</span></td>
             <td><span class=status_class>{entry.status}</span></td>

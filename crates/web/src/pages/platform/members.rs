@@ -1,14 +1,14 @@
 //! Members: the list with each member's role, role changes, removal and the add form. Everyone
 //! sees the members; only admins change them.
 
-use auditlog_shared::wire::{AddMember, CreatedInvitation, Member, Role, UpdateMember};
+use auditlog_shared::wire::{AddMember, CreatedInvitation, Invitation, Member, Role, UpdateMember};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
 use super::{
-    has_role, list_view, project_api, refetch, role_label, role_options, ChangeNotice,
+    has_role, list_view, local_time, project_api, refetch, role_label, role_options, ChangeNotice,
     ConfirmButton, FormError,
 };
 use crate::api;
@@ -78,7 +78,106 @@ pub fn MembersPage() -> impl IntoView {
             fallback=|| view! { <p class="muted small">"Only project admins can add, change or remove members."</p> }
         >
             <AddMemberForm project=project.into() version notice/>
+            <PendingInvitations project=project.into() version notice/>
         </Show>
+    }
+}
+
+/// The invitations nobody has accepted yet, each revocable: its link stops working at once.
+#[component]
+fn PendingInvitations(
+    project: Signal<i64>,
+    version: RwSignal<u32>,
+    notice: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let invitations = LocalResource::new(move || {
+        let url = project_api(project.get(), "invitations");
+        version.track();
+        async move { api::get::<Vec<Invitation>>(&url).await }
+    });
+    let table = move || {
+        list_view(
+            invitations.get(),
+            "invitations",
+            "No invitation is waiting to be accepted.",
+            |invitations| {
+                let project = project.get();
+                view! {
+                    <table class="platform-table" data-test="invitations">
+                        <thead>
+                            <tr>
+                                <th>"Email"</th>
+                                <th>"Role"</th>
+                                <th>"Invited by"</th>
+                                <th>"Expires"</th>
+                                <th>"Actions"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {invitations
+                                .into_iter()
+                                .map(|invitation| {
+                                    view! { <InvitationRow invitation project version notice/> }
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                }
+                .into_any()
+            },
+        )
+    };
+    view! {
+        <section class="card">
+            <h2>"Pending invitations"</h2>
+            {table}
+        </section>
+    }
+}
+
+#[component]
+fn InvitationRow(
+    invitation: Invitation,
+    project: i64,
+    version: RwSignal<u32>,
+    notice: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let url = project_api(project, &format!("invitations/{}", invitation.id));
+    let email = invitation.email.clone();
+    let revoke = move |()| {
+        let (url, email) = (url.clone(), email.clone());
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match api::delete(&url).await {
+                Ok(()) => {
+                    notice.set(Some(format!("Revoked the invitation of {email}.")));
+                    refetch(version);
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <tr data-test="invitation-row" data-invitation-email=invitation.email.clone()>
+            <td class="strong">{invitation.email.clone()}</td>
+            <td>{role_label(invitation.role)}</td>
+            <td>{invitation.invited_by.clone()}</td>
+            <td class="nowrap">{local_time(invitation.expires_at)}</td>
+            <td class="row-actions">
+                <ConfirmButton
+                    label="Revoke"
+                    confirm_label="Confirm revoke"
+                    test="revoke-invitation"
+                    busy=busy
+                    on_confirm=revoke
+                />
+                <FormError error/>
+            </td>
+        </tr>
     }
 }
 

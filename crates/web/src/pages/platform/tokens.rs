@@ -48,6 +48,7 @@ pub fn TokensPage() -> impl IntoView {
                                 <th>"Name"</th>
                                 <th>"Role"</th>
                                 <th>"Ingest"</th>
+                                <th>"Created by"</th>
                                 <th>"Created"</th>
                                 <th>"Expires"</th>
                                 <th>"Status"</th>
@@ -178,6 +179,12 @@ fn TokenRow(
                 } else {
                     view! { <span class="muted">"—"</span> }.into_any()
                 }}
+            </td>
+            <td data-test="token-created-by">
+                {token
+                    .created_by
+                    .clone()
+                    .unwrap_or_else(|| "a removed member".to_string())}
             </td>
             <td class="nowrap">{local_time(token.created_at)}</td>
             <td class="nowrap">{expires}</td>
