@@ -435,6 +435,142 @@ async fn the_web_app_shows_server_health_and_rejects_broken_links() {
     browser.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_joins_through_the_invitation_page_and_ends_their_sessions() {
+    let admin = AdminAccount::ada();
+    let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+
+    // The app runs under the content security policy the server sends with it.
+    let page = reqwest::get(format!("{url}/sign-in")).await.unwrap();
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        policy.contains("script-src 'self' 'wasm-unsafe-eval' 'sha256-")
+            && !policy.contains("unsafe-inline"),
+        "{policy}"
+    );
+
+    // The admin invites Dora from the members page and gets the link to hand over.
+    let browser = Browser::start().await;
+    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
+    wait_for(&browser, "[data-test=project-switcher]").await;
+    browser
+        .client
+        .goto(&format!("{url}/projects/{project}/members"))
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=invite-email]")
+        .await
+        .send_keys("dora@example.com")
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=invite-role]")
+        .await
+        .select_by_value("developer")
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=invite-member] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let notice = wait_for_text(&browser, "[data-test=notice]").await;
+    let link = notice
+        .split_whitespace()
+        .find(|word| word.contains("/invitations/"))
+        .unwrap_or_else(|| panic!("no link in {notice}"))
+        .to_string();
+    assert!(link.starts_with(&url), "{link}");
+    let pending = wait_for_text(&browser, "[data-test=invitation-row]").await;
+    assert!(pending.contains("dora@example.com"), "{pending}");
+
+    // Dora, signed out, opens the link, chooses her own password and lands in the project.
+    browser.client.delete_all_cookies().await.unwrap();
+    browser.client.goto(&link).await.unwrap();
+    let invited = wait_for_text(&browser, "[data-test=accept-invitation] h1").await;
+    assert!(invited.starts_with("Join "), "{invited}");
+    for (field, text) in [
+        ("accept-name", "Dora Developer"),
+        ("accept-password", "dora's own passphrase"),
+        ("accept-confirm", "dora's own passphrase"),
+    ] {
+        wait_for(&browser, &format!("[data-test={field}]"))
+            .await
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    save_screenshot(&browser, "accept-invitation.png").await;
+    wait_for(&browser, "[data-test=accept-submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=project-switcher]").await;
+    let whoami = wait_for_text(&browser, ".whoami").await;
+    assert!(whoami.contains("Dora Developer"), "{whoami}");
+
+    // The link works once.
+    let client = reqwest::Client::new();
+    let secret = link.rsplit('/').next().unwrap();
+    let again = client
+        .get(format!("{url}/api/v1/invitations/{secret}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 410);
+
+    // Another session of Dora's, then a password change on the account page ends it.
+    let elsewhere = sign_in(&client, &url, "dora@example.com", "dora's own passphrase").await;
+    wait_for(&browser, "[data-test=account-link]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    for (field, text) in [
+        ("current-password", "dora's own passphrase"),
+        ("new-password", "a fresher passphrase"),
+        ("confirm-password", "a fresher passphrase"),
+    ] {
+        wait_for(&browser, &format!("[data-test={field}]"))
+            .await
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    wait_for(&browser, "[data-test=change-password-submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let changed = wait_for_text(&browser, "[data-test=account-notice]").await;
+    assert!(changed.contains("Password changed"), "{changed}");
+    let status = elsewhere
+        .authorize(client.get(format!("{url}/api/v1/session")))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401, "the other session ended");
+
+    // Sign out everywhere, from the page whose session survived the change.
+    wait_for(&browser, "[data-test=sign-out-everywhere]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the sign-in page opens", || async {
+        browser.client.current_url().await.unwrap().path() == "/sign-in"
+    })
+    .await;
+    sign_in_page(&browser, &url, "dora@example.com", "a fresher passphrase").await;
+    wait_for(&browser, "[data-test=project-switcher]").await;
+    browser.close().await;
+}
+
 /// Keeps a picture of the page for the README (`docs/screenshots/`).
 async fn save_screenshot(browser: &Browser, name: &str) {
     let png = browser.client.screenshot().await.unwrap();
