@@ -174,6 +174,48 @@ fn a_signed_in_cli_manages_the_project_and_every_command_is_recorded_as_cli() {
     assert!(cluster.contains("Created cluster c1 (#"), "{cluster}");
     assert!(cluster.contains("in region eu"), "{cluster}");
 
+    // Inviting prints the link, once; the invitee joins with a password of their own.
+    let invited = cli.ok(&[
+        "members",
+        "invite",
+        "mia@example.com",
+        "--role",
+        "developer",
+    ]);
+    assert!(
+        invited.contains("Invited mia@example.com as developer"),
+        "{invited}"
+    );
+    let link = invited
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("http") && line.contains("/invitations/"))
+        .unwrap_or_else(|| panic!("`members invite` printed no link: {invited}"))
+        .to_string();
+    let pending = cli.ok(&["members", "invitations"]);
+    assert!(pending.contains("mia@example.com"), "{pending}");
+    let secret = link.rsplit('/').next().unwrap().to_string();
+    let accepted = runtime().block_on(async {
+        reqwest::Client::new()
+            .post(format!(
+                "{}/api/v1/invitations/{secret}/accept",
+                running.url()
+            ))
+            .json(&serde_json::json!({"display_name": "Mia", "password": "mia's own passphrase"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(accepted, 200);
+    let members = cli.ok(&["members", "list"]);
+    assert!(
+        members
+            .lines()
+            .any(|line| line.contains("mia@example.com") && line.contains("developer")),
+        "{members}"
+    );
+
     // The new token's secret is printed once, and it works.
     let token = cli.ok(&["tokens", "create", "ci", "--role", "viewer"]);
     assert!(token.contains("Created token ci (#"), "{token}");
@@ -244,6 +286,10 @@ fn a_signed_in_cli_manages_the_project_and_every_command_is_recorded_as_cli() {
             ("cli", "application.list", 200, "applications"),
             ("cli", "application.deploy", 200, "web"),
             ("cli", "cluster.create", 201, "c1"),
+            ("cli", "user.add", 201, "mia@example.com"),
+            ("cli", "user.invitation.list", 200, "invitations"),
+            ("dashboard", "user.invitation.accept", 200, "Mia"),
+            ("cli", "user.list", 200, "members"),
             ("cli", "api_token.create", 201, "ci"),
             ("cli", "audit_log.verify", 200, "Acme"),
             ("cli", "application.delete", 204, "web"),

@@ -43,6 +43,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// See the project's members and invite new ones.
+    Members {
+        #[command(subcommand)]
+        command: MemberCommand,
+    },
     /// Manage the project's API tokens.
     Tokens {
         #[command(subcommand)]
@@ -136,6 +141,29 @@ pub enum RoleArgument {
     Viewer,
     Developer,
     Admin,
+}
+
+/// The commands under `auditlog members`.
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// List the project's members and their roles.
+    List,
+    /// Invite someone by email and print the link they join with (shown once).
+    Invite {
+        /// The invitee's email address.
+        email: String,
+        /// Their role once they join.
+        #[arg(long, value_enum)]
+        role: RoleArgument,
+    },
+    /// List the invitations nobody has accepted yet.
+    Invitations,
+    /// Revoke a pending invitation: its link stops working at once.
+    RevokeInvitation {
+        /// The invitation's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+    },
 }
 
 /// The commands under `auditlog tokens`.

@@ -3,6 +3,7 @@
 mod applications;
 mod clusters;
 mod logs;
+mod members;
 mod query;
 mod session;
 mod status;
@@ -65,6 +66,10 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<ExitCode> {
         Command::Clusters { command } => {
             let session = open_project_session(&options)?;
             clusters::run_cluster_command(&session, command).await?;
+        }
+        Command::Members { command } => {
+            let session = open_project_session(&options)?;
+            members::run_member_command(&session, command).await?;
         }
         Command::Tokens { command } => {
             let session = open_project_session(&options)?;

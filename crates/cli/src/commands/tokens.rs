@@ -33,13 +33,25 @@ pub async fn run_token_command(
 
 /// The table `auditlog tokens list` prints.
 pub fn token_table(tokens: &[ApiToken]) -> Table {
-    let mut table = Table::new(&["ID", "NAME", "ROLE", "INGEST", "EXPIRES", "REVOKED"]);
+    let mut table = Table::new(&[
+        "ID",
+        "NAME",
+        "ROLE",
+        "INGEST",
+        "CREATED BY",
+        "EXPIRES",
+        "REVOKED",
+    ]);
     for token in tokens {
         table.add_row(vec![
             token.id.to_string(),
             token.name.clone(),
             token.role.as_str().to_string(),
             yes_or_no(token.can_ingest).to_string(),
+            token
+                .created_by
+                .clone()
+                .unwrap_or_else(|| "(removed)".to_string()),
             format_optional_instant(token.expires_at, "never"),
             format_optional_instant(token.revoked_at, "-"),
         ]);
@@ -166,9 +178,9 @@ mod tests {
         ];
         assert_eq!(
             token_table(&tokens).render(),
-            "ID  NAME        ROLE       INGEST  EXPIRES                  REVOKED\n\
-             3   deploy-bot  developer  no      never                    -\n\
-             14  collector   viewer     yes     2026-12-01 08:00:00 UTC  2026-11-20 10:00:00 UTC\n"
+            "ID  NAME        ROLE       INGEST  CREATED BY  EXPIRES                  REVOKED\n\
+             3   deploy-bot  developer  no      Ada Admin   never                    -\n\
+             14  collector   viewer     yes     (removed)   2026-12-01 08:00:00 UTC  2026-11-20 10:00:00 UTC\n"
         );
     }
 
