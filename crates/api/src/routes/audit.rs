@@ -307,7 +307,13 @@ fn ingested_entry(
             .transpose()?,
         source: Source::Ingest.as_str().into(),
         method: method.as_str().into(),
-        path: text("path", &event.path, 2_000)?,
+        // The sender's path is stored under the same rules as a captured one: no query value
+        // survives, nor anything that looks like a secret.
+        path: {
+            let path = text("path", &event.path, 2_000)?;
+            let (path, query) = path.split_once('?').unwrap_or((&path, ""));
+            capture::redaction::stored_path(path, query, false)
+        },
         route: INGESTED_ROUTE.into(),
         action: action.as_str().into(),
         status_code: i32::from(event.status),

@@ -259,6 +259,27 @@ async fn ingest_validates_then_stores_atomically(backend: Backend) {
             "{field}: {body}"
         );
     }
+    // A secret in a reported path is not stored either.
+    let mut leaky = event("POST");
+    leaky["path"] = json!(
+        "/billing/callback?token=hunter2&sig=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    );
+    leaky["action"] = json!("ext.billing.callback");
+    let response = app
+        .token_caller(&ingest.secret)
+        .send(Method::POST, &path, Some(json!({"events": [leaky]})))
+        .await;
+    assert_eq!(response.status(), 200);
+    let stored = app
+        .entries(project)
+        .into_iter()
+        .find(|e| e.action == "ext.billing.callback")
+        .expect("the event is stored");
+    assert_eq!(
+        stored.path,
+        "/billing/callback?token=[REDACTED]&sig=[REDACTED]"
+    );
+
     let mut extra = event("POST");
     extra["route"] = json!("/api/v1/projects/{project_id}/members/{id}");
     let response = app
@@ -272,7 +293,7 @@ async fn ingest_validates_then_stores_atomically(backend: Backend) {
             .iter()
             .filter(|e| e.source == "ingest")
             .count(),
-        2,
+        3,
         "no forged event was stored"
     );
 }
