@@ -419,6 +419,62 @@ async fn the_web_app_shows_server_health_and_rejects_broken_links() {
         "{health}"
     );
 
+    // A shared link opened signed out lands on the sign-in page, once, and after signing in on
+    // exactly the shared view.
+    let shared = format!("/projects/{project}/security/audit-logs?method.not=GET&range=24h");
+    browser
+        .client
+        .goto(&format!("{}{shared}", running.url()))
+        .await
+        .unwrap();
+    wait_for(&browser, "input[name=email]").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let at_sign_in = browser.client.current_url().await.unwrap();
+    assert_eq!(at_sign_in.path(), "/sign-in");
+    let next: Vec<String> = at_sign_in
+        .query_pairs()
+        .filter(|(key, _)| key == "next")
+        .map(|(_, value)| value.into_owned())
+        .collect();
+    assert_eq!(next, vec![shared.clone()], "{at_sign_in}");
+    wait_for(&browser, "input[name=email]")
+        .await
+        .send_keys(&admin.email)
+        .await
+        .unwrap();
+    wait_for(&browser, "input[name=password]")
+        .await
+        .send_keys(&admin.password)
+        .await
+        .unwrap();
+    wait_for(&browser, "button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the shared view opens", || async {
+        let now = browser.client.current_url().await.unwrap();
+        format!("{}?{}", now.path(), now.query().unwrap_or_default()) == shared
+    })
+    .await;
+    wait_for(&browser, "[data-test=nav-audit-logs]").await;
+
+    // Signing out leaves a usable sign-in page, not a growing address.
+    wait_for(&browser, ".whoami button.link")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "input[name=email]").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let signed_out = browser.client.current_url().await.unwrap();
+    assert_eq!(signed_out.path(), "/sign-in");
+    assert!(signed_out.as_str().len() < 300, "{signed_out}");
+    assert!(
+        !signed_out.as_str().contains("next=%2Fsign-in"),
+        "{signed_out}"
+    );
+
     // A broken link is explained, not a blank page.
     sign_in_page(&browser, running.url(), &admin.email, &admin.password).await;
     wait_for(&browser, "[data-test=project-switcher]").await;

@@ -28,12 +28,23 @@ pub fn Shell() -> impl IntoView {
     let location = use_location();
     let navigate = use_navigate();
 
-    // Signed out: go to the sign-in page and come back here afterwards.
+    // Signed out: go to the sign-in page and come back here afterwards. The location is read
+    // without tracking it: the effect follows the session only, so the navigation it makes
+    // cannot run it again (which would nest `next=/sign-in?next=…` without end).
     Effect::new({
         let navigate = navigate.clone();
         move |_| {
             if let Some(None) = session.info.get() {
-                let here = format!("{}?{}", location.pathname.get(), location.search.get());
+                let path = location.pathname.get_untracked();
+                if path.starts_with("/sign-in") {
+                    return;
+                }
+                let search = location.search.get_untracked();
+                let here = if search.is_empty() {
+                    path
+                } else {
+                    format!("{path}?{}", search.trim_start_matches('?'))
+                };
                 let next = js_sys::encode_uri_component(&here);
                 navigate(&format!("/sign-in?next={next}"), Default::default());
             }
