@@ -176,6 +176,22 @@ pub struct Settings {
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
+    /// A file holding the Ed25519 seed (64 hex digits) the server signs chain heads with;
+    /// created when missing. Without it the key is derived from the secret key. Keep it off
+    /// the database host: whoever holds it can sign a rewritten chain.
+    #[arg(long, global = true, env = "AUDITLOG_CHAIN_SIGNING_KEY_FILE")]
+    pub chain_signing_key_file: Option<PathBuf>,
+
+    /// Retired chain signing public keys (hex, comma-separated) whose signatures stay valid
+    /// after a key rotation.
+    #[arg(
+        long = "trusted-chain-key",
+        global = true,
+        env = "AUDITLOG_TRUSTED_CHAIN_KEYS",
+        value_delimiter = ','
+    )]
+    pub trusted_chain_keys: Vec<String>,
+
     /// Log format on standard error.
     #[arg(long, global = true, env = "AUDITLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -257,6 +273,19 @@ impl Settings {
     }
 
     /// The configured secret key, or the one kept in the data directory (created on first use).
+    /// The chain signer: the signing key, the trusted keys and this data directory's anchor.
+    pub fn chain_signer(
+        &self,
+        secret_key: &SecretKey,
+    ) -> anyhow::Result<crate::capture::checkpoint::ChainSigner> {
+        crate::capture::checkpoint::ChainSigner::load(
+            self.chain_signing_key_file.as_deref(),
+            secret_key.expose(),
+            Some(self.data_dir.join("chain-anchor.json")),
+            &self.trusted_chain_keys,
+        )
+    }
+
     pub fn resolve_secret_key(&self) -> anyhow::Result<SecretKey> {
         if let Some(key) = &self.secret_key {
             return Ok(key.clone());
@@ -287,7 +316,7 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<SecretKey> {
 }
 
 #[cfg(unix)]
-fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(crate) fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut file = std::fs::OpenOptions::new()
@@ -299,7 +328,7 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(crate) fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, contents)
 }
 

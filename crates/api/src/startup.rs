@@ -38,6 +38,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Peers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
+    /// Signs chain heads and remembers the newest this server signed.
+    pub chain_signer: std::sync::Arc<crate::capture::checkpoint::ChainSigner>,
 }
 
 /// A server that is bound and ready to run.
@@ -57,8 +59,30 @@ impl Application {
         let target = settings.database_target()?;
         let secret_key = settings.resolve_secret_key()?;
         let pool = db::connect_and_migrate(&target, settings.db_pool_size)?;
-        let writer = AuditWriter::start(pool.clone(), settings.capture_queue_capacity);
-        crate::audit_log::retention::start(pool.clone(), clock.clone());
+        let chain_signer = std::sync::Arc::new(settings.chain_signer(&secret_key)?);
+        {
+            let mut conn = pool.get().context("a database connection")?;
+            let adopted =
+                crate::audit_log::signing::adopt_unanchored_heads(&mut conn, &chain_signer)
+                    .context("cannot sign the chain heads of an older database")?;
+            if adopted > 0 {
+                tracing::info!(
+                    adopted,
+                    "signed the chain heads this server had not signed before"
+                );
+            }
+            chain_signer.persist()?;
+        }
+        crate::capture::checkpoint::ChainSigner::start_persisting(
+            chain_signer.clone(),
+            std::time::Duration::from_secs(1),
+        );
+        let writer = AuditWriter::start(
+            pool.clone(),
+            settings.capture_queue_capacity,
+            chain_signer.clone(),
+        );
+        crate::audit_log::retention::start(pool.clone(), clock.clone(), chain_signer.clone());
         let write_slots = match target {
             crate::db::DatabaseTarget::Sqlite(_) => 1,
             crate::db::DatabaseTarget::Postgres(_) => (settings.db_pool_size / 2).max(1) as usize,
@@ -77,6 +101,7 @@ impl Application {
             secure_cookies: settings.secure_cookies(),
             public_url: settings.public_url.clone(),
             trusted_proxies: std::sync::Arc::new(settings.trusted_proxies.clone()),
+            chain_signer,
         });
 
         let listener = TcpListener::bind(&settings.bind)
@@ -118,6 +143,16 @@ impl Application {
             app.default_service(web::to(|request: actix_web::HttpRequest| async move {
                 crate::error::not_found(&request)
             }))
+        })
+        // Responses are written in several pieces (headers, then compressed chunks); with
+        // Nagle's algorithm a piece after the first waits for the client's delayed ACK, which
+        // costs ~40 ms on every kept-alive request. Browsers keep connections alive.
+        .on_connect(|connection, _| {
+            if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, "TCP_NODELAY could not be set");
+                }
+            }
         })
         .listen(listener)?;
         if let Some(workers) = settings.workers {

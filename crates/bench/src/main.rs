@@ -4,9 +4,11 @@
 //! `auditlog-bench capture` measures what recording every request costs (PRODUCT.md C1–C3): the
 //! throughput of audited requests and the latency the capture adds, on SQLite and PostgreSQL.
 //! `auditlog-bench web` measures the web app's budgets in headless Chromium.
+//! `auditlog-bench keepalive` compares kept-alive and fresh connections.
 //! See `BENCHMARKS.md` at the workspace root for the numbers and how to read them.
 
 mod capture;
+mod keepalive;
 mod report;
 mod scale;
 mod web;
@@ -31,6 +33,9 @@ enum Command {
     Web(web::WebArgs),
     /// The query API and the capture on a large generated history (1 M, 10 M entries).
     Scale(scale::ScaleArgs),
+    /// Audit-log requests through a kept-alive connection versus a fresh one, as a browser
+    /// sends them.
+    Keepalive(keepalive::KeepAliveArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
         Command::Capture(args) => runtime.block_on(capture::run(args)),
         Command::Web(args) => runtime.block_on(web::run(args)),
         Command::Scale(args) => runtime.block_on(scale::run(args)),
+        Command::Keepalive(args) => runtime.block_on(keepalive::run(args)),
     };
     // The servers' threads are stopped; do not wait for idle blocking threads.
     runtime.shutdown_background();

@@ -381,6 +381,42 @@ pub struct VerifyReport {
     pub last_seq: Option<i64>,
     /// The first link found broken, when `ok` is false.
     pub broken: Option<BrokenLink>,
+    /// The project's chain head as the server signed it, for clients to keep and compare on
+    /// their next verification (a head that went backwards was rolled back), and to check
+    /// offline with the keys of `GET /api/v1/audit-log-keys`.
+    #[serde(default)]
+    pub signed_head: Option<SignedHead>,
+}
+
+/// A chain head signed with the server's Ed25519 key. The signature covers the canonical JSON
+/// `{"kind":"auditlog.head.v1","project_id":…,"chain_seq":…,"entry_hash":"…","signed_at":…}`
+/// (keys in that order, no spaces; `signed_at` in microseconds since the epoch).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedHead {
+    pub project_id: i64,
+    pub chain_seq: i64,
+    pub entry_hash: String,
+    /// Microseconds since the Unix epoch.
+    pub signed_at: i64,
+    pub key_id: String,
+    /// The Ed25519 signature, hex.
+    pub signature: String,
+}
+
+/// `GET /api/v1/audit-log-keys`: a public key the server signs chain heads with.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainKey {
+    /// The first 16 hex digits of the SHA-256 of the public key.
+    pub key_id: String,
+    /// Always `ed25519`.
+    pub algorithm: String,
+    /// The 32-byte public key, hex.
+    pub public_key: String,
+    /// Whether the server signs with it now (otherwise it is a retired key, still trusted for
+    /// what it signed).
+    pub current: bool,
 }
 
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]

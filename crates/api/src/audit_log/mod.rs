@@ -18,6 +18,7 @@ pub mod histogram;
 pub mod retention;
 pub mod rollup;
 pub mod search;
+pub mod signing;
 
 use auditlog_shared::wire::{AuditEntry, AuditPage, EntryActor, EntryResource};
 use auditlog_shared::{AuditQuery, Cursor, CursorDirection, ResourceType, Source, StatusMatch};

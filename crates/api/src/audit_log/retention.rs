@@ -2,9 +2,12 @@
 //! small batches so that writers are never blocked for long. Every query also clamps its window
 //! (see `audit_query`), so an expired entry is never returned even before the job runs.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
+
+use crate::capture::checkpoint::ChainSigner;
 
 use crate::audit_query::retention_horizon;
 use crate::clock::Clock;
@@ -18,8 +21,36 @@ pub const INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 /// Deletes every entry older than the retention horizon at `now_micros`, batch by batch, and
 /// ended sessions. Returns the number of entries deleted.
-pub fn purge_expired(conn: &mut DbConnection, now_micros: i64) -> QueryResult<u64> {
+///
+/// Before anything is deleted, each affected project gets a signed retention checkpoint naming
+/// the newest entry about to go: verification then knows the chain may start after it, and that
+/// any entry missing later than it was not removed by retention. (A crash between the two
+/// leaves entries the checkpoint already covers, which is harmless.)
+pub fn purge_expired(
+    conn: &mut DbConnection,
+    now_micros: i64,
+    signer: &ChainSigner,
+) -> QueryResult<u64> {
     let horizon = retention_horizon(crate::clock::from_micros(now_micros)).timestamp_micros();
+    let newest_expired: Vec<(i64, Option<i64>)> = audit_entries::table
+        .filter(audit_entries::ts.lt(horizon))
+        .group_by(audit_entries::project_id)
+        .select((
+            audit_entries::project_id,
+            diesel::dsl::max(audit_entries::chain_seq),
+        ))
+        .load(conn)?;
+    for (project_id, seq) in newest_expired {
+        let Some(seq) = seq else { continue };
+        let hash: String = audit_entries::table
+            .filter(audit_entries::project_id.eq(project_id))
+            .filter(audit_entries::chain_seq.eq(seq))
+            .select(audit_entries::entry_hash)
+            .first(conn)?;
+        crate::audit_log::signing::record_retention(
+            conn, signer, project_id, seq, &hash, now_micros,
+        )?;
+    }
     let mut deleted = 0u64;
     loop {
         let expired: Vec<i64> = audit_entries::table
@@ -43,12 +74,12 @@ pub fn purge_expired(conn: &mut DbConnection, now_micros: i64) -> QueryResult<u6
 
 /// Runs [`purge_expired`] now and then every [`INTERVAL`], on its own thread, for the life of
 /// the process.
-pub fn start(pool: DbPool, clock: Clock) {
+pub fn start(pool: DbPool, clock: Clock, signer: Arc<ChainSigner>) {
     std::thread::Builder::new()
         .name("retention".into())
         .spawn(move || loop {
             match pool.get() {
-                Ok(mut conn) => match purge_expired(&mut conn, clock.now_micros()) {
+                Ok(mut conn) => match purge_expired(&mut conn, clock.now_micros(), &signer) {
                     Ok(0) => {}
                     Ok(deleted) => {
                         tracing::info!(deleted, "retention removed expired audit entries")

@@ -113,6 +113,7 @@ pub fn verify(
             first_seq: None,
             last_seq: None,
             broken: None,
+            signed_head: None,
         });
     };
 
@@ -122,6 +123,7 @@ pub fn verify(
         first_seq: Some(first_seq),
         last_seq: Some(last_seq),
         broken: None,
+        signed_head: None,
     };
     let project_entries = audit_entries::table.filter(audit_entries::project_id.eq(project_id));
 

@@ -12,6 +12,7 @@
 
 pub mod catalog;
 pub mod chain;
+pub mod checkpoint;
 pub mod redaction;
 pub mod writer;
 
@@ -40,14 +41,20 @@ use crate::startup::AppState;
 /// audit entry commit together, so a crash can never leave a change without its entry; a failed
 /// request rolls its changes back. Dropped unfinished, it rolls back.
 #[derive(Clone)]
-pub struct RequestTransaction(Arc<Mutex<Option<PooledConnection>>>);
+pub struct RequestTransaction(
+    Arc<Mutex<Option<PooledConnection>>>,
+    Arc<checkpoint::ChainSigner>,
+);
 
 type PooledConnection = r2d2::PooledConnection<crate::db::ConnectionManager>;
 
 impl RequestTransaction {
     /// Borrows a connection and begins a transaction (SQLite: `BEGIN IMMEDIATE`, so the write
     /// lock is taken up front and a later upgrade can never fail as busy).
-    pub fn begin(pool: &crate::db::DbPool) -> anyhow::Result<RequestTransaction> {
+    pub fn begin(
+        pool: &crate::db::DbPool,
+        signer: Arc<checkpoint::ChainSigner>,
+    ) -> anyhow::Result<RequestTransaction> {
         let mut conn = pool.get()?;
         // Through diesel's transaction manager, so that diesel's own nested transactions (its
         // SQLite batch insert uses one) become savepoints.
@@ -57,7 +64,7 @@ impl RequestTransaction {
             }
             DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
         }
-        Ok(RequestTransaction(Arc::new(Mutex::new(Some(conn)))))
+        Ok(RequestTransaction(Arc::new(Mutex::new(Some(conn))), signer))
     }
 
     /// Runs work on the transaction's connection.
@@ -78,16 +85,25 @@ impl RequestTransaction {
         let mut conn = guard
             .take()
             .ok_or_else(|| anyhow::anyhow!("the request transaction has ended"))?;
-        let outcome = writer::append_in_transaction(&mut conn, &mut [entry])
-            .and_then(|()| match &mut *conn {
-                DbConnection::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
-                DbConnection::Postgres(c) => AnsiTransactionManager::commit_transaction(c),
+        let outcome = writer::append_in_transaction(&mut conn, &mut [entry], &self.1)
+            .and_then(|heads| {
+                match &mut *conn {
+                    DbConnection::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
+                    DbConnection::Postgres(c) => AnsiTransactionManager::commit_transaction(c),
+                }
+                .map(|()| heads)
             })
             .map_err(anyhow::Error::from);
-        if outcome.is_err() {
-            rollback(&mut conn);
+        match outcome {
+            Ok(heads) => {
+                writer::remember_heads(&self.1, &heads);
+                Ok(())
+            }
+            Err(error) => {
+                rollback(&mut conn);
+                Err(error)
+            }
         }
-        outcome
     }
 
     /// Undoes the request's changes.
@@ -216,8 +232,8 @@ pub async fn capture(
                     Ok(Ok(slot)) => write_slot = Some(slot),
                     _ => return Ok(request.into_response(ApiError::Overloaded.error_response())),
                 }
-                let pool = state.pool.clone();
-                let transaction = web::block(move || RequestTransaction::begin(&pool))
+                let (pool, signer) = (state.pool.clone(), state.chain_signer.clone());
+                let transaction = web::block(move || RequestTransaction::begin(&pool, signer))
                     .await
                     .map_err(ApiError::internal)?
                     .map_err(ApiError::Unavailable)?;

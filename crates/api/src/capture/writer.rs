@@ -11,15 +11,19 @@
 //! * Chain heads are locked in ascending project order, so writers in several processes sharing
 //!   one PostgreSQL database never deadlock and never fork a chain.
 //! * Every waiter hears the outcome of the transaction that carried its entry.
+//! * Every append signs the project's new head in the same transaction (`checkpoint.rs`), and
+//!   the signer's anchor learns the head only after the commit.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::capture::chain::{self, HashedFields, GENESIS_HASH};
-use crate::db::schema::{audit_chain_heads, audit_entries};
+use crate::capture::checkpoint::{self, ChainSigner, HeadStatement};
+use crate::db::schema::{audit_chain_heads, audit_checkpoints, audit_entries};
 use crate::db::{DbConnection, DbPool};
 
 /// The most entries one transaction commits.
@@ -61,7 +65,7 @@ pub struct NewAuditEntry {
 
 impl NewAuditEntry {
     /// The fields its hash covers.
-    pub(crate) fn hashed_fields(&self) -> HashedFields<'_> {
+    pub fn hashed_fields(&self) -> HashedFields<'_> {
         HashedFields {
             project_id: self.project_id,
             chain_seq: self.chain_seq,
@@ -110,11 +114,11 @@ pub struct Reservation(mpsc::OwnedPermit<Pending>);
 
 impl AuditWriter {
     /// Starts the writer thread. It stops once every handle is dropped and the queue is drained.
-    pub fn start(pool: DbPool, capacity: usize) -> AuditWriter {
+    pub fn start(pool: DbPool, capacity: usize, signer: Arc<ChainSigner>) -> AuditWriter {
         let (sender, receiver) = mpsc::channel(capacity);
         std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || run(pool, receiver))
+            .spawn(move || run(pool, receiver, &signer))
             .expect("the audit writer thread starts");
         AuditWriter { sender }
     }
@@ -147,7 +151,7 @@ impl Reservation {
     }
 }
 
-fn run(pool: DbPool, mut receiver: mpsc::Receiver<Pending>) {
+fn run(pool: DbPool, mut receiver: mpsc::Receiver<Pending>, signer: &ChainSigner) {
     while let Some(first) = receiver.blocking_recv() {
         let mut queued = first.entries.len();
         let mut batch = vec![first];
@@ -164,7 +168,7 @@ fn run(pool: DbPool, mut receiver: mpsc::Receiver<Pending>) {
             .iter()
             .flat_map(|p| p.entries.iter().cloned())
             .collect();
-        let outcome = commit_with_retries(&pool, &mut entries);
+        let outcome = commit_with_retries(&pool, &mut entries, signer);
         if let Err(error) = &outcome {
             tracing::error!(cause_chain = %format!("{error:#}"), entries = entries.len(), "audit batch failed");
         }
@@ -176,16 +180,23 @@ fn run(pool: DbPool, mut receiver: mpsc::Receiver<Pending>) {
     }
 }
 
-fn commit_with_retries(pool: &DbPool, entries: &mut [NewAuditEntry]) -> anyhow::Result<()> {
+fn commit_with_retries(
+    pool: &DbPool,
+    entries: &mut [NewAuditEntry],
+    signer: &ChainSigner,
+) -> anyhow::Result<()> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let result = pool
             .get()
             .map_err(anyhow::Error::from)
-            .and_then(|mut conn| append(&mut conn, entries).map_err(anyhow::Error::from));
+            .and_then(|mut conn| append(&mut conn, entries, signer).map_err(anyhow::Error::from));
         match result {
-            Ok(()) => return Ok(()),
+            Ok(heads) => {
+                remember_heads(signer, &heads);
+                return Ok(());
+            }
             Err(error) if attempt >= 5 => return Err(error),
             // A commit whose answer was lost may have happened: never store a batch twice.
             Err(_) if batch_is_stored(pool, entries) => return Ok(()),
@@ -216,43 +227,103 @@ fn batch_is_stored(pool: &DbPool, entries: &[NewAuditEntry]) -> bool {
         .is_some_and(|count| count > 0)
 }
 
+/// A project's head as an append left it, signed; the signer learns it once committed.
+#[derive(Clone, Debug)]
+pub struct SignedHeadRow {
+    pub project_id: i64,
+    pub chain_seq: i64,
+    pub entry_hash: String,
+    pub signed_at: i64,
+}
+
+/// Tells the signer's anchor the heads of a committed transaction.
+pub fn remember_heads(signer: &ChainSigner, heads: &[SignedHeadRow]) {
+    for head in heads {
+        signer.remember_head(
+            head.project_id,
+            head.chain_seq,
+            &head.entry_hash,
+            head.signed_at,
+        );
+    }
+}
+
 /// Appends entries to their projects' chains and stores them, in one transaction.
-pub fn append(conn: &mut DbConnection, entries: &mut [NewAuditEntry]) -> QueryResult<()> {
-    conn.transaction(|conn| append_in_transaction(conn, entries))
+pub fn append(
+    conn: &mut DbConnection,
+    entries: &mut [NewAuditEntry],
+    signer: &ChainSigner,
+) -> QueryResult<Vec<SignedHeadRow>> {
+    conn.transaction(|conn| append_in_transaction(conn, entries, signer))
 }
 
 /// Appends entries inside the caller's open transaction; they are stored when it commits.
+/// Returns the projects' new heads, for [`remember_heads`] after the commit.
 pub fn append_in_transaction(
     conn: &mut DbConnection,
     entries: &mut [NewAuditEntry],
-) -> QueryResult<()> {
-    {
-        let projects: BTreeSet<i64> = entries.iter().map(|e| e.project_id).collect();
-        let mut heads = BTreeMap::new();
-        for project_id in projects {
-            heads.insert(project_id, lock_head(conn, project_id)?);
-        }
-        for entry in entries.iter_mut() {
-            let head = heads
-                .get_mut(&entry.project_id)
-                .expect("every project was locked");
-            entry.chain_seq = head.0 + 1;
-            entry.prev_hash = head.1.clone();
-            entry.entry_hash = chain::entry_hash(&entry.prev_hash, &entry.hashed_fields());
-            *head = (entry.chain_seq, entry.entry_hash.clone());
-        }
-        insert_entries(conn, entries)?;
-        crate::audit_log::rollup::record(conn, entries)?;
-        for (project_id, (seq, hash)) in heads {
-            diesel::update(audit_chain_heads::table.find(project_id))
-                .set((
-                    audit_chain_heads::chain_seq.eq(seq),
-                    audit_chain_heads::entry_hash.eq(hash),
+    signer: &ChainSigner,
+) -> QueryResult<Vec<SignedHeadRow>> {
+    let projects: BTreeSet<i64> = entries.iter().map(|e| e.project_id).collect();
+    let mut heads = BTreeMap::new();
+    for project_id in projects {
+        let locked = lock_head(conn, project_id)?;
+        // (seq before, seq now, hash now, newest ts)
+        heads.insert(project_id, (locked.0, locked.0, locked.1, 0_i64));
+    }
+    for entry in entries.iter_mut() {
+        let head = heads
+            .get_mut(&entry.project_id)
+            .expect("every project was locked");
+        entry.chain_seq = head.1 + 1;
+        entry.prev_hash = head.2.clone();
+        entry.entry_hash = chain::entry_hash(&entry.prev_hash, &entry.hashed_fields());
+        head.1 = entry.chain_seq;
+        head.2 = entry.entry_hash.clone();
+        head.3 = head.3.max(entry.ts);
+    }
+    insert_entries(conn, entries)?;
+    crate::audit_log::rollup::record(conn, entries)?;
+    let mut signed = Vec::with_capacity(heads.len());
+    for (project_id, (before, seq, hash, signed_at)) in heads {
+        let (key_id, signature) = signer.sign_head(&HeadStatement {
+            kind: HeadStatement::KIND,
+            project_id,
+            chain_seq: seq,
+            entry_hash: &hash,
+            signed_at,
+        });
+        diesel::update(audit_chain_heads::table.find(project_id))
+            .set((
+                audit_chain_heads::chain_seq.eq(seq),
+                audit_chain_heads::entry_hash.eq(&hash),
+                audit_chain_heads::signed_at.eq(signed_at),
+                audit_chain_heads::key_id.eq(&key_id),
+                audit_chain_heads::signature.eq(&signature),
+            ))
+            .execute(conn)?;
+        // A signed checkpoint row whenever the chain passes a multiple of CHECKPOINT_EVERY.
+        if before / checkpoint::CHECKPOINT_EVERY != seq / checkpoint::CHECKPOINT_EVERY {
+            diesel::insert_into(audit_checkpoints::table)
+                .values((
+                    audit_checkpoints::project_id.eq(project_id),
+                    audit_checkpoints::kind.eq("head"),
+                    audit_checkpoints::chain_seq.eq(seq),
+                    audit_checkpoints::entry_hash.eq(&hash),
+                    audit_checkpoints::signed_at.eq(signed_at),
+                    audit_checkpoints::key_id.eq(&key_id),
+                    audit_checkpoints::signature.eq(&signature),
                 ))
                 .execute(conn)?;
         }
-        Ok(())
+        signed.push(SignedHeadRow {
+            project_id,
+            chain_seq: seq,
+            entry_hash: hash,
+            signed_at,
+        });
     }
+    Ok(signed)
 }
 
 #[derive(Insertable)]

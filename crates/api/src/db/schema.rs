@@ -176,6 +176,22 @@ diesel::table! {
         project_id -> BigInt,
         chain_seq -> BigInt,
         entry_hash -> Text,
+        signed_at -> BigInt,
+        key_id -> Text,
+        signature -> Text,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        kind -> Text,
+        chain_seq -> BigInt,
+        entry_hash -> Text,
+        signed_at -> BigInt,
+        key_id -> Text,
+        signature -> Text,
     }
 }
 

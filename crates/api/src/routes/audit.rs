@@ -174,11 +174,27 @@ async fn verify(
         validated.window.from.timestamp_micros(),
         validated.window.to.timestamp_micros() + 1,
     );
+    // The walk finds partial edits in the window; the signatures then find coordinated ones
+    // anywhere in the chain (rollback, rewrite, forged appends, removed beginnings, a deleted
+    // chain).
+    let signer = state.chain_signer.clone();
     let report = with_project_conn(&state, &access, move |conn| {
-        Ok(chain::verify(conn, project_id, from, to)?)
+        let report = chain::verify(conn, project_id, from, to)?;
+        if !report.ok {
+            return Ok(report);
+        }
+        Ok(audit_log::signing::check(
+            conn, project_id, &signer, report,
+        )?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// `GET /api/v1/audit-log-keys`: the public keys of the chain signatures. Public: anyone may
+/// check a signed head.
+pub async fn chain_keys(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.chain_signer.public_keys())
 }
 
 /// `POST …/ingest`: stores a batch of external events, all or none, in the project's chain.
@@ -213,8 +229,12 @@ async fn ingest(
         .into_iter()
         .map(capture::with_derived_fields)
         .collect();
+    // The heads this returns are superseded by the request's own entry, appended after them in
+    // the same transaction (and remembered once it commits).
+    let signer = state.chain_signer.clone();
     with_project_conn(&state, &access, move |conn| {
-        Ok(capture::writer::append_in_transaction(conn, &mut entries)?)
+        capture::writer::append_in_transaction(conn, &mut entries, &signer)?;
+        Ok(())
     })
     .await?;
     Ok(HttpResponse::Ok().json(IngestReceipt { accepted }))

@@ -340,9 +340,10 @@ pub async fn accept(
     .await
     .map_err(|_| ApiError::Overloaded)?
     .map_err(ApiError::internal)?;
-    let pool = state.pool.clone();
+    let (pool, signer) = (state.pool.clone(), state.chain_signer.clone());
     let (user_id, actor) = web::block(move || -> Result<(i64, Actor), ApiError> {
-        let transaction = RequestTransaction::begin(&pool).map_err(ApiError::Unavailable)?;
+        let transaction =
+            RequestTransaction::begin(&pool, signer).map_err(ApiError::Unavailable)?;
         let (user_id, actor) = transaction.run(|conn| {
             let (user_id, name) = match joining {
                 Joining::Existing { user_id, name } => (user_id, name),

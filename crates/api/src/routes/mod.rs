@@ -47,6 +47,7 @@ pub fn configure_api(config: &mut web::ServiceConfig) {
                 .route(web::post().to(invitations::accept)),
         )
         .service(resource("/api/v1/projects").route(web::get().to(projects::list_mine)))
+        .service(resource("/api/v1/audit-log-keys").route(web::get().to(audit::chain_keys)))
         .service(
             web::scope(PROJECT_SCOPE)
                 .configure(|config| project_routes().register(config))

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::capture::catalog::{self, Permission, RouteSpec};
 
 /// The routes outside the project scope: (method, path, summary).
-pub const SERVER_ROUTES: [(&str, &str, &str); 12] = [
+pub const SERVER_ROUTES: [(&str, &str, &str); 13] = [
     ("GET", "/healthz", "Liveness: the process serves"),
     ("GET", "/readyz", "Readiness: the database answers"),
     ("GET", "/api/v1/openapi.json", "This document"),
@@ -54,6 +54,11 @@ pub const SERVER_ROUTES: [(&str, &str, &str); 12] = [
         "Accept an invitation: join the project and sign in",
     ),
     ("GET", "/api/v1/projects", "The caller's projects"),
+    (
+        "GET",
+        "/api/v1/audit-log-keys",
+        "The public keys chain heads are signed with (current and retired)",
+    ),
 ];
 
 #[get("/api/v1/openapi.json")]
@@ -317,6 +322,7 @@ fn server_route_types(
             schema::<SessionInfo>(generator),
         ),
         ("GET", "/api/v1/projects") => (None, schema::<Vec<ProjectSummary>>(generator)),
+        ("GET", "/api/v1/audit-log-keys") => (None, schema::<Vec<ChainKey>>(generator)),
         _ => (None, None),
     }
 }

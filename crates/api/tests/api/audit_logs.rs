@@ -710,7 +710,9 @@ async fn retention_removes_and_hides_old_entries(backend: Backend) {
     assert_eq!(page.entries.len(), 2, "only the recent sign-in and read");
     let mut conn = app.pool.get().unwrap();
     let now = chrono::Utc::now().timestamp_micros();
-    let deleted = auditlog_api::audit_log::retention::purge_expired(&mut conn, now).unwrap();
+    let deleted =
+        auditlog_api::audit_log::retention::purge_expired(&mut conn, now, &app.chain_signer)
+            .unwrap();
     assert_eq!(deleted, 6);
     // The counts of the expired hours and days went with them; the recent ones stay.
     {

@@ -26,6 +26,9 @@ pub struct TestApp {
     /// A pool on the server's database, for fixtures and for changes behind the server's back.
     pub pool: DbPool,
     pub backend: Backend,
+    /// A signer with the server's chain signing key (and no anchor of its own), for fixtures
+    /// that act as the server would (retention).
+    pub chain_signer: Arc<auditlog_api::capture::checkpoint::ChainSigner>,
     clock_offset: Arc<AtomicI64>,
     _database: TestDatabase,
     _dir: tempfile::TempDir,
@@ -67,6 +70,16 @@ impl TestApp {
         tokio::spawn(application.run_until_stopped());
         let pool = db::connect_and_migrate(&DatabaseTarget::parse(database.url()).unwrap(), 2)
             .expect("a fixture pool");
+        let secret_key = settings
+            .resolve_secret_key()
+            .expect("the server's secret key");
+        let mut signer_settings = settings.clone();
+        signer_settings.data_dir = dir.path().join("fixture-signer");
+        let chain_signer = Arc::new(
+            signer_settings
+                .chain_signer(&secret_key)
+                .expect("the server's chain signer"),
+        );
 
         TestApp {
             address,
@@ -74,6 +87,7 @@ impl TestApp {
             static_dir,
             pool,
             backend,
+            chain_signer,
             clock_offset,
             _database: database,
             _dir: dir,

@@ -16,3 +16,4 @@ mod openapi;
 mod query_resolve;
 mod spa;
 mod synthetic;
+mod tampering;

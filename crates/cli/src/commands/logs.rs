@@ -288,6 +288,7 @@ mod tests {
             first_seq: Some(100),
             last_seq: Some(141),
             broken: None,
+            signed_head: None,
         };
         assert_eq!(
             describe_report(&intact),
@@ -306,6 +307,7 @@ mod tests {
                 entry_id: Some(905),
                 reason: "hash mismatch".to_string(),
             }),
+            signed_head: None,
         };
         assert_eq!(
             describe_report(&broken),
@@ -320,6 +322,7 @@ mod tests {
                 entry_id: None,
                 reason: "entry missing from the chain".to_string(),
             }),
+            signed_head: None,
             ..broken
         };
         assert_eq!(

@@ -1,0 +1,411 @@
+//! Verification against what the server signed (see `capture::checkpoint` for the trust model):
+//! the chain head's signature, the signed checkpoints, the anchor of this server and the
+//! retention watermark. The hash chain walk (`capture::chain::verify`) finds partial edits; this
+//! finds the coordinated ones a database writer can make.
+
+use auditlog_shared::wire::{BrokenLink, SignedHead, VerifyReport};
+use diesel::prelude::*;
+
+use crate::capture::checkpoint::{self, ChainSigner};
+use crate::db::schema::{audit_chain_heads, audit_checkpoints, audit_entries};
+use crate::db::DbConnection;
+
+#[derive(Debug, Queryable)]
+struct HeadRow {
+    project_id: i64,
+    chain_seq: i64,
+    entry_hash: String,
+    signed_at: i64,
+    key_id: String,
+    signature: String,
+}
+
+#[derive(Debug, Queryable)]
+struct CheckpointRow {
+    id: i64,
+    kind: String,
+    chain_seq: i64,
+    entry_hash: String,
+    signed_at: i64,
+    key_id: String,
+    signature: String,
+}
+
+impl CheckpointRow {
+    fn verifies(&self, project_id: i64, signer: &ChainSigner) -> bool {
+        let message = if self.kind == "retention" {
+            checkpoint::retention_message(
+                project_id,
+                self.chain_seq,
+                &self.entry_hash,
+                self.signed_at,
+            )
+        } else {
+            checkpoint::head_message(project_id, self.chain_seq, &self.entry_hash, self.signed_at)
+        };
+        signer.verifies(&message, &self.key_id, &self.signature)
+    }
+}
+
+/// A head that must still be in the chain, with where the claim comes from.
+struct SignedReference {
+    chain_seq: i64,
+    entry_hash: String,
+    signed_at: i64,
+    source: &'static str,
+}
+
+/// Checks the project's chain against its signatures; returns the report with the first
+/// finding, and the signed head when everything holds.
+pub fn check(
+    conn: &mut DbConnection,
+    project_id: i64,
+    signer: &ChainSigner,
+    mut report: VerifyReport,
+) -> QueryResult<VerifyReport> {
+    // Read in this order — the newest entry, the anchor, the checkpoints, then the head — so
+    // that appends committing meanwhile can only make the head newer than what was read before
+    // it, never older (entries, checkpoints and head commit together; the anchor learns a head
+    // after its commit).
+    let newest: Option<i64> = audit_entries::table
+        .filter(audit_entries::project_id.eq(project_id))
+        .select(diesel::dsl::max(audit_entries::chain_seq))
+        .first(conn)?;
+    let anchor = signer.anchor(project_id).filter(|a| a.chain_seq > 0);
+    let checkpoints: Vec<CheckpointRow> = audit_checkpoints::table
+        .filter(audit_checkpoints::project_id.eq(project_id))
+        .order(audit_checkpoints::id.asc())
+        .select((
+            audit_checkpoints::id,
+            audit_checkpoints::kind,
+            audit_checkpoints::chain_seq,
+            audit_checkpoints::entry_hash,
+            audit_checkpoints::signed_at,
+            audit_checkpoints::key_id,
+            audit_checkpoints::signature,
+        ))
+        .load(conn)?;
+    let head: Option<HeadRow> = audit_chain_heads::table
+        .find(project_id)
+        .select((
+            audit_chain_heads::project_id,
+            audit_chain_heads::chain_seq,
+            audit_chain_heads::entry_hash,
+            audit_chain_heads::signed_at,
+            audit_chain_heads::key_id,
+            audit_chain_heads::signature,
+        ))
+        .first(conn)
+        .optional()?;
+
+    if let Some(forged) = checkpoints.iter().find(|c| !c.verifies(project_id, signer)) {
+        return Ok(broken(
+            report,
+            forged.chain_seq,
+            None,
+            format!(
+                "checkpoint #{} is not signed by a trusted key: it was written outside the server",
+                forged.id
+            ),
+        ));
+    }
+    // The newest entry retention removed: the chain may start right after it, not later.
+    let watermark = checkpoints
+        .iter()
+        .filter(|c| c.kind == "retention")
+        .map(|c| c.chain_seq)
+        .chain(anchor.as_ref().and_then(|a| a.purged_through_seq))
+        .max()
+        .unwrap_or(0);
+    let mut references: Vec<SignedReference> = checkpoints
+        .iter()
+        .filter(|c| c.kind == "head")
+        .map(|c| SignedReference {
+            chain_seq: c.chain_seq,
+            entry_hash: c.entry_hash.clone(),
+            signed_at: c.signed_at,
+            source: "a signed checkpoint",
+        })
+        .collect();
+    if let Some(anchor) = &anchor {
+        references.push(SignedReference {
+            chain_seq: anchor.chain_seq,
+            entry_hash: anchor.entry_hash.clone(),
+            signed_at: anchor.signed_at,
+            source: "this server",
+        });
+    }
+
+    let Some(head) = head else {
+        return Ok(match references.iter().map(|r| r.chain_seq).max() {
+            Some(signed) => broken(
+                report,
+                watermark + 1,
+                None,
+                format!(
+                    "the project's chain is gone: entries up to #{signed} were signed, and neither they nor the chain head exist"
+                ),
+            ),
+            None => report,
+        });
+    };
+    let head_message =
+        checkpoint::head_message(project_id, head.chain_seq, &head.entry_hash, head.signed_at);
+    if head.chain_seq > 0 && !signer.verifies(&head_message, &head.key_id, &head.signature) {
+        return Ok(broken(
+            report,
+            head.chain_seq,
+            None,
+            "the chain head is not signed by this server: entries were appended or the head was rewritten outside it".into(),
+        ));
+    }
+
+    if let Some(newest) = newest.filter(|newest| *newest > head.chain_seq) {
+        return Ok(broken(
+            report,
+            head.chain_seq + 1,
+            None,
+            format!(
+                "entries up to #{newest} lie beyond the signed chain head #{}: they were appended outside the server",
+                head.chain_seq
+            ),
+        ));
+    }
+
+    for reference in &references {
+        if reference.chain_seq > head.chain_seq {
+            return Ok(broken(
+                report,
+                head.chain_seq + 1,
+                None,
+                format!(
+                    "the chain ends at #{} but {} signed #{} at {}: the newest entries were deleted and the head rolled back",
+                    head.chain_seq,
+                    reference.source,
+                    reference.chain_seq,
+                    instant(reference.signed_at)
+                ),
+            ));
+        }
+        let stored: Option<(i64, String)> = audit_entries::table
+            .filter(audit_entries::project_id.eq(project_id))
+            .filter(audit_entries::chain_seq.eq(reference.chain_seq))
+            .select((audit_entries::id, audit_entries::entry_hash))
+            .first(conn)
+            .optional()?;
+        match stored {
+            Some((id, hash)) if hash != reference.entry_hash => {
+                return Ok(broken(
+                    report,
+                    reference.chain_seq,
+                    Some(id),
+                    format!(
+                        "the entry no longer matches what {} signed at {}: the chain was rewritten",
+                        reference.source,
+                        instant(reference.signed_at)
+                    ),
+                ));
+            }
+            None if reference.chain_seq > watermark => {
+                return Ok(broken(
+                    report,
+                    reference.chain_seq,
+                    None,
+                    format!(
+                        "this entry, signed by {} at {}, is missing",
+                        reference.source,
+                        instant(reference.signed_at)
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    let oldest: Option<i64> = audit_entries::table
+        .filter(audit_entries::project_id.eq(project_id))
+        .select(diesel::dsl::min(audit_entries::chain_seq))
+        .first(conn)?;
+    match oldest {
+        Some(oldest) if oldest > watermark + 1 => {
+            return Ok(broken(
+                report,
+                watermark + 1,
+                None,
+                if watermark == 0 {
+                    format!(
+                        "entries #1 to #{} are missing; retention removed none",
+                        oldest - 1
+                    )
+                } else {
+                    format!(
+                        "entries #{} to #{} are missing; retention removed entries only up to #{watermark}",
+                        watermark + 1,
+                        oldest - 1
+                    )
+                },
+            ));
+        }
+        None if head.chain_seq > watermark => {
+            return Ok(broken(
+                report,
+                watermark + 1,
+                None,
+                format!(
+                    "entries #{} to #{} are missing; retention removed entries only up to #{watermark}",
+                    watermark + 1,
+                    head.chain_seq
+                ),
+            ));
+        }
+        _ => {}
+    }
+
+    if head.chain_seq > 0 {
+        report.signed_head = Some(SignedHead {
+            project_id: head.project_id,
+            chain_seq: head.chain_seq,
+            entry_hash: head.entry_hash,
+            signed_at: head.signed_at,
+            key_id: head.key_id,
+            signature: head.signature,
+        });
+    }
+    Ok(report)
+}
+
+/// Signs, once, the chain heads of projects this server has no anchor for — a database from
+/// before heads were signed, or a server with a new data directory. A head that already carries
+/// a valid signature is only remembered. Heads with a signature that does not verify are left
+/// alone: verification reports them. Returns how many heads were signed.
+pub fn adopt_unanchored_heads(conn: &mut DbConnection, signer: &ChainSigner) -> QueryResult<usize> {
+    let heads: Vec<HeadRow> = audit_chain_heads::table
+        .select((
+            audit_chain_heads::project_id,
+            audit_chain_heads::chain_seq,
+            audit_chain_heads::entry_hash,
+            audit_chain_heads::signed_at,
+            audit_chain_heads::key_id,
+            audit_chain_heads::signature,
+        ))
+        .load(conn)?;
+    let mut adopted = 0;
+    for head in heads {
+        if head.chain_seq == 0 || signer.anchor(head.project_id).is_some() {
+            continue;
+        }
+        if !head.signature.is_empty() {
+            let message = checkpoint::head_message(
+                head.project_id,
+                head.chain_seq,
+                &head.entry_hash,
+                head.signed_at,
+            );
+            if signer.verifies(&message, &head.key_id, &head.signature) {
+                signer.remember_head(
+                    head.project_id,
+                    head.chain_seq,
+                    &head.entry_hash,
+                    head.signed_at,
+                );
+            }
+            continue;
+        }
+        let signed_at = conn.transaction(|conn| -> QueryResult<i64> {
+            let signed_at = audit_entries::table
+                .filter(audit_entries::project_id.eq(head.project_id))
+                .filter(audit_entries::chain_seq.eq(head.chain_seq))
+                .select(audit_entries::ts)
+                .first::<i64>(conn)
+                .optional()?
+                .unwrap_or(0);
+            let (key_id, signature) = signer.sign_head(&checkpoint::HeadStatement {
+                kind: checkpoint::HeadStatement::KIND,
+                project_id: head.project_id,
+                chain_seq: head.chain_seq,
+                entry_hash: &head.entry_hash,
+                signed_at,
+            });
+            diesel::update(audit_chain_heads::table.find(head.project_id))
+                .filter(audit_chain_heads::chain_seq.eq(head.chain_seq))
+                .set((
+                    audit_chain_heads::signed_at.eq(signed_at),
+                    audit_chain_heads::key_id.eq(&key_id),
+                    audit_chain_heads::signature.eq(&signature),
+                ))
+                .execute(conn)?;
+            // What retention removed before signing existed is taken as it is.
+            let oldest: Option<(i64, String)> = audit_entries::table
+                .filter(audit_entries::project_id.eq(head.project_id))
+                .order(audit_entries::chain_seq.asc())
+                .select((audit_entries::chain_seq, audit_entries::prev_hash))
+                .first(conn)
+                .optional()?;
+            if let Some((oldest, prev_hash)) = oldest.filter(|(seq, _)| *seq > 1) {
+                record_retention(
+                    conn,
+                    signer,
+                    head.project_id,
+                    oldest - 1,
+                    &prev_hash,
+                    signed_at,
+                )?;
+            }
+            Ok(signed_at)
+        })?;
+        signer.remember_head(head.project_id, head.chain_seq, &head.entry_hash, signed_at);
+        adopted += 1;
+    }
+    Ok(adopted)
+}
+
+/// Stores a signed retention checkpoint: entries up to `chain_seq` (hash `entry_hash`) were
+/// removed on purpose.
+pub fn record_retention(
+    conn: &mut DbConnection,
+    signer: &ChainSigner,
+    project_id: i64,
+    chain_seq: i64,
+    entry_hash: &str,
+    signed_at: i64,
+) -> QueryResult<()> {
+    let (key_id, signature) = signer.sign_retention(&checkpoint::RetentionStatement {
+        kind: checkpoint::RetentionStatement::KIND,
+        project_id,
+        chain_seq,
+        entry_hash,
+        signed_at,
+    });
+    diesel::insert_into(audit_checkpoints::table)
+        .values((
+            audit_checkpoints::project_id.eq(project_id),
+            audit_checkpoints::kind.eq("retention"),
+            audit_checkpoints::chain_seq.eq(chain_seq),
+            audit_checkpoints::entry_hash.eq(entry_hash),
+            audit_checkpoints::signed_at.eq(signed_at),
+            audit_checkpoints::key_id.eq(&key_id),
+            audit_checkpoints::signature.eq(&signature),
+        ))
+        .execute(conn)?;
+    signer.remember_purge(project_id, chain_seq);
+    Ok(())
+}
+
+fn instant(micros: i64) -> String {
+    crate::clock::from_micros(micros).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn broken(
+    mut report: VerifyReport,
+    chain_seq: i64,
+    entry_id: Option<i64>,
+    reason: String,
+) -> VerifyReport {
+    report.ok = false;
+    report.broken = Some(BrokenLink {
+        chain_seq,
+        entry_id,
+        reason,
+    });
+    report
+}

@@ -1,0 +1,340 @@
+//! Coordinated tampering by someone who can write the database but does not hold the signing
+//! key: each of the five ways to defeat an unkeyed hash chain, performed directly on the
+//! database, must be reported by verification.
+
+use auditlog_api::capture::chain::{self, ChainedEntry};
+use auditlog_shared::wire::{ChainKey, VerifyReport};
+use diesel::prelude::*;
+use ed25519_dalek::Verifier as _;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{Backend, Caller, TestApp};
+
+async fn some_activity(admin: &Caller, project: i64, count: usize, prefix: &str) {
+    for i in 0..count {
+        let response = admin
+            .send(
+                Method::POST,
+                &format!("/api/v1/projects/{project}/clusters"),
+                Some(json!({"name": format!("{prefix}-{i}"), "region": "eu-west-1"})),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+}
+
+async fn verify(admin: &Caller, project: i64) -> VerifyReport {
+    let response = admin
+        .get(&format!(
+            "/api/v1/projects/{project}/audit-logs/verify?range=30d"
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+fn reason(report: &VerifyReport) -> String {
+    assert!(!report.ok, "the tampering went unnoticed: {report:?}");
+    report
+        .broken
+        .as_ref()
+        .expect("a broken link")
+        .reason
+        .clone()
+}
+
+fn lift_append_only_guard(app: &TestApp, conn: &mut auditlog_api::db::DbConnection) {
+    let statements: &[&str] = match app.backend {
+        Backend::Sqlite => &[
+            "DROP TRIGGER audit_entries_append_only",
+            "DROP TRIGGER audit_checkpoints_no_delete",
+        ],
+        Backend::Postgres => &[
+            "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only",
+            "ALTER TABLE audit_checkpoints DISABLE TRIGGER audit_checkpoints_append_only",
+        ],
+    };
+    for statement in statements {
+        diesel::sql_query(*statement).execute(conn).unwrap();
+    }
+}
+
+/// The stored head row: (chain_seq, entry_hash, signed_at, key_id, signature).
+fn head_row(app: &TestApp, project: i64) -> (i64, String, i64, String, String) {
+    use auditlog_api::db::schema::audit_chain_heads::dsl::*;
+    let mut conn = app.pool.get().unwrap();
+    audit_chain_heads
+        .find(project)
+        .select((chain_seq, entry_hash, signed_at, key_id, signature))
+        .first(&mut conn)
+        .unwrap()
+}
+
+fn set_head(app: &TestApp, project: i64, head: &(i64, String, i64, String, String)) {
+    use auditlog_api::db::schema::audit_chain_heads::dsl::*;
+    let mut conn = app.pool.get().unwrap();
+    diesel::update(audit_chain_heads.find(project))
+        .set((
+            chain_seq.eq(head.0),
+            entry_hash.eq(&head.1),
+            signed_at.eq(head.2),
+            key_id.eq(&head.3),
+            signature.eq(&head.4),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+}
+
+/// Rewrites the chain from `from_seq` on as an attacker would: every hash recomputed, every
+/// link consistent, the head moved to the new last hash (its signature cannot be redone).
+fn recompute_from(app: &TestApp, project: i64, from_seq: i64) {
+    use auditlog_api::db::schema::audit_entries;
+    let mut conn = app.pool.get().unwrap();
+    let stored: Vec<ChainedEntry> = audit_entries::table
+        .filter(audit_entries::project_id.eq(project))
+        .order(audit_entries::chain_seq.asc())
+        .select(ChainedEntry::as_select())
+        .load(&mut conn)
+        .unwrap();
+    let mut prev = String::new();
+    for entry in stored {
+        let fields = entry.fields;
+        if fields.chain_seq < from_seq {
+            prev = fields.entry_hash.clone();
+            continue;
+        }
+        let mut rewritten = fields.clone();
+        rewritten.prev_hash = prev.clone();
+        rewritten.entry_hash = chain::entry_hash(&rewritten.prev_hash, &rewritten.hashed_fields());
+        diesel::update(audit_entries::table.find(entry.id))
+            .set((
+                audit_entries::prev_hash.eq(&rewritten.prev_hash),
+                audit_entries::entry_hash.eq(&rewritten.entry_hash),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        prev = rewritten.entry_hash;
+    }
+    drop(conn);
+    let mut head = head_row(app, project);
+    head.1 = prev;
+    set_head(app, project, &head);
+}
+
+async fn an_intact_chain_verifies_with_a_signed_head_anyone_can_check(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 5, "c").await;
+    let report = verify(&admin, project).await;
+    assert!(report.ok, "{report:?}");
+    let head = report.signed_head.expect("a signed head");
+    assert_eq!(head.project_id, project);
+
+    // Offline: the published key verifies the documented statement.
+    let keys: Vec<ChainKey> = app
+        .get("/api/v1/audit-log-keys")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = keys
+        .iter()
+        .find(|k| k.key_id == head.key_id && k.current)
+        .expect("the signing key is published");
+    let public: [u8; 32] = hex::decode(&key.public_key).unwrap().try_into().unwrap();
+    let public = ed25519_dalek::VerifyingKey::from_bytes(&public).unwrap();
+    let statement = format!(
+        r#"{{"kind":"auditlog.head.v1","project_id":{},"chain_seq":{},"entry_hash":"{}","signed_at":{}}}"#,
+        head.project_id, head.chain_seq, head.entry_hash, head.signed_at
+    );
+    let signature: [u8; 64] = hex::decode(&head.signature).unwrap().try_into().unwrap();
+    public
+        .verify(
+            statement.as_bytes(),
+            &ed25519_dalek::Signature::from_bytes(&signature),
+        )
+        .expect("the head's signature verifies offline");
+}
+
+/// (1) Delete the newest entries and roll the head back — even to an old, validly signed one.
+async fn a_rolled_back_chain_is_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 5, "early").await;
+    let old_head = head_row(&app, project);
+    some_activity(&admin, project, 5, "late").await;
+    {
+        let mut conn = app.pool.get().unwrap();
+        diesel::sql_query(format!(
+            "DELETE FROM audit_entries WHERE project_id = {project} AND chain_seq > {}",
+            old_head.0
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    set_head(&app, project, &old_head);
+    let report = verify(&admin, project).await;
+    assert!(reason(&report).contains("rolled back"), "{report:?}");
+    assert_eq!(report.broken.unwrap().chain_seq, old_head.0 + 1);
+}
+
+/// (2) Delete the oldest entries, which are younger than retention's horizon.
+async fn removed_oldest_entries_are_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 6, "c").await;
+    {
+        let mut conn = app.pool.get().unwrap();
+        diesel::sql_query(format!(
+            "DELETE FROM audit_entries WHERE project_id = {project} AND chain_seq <= 3"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    let report = verify(&admin, project).await;
+    assert!(
+        reason(&report).contains("entries #1 to #3 are missing"),
+        "{report:?}"
+    );
+}
+
+/// (3) Alter an entry and recompute every later hash and the head.
+async fn a_recomputed_chain_is_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 8, "c").await;
+    let victim = app.entries(project)[4].clone();
+    {
+        let mut conn = app.pool.get().unwrap();
+        lift_append_only_guard(&app, &mut conn);
+        diesel::sql_query(format!(
+            "UPDATE audit_entries SET actor_name = 'Someone Else', status_code = 403 WHERE id = {}",
+            victim.id
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    recompute_from(&app, project, victim.chain_seq);
+    let report = verify(&admin, project).await;
+    let reason = reason(&report);
+    assert!(
+        reason.contains("not signed by this server") || reason.contains("rewritten"),
+        "{report:?}"
+    );
+}
+
+/// (4) Append a forged entry with a valid hash and move the head to it.
+async fn a_forged_append_is_found(backend: Backend) {
+    use auditlog_api::db::schema::audit_entries;
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 4, "c").await;
+    let mut conn = app.pool.get().unwrap();
+    let newest: ChainedEntry = audit_entries::table
+        .filter(audit_entries::project_id.eq(project))
+        .order(audit_entries::chain_seq.desc())
+        .select(ChainedEntry::as_select())
+        .first(&mut conn)
+        .unwrap();
+    let mut forged = newest.fields.clone();
+    forged.chain_seq += 1;
+    forged.prev_hash = newest.fields.entry_hash.clone();
+    forged.action = "cluster.delete".into();
+    forged.request_id = "forged-request".into();
+    forged.entry_hash = chain::entry_hash(&forged.prev_hash, &forged.hashed_fields());
+    diesel::insert_into(audit_entries::table)
+        .values(&forged)
+        .execute(&mut conn)
+        .unwrap();
+    drop(conn);
+    // The head is moved along, as a careful forger would (otherwise the server's next entry
+    // collides with the forged one and is refused): its signature no longer fits.
+    let mut head = head_row(&app, project);
+    head.0 = forged.chain_seq;
+    head.1 = forged.entry_hash.clone();
+    set_head(&app, project, &head);
+    let report = verify(&admin, project).await;
+    assert!(
+        reason(&report).contains("not signed by this server"),
+        "{report:?}"
+    );
+}
+
+/// (5) Delete a project's entries, its head and its checkpoints.
+async fn a_deleted_chain_is_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 3, "c").await;
+    {
+        let mut conn = app.pool.get().unwrap();
+        lift_append_only_guard(&app, &mut conn);
+        for table in ["audit_entries", "audit_chain_heads", "audit_checkpoints"] {
+            diesel::sql_query(format!("DELETE FROM {table} WHERE project_id = {project}"))
+                .execute(&mut conn)
+                .unwrap();
+        }
+    }
+    let report = verify(&admin, project).await;
+    assert!(reason(&report).contains("chain is gone"), "{report:?}");
+}
+
+/// A checkpoint written into the database by someone without the key is not trusted, and
+/// retention's own removals stay legitimate.
+async fn forged_checkpoints_are_refused_and_retention_is_not_tampering(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 4, "c").await;
+    {
+        let mut conn = app.pool.get().unwrap();
+        // A retention checkpoint that would excuse deleting the first entries.
+        diesel::sql_query(format!(
+            "INSERT INTO audit_checkpoints (project_id, kind, chain_seq, entry_hash, signed_at, key_id, signature) \
+             VALUES ({project}, 'retention', 2, 'x', 0, '{}', '{}')",
+            app.chain_signer.key_id(),
+            "00".repeat(64)
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        diesel::sql_query(format!(
+            "DELETE FROM audit_entries WHERE project_id = {project} AND chain_seq <= 2"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    let report = verify(&admin, project).await;
+    assert!(
+        reason(&report).contains("not signed by a trusted key"),
+        "{report:?}"
+    );
+
+    // Retention, run by the server's key, removes the oldest entries without a finding.
+    let fresh = TestApp::spawn(backend).await;
+    let (project, admin) = fresh.project_with_admin("Acme").await;
+    some_activity(&admin, project, 3, "old").await;
+    fresh.advance_clock(chrono::Duration::days(40));
+    let admin = fresh
+        .sign_in(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    some_activity(&admin, project, 2, "new").await;
+    let mut conn = fresh.pool.get().unwrap();
+    let now = chrono::Utc::now().timestamp_micros()
+        + chrono::Duration::days(40).num_microseconds().unwrap();
+    let deleted =
+        auditlog_api::audit_log::retention::purge_expired(&mut conn, now, &fresh.chain_signer)
+            .unwrap();
+    drop(conn);
+    assert!(deleted >= 3, "{deleted}");
+    let report = verify(&admin, project).await;
+    assert!(report.ok, "{report:?}");
+}
+
+crate::on_both_backends!(
+    an_intact_chain_verifies_with_a_signed_head_anyone_can_check,
+    a_rolled_back_chain_is_found,
+    removed_oldest_entries_are_found,
+    a_recomputed_chain_is_found,
+    a_forged_append_is_found,
+    a_deleted_chain_is_found,
+    forged_checkpoints_are_refused_and_retention_is_not_tampering,
+);
