@@ -248,7 +248,9 @@ fn a_signed_in_cli_manages_the_project_and_every_command_is_recorded_as_cli() {
     let verified = cli.run(&["logs", "verify"]);
     let verified_text = String::from_utf8_lossy(&verified.stdout);
     assert!(
-        verified.status.success() && verified_text.starts_with("OK:"),
+        verified.status.success()
+            && verified_text.starts_with("OK:")
+            && verified_text.contains("signed head #"),
         "`logs verify`: {verified:?}"
     );
 

@@ -7,12 +7,13 @@ pub mod list;
 
 use std::process::ExitCode;
 
-use auditlog_shared::wire::VerifyReport;
+use auditlog_shared::wire::{ChainKey, SignedHead, VerifyReport};
 use auditlog_shared::{AuditQuery, CustomRange, DateRange, Preset};
 use chrono::{DateTime, Utc};
 
 use super::{ProjectSession, EXIT_CODE_CHAIN_BROKEN};
 use crate::arguments::VerifyArguments;
+use crate::config::{load_verified_heads, save_verified_heads, verified_head_key};
 use crate::output::print_json;
 
 /// Builds the query `auditlog logs verify` sends: `--query` when given, with its range replaced
@@ -92,9 +93,15 @@ pub fn describe_report(report: &VerifyReport) -> (String, bool) {
 
 /// Asks the server to verify the chain over the query's window and reports the verdict; the exit
 /// code is [`EXIT_CODE_CHAIN_BROKEN`] when the chain is broken.
+///
+/// When the server's verdict is OK, the signed head it answers is checked here too, with the
+/// server's published keys, and against the head this command last found intact (kept in the
+/// configuration directory): a head that went backwards or changed means the chain was rolled
+/// back or rewritten, even when the server itself says OK.
 pub async fn verify_chain(
     session: &ProjectSession,
     query: &AuditQuery,
+    config_directory: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
     let canonical = query.to_query_string();
     let mut path = session.project_path("/audit-logs/verify");
@@ -103,9 +110,32 @@ pub async fn verify_chain(
         path.push_str(&canonical);
     }
     let answer = session.client.get_json::<VerifyReport>(&path).await?;
-    let (line, intact) = describe_report(&answer.value);
+    let (mut line, mut intact) = describe_report(&answer.value);
+    if let (true, Some(head)) = (intact, &answer.value.signed_head) {
+        let keys = session
+            .client
+            .get_json::<Vec<ChainKey>>("/api/v1/audit-log-keys")
+            .await?
+            .value;
+        let key = verified_head_key(session.client.base_url(), session.project_id);
+        let mut remembered = load_verified_heads(config_directory)?;
+        match check_signed_head(head, &keys, remembered.get(&key)) {
+            Ok(()) => {
+                line.push_str(&format!(" · signed head #{}", head.chain_seq));
+                remembered.insert(key, head.clone());
+                save_verified_heads(config_directory, &remembered)?;
+            }
+            Err(problem) => {
+                line = format!("BROKEN: {problem}");
+                intact = false;
+            }
+        }
+    }
     if session.json {
         print_json(&answer.raw)?;
+        if !intact {
+            eprintln!("{line}");
+        }
     } else {
         println!("{line}");
     }
@@ -114,6 +144,62 @@ pub async fn verify_chain(
     } else {
         ExitCode::from(EXIT_CODE_CHAIN_BROKEN)
     })
+}
+
+/// Checks a signed head offline: its signature with the published keys, and that it does not
+/// go back on the head last found intact.
+pub fn check_signed_head(
+    head: &SignedHead,
+    keys: &[ChainKey],
+    previous: Option<&SignedHead>,
+) -> Result<(), String> {
+    let statement = format!(
+        r#"{{"kind":"auditlog.head.v1","project_id":{},"chain_seq":{},"entry_hash":"{}","signed_at":{}}}"#,
+        head.project_id, head.chain_seq, head.entry_hash, head.signed_at
+    );
+    let key = keys
+        .iter()
+        .find(|key| key.key_id == head.key_id && key.algorithm == "ed25519")
+        .ok_or_else(|| {
+            format!(
+                "the head is signed with key {}, which the server does not publish",
+                head.key_id
+            )
+        })?;
+    let public: [u8; 32] = hex::decode(&key.public_key)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or("the server published a malformed key")?;
+    let public = ed25519_dalek::VerifyingKey::from_bytes(&public)
+        .map_err(|_| "the server published a malformed key".to_string())?;
+    let signature: [u8; 64] = hex::decode(&head.signature)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or("the head's signature is malformed")?;
+    public
+        .verify_strict(
+            statement.as_bytes(),
+            &ed25519_dalek::Signature::from_bytes(&signature),
+        )
+        .map_err(|_| {
+            "the head's signature does not verify: it was not signed by the server's key"
+                .to_string()
+        })?;
+    if let Some(previous) = previous {
+        if head.chain_seq < previous.chain_seq {
+            return Err(format!(
+                "the chain was rolled back: it ends at #{}, but #{} was verified here before",
+                head.chain_seq, previous.chain_seq
+            ));
+        }
+        if head.chain_seq == previous.chain_seq && head.entry_hash != previous.entry_hash {
+            return Err(format!(
+                "the chain was rewritten: entry #{} has another hash than when it was verified here",
+                head.chain_seq
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads a `--range` preset.
@@ -329,5 +415,46 @@ mod tests {
             describe_report(&deleted).0,
             "BROKEN at chain #6 (entry deleted): entry missing from the chain"
         );
+    }
+
+    fn signed(seed: u8, chain_seq: i64, entry_hash: &str) -> (SignedHead, ChainKey) {
+        use ed25519_dalek::Signer as _;
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let statement = format!(
+            r#"{{"kind":"auditlog.head.v1","project_id":1,"chain_seq":{chain_seq},"entry_hash":"{entry_hash}","signed_at":5}}"#
+        );
+        let head = SignedHead {
+            project_id: 1,
+            chain_seq,
+            entry_hash: entry_hash.into(),
+            signed_at: 5,
+            key_id: "k1".into(),
+            signature: hex::encode(key.sign(statement.as_bytes()).to_bytes()),
+        };
+        let published = ChainKey {
+            key_id: "k1".into(),
+            algorithm: "ed25519".into(),
+            public_key: hex::encode(key.verifying_key().to_bytes()),
+            current: true,
+        };
+        (head, published)
+    }
+
+    #[test]
+    fn a_signed_head_is_checked_offline_and_against_the_last_verified_one() {
+        let (head, key) = signed(9, 10, "aa");
+        assert_eq!(check_signed_head(&head, &[key.clone()], None), Ok(()));
+        // Forged by someone without the key.
+        let (forged, _) = signed(8, 10, "aa");
+        assert!(check_signed_head(&forged, &[key.clone()], None).is_err());
+        // Rolled back, or rewritten, since the last verification here.
+        let (older, _) = signed(9, 7, "bb");
+        let rolled_back = check_signed_head(&older, &[key.clone()], Some(&head)).unwrap_err();
+        assert!(rolled_back.contains("rolled back"), "{rolled_back}");
+        let (other, _) = signed(9, 10, "cc");
+        let rewritten = check_signed_head(&other, &[key.clone()], Some(&head)).unwrap_err();
+        assert!(rewritten.contains("rewritten"), "{rewritten}");
+        let (newer, _) = signed(9, 12, "dd");
+        assert_eq!(check_signed_head(&newer, &[key], Some(&head)), Ok(()));
     }
 }

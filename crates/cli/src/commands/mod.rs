@@ -102,7 +102,8 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<ExitCode> {
         } => {
             let query = logs::build_verify_query(&arguments)?;
             let session = open_project_session(&options)?;
-            return logs::verify_chain(&session, &query).await;
+            let directory = default_config_directory()?;
+            return logs::verify_chain(&session, &query, &directory).await;
         }
     }
     Ok(ExitCode::SUCCESS)
