@@ -443,18 +443,19 @@ mod tests {
     #[test]
     fn a_signed_head_is_checked_offline_and_against_the_last_verified_one() {
         let (head, key) = signed(9, 10, "aa");
-        assert_eq!(check_signed_head(&head, &[key.clone()], None), Ok(()));
+        let keys = std::slice::from_ref(&key);
+        assert_eq!(check_signed_head(&head, keys, None), Ok(()));
         // Forged by someone without the key.
         let (forged, _) = signed(8, 10, "aa");
-        assert!(check_signed_head(&forged, &[key.clone()], None).is_err());
+        assert!(check_signed_head(&forged, keys, None).is_err());
         // Rolled back, or rewritten, since the last verification here.
         let (older, _) = signed(9, 7, "bb");
-        let rolled_back = check_signed_head(&older, &[key.clone()], Some(&head)).unwrap_err();
+        let rolled_back = check_signed_head(&older, keys, Some(&head)).unwrap_err();
         assert!(rolled_back.contains("rolled back"), "{rolled_back}");
         let (other, _) = signed(9, 10, "cc");
-        let rewritten = check_signed_head(&other, &[key.clone()], Some(&head)).unwrap_err();
+        let rewritten = check_signed_head(&other, keys, Some(&head)).unwrap_err();
         assert!(rewritten.contains("rewritten"), "{rewritten}");
         let (newer, _) = signed(9, 12, "dd");
-        assert_eq!(check_signed_head(&newer, &[key], Some(&head)), Ok(()));
+        assert_eq!(check_signed_head(&newer, keys, Some(&head)), Ok(()));
     }
 }
