@@ -145,6 +145,54 @@ fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
+/// The file holding the chain heads `auditlog logs verify` last found intact, per server and
+/// project.
+pub fn verified_heads_path(config_directory: &Path) -> PathBuf {
+    config_directory
+        .join("auditlog")
+        .join("verified-heads.json")
+}
+
+/// The remembered heads, keyed by [`verified_head_key`]; empty when there are none.
+pub fn load_verified_heads(
+    config_directory: &Path,
+) -> anyhow::Result<std::collections::BTreeMap<String, auditlog_shared::wire::SignedHead>> {
+    let path = verified_heads_path(config_directory);
+    match fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .with_context(|| format!("{} is damaged; delete it to start over", path.display())),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Stores the remembered heads (written aside, then renamed; mode 0600).
+pub fn save_verified_heads(
+    config_directory: &Path,
+    heads: &std::collections::BTreeMap<String, auditlog_shared::wire::SignedHead>,
+) -> anyhow::Result<()> {
+    let path = verified_heads_path(config_directory);
+    let directory = path
+        .parent()
+        .context("the heads file path has no parent directory")?;
+    create_private_directory(directory)
+        .with_context(|| format!("cannot create {}", directory.display()))?;
+    let temporary_path = directory.join("verified-heads.json.tmp");
+    write_private_file(
+        &temporary_path,
+        serde_json::to_string_pretty(heads)?.as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", temporary_path.display()))?;
+    fs::rename(&temporary_path, &path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+/// The key a head is remembered under: the server's URL and the project.
+pub fn verified_head_key(url: &str, project_id: i64) -> String {
+    format!("{url}#{project_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,52 +276,4 @@ mod tests {
         assert!(!shown.contains("alt_secret_value"), "{shown}");
         assert!(shown.contains("audit.example.com"), "{shown}");
     }
-}
-
-/// The file holding the chain heads `auditlog logs verify` last found intact, per server and
-/// project.
-pub fn verified_heads_path(config_directory: &Path) -> PathBuf {
-    config_directory
-        .join("auditlog")
-        .join("verified-heads.json")
-}
-
-/// The remembered heads, keyed by [`verified_head_key`]; empty when there are none.
-pub fn load_verified_heads(
-    config_directory: &Path,
-) -> anyhow::Result<std::collections::BTreeMap<String, auditlog_shared::wire::SignedHead>> {
-    let path = verified_heads_path(config_directory);
-    match fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .with_context(|| format!("{} is damaged; delete it to start over", path.display())),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Default::default()),
-        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
-    }
-}
-
-/// Stores the remembered heads (written aside, then renamed; mode 0600).
-pub fn save_verified_heads(
-    config_directory: &Path,
-    heads: &std::collections::BTreeMap<String, auditlog_shared::wire::SignedHead>,
-) -> anyhow::Result<()> {
-    let path = verified_heads_path(config_directory);
-    let directory = path
-        .parent()
-        .context("the heads file path has no parent directory")?;
-    create_private_directory(directory)
-        .with_context(|| format!("cannot create {}", directory.display()))?;
-    let temporary_path = directory.join("verified-heads.json.tmp");
-    write_private_file(
-        &temporary_path,
-        serde_json::to_string_pretty(heads)?.as_bytes(),
-    )
-    .with_context(|| format!("cannot write {}", temporary_path.display()))?;
-    fs::rename(&temporary_path, &path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(())
-}
-
-/// The key a head is remembered under: the server's URL and the project.
-pub fn verified_head_key(url: &str, project_id: i64) -> String {
-    format!("{url}#{project_id}")
 }
