@@ -261,11 +261,11 @@ fn ingested_entry(
     let text = |field: &str, value: &str, max: usize| -> Result<String, ApiError> {
         if value.trim().is_empty()
             || value.chars().count() > max
-            || value.chars().any(char::is_control)
+            || value.chars().any(crate::routes::hides_text)
         {
             return Err(invalid(
                 field,
-                &format!("must be 1 to {max} characters without control characters"),
+                &format!("must be 1 to {max} characters without control or invisible characters"),
             ));
         }
         Ok(value.to_string())
@@ -343,7 +343,11 @@ fn ingested_entry(
         client_ip: event
             .client_ip
             .as_deref()
-            .map(|ip| text("client_ip", ip, 64))
+            .map(|ip| {
+                ip.parse::<std::net::IpAddr>()
+                    .map(|ip| ip.to_string())
+                    .map_err(|_| invalid("client_ip", "must be an IPv4 or IPv6 address"))
+            })
             .transpose()?,
         user_agent: event
             .user_agent

@@ -105,15 +105,16 @@ async fn create(
     let AddMember { email, role } = body.into_inner();
     let email = valid_email(&email)?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
-    let (inviter_id, inviter_name) = match &access.identity.actor {
-        Actor::User {
-            id, display_name, ..
-        } => (Some(*id), display_name.clone()),
-        Actor::Token { name, .. } => (None, format!("API token {name}")),
+    let inviter_name = match &access.identity.actor {
+        Actor::User { display_name, .. } => display_name.clone(),
+        Actor::Token { name, .. } => format!("API token {name}"),
     };
+    let actor = access.identity.actor.clone();
     let secret = tokens::random_hex(32)?;
     let hash = secret_hash(&secret);
     let row = with_project_conn(&state, &access, move |conn| {
+        // The member answerable for the invitation: removing or demoting them revokes it.
+        let inviter_id = super::tokens::responsible_member(conn, &actor)?;
         let already_member = memberships::table
             .inner_join(users::table)
             .filter(memberships::project_id.eq(project_id))
@@ -280,6 +281,7 @@ pub async fn accept(
     let now = state.clock.now_micros();
     let mut facts = RequestFacts::of(&request, &state);
     facts.path = catalog::INVITATION_ACCEPTED.template.to_string();
+    let facts_for_sign_in = facts.clone();
 
     let lookup_secret = secret.clone();
     let (invitation, account) = with_conn(&state, move |conn| {
@@ -289,13 +291,21 @@ pub async fn accept(
             .select((users::id, users::display_name, users::password_hash))
             .first::<(i64, String, String)>(conn)
             .optional()?;
+        let account = match account {
+            Some((id, name, hash)) => {
+                let projects = session::member_projects(conn, id)?;
+                Some((id, name, hash, projects))
+            }
+            None => None,
+        };
         Ok((row, account))
     })
     .await?;
 
     // Who joins: the existing account, proven by its password, or a new one.
+    let mut signed_in_elsewhere = None;
     let joining = match account {
-        Some((user_id, name, hash)) => {
+        Some((user_id, name, hash, projects)) => {
             if let Err(throttled) = state
                 .sign_in_throttle
                 .check(&invitation.email, facts.ip, now)
@@ -308,15 +318,26 @@ pub async fn accept(
                     retry_after_secs: throttled.retry_after_secs,
                 });
             }
+            let existing = Actor::User {
+                id: user_id,
+                display_name: name.clone(),
+                email: invitation.email.clone(),
+            };
             if !session::verify_password_bounded(&state, &password, &hash).await? {
-                state
-                    .sign_in_throttle
-                    .record_failure(&invitation.email, facts.ip, now);
+                // A wrong password here is a failed sign-in of the account, recorded where its
+                // owner looks: in the projects it belongs to.
+                let failures =
+                    state
+                        .sign_in_throttle
+                        .record_failure(&invitation.email, facts.ip, now);
+                session::record_sign_in_failure(&state, &facts, &existing, &projects, failures)
+                    .await?;
                 return Err(ApiError::InvalidField {
                     param: "password".into(),
                     detail: "an account with this email exists; enter its password".into(),
                 });
             }
+            signed_in_elsewhere = Some((existing, projects));
             Joining::Existing { user_id, name }
         }
         None => {
@@ -333,6 +354,7 @@ pub async fn accept(
         }
     };
 
+    let accepted_email = invitation.email.clone();
     let _write_slot = tokio::time::timeout(
         std::time::Duration::from_secs(2),
         state.write_slots.clone().acquire_owned(),
@@ -421,6 +443,21 @@ pub async fn accept(
     })
     .await??;
 
+    // Joining with an existing account's password signs that account in: its other projects
+    // record the sign-in like any other.
+    if let Some((existing, projects)) = signed_in_elsewhere {
+        state.sign_in_throttle.record_success(&accepted_email);
+        session::record_account_event(
+            &state,
+            &catalog::SIGNED_IN,
+            &facts_for_sign_in,
+            &existing,
+            &projects,
+            200,
+            existing.name().to_string(),
+        )
+        .await?;
+    }
     let (cookie, csrf_token) = session::start_session(&state, user_id).await?;
     let projects = with_conn(&state, move |conn| session::member_projects(conn, user_id)).await?;
     Ok(HttpResponse::Ok()

@@ -15,7 +15,7 @@ use diesel::prelude::*;
 
 use crate::auth::{password, PathId, ProjectAccess};
 use crate::capture::describe_resource;
-use crate::db::schema::{api_tokens, memberships, users};
+use crate::db::schema::{api_tokens, invitations, memberships, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
@@ -129,6 +129,7 @@ async fn change_role(
     let PathId(user_id) = path_id;
     let role = body.into_inner().role;
     let project_id = access.project_id;
+    let state_now = state.clock.now_micros();
     let member = with_project_conn(&state, &access, move |conn| {
         let current = load(conn, project_id, user_id)?;
         if current.role == Role::Admin && role != Role::Admin {
@@ -138,6 +139,17 @@ async fn change_role(
             .set(memberships::role.eq(role.as_str()))
             .execute(conn)?;
         cap_tokens(conn, project_id, user_id, role)?;
+        if role != Role::Admin {
+            // Only admins invite and grant ingest: what they did as admin ends with it.
+            revoke_invitations_by(conn, project_id, user_id, state_now)?;
+            diesel::update(
+                api_tokens::table
+                    .filter(api_tokens::project_id.eq(project_id))
+                    .filter(api_tokens::created_by_user_id.eq(user_id)),
+            )
+            .set(api_tokens::can_ingest.eq(false))
+            .execute(conn)?;
+        }
         load(conn, project_id, user_id)
     })
     .await?;
@@ -167,6 +179,7 @@ async fn remove(
         )
         .set(api_tokens::revoked_at.eq(now))
         .execute(conn)?;
+        revoke_invitations_by(conn, project_id, user_id, now)?;
         let elsewhere: i64 = memberships::table
             .filter(memberships::user_id.eq(user_id))
             .count()
@@ -179,6 +192,26 @@ async fn remove(
     .await?;
     describe_resource(&request, Some(user_id), name);
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Revokes the pending invitations a member (or their tokens) created in the project, so that
+/// nobody they invited can join after they left or stopped being admin.
+fn revoke_invitations_by(
+    conn: &mut DbConnection,
+    project_id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<(), ApiError> {
+    diesel::update(
+        invitations::table
+            .filter(invitations::project_id.eq(project_id))
+            .filter(invitations::invited_by_user_id.eq(user_id))
+            .filter(invitations::accepted_at.is_null())
+            .filter(invitations::revoked_at.is_null()),
+    )
+    .set(invitations::revoked_at.eq(now))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Lowers every live token the member created in the project to at most `role` (a token never

@@ -89,24 +89,7 @@ pub async fn sign_in(
         failed => {
             let failures = state.sign_in_throttle.record_failure(&email, facts.ip, now);
             if let Some((actor, _, projects)) = &failed {
-                if throttle::is_recorded_failure(failures) {
-                    let name = format!(
-                        "{} ({failures} failed {} in {} minutes)",
-                        actor.name(),
-                        if failures == 1 { "attempt" } else { "attempts" },
-                        throttle::WINDOW_MICROS / 60_000_000
-                    );
-                    record_account_event(
-                        &state,
-                        &catalog::SIGN_IN_FAILED,
-                        &facts,
-                        actor,
-                        projects,
-                        401,
-                        name,
-                    )
-                    .await?;
-                }
+                record_sign_in_failure(&state, &facts, actor, projects, failures).await?;
             }
             return Err(ApiError::Unauthorized("wrong email or password".into()));
         }
@@ -343,8 +326,39 @@ pub fn account_entry(
     })
 }
 
+/// Records a wrong password for an account (at sign-in, or when accepting an invitation with an
+/// existing account) in each of its projects, coalesced: only the 1st, 2nd, 4th … failure of a
+/// window is recorded, naming the running count.
+pub async fn record_sign_in_failure(
+    state: &web::Data<AppState>,
+    facts: &RequestFacts,
+    actor: &Actor,
+    projects: &[ProjectSummary],
+    failures: u32,
+) -> Result<(), ApiError> {
+    if !throttle::is_recorded_failure(failures) {
+        return Ok(());
+    }
+    let name = format!(
+        "{} ({failures} failed {} in {} minutes)",
+        actor.name(),
+        if failures == 1 { "attempt" } else { "attempts" },
+        throttle::WINDOW_MICROS / 60_000_000
+    );
+    record_account_event(
+        state,
+        &catalog::SIGN_IN_FAILED,
+        facts,
+        actor,
+        projects,
+        401,
+        name,
+    )
+    .await
+}
+
 /// Records an account event in each of the account's projects (nothing when it has none).
-async fn record_account_event(
+pub async fn record_account_event(
     state: &web::Data<AppState>,
     route: &RouteSpec,
     facts: &RequestFacts,

@@ -103,12 +103,10 @@ async fn create(
     let expires_at = body
         .expires_in_days
         .map(|days| now + i64::from(days) * 86_400_000_000);
-    let created_by = match &access.identity.actor {
-        Actor::User { id, .. } => Some(*id),
-        Actor::Token { .. } => None,
-    };
+    let actor = access.identity.actor.clone();
     let key = state.secret_key.clone();
     let (row, secret) = with_project_conn(&state, &access, move |conn| {
+        let created_by = responsible_member(conn, &actor)?;
         let id: i64 = diesel::insert_into(api_tokens::table)
             .values((
                 api_tokens::project_id.eq(project_id),
@@ -130,6 +128,21 @@ async fn create(
         token: wire(row),
         secret,
     }))
+}
+
+/// The member answerable for what `actor` does: the user, or the member who created the token
+/// (a token made by a token answers to the member at the root), so that removing or demoting
+/// that member revokes or caps everything made in their name.
+pub fn responsible_member(conn: &mut DbConnection, actor: &Actor) -> Result<Option<i64>, ApiError> {
+    match actor {
+        Actor::User { id, .. } => Ok(Some(*id)),
+        Actor::Token { id, .. } => Ok(api_tokens::table
+            .find(*id)
+            .select(api_tokens::created_by_user_id)
+            .first::<Option<i64>>(conn)
+            .optional()?
+            .flatten()),
+    }
 }
 
 async fn read(

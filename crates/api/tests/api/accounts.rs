@@ -96,6 +96,18 @@ async fn an_admin_cannot_set_a_password_or_take_over_another_projects_account(ba
         .await;
     let body = problem(stolen, 400).await;
     assert_eq!(body["invalid_params"][0]["name"], "password", "{body}");
+    // The guess is a failed sign-in of Bob's account, recorded where Bob looks.
+    let recorded = app.last_entry(beta).unwrap();
+    assert_eq!(recorded.action, "session.sign_in_failed", "{recorded:?}");
+    // Bob joining with his own password is a sign-in of his account, recorded in Beta too.
+    let joined = app.accept(&invitation.secret, BOB_PASSWORD, None).await;
+    assert_eq!(joined.status(), 200);
+    let recorded = app.last_entry(beta).unwrap();
+    assert_eq!(
+        (recorded.action.as_str(), recorded.actor_email.as_deref()),
+        ("session.sign_in", Some(BOB_EMAIL)),
+        "{recorded:?}"
+    );
     assert_eq!(
         sign_in_status(&app, BOB_EMAIL, "Ada's choice of password")
             .await
@@ -428,7 +440,37 @@ async fn removing_or_demoting_a_member_revokes_or_caps_their_tokens(backend: Bac
         .create_token(&olga, alpha, "olga-ci", Role::Admin, false)
         .await;
     let dev_token = app
-        .create_token(&dev, alpha, "dev-ci", Role::Admin, false)
+        .create_token(&dev, alpha, "dev-ci", Role::Admin, true)
+        .await;
+    // What their tokens make and invite answers to them too.
+    let olga_grandchild = app
+        .create_token(
+            &app.token_caller(&olga_token.secret),
+            alpha,
+            "olga-child",
+            Role::Admin,
+            false,
+        )
+        .await;
+    let dev_grandchild = app
+        .create_token(
+            &app.token_caller(&dev_token.secret),
+            alpha,
+            "dev-child",
+            Role::Admin,
+            true,
+        )
+        .await;
+    let olga_invited = app
+        .invite(&olga, alpha, "friend@evil.test", Role::Admin)
+        .await;
+    let olga_token_invited = app
+        .invite(
+            &app.token_caller(&olga_token.secret),
+            alpha,
+            "friend2@evil.test",
+            Role::Admin,
+        )
         .await;
     let ada_token = app
         .create_token(&ada, alpha, "ada-ci", Role::Admin, false)
@@ -450,7 +492,9 @@ async fn removing_or_demoting_a_member_revokes_or_caps_their_tokens(backend: Bac
         creators,
         vec![
             ("ada-ci".into(), Some("Ada Admin".into())),
+            ("dev-child".into(), Some("Dev".into())),
             ("dev-ci".into(), Some("Dev".into())),
+            ("olga-child".into(), Some("Olga".into())),
             ("olga-ci".into(), Some("Olga".into())),
         ]
     );
@@ -468,10 +512,21 @@ async fn removing_or_demoting_a_member_revokes_or_caps_their_tokens(backend: Bac
         .await;
     assert_eq!(removed.status(), 204);
     problem(olga_caller.get(&audit).await, 401).await;
+    problem(
+        app.token_caller(&olga_grandchild.secret).get(&audit).await,
+        401,
+    )
+    .await;
     assert!(
         !session_works(&olga).await,
         "her account is gone with her last project"
     );
+    for invited in [&olga_invited, &olga_token_invited] {
+        let response = app
+            .accept(&invited.secret, "a backdoor passphrase", Some("Backdoor"))
+            .await;
+        problem(response, 410).await;
+    }
 
     // Demoting Dev to viewer caps his admin token to viewer.
     let demoted = ada
@@ -510,6 +565,26 @@ async fn removing_or_demoting_a_member_revokes_or_caps_their_tokens(backend: Bac
         )
         .await;
     assert_eq!(minted.status(), 403);
+    // The token his token made is capped too, and neither may ingest any more.
+    let child = app.token_caller(&dev_grandchild.secret);
+    assert_eq!(child.get(&audit).await.status(), 403);
+    for token in [&dev_caller, &child] {
+        let ingest = token
+            .send(
+                Method::POST,
+                &format!("/api/v1/projects/{alpha}/ingest"),
+                Some(json!({"events": [{
+                    "actor": {"kind": "user", "name": "x"}, "method": "POST", "path": "/x",
+                    "action": "ext.x", "status": 200, "resource": {"type": "integration", "name": "x"}
+                }]})),
+            )
+            .await;
+        assert_eq!(
+            ingest.status(),
+            403,
+            "a demoted member's token no longer ingests"
+        );
+    }
 
     // Ada's token is untouched.
     let ada_caller = app.token_caller(&ada_token.secret);
