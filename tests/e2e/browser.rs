@@ -399,6 +399,39 @@ async fn an_admin_filters_brushes_and_exports_and_a_viewer_is_kept_out() {
     );
     save_screenshot(&browser, "viewer-denied.png").await;
 
+    // The admin verifies on demand: intact, then, after someone deletes the oldest entries
+    // behind the server's back, tampering found.
+    browser.client.delete_all_cookies().await.unwrap();
+    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
+    wait_for(&browser, "[data-test=nav-audit-logs]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=verify]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let verified = wait_for_text(&browser, "[data-test=integrity-ok]").await;
+    assert!(
+        verified.starts_with("Verified through entry #"),
+        "{verified}"
+    );
+    auditlog_tests::storage::StoredDatabase::open(running.database_url()).execute(&format!(
+        "DELETE FROM audit_entries WHERE project_id = {project} AND chain_seq <= 2"
+    ));
+    wait_for(&browser, "[data-test=verify]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let broken = wait_for_text(&browser, "[data-test=integrity-broken]").await;
+    assert!(
+        broken.contains("Tampering found at entry #1") && broken.contains("missing"),
+        "{broken}"
+    );
+
     browser.close().await;
 }
 

@@ -91,6 +91,16 @@ impl StoredDatabase {
         .unwrap_or_else(|error| panic!("`{sql}` failed: {error}"))
     }
 
+    /// Runs a statement behind the server's back, as someone with database access could.
+    pub fn execute(&mut self, sql: &str) -> usize {
+        let query = diesel::sql_query(sql);
+        match self {
+            StoredDatabase::Sqlite(conn) => query.execute(conn),
+            StoredDatabase::Postgres(conn) => query.execute(conn),
+        }
+        .unwrap_or_else(|error| panic!("`{sql}` failed: {error}"))
+    }
+
     /// Every audit entry of the project, in chain order.
     pub fn audit_entries(&mut self, project_id: i64) -> Vec<StoredEntry> {
         self.load(&format!(

@@ -619,8 +619,9 @@ async fn prepare(settings: &Settings, url: String) -> anyhow::Result<Bench> {
         token,
         next_name: AtomicU64::new(0),
         name_prefix: format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-        // The token, the cluster and the five applications.
-        audited_answers: AtomicU64::new(7),
+        // The sign-in (recorded in the admin's project), the token, the cluster and the five
+        // applications.
+        audited_answers: AtomicU64::new(8),
         audited_unanswered: AtomicU64::new(0),
     })
 }

@@ -7,6 +7,7 @@
 mod chart;
 mod export;
 mod filters;
+mod integrity;
 mod table;
 
 use auditlog_shared::wire::{AuditPage, Facets, Histogram, ProjectSettings, Role};
@@ -126,6 +127,7 @@ fn AuditLogs() -> impl IntoView {
             <h1>"Audit logs"</h1>
             <export::ExportButton enabled=export_enabled view_string=view_string.into() project=project.into()/>
         </div>
+        <integrity::IntegrityBadge project=project.into()/>
         {move || {
             parsed
                 .get()
