@@ -1,4 +1,4 @@
-//! Capture under stress (PRODUCT.md C1, C3, C5): a server killed with SIGKILL in the middle of
+//! Capture under stress: a server killed with SIGKILL in the middle of
 //! traffic keeps every entry it acknowledged, and two servers on one PostgreSQL database extend
 //! one unbroken hash chain.
 
@@ -376,7 +376,7 @@ fn acknowledged_requests_survive_a_kill(backend: Backend) {
     );
 
     // Nothing was carried out without being recorded: not a request shed with 503, and not one
-    // whose answer the kill cut off (C3: nothing is ever silently lost).
+    // whose answer the kill cut off (nothing is ever silently lost).
     let carried_out_anyway: Vec<&str> = applications
         .iter()
         .filter(|app| shed.contains(app.name.as_str()))

@@ -1,7 +1,7 @@
 //! The server-side validation of an [`AuditQuery`], done once before any SQL is built.
 //!
 //! The shared crate checks the shape of a query; this module checks what needs the server's view
-//! of the world: the current time and the retention window (PRODUCT.md Q2, Q8).
+//! of the world: the current time and the retention window.
 
 use auditlog_shared::{AuditQuery, ResolvedRange, RETENTION_DAYS};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};

@@ -1,4 +1,4 @@
-//! The demo history (PRODUCT.md O4): fills an empty database with a living month of activity,
+//! The demo history: fills an empty database with a living month of activity,
 //! produced by the real capture path.
 //!
 //! [`seed`] makes the first admin and the project "Acme Cloud" with the operator bootstrap

@@ -1,5 +1,5 @@
 //! `auditlog-server bench-seed`: a large, realistic and deterministic audit history written
-//! straight into the database, for benchmarks at the scale of PRODUCT.md's busiest projects.
+//! straight into the database, for benchmarks at the scale of the busiest projects.
 //!
 //! The same `--seed`, `--entries`, `--projects`, `--days` and `--end` give the same rows.
 //! The shape:

@@ -17,7 +17,7 @@
 //!   lookup, the resource's name, and the audit entry's group commit before the response goes.
 //!
 //! At the end the number of stored audit entries is compared with the number of audited answers:
-//! every answer must have its entry (C1).
+//! every answer must have its entry.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

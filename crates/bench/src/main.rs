@@ -1,7 +1,7 @@
 //! `auditlog-bench`: benchmarks of the Auditlog server. They measure and report; they judge
 //! nothing (the tests do that).
 //!
-//! `auditlog-bench capture` measures what recording every request costs (PRODUCT.md C1–C3): the
+//! `auditlog-bench capture` measures what recording every request costs: the
 //! throughput of audited requests and the latency the capture adds, on SQLite and PostgreSQL.
 //! `auditlog-bench web` measures the web app's budgets in headless Chromium.
 //! `auditlog-bench keepalive` compares kept-alive and fresh connections.

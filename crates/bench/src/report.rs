@@ -146,7 +146,7 @@ pub fn capture_section(
         .map_or_else(String::new, |v| format!(", PostgreSQL {v} (local server)"));
     let mut out = format!(
         "## Capture\n\n\
-         What recording every request costs (PRODUCT.md C1–C3): every audited request is \
+         What recording every request costs: every audited request is \
          authenticated, authorized against the project, answered, and its audit entry is chained \
          and durably committed before the response goes out. `GET /healthz` skips all of that and \
          is the baseline.\n\n\

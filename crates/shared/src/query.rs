@@ -774,7 +774,7 @@ impl AuditQuery {
             && self.search.is_none())
     }
 
-    /// The view that opening Audit logs from the navigation shows: reads hidden (PRODUCT.md W2).
+    /// The view that opening Audit logs from the navigation shows: reads hidden.
     pub fn navigation_default() -> AuditQuery {
         let mut query = AuditQuery::default();
         query.method.exclude.insert(Method::Get);

@@ -273,7 +273,7 @@ pub struct CreatedToken {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Platform resources (PRODUCT.md W7).
+// Platform resources.
 
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -429,7 +429,7 @@ pub struct BrokenLink {
     pub reason: String,
 }
 
-/// `POST /api/v1/projects/{project}/ingest`: events from an external service (C6).
+/// `POST /api/v1/projects/{project}/ingest`: events from an external service.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -488,7 +488,7 @@ pub struct IngestReceipt {
     pub accepted: usize,
 }
 
-/// One audit entry as clients see it (PRODUCT.md C2).
+/// One audit entry as clients see it.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {

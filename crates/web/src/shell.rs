@@ -107,7 +107,7 @@ pub fn Shell() -> impl IntoView {
                     <A href=move || link("settings")>"Settings"</A>
                     <Show when=is_admin>
                         <div class="nav-group">"Security"</div>
-                        // Opening audit logs from the navigation hides reads (PRODUCT.md W2).
+                        // Opening audit logs from the navigation hides reads.
                         <A href=move || {
                             format!(
                                 "/projects/{}/security/audit-logs?{}",

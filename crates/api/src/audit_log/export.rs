@@ -1,4 +1,4 @@
-//! Export (PRODUCT.md Q7): the query's entries as CSV or NDJSON, newest first, capped at
+//! Export: the query's entries as CSV or NDJSON, newest first, capped at
 //! [`EXPORT_CAP`] rows, streamed in chunks as they are read.
 
 use std::pin::Pin;

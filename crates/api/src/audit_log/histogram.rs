@@ -1,4 +1,4 @@
-//! The volume chart: entries per time bucket over the query's window (PRODUCT.md W5).
+//! The volume chart: entries per time bucket over the query's window.
 
 use auditlog_shared::wire::{Histogram, HistogramBucket};
 use diesel::dsl::{count_star, sql};

@@ -1,4 +1,4 @@
-//! Reading the audit log (PRODUCT.md Q1–Q8): one filter builder shared by the list, the
+//! Reading the audit log: one filter builder shared by the list, the
 //! histogram, the facets and the export, so that they always agree on what a query matches.
 //!
 //! Invariants:

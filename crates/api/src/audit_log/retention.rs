@@ -1,4 +1,4 @@
-//! Retention (PRODUCT.md Q8): entries older than 30 days are deleted by a background job, in
+//! Retention: entries older than 30 days are deleted by a background job, in
 //! small batches so that writers are never blocked for long. Every query also clamps its window
 //! (see `audit_query`), so an expired entry is never returned even before the job runs.
 

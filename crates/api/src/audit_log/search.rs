@@ -1,6 +1,6 @@
 //! Search planning: how a view with a search term finds its entries fast.
 //!
-//! Search matches a case-insensitive substring of `search_text` (PRODUCT.md Q3). Two plans give
+//! Search matches a case-insensitive substring of `search_text`. Two plans give
 //! the same entries:
 //! * **Scan**: read the view's entries (newest first for a page) and keep those whose text holds
 //!   the term. Cheap when the term is common: a page fills after a few hundred entries.

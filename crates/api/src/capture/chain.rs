@@ -1,4 +1,4 @@
-//! The per-project hash chain over audit entries (PRODUCT.md C5) and its verification.
+//! The per-project hash chain over audit entries and its verification.
 //!
 //! Each entry stores its position in its project's chain (`chain_seq`, from 1), the hash of the
 //! entry before it (`prev_hash`; the first entry links to [`GENESIS_HASH`]) and its own hash:

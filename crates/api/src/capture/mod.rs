@@ -1,4 +1,4 @@
-//! Capture (PRODUCT.md C1–C3): the middleware that turns every project-scoped request by an
+//! Capture: the middleware that turns every project-scoped request by an
 //! identified actor into exactly one durable audit entry, and authorizes it on the way.
 //!
 //! Order of work for a request under `/api/v1/projects/{project_id}`:
@@ -582,7 +582,7 @@ async fn build_entry(
 }
 
 /// Fills the derived columns: `actor_key`, `resource_key` and `search_text` (the lowercased
-/// fields that search matches, PRODUCT.md Q3).
+/// fields that search matches).
 pub fn with_derived_fields(mut entry: NewAuditEntry) -> NewAuditEntry {
     entry.actor_key = entity_key(&entry.actor_kind, entry.actor_id);
     entry.resource_key = entity_key(&entry.resource_type, entry.resource_id);

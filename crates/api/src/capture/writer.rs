@@ -1,4 +1,4 @@
-//! Durable, cheap capture: group commit of audit entries (PRODUCT.md C3).
+//! Durable, cheap capture: group commit of audit entries.
 //!
 //! Requests hand their entry to one writer thread through a bounded queue and wait for the commit
 //! before their response is sent. The writer takes everything queued (up to [`MAX_BATCH`]),

@@ -1,4 +1,4 @@
-//! The audit log's own endpoints: chain verification (C5) and ingest of external events (C6).
+//! The audit log's own endpoints: chain verification and ingest of external events.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{IngestBatch, IngestEvent, IngestReceipt};

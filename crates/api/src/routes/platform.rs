@@ -1,4 +1,4 @@
-//! The platform resources (PRODUCT.md W7): applications (with deploy), clusters, datastores,
+//! The platform resources: applications (with deploy), clusters, datastores,
 //! environment groups, cloud accounts and integrations. Roles are enforced by the capture
 //! middleware from the action catalog; handlers only name what they touched.
 

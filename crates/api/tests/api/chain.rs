@@ -1,4 +1,4 @@
-//! Tamper evidence (C5) and ingest (C6).
+//! Tamper evidence and ingest.
 
 use auditlog_shared::wire::{Role, VerifyReport};
 use diesel::prelude::*;

@@ -1,4 +1,4 @@
-//! The demo history (PRODUCT.md O4): a month of activity made through the real API, on both
+//! The demo history: a month of activity made through the real API, on both
 //! backends, that shows everything the audit log is for.
 
 use std::collections::BTreeSet;

@@ -1,4 +1,4 @@
-//! The platform pages (PRODUCT.md W7): applications, clusters, API tokens, members and settings.
+//! The platform pages: applications, clusters, API tokens, members and settings.
 //!
 //! Each page loads its list with a `LocalResource` whose source reads a version counter; every
 //! successful write bumps the counter, so the list is fetched again and shows what the server now
