@@ -404,6 +404,26 @@ pub struct SignedHead {
     pub signature: String,
 }
 
+impl SignedHead {
+    /// The exact bytes the signature covers (see the type's documentation).
+    pub fn statement(&self) -> String {
+        head_statement(
+            self.project_id,
+            self.chain_seq,
+            &self.entry_hash,
+            self.signed_at,
+        )
+    }
+}
+
+/// The canonical statement of a signed chain head: what the server signs and every client
+/// checks. `entry_hash` is lowercase hex, so it needs no escaping.
+pub fn head_statement(project_id: i64, chain_seq: i64, entry_hash: &str, signed_at: i64) -> String {
+    format!(
+        r#"{{"kind":"auditlog.head.v1","project_id":{project_id},"chain_seq":{chain_seq},"entry_hash":"{entry_hash}","signed_at":{signed_at}}}"#
+    )
+}
+
 /// `GET /api/v1/audit-log-keys`: a public key the server signs chain heads with.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

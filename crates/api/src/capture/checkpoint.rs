@@ -152,7 +152,12 @@ impl ChainSigner {
 
     /// Signs a head: `(key_id, signature hex)`.
     pub fn sign_head(&self, statement: &HeadStatement<'_>) -> (String, String) {
-        self.sign(&canonical(statement))
+        self.sign(&head_message(
+            statement.project_id,
+            statement.chain_seq,
+            statement.entry_hash,
+            statement.signed_at,
+        ))
     }
 
     /// Signs a retention checkpoint: `(key_id, signature hex)`.
@@ -183,14 +188,7 @@ impl ChainSigner {
 
     /// Whether a signed head is valid.
     pub fn head_verifies(&self, head: &SignedHead) -> bool {
-        let statement = HeadStatement {
-            kind: HeadStatement::KIND,
-            project_id: head.project_id,
-            chain_seq: head.chain_seq,
-            entry_hash: &head.entry_hash,
-            signed_at: head.signed_at,
-        };
-        self.verifies(&canonical(&statement), &head.key_id, &head.signature)
+        self.verifies(head.statement().as_bytes(), &head.key_id, &head.signature)
     }
 
     /// The keys clients verify with.
@@ -301,13 +299,7 @@ pub fn canonical<T: Serialize>(statement: &T) -> Vec<u8> {
 
 /// The signed head statement of a head, as the verifier rebuilds it.
 pub fn head_message(project_id: i64, chain_seq: i64, entry_hash: &str, signed_at: i64) -> Vec<u8> {
-    canonical(&HeadStatement {
-        kind: HeadStatement::KIND,
-        project_id,
-        chain_seq,
-        entry_hash,
-        signed_at,
-    })
+    auditlog_shared::wire::head_statement(project_id, chain_seq, entry_hash, signed_at).into_bytes()
 }
 
 /// The signed statement of a retention checkpoint.

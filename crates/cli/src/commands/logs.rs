@@ -153,10 +153,7 @@ pub fn check_signed_head(
     keys: &[ChainKey],
     previous: Option<&SignedHead>,
 ) -> Result<(), String> {
-    let statement = format!(
-        r#"{{"kind":"auditlog.head.v1","project_id":{},"chain_seq":{},"entry_hash":"{}","signed_at":{}}}"#,
-        head.project_id, head.chain_seq, head.entry_hash, head.signed_at
-    );
+    let statement = head.statement();
     let key = keys
         .iter()
         .find(|key| key.key_id == head.key_id && key.algorithm == "ed25519")

@@ -262,39 +262,9 @@ pub fn AccountPage() -> impl IntoView {
                 }}
                 <form on:submit=change data-test="change-password">
                     <h2>"Change password"</h2>
-                    <label>
-                        "Current password"
-                        <input
-                            type="password"
-                            data-test="current-password"
-                            autocomplete="current-password"
-                            required
-                            prop:value=current
-                            on:input=move |ev| current.set(event_target_value(&ev))
-                        />
-                    </label>
-                    <label>
-                        "New password"
-                        <input
-                            type="password"
-                            data-test="new-password"
-                            autocomplete="new-password"
-                            required
-                            prop:value=new_password
-                            on:input=move |ev| new_password.set(event_target_value(&ev))
-                        />
-                    </label>
-                    <label>
-                        "Repeat the new password"
-                        <input
-                            type="password"
-                            data-test="confirm-password"
-                            autocomplete="new-password"
-                            required
-                            prop:value=confirm
-                            on:input=move |ev| confirm.set(event_target_value(&ev))
-                        />
-                    </label>
+                    <PasswordField label="Current password" test="current-password" autocomplete="current-password" value=current/>
+                    <PasswordField label="New password" test="new-password" autocomplete="new-password" value=new_password/>
+                    <PasswordField label="Repeat the new password" test="confirm-password" autocomplete="new-password" value=confirm/>
                     {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                     {move || {
                         notice
@@ -315,5 +285,30 @@ pub fn AccountPage() -> impl IntoView {
                 <p class="small"><a href=back>"Back to your project"</a></p>
             </div>
         </div>
+    }
+}
+
+/// A labelled password input bound to a signal.
+#[component]
+fn PasswordField(
+    label: &'static str,
+    /// Its `data-test` name.
+    test: &'static str,
+    /// `current-password` or `new-password`, for password managers.
+    autocomplete: &'static str,
+    value: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <input
+                type="password"
+                data-test=test
+                autocomplete=autocomplete
+                required
+                prop:value=value
+                on:input=move |ev| value.set(event_target_value(&ev))
+            />
+        </label>
     }
 }
