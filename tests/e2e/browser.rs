@@ -88,6 +88,11 @@ async fn sign_in_page(browser: &Browser, url: &str, email: &str, password: &str)
         .goto(&format!("{url}/sign-in"))
         .await
         .unwrap();
+    fill_sign_in_form(browser, email, password, true).await;
+}
+
+/// Fills the sign-in form the page shows and submits it.
+async fn fill_sign_in_form(browser: &Browser, email: &str, password: &str, screenshot: bool) {
     wait_for(browser, "input[name=email]")
         .await
         .send_keys(email)
@@ -98,7 +103,9 @@ async fn sign_in_page(browser: &Browser, url: &str, email: &str, password: &str)
         .send_keys(password)
         .await
         .unwrap();
-    save_screenshot(browser, "sign-in.png").await;
+    if screenshot {
+        save_screenshot(browser, "sign-in.png").await;
+    }
     wait_for(browser, "button[type=submit]")
         .await
         .click()
@@ -470,21 +477,7 @@ async fn the_web_app_shows_server_health_and_rejects_broken_links() {
         .map(|(_, value)| value.into_owned())
         .collect();
     assert_eq!(next, vec![shared.clone()], "{at_sign_in}");
-    wait_for(&browser, "input[name=email]")
-        .await
-        .send_keys(&admin.email)
-        .await
-        .unwrap();
-    wait_for(&browser, "input[name=password]")
-        .await
-        .send_keys(&admin.password)
-        .await
-        .unwrap();
-    wait_for(&browser, "button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    fill_sign_in_form(&browser, &admin.email, &admin.password, false).await;
     eventually("the shared view opens", || async {
         let now = browser.client.current_url().await.unwrap();
         format!("{}?{}", now.path(), now.query().unwrap_or_default()) == shared

@@ -419,8 +419,30 @@ impl SignedHead {
 /// The canonical statement of a signed chain head: what the server signs and every client
 /// checks. `entry_hash` is lowercase hex, so it needs no escaping.
 pub fn head_statement(project_id: i64, chain_seq: i64, entry_hash: &str, signed_at: i64) -> String {
+    chain_statement(
+        HEAD_STATEMENT_KIND,
+        project_id,
+        chain_seq,
+        entry_hash,
+        signed_at,
+    )
+}
+
+/// The kind of a signed chain head.
+pub const HEAD_STATEMENT_KIND: &str = "auditlog.head.v1";
+/// The kind of a signed retention watermark: entries up to `chain_seq` were removed on purpose.
+pub const RETENTION_STATEMENT_KIND: &str = "auditlog.retention.v1";
+
+/// A signed statement about one position of a project's chain, of the given kind.
+pub fn chain_statement(
+    kind: &str,
+    project_id: i64,
+    chain_seq: i64,
+    entry_hash: &str,
+    signed_at: i64,
+) -> String {
     format!(
-        r#"{{"kind":"auditlog.head.v1","project_id":{project_id},"chain_seq":{chain_seq},"entry_hash":"{entry_hash}","signed_at":{signed_at}}}"#
+        r#"{{"kind":"{kind}","project_id":{project_id},"chain_seq":{chain_seq},"entry_hash":"{entry_hash}","signed_at":{signed_at}}}"#
     )
 }
 

@@ -10,7 +10,8 @@ use crate::capture::checkpoint::{self, ChainSigner};
 use crate::db::schema::{audit_chain_heads, audit_checkpoints, audit_entries};
 use crate::db::DbConnection;
 
-#[derive(Debug, Queryable)]
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_chain_heads)]
 struct HeadRow {
     project_id: i64,
     chain_seq: i64,
@@ -20,7 +21,8 @@ struct HeadRow {
     signature: String,
 }
 
-#[derive(Debug, Queryable)]
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_checkpoints)]
 struct CheckpointRow {
     id: i64,
     kind: String,
@@ -75,26 +77,11 @@ pub fn check(
     let checkpoints: Vec<CheckpointRow> = audit_checkpoints::table
         .filter(audit_checkpoints::project_id.eq(project_id))
         .order(audit_checkpoints::id.asc())
-        .select((
-            audit_checkpoints::id,
-            audit_checkpoints::kind,
-            audit_checkpoints::chain_seq,
-            audit_checkpoints::entry_hash,
-            audit_checkpoints::signed_at,
-            audit_checkpoints::key_id,
-            audit_checkpoints::signature,
-        ))
+        .select(CheckpointRow::as_select())
         .load(conn)?;
     let head: Option<HeadRow> = audit_chain_heads::table
         .find(project_id)
-        .select((
-            audit_chain_heads::project_id,
-            audit_chain_heads::chain_seq,
-            audit_chain_heads::entry_hash,
-            audit_chain_heads::signed_at,
-            audit_chain_heads::key_id,
-            audit_chain_heads::signature,
-        ))
+        .select(HeadRow::as_select())
         .first(conn)
         .optional()?;
 
@@ -280,14 +267,7 @@ pub fn check(
 /// alone: verification reports them. Returns how many heads were signed.
 pub fn adopt_unanchored_heads(conn: &mut DbConnection, signer: &ChainSigner) -> QueryResult<usize> {
     let heads: Vec<HeadRow> = audit_chain_heads::table
-        .select((
-            audit_chain_heads::project_id,
-            audit_chain_heads::chain_seq,
-            audit_chain_heads::entry_hash,
-            audit_chain_heads::signed_at,
-            audit_chain_heads::key_id,
-            audit_chain_heads::signature,
-        ))
+        .select(HeadRow::as_select())
         .load(conn)?;
     let mut adopted = 0;
     for head in heads {
@@ -319,13 +299,8 @@ pub fn adopt_unanchored_heads(conn: &mut DbConnection, signer: &ChainSigner) -> 
                 .first::<i64>(conn)
                 .optional()?
                 .unwrap_or(0);
-            let (key_id, signature) = signer.sign_head(&checkpoint::HeadStatement {
-                kind: checkpoint::HeadStatement::KIND,
-                project_id: head.project_id,
-                chain_seq: head.chain_seq,
-                entry_hash: &head.entry_hash,
-                signed_at,
-            });
+            let (key_id, signature) =
+                signer.sign_head(head.project_id, head.chain_seq, &head.entry_hash, signed_at);
             diesel::update(audit_chain_heads::table.find(head.project_id))
                 .filter(audit_chain_heads::chain_seq.eq(head.chain_seq))
                 .set((
@@ -369,13 +344,7 @@ pub fn record_retention(
     entry_hash: &str,
     signed_at: i64,
 ) -> QueryResult<()> {
-    let (key_id, signature) = signer.sign_retention(&checkpoint::RetentionStatement {
-        kind: checkpoint::RetentionStatement::KIND,
-        project_id,
-        chain_seq,
-        entry_hash,
-        signed_at,
-    });
+    let (key_id, signature) = signer.sign_retention(project_id, chain_seq, entry_hash, signed_at);
     diesel::insert_into(audit_checkpoints::table)
         .values((
             audit_checkpoints::project_id.eq(project_id),

@@ -25,8 +25,8 @@
 //!   appended; the retention checkpoint where entries are purged), except once per project at
 //!   start-up: a head the anchor does not know yet (a database from before signing existed) is
 //!   adopted as it is.
-//! - The statement signed is the canonical JSON of [`HeadStatement`] or
-//!   [`RetentionStatement`]; [`auditlog_shared::wire::SignedHead`] documents it for clients.
+//! - The statement signed is `auditlog_shared::wire::chain_statement` (a head, or a retention
+//!   watermark); [`auditlog_shared::wire::SignedHead`] documents it for clients.
 //! - Retired keys stay trusted for verification (`--trusted-chain-key`), so rotation keeps every
 //!   old signature checkable.
 
@@ -42,35 +42,6 @@ use sha2::{Digest as _, Sha256};
 
 /// A `head` checkpoint row is kept every this many entries of a project.
 pub const CHECKPOINT_EVERY: i64 = 1_000;
-
-/// What a head signature covers.
-#[derive(Serialize)]
-pub struct HeadStatement<'a> {
-    pub kind: &'static str,
-    pub project_id: i64,
-    pub chain_seq: i64,
-    pub entry_hash: &'a str,
-    pub signed_at: i64,
-}
-
-/// What a retention checkpoint's signature covers: entries up to and including `chain_seq`
-/// (whose hash was `entry_hash`) were removed by retention.
-#[derive(Serialize)]
-pub struct RetentionStatement<'a> {
-    pub kind: &'static str,
-    pub project_id: i64,
-    pub chain_seq: i64,
-    pub entry_hash: &'a str,
-    pub signed_at: i64,
-}
-
-impl HeadStatement<'_> {
-    pub const KIND: &'static str = "auditlog.head.v1";
-}
-
-impl RetentionStatement<'_> {
-    pub const KIND: &'static str = "auditlog.retention.v1";
-}
 
 /// What the anchor remembers of a project.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,19 +121,28 @@ impl ChainSigner {
         &self.key_id
     }
 
-    /// Signs a head: `(key_id, signature hex)`.
-    pub fn sign_head(&self, statement: &HeadStatement<'_>) -> (String, String) {
-        self.sign(&head_message(
-            statement.project_id,
-            statement.chain_seq,
-            statement.entry_hash,
-            statement.signed_at,
-        ))
+    /// Signs a project's head: `(key_id, signature hex)`.
+    pub fn sign_head(
+        &self,
+        project_id: i64,
+        chain_seq: i64,
+        entry_hash: &str,
+        signed_at: i64,
+    ) -> (String, String) {
+        self.sign(&head_message(project_id, chain_seq, entry_hash, signed_at))
     }
 
-    /// Signs a retention checkpoint: `(key_id, signature hex)`.
-    pub fn sign_retention(&self, statement: &RetentionStatement<'_>) -> (String, String) {
-        self.sign(&canonical(statement))
+    /// Signs a retention watermark: `(key_id, signature hex)`.
+    pub fn sign_retention(
+        &self,
+        project_id: i64,
+        chain_seq: i64,
+        entry_hash: &str,
+        signed_at: i64,
+    ) -> (String, String) {
+        self.sign(&retention_message(
+            project_id, chain_seq, entry_hash, signed_at,
+        ))
     }
 
     fn sign(&self, message: &[u8]) -> (String, String) {
@@ -292,11 +272,6 @@ impl ChainSigner {
     }
 }
 
-/// The canonical JSON of a statement: serde's field order, no whitespace.
-pub fn canonical<T: Serialize>(statement: &T) -> Vec<u8> {
-    serde_json::to_vec(statement).expect("plain data serializes")
-}
-
 /// The signed head statement of a head, as the verifier rebuilds it.
 pub fn head_message(project_id: i64, chain_seq: i64, entry_hash: &str, signed_at: i64) -> Vec<u8> {
     auditlog_shared::wire::head_statement(project_id, chain_seq, entry_hash, signed_at).into_bytes()
@@ -309,13 +284,14 @@ pub fn retention_message(
     entry_hash: &str,
     signed_at: i64,
 ) -> Vec<u8> {
-    canonical(&RetentionStatement {
-        kind: RetentionStatement::KIND,
+    auditlog_shared::wire::chain_statement(
+        auditlog_shared::wire::RETENTION_STATEMENT_KIND,
         project_id,
         chain_seq,
         entry_hash,
         signed_at,
-    })
+    )
+    .into_bytes()
 }
 
 /// The signing seed of a server configured with only a secret key.
@@ -362,14 +338,7 @@ mod tests {
     #[test]
     fn a_signed_head_verifies_and_any_change_does_not() {
         let signer = ChainSigner::from_seed([7; 32], &[]).unwrap();
-        let statement = HeadStatement {
-            kind: HeadStatement::KIND,
-            project_id: 3,
-            chain_seq: 10,
-            entry_hash: "ab",
-            signed_at: 42,
-        };
-        let (key_id, signature) = signer.sign_head(&statement);
+        let (key_id, signature) = signer.sign_head(3, 10, "ab", 42);
         let mut head = SignedHead {
             project_id: 3,
             chain_seq: 10,
@@ -390,13 +359,7 @@ mod tests {
     #[test]
     fn retired_keys_stay_trusted_and_strangers_are_not() {
         let old = ChainSigner::from_seed([1; 32], &[]).unwrap();
-        let (key_id, signature) = old.sign_head(&HeadStatement {
-            kind: HeadStatement::KIND,
-            project_id: 1,
-            chain_seq: 1,
-            entry_hash: "x",
-            signed_at: 1,
-        });
+        let (key_id, signature) = old.sign_head(1, 1, "x", 1);
         let retired = old.public_keys()[0].public_key.clone();
         let rotated = ChainSigner::from_seed([2; 32], &[retired]).unwrap();
         let message = head_message(1, 1, "x", 1);

@@ -22,7 +22,7 @@ use diesel::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::capture::chain::{self, HashedFields, GENESIS_HASH};
-use crate::capture::checkpoint::{self, ChainSigner, HeadStatement};
+use crate::capture::checkpoint::{self, ChainSigner};
 use crate::db::schema::{audit_chain_heads, audit_checkpoints, audit_entries};
 use crate::db::{DbConnection, DbPool};
 
@@ -286,13 +286,7 @@ pub fn append_in_transaction(
     crate::audit_log::rollup::record(conn, entries)?;
     let mut signed = Vec::with_capacity(heads.len());
     for (project_id, (before, seq, hash, signed_at)) in heads {
-        let (key_id, signature) = signer.sign_head(&HeadStatement {
-            kind: HeadStatement::KIND,
-            project_id,
-            chain_seq: seq,
-            entry_hash: &hash,
-            signed_at,
-        });
+        let (key_id, signature) = signer.sign_head(project_id, seq, &hash, signed_at);
         diesel::update(audit_chain_heads::table.find(project_id))
             .set((
                 audit_chain_heads::chain_seq.eq(seq),
