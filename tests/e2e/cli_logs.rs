@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use auditlog_shared::wire::{AuditEntry, AuditPage, Role};
-use auditlog_tests::{binary, sign_in, AdminAccount, Backend};
+use auditlog_tests::{binary, sign_in, AdminAccount, Backend, StoredDatabase};
 use reqwest::StatusCode;
 
 use crate::{runtime, RunningServer};
@@ -259,11 +259,20 @@ fn logs_list_and_export_read_dashboard_urls_and_filter_flags() {
     let listed = cli.page(&["--query", "range=24h", "--not-method", "GET"]);
     assert_eq!(listed.next, None, "one page holds them all");
     assert_eq!(rows, listed.entries.len(), "{csv}");
+    let manifest = downloads.path().join("out.csv.manifest.json");
     assert_eq!(
         wrote.trim(),
-        format!("Wrote {rows} rows to {} ({rows} matched)", out.display())
+        format!(
+            "Wrote {rows} rows to {} ({rows} matched)\nWrote the signed manifest to {} (check \
+             the file with `auditlog export verify`)",
+            out.display(),
+            manifest.display()
+        )
     );
-    assert_eq!(file_names(downloads.path()), vec!["out.csv".to_string()]);
+    assert_eq!(
+        file_names(downloads.path()),
+        vec!["out.csv".to_string(), "out.csv.manifest.json".to_string()]
+    );
 
     // Without --output, the server's file name in the current directory.
     let wrote = cli.ok_in(
@@ -283,8 +292,15 @@ fn logs_list_and_export_read_dashboard_urls_and_filter_flags() {
         .find(|name| name.ends_with(".ndjson"))
         .unwrap_or_else(|| panic!("no NDJSON file in {names:?}: {wrote}"));
     assert!(ndjson.starts_with("auditlog-"), "{ndjson}");
-    assert_eq!(names.len(), 2, "{names:?}");
-    assert_eq!(wrote.trim(), format!("Wrote 1 row to {ndjson} (1 matched)"));
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(
+        names.contains(&format!("{ndjson}.manifest.json")),
+        "{names:?}"
+    );
+    assert!(
+        wrote.starts_with(&format!("Wrote 1 row to {ndjson} (1 matched)\n")),
+        "{wrote}"
+    );
     let exported: serde_json::Value = serde_json::from_str(
         std::fs::read_to_string(downloads.path().join(ndjson))
             .unwrap()
@@ -306,4 +322,194 @@ fn logs_list_and_export_read_dashboard_urls_and_filter_flags() {
         stderr.contains("`status`") && stderr.contains("7xx"),
         "{stderr}"
     );
+}
+
+/// Runs `auditlog export verify` and returns its exit code and what it printed (both streams).
+fn export_verify(cli: &Cli, args: &[&str]) -> (Option<i32>, String) {
+    let mut all_args = vec!["export", "verify"];
+    all_args.extend_from_slice(args);
+    let output = cli.run(&all_args);
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), printed)
+}
+
+/// An exported file is checked offline against its signed manifest: the untouched file passes;
+/// an edited row, a removed row, a forged manifest, an unknown key and a row altered in the
+/// database before the export all fail with exit code 3 and say what is wrong.
+fn exports_verify_offline_and_tampering_is_found(backend: Backend) {
+    let static_dir = tempfile::tempdir().unwrap();
+    let admin = AdminAccount::ada();
+    let (running, project_id) =
+        RunningServer::with_admin(backend, static_dir.path().to_path_buf(), &admin);
+    let client = reqwest::Client::new();
+    let session = runtime()
+        .block_on(async { sign_in(&client, running.url(), &admin.email, &admin.password).await });
+    let secret = runtime()
+        .block_on(session.create_token(&client, project_id, "cli-admin", Role::Admin))
+        .secret;
+    let cli = Cli::new();
+    cli.ok(&["login", "--url", running.url(), "--token", &secret]);
+    cli.ok(&["apps", "create", "web", "--image", "registry/web:1"]);
+    cli.ok(&["clusters", "create", "c1", "--region", "eu"]);
+    let enabled = runtime().block_on(async {
+        session
+            .authorize(client.patch(session.project_url(project_id, "/settings")))
+            .json(&serde_json::json!({ "audit_export_enabled": true }))
+            .send()
+            .await
+            .expect("the settings request is answered")
+    });
+    assert_eq!(enabled.status(), StatusCode::OK);
+    let downloads = tempfile::tempdir().expect("a temporary directory");
+    let path = |name: &str| downloads.path().join(name).to_str().unwrap().to_string();
+
+    // The export and its manifest, checked once on download and again offline.
+    let all = path("all.ndjson");
+    cli.ok(&[
+        "logs", "export", "--format", "ndjson", "--range", "1h", "-o", &all,
+    ]);
+    let (code, printed) = export_verify(&cli, &[&all]);
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(
+        printed.starts_with("OK: the export the server signed: ")
+            && printed.contains(&format!("of project {project_id} for `range=1h`"))
+            && printed.contains("every row's hash recomputed"),
+        "{printed}"
+    );
+    let csv = path("posts.csv");
+    cli.ok(&[
+        "logs", "export", "--format", "csv", "--method", "POST", "-o", &csv,
+    ]);
+    let (code, printed) = export_verify(&cli, &[&csv]);
+    assert_eq!(code, Some(0), "{printed}");
+
+    // Another machine knows no keys until it is given the server's.
+    let stranger = Cli::new();
+    let (code, printed) = export_verify(&stranger, &[&all]);
+    assert_eq!(code, Some(3), "{printed}");
+    assert!(
+        printed.contains("which the server does not publish"),
+        "{printed}"
+    );
+    let keys_file = path("keys.json");
+    let keys = runtime().block_on(async {
+        client
+            .get(format!("{}/api/v1/audit-log-keys", running.url()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    std::fs::write(&keys_file, keys).unwrap();
+    let (code, printed) = export_verify(&stranger, &[&all, "--keys", &keys_file]);
+    assert_eq!(code, Some(0), "{printed}");
+
+    let original = std::fs::read_to_string(&all).unwrap();
+    let manifest_text = std::fs::read_to_string(format!("{all}.manifest.json")).unwrap();
+    let lines: Vec<&str> = original.lines().collect();
+    assert!(lines.len() >= 4, "{original}");
+    let copy_with = |name: &str, text: &str| {
+        let file = path(name);
+        std::fs::write(&file, text).unwrap();
+        std::fs::write(format!("{file}.manifest.json"), &manifest_text).unwrap();
+        file
+    };
+
+    // One field of one row changed: the digest differs, and the row says where.
+    let edited = copy_with(
+        "edited.ndjson",
+        &original.replacen("\"cluster.create\"", "\"cluster.delete\"", 1),
+    );
+    let (code, printed) = export_verify(&cli, &[&edited]);
+    assert_eq!(code, Some(3), "{printed}");
+    assert!(
+        printed.contains("SHA-256 is not the export's")
+            && printed.contains("do not match its hash"),
+        "{printed}"
+    );
+
+    // The oldest row removed: the file is short.
+    let shortened = copy_with(
+        "short.ndjson",
+        &format!("{}\n", lines[..lines.len() - 1].join("\n")),
+    );
+    let (code, printed) = export_verify(&cli, &[&shortened]);
+    assert_eq!(code, Some(3), "{printed}");
+    assert!(printed.contains("fewer than the export's"), "{printed}");
+
+    // The manifest rewritten to match the short file: its signature no longer verifies.
+    let mut forged: serde_json::Value = serde_json::from_str(&manifest_text).unwrap();
+    let short_bytes = std::fs::read(&shortened).unwrap();
+    forged["bytes"] = short_bytes.len().into();
+    forged["rows"] = (lines.len() - 1).into();
+    forged["sha256"] = sha256_hex(&short_bytes).into();
+    let forged_manifest = path("forged.manifest.json");
+    std::fs::write(&forged_manifest, forged.to_string()).unwrap();
+    let (code, printed) = export_verify(&cli, &[&shortened, "--manifest", &forged_manifest]);
+    assert_eq!(code, Some(3), "{printed}");
+    assert!(
+        printed.contains("the manifest: its signature does not verify"),
+        "{printed}"
+    );
+
+    // A CSV row edited.
+    let csv_text = std::fs::read_to_string(&csv).unwrap();
+    let csv_manifest = std::fs::read_to_string(format!("{csv}.manifest.json")).unwrap();
+    let edited_csv = path("edited.csv");
+    std::fs::write(&edited_csv, csv_text.replacen("POST", "GET", 1)).unwrap();
+    std::fs::write(format!("{edited_csv}.manifest.json"), csv_manifest).unwrap();
+    let (code, printed) = export_verify(&cli, &[&edited_csv]);
+    assert_eq!(code, Some(3), "{printed}");
+
+    // A row altered in the database (its hash left as it was) before an export: the server
+    // sends it as stored and signs what it sent, but the row's own hash gives it away, on
+    // download and offline.
+    let mut database = StoredDatabase::open(running.database_url());
+    // Someone with database access lifts the append-only trigger first.
+    database.execute(match backend {
+        Backend::Sqlite => "DROP TRIGGER audit_entries_append_only",
+        Backend::Postgres => "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only",
+    });
+    let altered = database.execute(&format!(
+        "UPDATE audit_entries SET actor_name = 'Eve' WHERE project_id = {project_id} \
+         AND action = 'cluster.create'"
+    ));
+    assert_eq!(altered, 1);
+    let after = path("after.ndjson");
+    let stderr = cli.fails(&[
+        "logs", "export", "--format", "ndjson", "--range", "1h", "-o", &after,
+    ]);
+    assert!(
+        stderr.contains("does not match the manifest the server signed")
+            && stderr.contains("altered after it was recorded"),
+        "{stderr}"
+    );
+    let (code, printed) = export_verify(&cli, &[&after]);
+    assert_eq!(code, Some(3), "{printed}");
+    assert!(
+        printed.contains("the server exported a row that was altered after it was recorded")
+            && printed.contains("do not match its hash"),
+        "{printed}"
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn exports_verify_offline_and_tampering_is_found_on_sqlite() {
+    exports_verify_offline_and_tampering_is_found(Backend::Sqlite);
+}
+
+#[test]
+fn exports_verify_offline_and_tampering_is_found_on_postgres() {
+    exports_verify_offline_and_tampering_is_found(Backend::Postgres);
 }

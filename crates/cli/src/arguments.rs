@@ -58,6 +58,33 @@ pub enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Work with exported files (`auditlog logs export` downloads them).
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+}
+
+/// The commands under `auditlog export`.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Check an exported file offline against its signed manifest; exits with code 3 when it is
+    /// not the export the server signed (altered, cut short, or rows altered before export).
+    Verify(ExportVerifyArguments),
+}
+
+/// The arguments of `auditlog export verify`.
+#[derive(Clone, Debug, Args)]
+pub struct ExportVerifyArguments {
+    /// The exported CSV or NDJSON file.
+    pub file: std::path::PathBuf,
+    /// The manifest; `<FILE>.manifest.json` by default.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<std::path::PathBuf>,
+    /// The server's public keys, as `GET /api/v1/audit-log-keys` answers them. By default, the
+    /// keys this client saw when it exported or verified (kept in its configuration directory).
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<std::path::PathBuf>,
 }
 
 /// The arguments of `auditlog login`; the server URL and the project are global options.
@@ -320,6 +347,10 @@ pub struct ExportArguments {
     /// or '-' for standard output. By default, the suggested file name in the current directory.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
+    /// Where to write the export's signed manifest (for `auditlog export verify`). By default
+    /// `<FILE>.manifest.json` next to the file; with '-o -', only when this flag is given.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub query: QueryArguments,
 }

@@ -127,7 +127,7 @@ fn create_private_directory(directory: &Path) -> io::Result<()> {
 
 /// Writes a file that only its owner may read or write (mode 0600 on unix), even when a file was
 /// already there with wider permissions.
-fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -157,13 +157,7 @@ pub fn verified_heads_path(config_directory: &Path) -> PathBuf {
 pub fn load_verified_heads(
     config_directory: &Path,
 ) -> anyhow::Result<std::collections::BTreeMap<String, auditlog_shared::wire::SignedHead>> {
-    let path = verified_heads_path(config_directory);
-    match fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .with_context(|| format!("{} is damaged; delete it to start over", path.display())),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Default::default()),
-        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
-    }
+    load_remembered(&verified_heads_path(config_directory))
 }
 
 /// Stores the remembered heads (written aside, then renamed; mode 0600).
@@ -171,19 +165,64 @@ pub fn save_verified_heads(
     config_directory: &Path,
     heads: &std::collections::BTreeMap<String, auditlog_shared::wire::SignedHead>,
 ) -> anyhow::Result<()> {
-    let path = verified_heads_path(config_directory);
+    save_remembered(&verified_heads_path(config_directory), heads)
+}
+
+/// The file holding the chain-signing public keys each server published, by server URL: what
+/// `auditlog export verify` checks signatures with when no `--keys` file is given.
+pub fn chain_keys_path(config_directory: &Path) -> PathBuf {
+    config_directory.join("auditlog").join("chain-keys.json")
+}
+
+/// The remembered keys, by server URL; empty when there are none.
+pub fn load_chain_keys(
+    config_directory: &Path,
+) -> anyhow::Result<std::collections::BTreeMap<String, Vec<auditlog_shared::wire::ChainKey>>> {
+    load_remembered(&chain_keys_path(config_directory))
+}
+
+/// Adds the keys a server publishes now to those remembered for it (a key it retired stays
+/// trusted for what it signed).
+pub fn remember_chain_keys(
+    config_directory: &Path,
+    url: &str,
+    keys: &[auditlog_shared::wire::ChainKey],
+) -> anyhow::Result<()> {
+    let mut remembered = load_chain_keys(config_directory)?;
+    let known = remembered.entry(url.to_string()).or_default();
+    for key in keys {
+        match known.iter_mut().find(|k| k.key_id == key.key_id) {
+            Some(existing) => *existing = key.clone(),
+            None => known.push(key.clone()),
+        }
+    }
+    save_remembered(&chain_keys_path(config_directory), &remembered)
+}
+
+/// A JSON file this client keeps, or the empty value when it does not exist yet.
+fn load_remembered<T: serde::de::DeserializeOwned + Default>(path: &Path) -> anyhow::Result<T> {
+    match fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .with_context(|| format!("{} is damaged; delete it to start over", path.display())),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(T::default()),
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Stores a JSON file this client keeps (written aside, then renamed; mode 0600).
+fn save_remembered<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     let directory = path
         .parent()
-        .context("the heads file path has no parent directory")?;
+        .context("the file path has no parent directory")?;
     create_private_directory(directory)
         .with_context(|| format!("cannot create {}", directory.display()))?;
-    let temporary_path = directory.join("verified-heads.json.tmp");
+    let temporary_path = path.with_extension("json.tmp");
     write_private_file(
         &temporary_path,
-        serde_json::to_string_pretty(heads)?.as_bytes(),
+        serde_json::to_string_pretty(value)?.as_bytes(),
     )
     .with_context(|| format!("cannot write {}", temporary_path.display()))?;
-    fs::rename(&temporary_path, &path)
+    fs::rename(&temporary_path, path)
         .with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }

@@ -461,6 +461,92 @@ pub struct ChainKey {
     pub current: bool,
 }
 
+/// The kind of a signed export manifest.
+pub const EXPORT_STATEMENT_KIND: &str = "auditlog.export.v1";
+
+/// `GET …/audit-logs/exports/{export_id}/manifest`: what one export held, signed by the server
+/// when the download ended. `auditlog export verify` checks a file against it offline.
+///
+/// The signature covers [`ExportManifest::statement`]: the compact JSON of every field but
+/// `key_id` and `signature`, keys in the order below.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportManifest {
+    /// Always `auditlog.export.v1`.
+    pub kind: String,
+    pub export_id: String,
+    pub project_id: i64,
+    /// The canonical query string the export answered (its filters, search and window).
+    pub query: String,
+    /// The window after retention, microseconds since the epoch, half-open `[from, to)`.
+    pub from: i64,
+    pub to: i64,
+    /// `csv` or `ndjson`.
+    pub format: String,
+    /// Data rows in the file (a CSV file's header row is not one).
+    pub rows: u64,
+    /// Entries that matched the query; more than `rows` when the export was cut.
+    pub matched: u64,
+    pub truncated: bool,
+    /// The file's length and SHA-256 (lowercase hex).
+    pub bytes: u64,
+    pub sha256: String,
+    /// The lowest and highest chain position among the rows.
+    pub first_seq: Option<i64>,
+    pub last_seq: Option<i64>,
+    /// When the export ended, microseconds since the epoch.
+    pub created_at: i64,
+    /// The project's signed chain head when the export ended.
+    pub head: Option<SignedHead>,
+    pub key_id: String,
+    /// The Ed25519 signature of the statement, hex.
+    pub signature: String,
+}
+
+impl ExportManifest {
+    /// The exact bytes the signature covers.
+    pub fn statement(&self) -> String {
+        #[derive(Serialize)]
+        struct Statement<'a> {
+            kind: &'a str,
+            export_id: &'a str,
+            project_id: i64,
+            query: &'a str,
+            from: i64,
+            to: i64,
+            format: &'a str,
+            rows: u64,
+            matched: u64,
+            truncated: bool,
+            bytes: u64,
+            sha256: &'a str,
+            first_seq: Option<i64>,
+            last_seq: Option<i64>,
+            created_at: i64,
+            head: Option<&'a SignedHead>,
+        }
+        serde_json::to_string(&Statement {
+            kind: &self.kind,
+            export_id: &self.export_id,
+            project_id: self.project_id,
+            query: &self.query,
+            from: self.from,
+            to: self.to,
+            format: &self.format,
+            rows: self.rows,
+            matched: self.matched,
+            truncated: self.truncated,
+            bytes: self.bytes,
+            sha256: &self.sha256,
+            first_seq: self.first_seq,
+            last_seq: self.last_seq,
+            created_at: self.created_at,
+            head: self.head.as_ref(),
+        })
+        .expect("plain data serializes")
+    }
+}
+
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokenLink {
@@ -557,6 +643,12 @@ pub struct AuditEntry {
     /// For an ingested event (source `ingest`): the id of the API token that sent it.
     #[serde(default)]
     pub ingested_by_token_id: Option<i64>,
+    /// The entry's position in its project's hash chain (from 1).
+    pub chain_seq: i64,
+    /// The hash of the entry before it in the chain (all zeros for the first).
+    pub prev_hash: String,
+    /// The entry's own hash: see [`crate::chain`] for how anyone recomputes it.
+    pub entry_hash: String,
 }
 
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]

@@ -1,18 +1,26 @@
 //! Export: the query's entries as CSV or NDJSON, newest first, capped at
-//! [`EXPORT_CAP`] rows, streamed in chunks as they are read.
+//! [`EXPORT_CAP`] rows, streamed in chunks as they are read, and the signed manifest of each
+//! completed export (what it answered, how many rows, the file's SHA-256, the chain positions it
+//! covers and the project's signed head), which clients check the file against offline.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use actix_web::web::Bytes;
-use auditlog_shared::wire::AuditEntry;
+use anyhow::Context as _;
+use auditlog_shared::wire::{AuditEntry, ExportManifest, EXPORT_STATEMENT_KIND};
 use diesel::prelude::*;
+use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
-use crate::audit_log::{filtered, EntryRow};
+use crate::audit_log::{filtered, signing, EntryRow};
 use crate::audit_query::ValidatedQuery;
+use crate::capture::checkpoint::ChainSigner;
+use crate::clock::Clock;
 use crate::db::schema::audit_entries::dsl::{id, ts};
-use crate::db::DbPool;
+use crate::db::schema::audit_export_manifests;
+use crate::db::{DbConnection, DbPool};
 
 /// The most rows one export holds.
 pub const EXPORT_CAP: i64 = 10_000;
@@ -20,7 +28,7 @@ pub const EXPORT_CAP: i64 = 10_000;
 const CHUNK: i64 = 1_000;
 
 /// The stable column order of CSV exports (documented in the README).
-pub const CSV_COLUMNS: [&str; 21] = [
+pub const CSV_COLUMNS: [&str; 24] = [
     "id",
     "timestamp",
     "actor_kind",
@@ -42,6 +50,9 @@ pub const CSV_COLUMNS: [&str; 21] = [
     "request_id",
     "duration_ms",
     "ingested_by_token_id",
+    "chain_seq",
+    "prev_hash",
+    "entry_hash",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,40 +96,64 @@ impl futures_core::Stream for ExportStream {
     }
 }
 
-/// Starts reading the first `rows` matching entries on a blocking thread and returns the stream
-/// of their encoding. A failure midway ends the stream with an error (the client sees a
-/// truncated download, never a silently short one).
-pub fn stream(
-    pool: DbPool,
-    project_id: i64,
-    validated: ValidatedQuery,
-    format: ExportFormat,
-    rows: i64,
-) -> ExportStream {
+/// What one export writes and what its manifest states.
+pub struct ExportJob {
+    pub pool: DbPool,
+    pub project_id: i64,
+    pub validated: ValidatedQuery,
+    pub format: ExportFormat,
+    /// Rows the file holds: the matches, up to [`EXPORT_CAP`].
+    pub rows: i64,
+    pub matched: i64,
+    /// The id the manifest is stored and fetched under (unguessable: it names a project's data).
+    pub export_id: String,
+    pub signer: Arc<ChainSigner>,
+    pub clock: Clock,
+}
+
+/// A fresh export id: a random (version 4) UUID, lowercase and hyphenated.
+pub fn new_export_id() -> String {
+    uuid::Uuid::new_v4().hyphenated().to_string()
+}
+
+/// Whether `text` is an export id as [`new_export_id`] spells it.
+pub fn is_export_id(text: &str) -> bool {
+    uuid::Uuid::try_parse(text).is_ok_and(|parsed| parsed.hyphenated().to_string() == text)
+}
+
+/// Starts reading the job's rows on a blocking thread and returns the stream of their encoding.
+///
+/// The bytes sent are hashed as they go; when the last row is sent, the signed manifest is
+/// stored before the stream ends, so a client that read the whole file can always fetch it. A
+/// failure midway (or while storing the manifest) ends the stream with an error: the client sees
+/// a truncated download, never a silently short one.
+pub fn stream(job: ExportJob) -> ExportStream {
     let (sender, receiver) = mpsc::channel(4);
     std::thread::spawn(move || {
         let result = (|| -> anyhow::Result<()> {
-            let mut conn = pool.get()?;
+            let mut conn = job.pool.get()?;
+            let mut file = FileDigest::default();
             let mut sent = 0i64;
             let mut after: Option<(i64, i64)> = None;
-            if format == ExportFormat::Csv {
+            let send = |file: &mut FileDigest, bytes: Bytes| -> bool {
+                file.add(&bytes);
+                sender.blocking_send(Ok(bytes)).is_ok()
+            };
+            if job.format == ExportFormat::Csv {
                 let mut writer = csv::Writer::from_writer(Vec::new());
                 writer.write_record(CSV_COLUMNS)?;
-                if sender
-                    .blocking_send(Ok(Bytes::from(writer.into_inner()?)))
-                    .is_err()
-                {
-                    return Ok(());
+                if !send(&mut file, Bytes::from(writer.into_inner()?)) {
+                    return Ok(()); // The client went away.
                 }
             }
-            while sent < rows {
-                let mut query = filtered(project_id, &validated, None);
+            while sent < job.rows {
+                let mut query = filtered(job.project_id, &job.validated, None);
                 if let Some((t, i)) = after {
                     query = query.filter(ts.lt(t).or(ts.eq(t).and(id.lt(i))));
                 }
                 let chunk: Vec<EntryRow> = query
                     .order((ts.desc(), id.desc()))
-                    .limit(CHUNK.min(rows - sent))
+                    .limit(CHUNK.min(job.rows - sent))
                     .select(EntryRow::as_select())
                     .load(&mut conn)?;
                 if chunk.is_empty() {
@@ -126,11 +161,21 @@ pub fn stream(
                 }
                 sent += chunk.len() as i64;
                 after = chunk.last().map(|row| (row.ts, row.id));
-                let bytes = encode(format, chunk.into_iter().map(AuditEntry::from))?;
-                if sender.blocking_send(Ok(bytes)).is_err() {
-                    return Ok(()); // The client went away.
+                for row in &chunk {
+                    file.cover(row.chain_seq);
+                }
+                let bytes = encode(job.format, chunk.into_iter().map(AuditEntry::from))?;
+                if !send(&mut file, bytes) {
+                    return Ok(());
                 }
             }
+            let manifest = store_manifest(&mut conn, &job, file, sent)?;
+            tracing::info!(
+                export_id = %manifest.export_id,
+                rows = manifest.rows,
+                sha256 = %manifest.sha256,
+                "export complete"
+            );
             Ok(())
         })();
         if let Err(error) = result {
@@ -139,6 +184,85 @@ pub fn stream(
         }
     });
     ExportStream(receiver)
+}
+
+/// The manifest stored under `export_id` in `project_id`, if any.
+pub fn load_manifest(
+    conn: &mut DbConnection,
+    project_id: i64,
+    export_id: &str,
+) -> anyhow::Result<Option<ExportManifest>> {
+    let text: Option<String> = audit_export_manifests::table
+        .filter(audit_export_manifests::export_id.eq(export_id))
+        .filter(audit_export_manifests::project_id.eq(project_id))
+        .select(audit_export_manifests::manifest)
+        .first(conn)
+        .optional()?;
+    text.map(|text| serde_json::from_str(&text).context("a stored export manifest is damaged"))
+        .transpose()
+}
+
+/// The running SHA-256 and length of the file, and the chain positions its rows cover.
+#[derive(Default)]
+struct FileDigest {
+    hasher: Sha256,
+    bytes: u64,
+    first_seq: Option<i64>,
+    last_seq: Option<i64>,
+}
+
+impl FileDigest {
+    fn add(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.bytes += bytes.len() as u64;
+    }
+
+    fn cover(&mut self, chain_seq: i64) {
+        self.first_seq = Some(self.first_seq.map_or(chain_seq, |s| s.min(chain_seq)));
+        self.last_seq = Some(self.last_seq.map_or(chain_seq, |s| s.max(chain_seq)));
+    }
+}
+
+/// Signs and stores the manifest of a completed export.
+fn store_manifest(
+    conn: &mut DbConnection,
+    job: &ExportJob,
+    file: FileDigest,
+    rows: i64,
+) -> anyhow::Result<ExportManifest> {
+    let head = signing::signed_head(conn, job.project_id)?;
+    let created_at = job.clock.now_micros();
+    let mut manifest = ExportManifest {
+        kind: EXPORT_STATEMENT_KIND.to_string(),
+        export_id: job.export_id.clone(),
+        project_id: job.project_id,
+        query: job.validated.query.to_query_string(),
+        from: job.validated.window.from.timestamp_micros(),
+        to: job.validated.window.to.timestamp_micros(),
+        format: job.format.extension().to_string(),
+        rows: rows as u64,
+        matched: job.matched as u64,
+        truncated: job.matched > rows,
+        bytes: file.bytes,
+        sha256: hex::encode(file.hasher.finalize()),
+        first_seq: file.first_seq,
+        last_seq: file.last_seq,
+        created_at,
+        head,
+        key_id: String::new(),
+        signature: String::new(),
+    };
+    job.signer.sign_export(&mut manifest);
+    diesel::insert_into(audit_export_manifests::table)
+        .values((
+            audit_export_manifests::export_id.eq(&manifest.export_id),
+            audit_export_manifests::project_id.eq(manifest.project_id),
+            audit_export_manifests::created_at.eq(created_at),
+            audit_export_manifests::manifest.eq(serde_json::to_string(&manifest)?),
+        ))
+        .execute(conn)
+        .context("cannot store the export manifest")?;
+    Ok(manifest)
 }
 
 fn encode(
@@ -192,6 +316,9 @@ pub fn csv_record(entry: &AuditEntry) -> Vec<String> {
         entry.request_id.clone(),
         format!("{:.3}", entry.duration_ms),
         number(entry.ingested_by_token_id),
+        entry.chain_seq.to_string(),
+        entry.prev_hash.clone(),
+        entry.entry_hash.clone(),
     ]
     .into_iter()
     .map(neutralize)

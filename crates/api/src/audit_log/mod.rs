@@ -307,6 +307,9 @@ pub struct EntryRow {
     pub request_id: String,
     pub duration_us: i64,
     pub ingested_by_token_id: Option<i64>,
+    pub chain_seq: i64,
+    pub prev_hash: String,
+    pub entry_hash: String,
 }
 
 impl From<EntryRow> for AuditEntry {
@@ -339,6 +342,9 @@ impl From<EntryRow> for AuditEntry {
             request_id: row.request_id,
             duration_ms: row.duration_us as f64 / 1000.0,
             ingested_by_token_id: row.ingested_by_token_id,
+            chain_seq: row.chain_seq,
+            prev_hash: row.prev_hash,
+            entry_hash: row.entry_hash,
         }
     }
 }

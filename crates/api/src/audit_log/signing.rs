@@ -249,16 +249,32 @@ pub fn check(
     }
 
     if head.chain_seq > 0 {
-        report.signed_head = Some(SignedHead {
+        report.signed_head = Some(head.into());
+    }
+    Ok(report)
+}
+
+/// The project's chain head as the server signed it, when the project has entries.
+pub fn signed_head(conn: &mut DbConnection, project_id: i64) -> QueryResult<Option<SignedHead>> {
+    let head: Option<HeadRow> = audit_chain_heads::table
+        .find(project_id)
+        .select(HeadRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(head.filter(|head| head.chain_seq > 0).map(SignedHead::from))
+}
+
+impl From<HeadRow> for SignedHead {
+    fn from(head: HeadRow) -> SignedHead {
+        SignedHead {
             project_id: head.project_id,
             chain_seq: head.chain_seq,
             entry_hash: head.entry_hash,
             signed_at: head.signed_at,
             key_id: head.key_id,
             signature: head.signature,
-        });
+        }
     }
-    Ok(report)
 }
 
 /// Signs, once, the chain heads of projects this server has no anchor for — a database from

@@ -223,7 +223,7 @@ const INTEGRATIONS: [RouteSpec; 5] = crud!(
     Admin
 );
 
-const OTHERS: [RouteSpec; 20] = [
+const OTHERS: [RouteSpec; 21] = [
     route(
         "GET",
         "",
@@ -374,6 +374,14 @@ const OTHERS: [RouteSpec; 20] = [
         "/audit-logs/export.{format}",
         "audit_log.export",
         "Export audit logs",
+        R::Project,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/audit-logs/exports/{export_id}/manifest",
+        "audit_log.export_manifest",
+        "View export manifest",
         R::Project,
         AtLeast(Admin),
     ),

@@ -1,63 +1,22 @@
 //! The per-project hash chain over audit entries and its verification.
 //!
 //! Each entry stores its position in its project's chain (`chain_seq`, from 1), the hash of the
-//! entry before it (`prev_hash`; the first entry links to [`GENESIS_HASH`]) and its own hash:
-//! `SHA-256(prev_hash || "\n" || canonical JSON of the entry's recorded fields)`. Altering any
+//! entry before it (`prev_hash`; the first entry links to [`GENESIS_HASH`]) and its own hash
+//! (`auditlog_shared::chain` defines it, for the server and its clients alike). Altering any
 //! recorded field breaks that entry's hash; deleting an entry leaves a gap in `chain_seq` and a
 //! `prev_hash` that no longer matches; deleting the newest entries leaves the chain short of the
 //! head kept in `audit_chain_heads`.
 
 use auditlog_shared::wire::{BrokenLink, VerifyReport};
 use diesel::prelude::*;
-use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 use crate::capture::writer::NewAuditEntry;
 use crate::db::schema::{audit_chain_heads, audit_entries};
 use crate::db::DbConnection;
 
-/// The `prev_hash` of a project's first entry.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// The fields an entry's hash covers, in their canonical order. `id` (assigned by the database)
-/// and `search_text` (derived from these fields) are not covered.
-#[derive(Debug, Serialize)]
-pub struct HashedFields<'a> {
-    pub project_id: i64,
-    pub chain_seq: i64,
-    pub ts: i64,
-    pub actor_kind: &'a str,
-    pub actor_id: Option<i64>,
-    pub actor_name: &'a str,
-    pub actor_email: Option<&'a str>,
-    pub source: &'a str,
-    pub method: &'a str,
-    pub path: &'a str,
-    pub route: &'a str,
-    pub action: &'a str,
-    pub status_code: i32,
-    pub resource_type: &'a str,
-    pub resource_id: Option<i64>,
-    pub resource_name: &'a str,
-    pub client_ip: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
-    pub request_id: &'a str,
-    pub duration_us: i64,
-    /// Only ingested events carry it, so the hashes of all other entries (and of every entry
-    /// written before it existed) are unchanged.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ingested_by_token_id: Option<i64>,
-}
-
-/// The hash of an entry given the hash of the one before it.
-pub fn entry_hash(prev_hash: &str, fields: &HashedFields<'_>) -> String {
-    let canonical = serde_json::to_vec(fields).expect("plain data serializes");
-    let mut hasher = Sha256::new();
-    hasher.update(prev_hash.as_bytes());
-    hasher.update(b"\n");
-    hasher.update(&canonical);
-    hex::encode(hasher.finalize())
-}
+// The hashing rules live in the shared crate, so that clients recompute an entry's hash exactly
+// as the server does.
+pub use auditlog_shared::chain::{entry_hash, HashedFields, GENESIS_HASH};
 
 /// A stored entry as verification reads it: its id and the fields it was written with.
 #[derive(Debug, Queryable, Selectable)]

@@ -145,6 +145,13 @@ impl ChainSigner {
         ))
     }
 
+    /// Signs an export manifest's statement, filling its `key_id` and `signature`.
+    pub fn sign_export(&self, manifest: &mut auditlog_shared::wire::ExportManifest) {
+        let (key_id, signature) = self.sign(manifest.statement().as_bytes());
+        manifest.key_id = key_id;
+        manifest.signature = signature;
+    }
+
     fn sign(&self, message: &[u8]) -> (String, String) {
         let signature = self.signing_key.sign(message);
         (self.key_id.clone(), hex::encode(signature.to_bytes()))

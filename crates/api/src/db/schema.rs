@@ -195,6 +195,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_export_manifests (export_id) {
+        export_id -> Text,
+        project_id -> BigInt,
+        created_at -> BigInt,
+        manifest -> Text,
+    }
+}
+
 diesel::joinable!(project_settings -> projects (project_id));
 diesel::joinable!(memberships -> projects (project_id));
 diesel::joinable!(memberships -> users (user_id));

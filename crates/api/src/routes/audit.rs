@@ -23,6 +23,7 @@ pub fn configure(routes: &mut ProjectRoutes) {
         .add("audit_log.facets", facets)
         .add("audit_log.verify", verify)
         .add("audit_log.export", export)
+        .add("audit_log.export_manifest", export_manifest)
         .add("audit_log.ingest", ingest);
 }
 
@@ -140,7 +141,20 @@ async fn export(
         day(validated.window.to),
         format.extension()
     );
-    let body = audit_log::export::stream(state.pool.clone(), project_id, validated, format, rows);
+    let export_id = audit_log::export::new_export_id();
+    let manifest_path =
+        format!("/api/v1/projects/{project_id}/audit-logs/exports/{export_id}/manifest");
+    let body = audit_log::export::stream(audit_log::export::ExportJob {
+        pool: state.pool.clone(),
+        project_id,
+        validated,
+        format,
+        rows,
+        matched,
+        export_id: export_id.clone(),
+        signer: state.chain_signer.clone(),
+        clock: state.clock.clone(),
+    });
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header((
@@ -150,8 +164,40 @@ async fn export(
         .insert_header(("x-audit-export-matched", matched.to_string()))
         .insert_header(("x-audit-export-rows", rows.to_string()))
         .insert_header(("x-audit-export-truncated", (matched > EXPORT_CAP).to_string()))
-        .insert_header(("access-control-expose-headers", "x-audit-export-matched, x-audit-export-rows, x-audit-export-truncated, content-disposition"))
+        .insert_header(("x-audit-export-id", export_id))
+        .insert_header(("link", format!("<{manifest_path}>; rel=\"describedby\"")))
+        .insert_header(("access-control-expose-headers", "x-audit-export-matched, x-audit-export-rows, x-audit-export-truncated, x-audit-export-id, link, content-disposition"))
         .streaming(body))
+}
+
+/// `GET …/audit-logs/exports/{export_id}/manifest`: the signed manifest of a completed export
+/// (its id is the `x-audit-export-id` header of the download). The manifest exists once the
+/// whole file was sent; an export cut short has none.
+async fn export_manifest(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let export_id = request
+        .match_info()
+        .get("export_id")
+        .unwrap_or_default()
+        .to_string();
+    if !audit_log::export::is_export_id(&export_id) {
+        return Err(ApiError::BadRequest {
+            detail: "an export id is a lowercase hyphenated UUID, as the `x-audit-export-id` header of the download gives it".into(),
+        });
+    }
+    let project_id = access.project_id;
+    let manifest = with_project_conn(&state, &access, move |conn| {
+        Ok(audit_log::export::load_manifest(
+            conn, project_id, &export_id,
+        )?)
+    })
+    .await?
+    // Unknown here: another project's export, one cut short (it has no manifest), or none.
+    .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(manifest))
 }
 
 /// `GET …/audit-logs/verify?<range>`: proves the window's entries complete and unaltered, or

@@ -398,6 +398,7 @@ fn catalog_route_types(
             "facets" => (None, schema::<Facets>(generator)),
             "verify" => (None, schema::<VerifyReport>(generator)),
             "export" => (None, Some(json!("text/csv"))),
+            "export_manifest" => (None, schema::<ExportManifest>(generator)),
             "ingest" => (
                 schema::<IngestBatch>(generator),
                 schema::<IngestReceipt>(generator),

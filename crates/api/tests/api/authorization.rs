@@ -41,10 +41,11 @@ fn encode_all(segment: &str, upper: bool) -> String {
 
 /// The spellings of `/api/v1/projects/{project}{suffix}` where `suffix` has literal segments and
 /// possibly the id `id`.
-fn spellings(project: i64, template: &str, id: i64) -> Vec<Spelling> {
+fn spellings(project: i64, template: &str, id: i64, export_id: &str) -> Vec<Spelling> {
     let canonical_suffix = template
         .replace("{id}", &id.to_string())
-        .replace("{format}", "csv");
+        .replace("{format}", "csv")
+        .replace("{export_id}", export_id);
     let base = |project: &str, suffix: &str| format!("/api/v1/projects/{project}{suffix}");
     let p = project.to_string();
     let mut all = Vec::new();
@@ -59,7 +60,10 @@ fn spellings(project: i64, template: &str, id: i64) -> Vec<Spelling> {
 
     // Literal segments of the suffix, re-spelled one way at a time.
     let segments: Vec<&str> = canonical_suffix.split('/').skip(1).collect();
-    let literal = |segment: &str| segment.chars().next().is_some_and(char::is_alphabetic);
+    // Ids are not literals, an export id (hex) included.
+    let literal = |segment: &str| {
+        segment.chars().next().is_some_and(char::is_alphabetic) && segment != export_id
+    };
     let respell = |change: &dyn Fn(&str) -> String| -> String {
         let mut out = String::new();
         for segment in &segments {
@@ -203,7 +207,7 @@ async fn respelled_paths_never_escape_the_role_check(backend: Backend) {
                 Permission::AtLeast(needed) => role >= needed,
                 Permission::Ingest => false,
             };
-            for spelling in spellings(project, route.template, fixture_id) {
+            for spelling in spellings(project, route.template, fixture_id, &fixtures.export_id) {
                 let what = format!(
                     "{round} {} {} ({})",
                     route.method, spelling.path, spelling.what

@@ -13,6 +13,8 @@ use crate::helpers::{Backend, Caller, TestApp};
 /// Ids of one fixture of each resource, made by the admin before a role's round.
 pub(crate) struct Fixtures {
     pub(crate) ids: HashMap<&'static str, i64>,
+    /// The id of a completed export, whose manifest exists.
+    pub(crate) export_id: String,
 }
 
 async fn create(admin: &Caller, project: i64, collection: &str, body: Value) -> i64 {
@@ -134,7 +136,19 @@ pub(crate) async fn fixtures(admin: &Caller, project: i64, round: &str) -> Fixtu
         "/invitations",
         pending["invitation"]["id"].as_i64().unwrap(),
     );
-    Fixtures { ids }
+    let export = admin
+        .get(&format!(
+            "/api/v1/projects/{project}/audit-logs/export.ndjson?range=1h"
+        ))
+        .await;
+    assert_eq!(export.status(), 200, "a fixture export");
+    let export_id = export.headers()["x-audit-export-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // Read to the end: the manifest is stored when the whole file was sent.
+    export.bytes().await.unwrap();
+    Fixtures { ids, export_id }
 }
 
 async fn invite(admin: &Caller, project: i64, email: &str) -> Value {
@@ -215,7 +229,8 @@ async fn every_role_against_every_route(backend: Backend) {
             let path = route
                 .template
                 .replace("{id}", &fixture_id.to_string())
-                .replace("{format}", "csv");
+                .replace("{format}", "csv")
+                .replace("{export_id}", &fixtures.export_id);
             let url = format!("/api/v1/projects/{project}{path}");
             let before = app.entries(project).len();
             let method = Method::from_bytes(route.method.as_bytes()).unwrap();

@@ -10,6 +10,7 @@ mod capture;
 mod chain;
 mod demo;
 mod errors;
+mod exports;
 mod headers;
 mod health;
 mod openapi;

@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 
 use super::{ProjectSession, EXIT_CODE_CHAIN_BROKEN};
 use crate::arguments::VerifyArguments;
-use crate::config::{load_verified_heads, save_verified_heads, verified_head_key};
+use crate::config::{
+    load_verified_heads, remember_chain_keys, save_verified_heads, verified_head_key,
+};
 use crate::output::print_json;
 
 /// Builds the query `auditlog logs verify` sends: `--query` when given, with its range replaced
@@ -117,6 +119,7 @@ pub async fn verify_chain(
             .get_json::<Vec<ChainKey>>("/api/v1/audit-log-keys")
             .await?
             .value;
+        remember_chain_keys(config_directory, session.client.base_url(), &keys)?;
         let key = verified_head_key(session.client.base_url(), session.project_id);
         let mut remembered = load_verified_heads(config_directory)?;
         match check_signed_head(head, &keys, remembered.get(&key)) {
@@ -153,35 +156,13 @@ pub fn check_signed_head(
     keys: &[ChainKey],
     previous: Option<&SignedHead>,
 ) -> Result<(), String> {
-    let statement = head.statement();
-    let key = keys
-        .iter()
-        .find(|key| key.key_id == head.key_id && key.algorithm == "ed25519")
-        .ok_or_else(|| {
-            format!(
-                "the head is signed with key {}, which the server does not publish",
-                head.key_id
-            )
-        })?;
-    let public: [u8; 32] = hex::decode(&key.public_key)
-        .ok()
-        .and_then(|bytes| bytes.try_into().ok())
-        .ok_or("the server published a malformed key")?;
-    let public = ed25519_dalek::VerifyingKey::from_bytes(&public)
-        .map_err(|_| "the server published a malformed key".to_string())?;
-    let signature: [u8; 64] = hex::decode(&head.signature)
-        .ok()
-        .and_then(|bytes| bytes.try_into().ok())
-        .ok_or("the head's signature is malformed")?;
-    public
-        .verify_strict(
-            statement.as_bytes(),
-            &ed25519_dalek::Signature::from_bytes(&signature),
-        )
-        .map_err(|_| {
-            "the head's signature does not verify: it was not signed by the server's key"
-                .to_string()
-        })?;
+    verify_signature(
+        keys,
+        &head.key_id,
+        head.statement().as_bytes(),
+        &head.signature,
+    )
+    .map_err(|problem| format!("the head: {problem}"))?;
     if let Some(previous) = previous {
         if head.chain_seq < previous.chain_seq {
             return Err(format!(
@@ -197,6 +178,40 @@ pub fn check_signed_head(
         }
     }
     Ok(())
+}
+
+/// Checks an Ed25519 signature (hex) of `message` by the key `key_id` among `keys`.
+pub fn verify_signature(
+    keys: &[ChainKey],
+    key_id: &str,
+    message: &[u8],
+    signature: &str,
+) -> Result<(), String> {
+    let key = keys
+        .iter()
+        .find(|key| key.key_id == key_id && key.algorithm == "ed25519")
+        .ok_or_else(|| {
+            format!(
+                "it is signed with key {key_id}, which the server does not publish (or this \
+                 client has not seen: give the server's keys with --keys)"
+            )
+        })?;
+    let public: [u8; 32] = hex::decode(&key.public_key)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or("the server published a malformed key")?;
+    let public = ed25519_dalek::VerifyingKey::from_bytes(&public)
+        .map_err(|_| "the server published a malformed key".to_string())?;
+    let signature: [u8; 64] = hex::decode(signature)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or("its signature is malformed")?;
+    public
+        .verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature))
+        .map_err(|_| {
+            "its signature does not verify: it was altered or not signed by the server's key"
+                .to_string()
+        })
 }
 
 /// Reads a `--range` preset.

@@ -2,6 +2,7 @@
 
 mod applications;
 mod clusters;
+mod export;
 mod logs;
 mod members;
 mod query;
@@ -11,7 +12,7 @@ mod tokens;
 
 use std::process::ExitCode;
 
-use crate::arguments::{Command, CommandLine, LogCommand};
+use crate::arguments::{Command, CommandLine, ExportCommand, LogCommand};
 use crate::client::ApiClient;
 use crate::config::{default_config_directory, load_config};
 
@@ -89,11 +90,16 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<ExitCode> {
         } => {
             let query = logs::filters::build_query(&arguments.query, None)?;
             let session = open_project_session(&options)?;
+            let directory = default_config_directory()?;
             logs::export::export_entries(
                 &session,
                 &query,
                 arguments.format,
-                arguments.output.as_deref(),
+                logs::export::ExportFiles {
+                    output: arguments.output.as_deref(),
+                    manifest: arguments.manifest.as_deref(),
+                    config_directory: &directory,
+                },
             )
             .await?;
         }
@@ -104,6 +110,12 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<ExitCode> {
             let session = open_project_session(&options)?;
             let directory = default_config_directory()?;
             return logs::verify_chain(&session, &query, &directory).await;
+        }
+        Command::Export {
+            command: ExportCommand::Verify(arguments),
+        } => {
+            let directory = default_config_directory()?;
+            return export::run_verify(&arguments, &directory, options.json);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -8,12 +8,15 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use auditlog_shared::wire::{ChainKey, ExportManifest};
 use auditlog_shared::{AuditQuery, PageSize};
 use reqwest::header::{HeaderMap, CONTENT_DISPOSITION};
 
 use crate::arguments::ExportFormatArgument;
+use crate::commands::export::{default_manifest_path, verify_export};
 use crate::commands::ProjectSession;
-use crate::output::write_stdout;
+use crate::config::remember_chain_keys;
+use crate::output::{group_digits, write_stdout};
 
 /// How many entries matched the query (all of them, not only those exported).
 const MATCHED_HEADER: &str = "x-audit-export-matched";
@@ -21,6 +24,8 @@ const MATCHED_HEADER: &str = "x-audit-export-matched";
 const ROWS_HEADER: &str = "x-audit-export-rows";
 /// `true` when more entries matched than one file may hold.
 const TRUNCATED_HEADER: &str = "x-audit-export-truncated";
+/// The id of the export's signed manifest.
+const EXPORT_ID_HEADER: &str = "x-audit-export-id";
 
 /// Where the export goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,15 +54,29 @@ impl Destination {
     }
 }
 
-/// Downloads the export of `query` in `format` and writes it to `output` (see
-/// [`Destination::choose`]), then reports how many rows were written and whether the server cut
-/// the export short.
+/// Where an export and its manifest go.
+pub struct ExportFiles<'a> {
+    /// `--output` (see [`Destination::choose`]).
+    pub output: Option<&'a Path>,
+    /// `--manifest`: by default `<file>.manifest.json`, and none for standard output.
+    pub manifest: Option<&'a Path>,
+    /// Where the server's signing keys are remembered for `auditlog export verify`.
+    pub config_directory: &'a Path,
+}
+
+/// Downloads the export of `query` in `format` and writes it where `files` says, with its
+/// signed manifest, then reports how many rows were written and whether the server cut the
+/// export short.
+///
+/// The manifest is checked against the file as soon as both are written, with the keys the
+/// server publishes (remembered for later offline checks).
 pub async fn export_entries(
     session: &ProjectSession,
     query: &AuditQuery,
     format: ExportFormatArgument,
-    output: Option<&Path>,
+    files: ExportFiles<'_>,
 ) -> anyhow::Result<()> {
+    let output = files.output;
     // An export covers the query's whole window: its page and cursor mean nothing to it.
     let mut query = query.clone();
     query.cursor = None;
@@ -89,6 +108,26 @@ pub async fn export_entries(
         }
     }
 
+    let manifest_path = match (&destination, files.manifest) {
+        (_, Some(path)) => Some(path.to_path_buf()),
+        (Destination::File(target), None) => Some(default_manifest_path(target)),
+        (Destination::Stdout, None) => None,
+    };
+    let manifest_written = match (&manifest_path, &announced.export_id) {
+        (Some(path), Some(export_id)) => {
+            save_manifest(
+                session,
+                export_id,
+                path,
+                &destination,
+                files.config_directory,
+            )
+            .await?;
+            Some(path.display().to_string())
+        }
+        _ => None,
+    };
+
     let rows = counter.rows();
     let matched = announced.matched.unwrap_or(rows);
     let truncated = announced.truncated;
@@ -104,14 +143,21 @@ pub async fn export_entries(
             "rows": rows,
             "matched": matched,
             "truncated": truncated,
+            "manifest": manifest_written,
         });
         serde_json::to_string_pretty(&summary)?
     } else {
         let noun = if rows == 1 { "row" } else { "rows" };
-        format!(
+        let mut line = format!(
             "Wrote {rows} {noun} to {} ({matched} matched)",
             destination.describe()
-        )
+        );
+        if let Some(path) = &manifest_written {
+            line.push_str(&format!(
+                "\nWrote the signed manifest to {path} (check the file with `auditlog export verify`)"
+            ));
+        }
+        line
     };
     if report_to_stderr {
         eprintln!("{report}");
@@ -128,6 +174,45 @@ pub async fn export_entries(
             group_digits(rows),
             group_digits(matched)
         );
+    }
+    Ok(())
+}
+
+/// Fetches the export's signed manifest, writes it to `path` (mode 0600), and checks the
+/// downloaded file against it with the keys the server publishes (and remembers them).
+async fn save_manifest(
+    session: &ProjectSession,
+    export_id: &str,
+    path: &Path,
+    destination: &Destination,
+    config_directory: &Path,
+) -> anyhow::Result<()> {
+    let answer = session
+        .client
+        .get_json::<ExportManifest>(
+            &session.project_path(&format!("/audit-logs/exports/{export_id}/manifest")),
+        )
+        .await
+        .context("the export's manifest could not be fetched")?;
+    let keys = session
+        .client
+        .get_json::<Vec<ChainKey>>("/api/v1/audit-log-keys")
+        .await?
+        .value;
+    remember_chain_keys(config_directory, session.client.base_url(), &keys)?;
+    let mut text = serde_json::to_string_pretty(&answer.value)?;
+    text.push('\n');
+    crate::config::write_private_file(path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // Both files stay on disk when they disagree, for `auditlog export verify` to say so again.
+    if let Destination::File(target) = destination {
+        let file = std::fs::File::open(target)
+            .with_context(|| format!("cannot read back {}", target.display()))?;
+        if let Err(problem) = verify_export(file, &answer.value, &keys)? {
+            anyhow::bail!(
+                "the downloaded file does not match the manifest the server signed: {problem}"
+            );
+        }
     }
     Ok(())
 }
@@ -198,6 +283,8 @@ struct Announced {
     truncated: bool,
     /// The file name of `content-disposition`, as the server wrote it.
     file_name: Option<String>,
+    /// The id the export's manifest is fetched by.
+    export_id: Option<String>,
 }
 
 impl Announced {
@@ -213,6 +300,7 @@ impl Announced {
                 .get(CONTENT_DISPOSITION)
                 .and_then(|value| value.to_str().ok())
                 .and_then(content_disposition_file_name),
+            export_id: text(EXPORT_ID_HEADER).map(str::to_string),
         }
     }
 }
@@ -335,19 +423,6 @@ impl RowCounter {
     }
 }
 
-/// A count as people read it: `12,345`.
-fn group_digits(number: u64) -> String {
-    let digits = number.to_string();
-    let mut grouped = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +492,7 @@ mod tests {
                 rows: Some(10_000),
                 truncated: true,
                 file_name: Some("auditlog-acme-a-b.csv".to_string()),
+                export_id: None,
             }
         );
         assert_eq!(Announced::read(&HeaderMap::new()), Announced::default());
