@@ -245,13 +245,19 @@ fn a_signed_in_cli_manages_the_project_and_every_command_is_recorded_as_cli() {
         (project_id, Role::Viewer)
     );
 
-    let verified = cli.run(&["logs", "verify"]);
+    let verified = cli.run(&["logs", "verify", "--progress"]);
     let verified_text = String::from_utf8_lossy(&verified.stdout);
     assert!(
         verified.status.success()
             && verified_text.starts_with("OK:")
             && verified_text.contains("signed head #"),
         "`logs verify`: {verified:?}"
+    );
+    // The server streams the walk's progress; the CLI shows it on standard error.
+    let progress = String::from_utf8_lossy(&verified.stderr);
+    assert!(
+        progress.contains("verified ") && progress.contains("entries (through chain #"),
+        "{progress}"
     );
 
     let deleted = cli.ok(&["apps", "delete", &web_id]);

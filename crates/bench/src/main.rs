@@ -11,6 +11,7 @@ mod capture;
 mod keepalive;
 mod report;
 mod scale;
+mod verify;
 mod web;
 
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ enum Command {
     /// Audit-log requests through a kept-alive connection versus a fresh one, as a browser
     /// sends them.
     Keepalive(keepalive::KeepAliveArgs),
+    /// Verification of the busiest project's 30 days on a large generated history.
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Web(args) => runtime.block_on(web::run(args)),
         Command::Scale(args) => runtime.block_on(scale::run(args)),
         Command::Keepalive(args) => runtime.block_on(keepalive::run(args)),
+        Command::Verify(args) => runtime.block_on(verify::run(args)),
     };
     // The servers' threads are stopped; do not wait for idle blocking threads.
     runtime.shutdown_background();

@@ -79,7 +79,7 @@ pub struct ScaleArgs {
     pub write: Option<PathBuf>,
 }
 
-const PASSWORD: &str = "bench-password";
+pub(crate) const PASSWORD: &str = "bench-password";
 
 /// One query shape and its target p95.
 struct Shape {
@@ -127,7 +127,13 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
     for &entries in &args.entries {
         for &backend in &args.backends {
             let label = backend.label();
-            let (url, seeded) = prepare_database(&server, backend, entries, &args)
+            let stores = Stores {
+                seed: args.seed,
+                reuse: args.reuse,
+                data_dir: &args.data_dir,
+                postgres_url: &args.postgres_url,
+            };
+            let (url, seeded) = prepare_database(&server, backend, entries, &stores)
                 .await
                 .with_context(|| format!("preparing {label} with {entries} entries"))?;
             if let Some(note) = seeded {
@@ -160,12 +166,20 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where the generated histories are kept, and whether a previous run's may be reused.
+pub(crate) struct Stores<'a> {
+    pub seed: u64,
+    pub reuse: bool,
+    pub data_dir: &'a std::path::Path,
+    pub postgres_url: &'a str,
+}
+
 /// The database's URL, seeding it unless a seeded one is reused; and a note on the seeding.
-async fn prepare_database(
+pub(crate) async fn prepare_database(
     server: &std::path::Path,
     backend: Backend,
     entries: u64,
-    args: &ScaleArgs,
+    args: &Stores<'_>,
 ) -> anyhow::Result<(String, Option<String>)> {
     let name = format!("auditlog_scale_{entries}_{}", args.seed);
     let url = match backend {
@@ -180,7 +194,7 @@ async fn prepare_database(
             format!("sqlite://{}", file.display())
         }
         Backend::Postgres => {
-            let mut admin = PgConnection::establish(&args.postgres_url)
+            let mut admin = PgConnection::establish(args.postgres_url)
                 .with_context(|| format!("PostgreSQL is unreachable at {}", args.postgres_url))?;
             let (base, _) = args
                 .postgres_url
@@ -213,7 +227,7 @@ async fn prepare_database(
         .await?;
     anyhow::ensure!(output.status.success(), "bench-seed failed");
     let elapsed = started.elapsed().as_secs_f64();
-    let size = database_size(backend, &url, &args.postgres_url);
+    let size = database_size(backend, &url, args.postgres_url);
     Ok((
         url,
         Some(format!(
@@ -267,13 +281,16 @@ fn database_size(backend: Backend, url: &str, admin_url: &str) -> String {
 }
 
 /// A server process and its address.
-struct Server {
+pub(crate) struct Server {
     child: tokio::process::Child,
-    url: String,
+    pub url: String,
 }
 
 impl Server {
-    async fn start(binary: &std::path::Path, database_url: &str) -> anyhow::Result<Server> {
+    pub(crate) async fn start(
+        binary: &std::path::Path,
+        database_url: &str,
+    ) -> anyhow::Result<Server> {
         let data_dir = tempfile::tempdir()?.keep();
         let mut child = tokio::process::Command::new(binary)
             .args(["--database-url", database_url, "--bind", "127.0.0.1:0"])
@@ -305,7 +322,7 @@ impl Server {
     }
 
     /// The peak resident memory so far, in MB.
-    fn peak_rss_mb(&self) -> Option<f64> {
+    pub(crate) fn peak_rss_mb(&self) -> Option<f64> {
         let pid = self.child.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;

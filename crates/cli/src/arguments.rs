@@ -373,4 +373,7 @@ pub struct VerifyArguments {
     /// A window ending now: 1h, 24h, 7d or 30d.
     #[arg(long)]
     pub range: Option<String>,
+    /// Show the progress on standard error (shown anyway when it is a terminal).
+    #[arg(long)]
+    pub progress: bool,
 }

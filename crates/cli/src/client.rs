@@ -106,6 +106,20 @@ impl ApiClient {
             .await
     }
 
+    /// `GET`s a stream of JSON lines (`Accept: application/x-ndjson`); the status has been
+    /// checked, the body is left for the caller to read as it arrives.
+    pub async fn get_lines(&self, path_and_query: &str) -> anyhow::Result<reqwest::Response> {
+        let url = self.url_for(path_and_query);
+        self.send(
+            self.http
+                .get(&url)
+                .header(reqwest::header::ACCEPT, "application/x-ndjson")
+                .timeout(DOWNLOAD_TIMEOUT),
+            &url,
+        )
+        .await
+    }
+
     /// `POST`s a JSON body and reads the JSON answer.
     pub async fn post_json<B: Serialize, T: DeserializeOwned>(
         &self,

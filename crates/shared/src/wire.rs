@@ -388,6 +388,28 @@ pub struct VerifyReport {
     pub signed_head: Option<SignedHead>,
 }
 
+/// One line of a verification streamed as NDJSON (`Accept: application/x-ndjson`): progress
+/// lines while the chain is walked, then the report.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyLine {
+    /// `{"progress":{"checked":…,"through_seq":…}}`
+    Progress(VerifyProgress),
+    /// `{"report":{…}}`, always the last line.
+    Report(VerifyReport),
+}
+
+/// How far a verification has come.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyProgress {
+    /// Entries checked so far.
+    pub checked: u64,
+    /// The chain position reached.
+    pub through_seq: i64,
+}
+
 /// A chain head signed with the server's Ed25519 key. The signature covers the canonical JSON
 /// `{"kind":"auditlog.head.v1","project_id":…,"chain_seq":…,"entry_hash":"…","signed_at":…}`
 /// (keys in that order, no spaces; `signed_at` in microseconds since the epoch).

@@ -3,9 +3,7 @@
 //! completed export (what it answered, how many rows, the file's SHA-256, the chain positions it
 //! covers and the project's signed head), which clients check the file against offline.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use actix_web::web::Bytes;
 use anyhow::Context as _;
@@ -14,7 +12,7 @@ use diesel::prelude::*;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
-use crate::audit_log::{filtered, signing, EntryRow};
+use crate::audit_log::{filtered, signing, ChunkStream, EntryRow};
 use crate::audit_query::ValidatedQuery;
 use crate::capture::checkpoint::ChainSigner;
 use crate::clock::Clock;
@@ -85,17 +83,6 @@ impl ExportFormat {
     }
 }
 
-/// A stream of encoded chunks fed by the thread that reads the database.
-pub struct ExportStream(mpsc::Receiver<Result<Bytes, std::io::Error>>);
-
-impl futures_core::Stream for ExportStream {
-    type Item = Result<Bytes, std::io::Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
-    }
-}
-
 /// What one export writes and what its manifest states.
 pub struct ExportJob {
     pub pool: DbPool,
@@ -127,7 +114,7 @@ pub fn is_export_id(text: &str) -> bool {
 /// stored before the stream ends, so a client that read the whole file can always fetch it. A
 /// failure midway (or while storing the manifest) ends the stream with an error: the client sees
 /// a truncated download, never a silently short one.
-pub fn stream(job: ExportJob) -> ExportStream {
+pub fn stream(job: ExportJob) -> ChunkStream {
     let (sender, receiver) = mpsc::channel(4);
     std::thread::spawn(move || {
         let result = (|| -> anyhow::Result<()> {
@@ -183,7 +170,7 @@ pub fn stream(job: ExportJob) -> ExportStream {
             let _ = sender.blocking_send(Err(std::io::Error::other("export failed")));
         }
     });
-    ExportStream(receiver)
+    ChunkStream(receiver)
 }
 
 /// The manifest stored under `export_id` in `project_id`, if any.

@@ -20,6 +20,7 @@ pub mod rollup;
 pub mod search;
 pub mod signing;
 
+use actix_web::web::Bytes;
 use auditlog_shared::wire::{AuditEntry, AuditPage, EntryActor, EntryResource};
 use auditlog_shared::{AuditQuery, Cursor, CursorDirection, ResourceType, Source, StatusMatch};
 use diesel::prelude::*;
@@ -457,6 +458,21 @@ pub fn list(
         next: older.map(page_query),
         previous: newer.map(page_query),
     })
+}
+
+/// A response body fed, chunk by chunk, by a thread that reads the database (exports and
+/// streamed verifications).
+pub struct ChunkStream(pub(crate) tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl futures_core::Stream for ChunkStream {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
 }
 
 #[cfg(test)]

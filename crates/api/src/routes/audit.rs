@@ -1,7 +1,9 @@
 //! The audit log's own endpoints: chain verification and ingest of external events.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use auditlog_shared::wire::{IngestBatch, IngestEvent, IngestReceipt};
+use auditlog_shared::wire::{
+    IngestBatch, IngestEvent, IngestReceipt, VerifyLine, VerifyProgress, VerifyReport,
+};
 use auditlog_shared::{ActionKey, Method, ResourceType, Source};
 
 use crate::audit_log::{self, export::ExportFormat, export::EXPORT_CAP};
@@ -224,17 +226,95 @@ async fn verify(
     // anywhere in the chain (rollback, rewrite, forged appends, removed beginnings, a deleted
     // chain).
     let signer = state.chain_signer.clone();
+    let streamed = request
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/x-ndjson"));
+    if streamed {
+        return Ok(HttpResponse::Ok()
+            .content_type("application/x-ndjson")
+            .streaming(verify_streamed(
+                state.pool.clone(),
+                project_id,
+                (from, to),
+                signer,
+            )));
+    }
     let report = with_project_conn(&state, &access, move |conn| {
-        let report = chain::verify(conn, project_id, from, to)?;
-        if !report.ok {
-            return Ok(report);
-        }
-        Ok(audit_log::signing::check(
-            conn, project_id, &signer, report,
+        Ok(verify_with_signatures(
+            conn,
+            project_id,
+            (from, to),
+            &signer,
+            &mut |_| {},
         )?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// The chain walk over the window, then, when it holds, the check against the signatures.
+fn verify_with_signatures(
+    conn: &mut crate::db::DbConnection,
+    project_id: i64,
+    (from, to): (i64, i64),
+    signer: &crate::capture::checkpoint::ChainSigner,
+    progress: &mut (dyn FnMut(VerifyProgress) + Send),
+) -> diesel::QueryResult<VerifyReport> {
+    let report = chain::verify(conn, project_id, from, to, progress)?;
+    if !report.ok {
+        return Ok(report);
+    }
+    audit_log::signing::check(conn, project_id, signer, report)
+}
+
+/// A verification streamed as NDJSON: a progress line after the first chunk of the walk and then
+/// at most twice a second, then the report. A failure midway ends the stream with an error (the client sees
+/// no report, never a wrong one).
+fn verify_streamed(
+    pool: crate::db::DbPool,
+    project_id: i64,
+    window: (i64, i64),
+    signer: std::sync::Arc<crate::capture::checkpoint::ChainSigner>,
+) -> audit_log::ChunkStream {
+    let (sender, receiver) = tokio::sync::mpsc::channel(8);
+    std::thread::spawn(move || {
+        let line = |line: &VerifyLine| {
+            let mut bytes = serde_json::to_vec(line).expect("plain data serializes");
+            bytes.push(b'\n');
+            Ok(web::Bytes::from(bytes))
+        };
+        let result = (|| -> anyhow::Result<VerifyReport> {
+            let mut conn = pool.get()?;
+            let progress_sender = sender.clone();
+            let mut last_sent: Option<std::time::Instant> = None;
+            let mut progress = move |progress: VerifyProgress| {
+                if last_sent.is_none_or(|at| at.elapsed() >= std::time::Duration::from_millis(500))
+                {
+                    last_sent = Some(std::time::Instant::now());
+                    let _ = progress_sender.blocking_send(line(&VerifyLine::Progress(progress)));
+                }
+            };
+            Ok(verify_with_signatures(
+                &mut conn,
+                project_id,
+                window,
+                &signer,
+                &mut progress,
+            )?)
+        })();
+        match result {
+            Ok(report) => {
+                let _ = sender.blocking_send(line(&VerifyLine::Report(report)));
+            }
+            Err(error) => {
+                tracing::error!(cause_chain = %format!("{error:#}"), "verification failed midway");
+                let _ = sender.blocking_send(Err(std::io::Error::other("verification failed")));
+            }
+        }
+    });
+    audit_log::ChunkStream(receiver)
 }
 
 /// `GET /api/v1/audit-log-keys`: the public keys of the chain signatures. Public: anyone may

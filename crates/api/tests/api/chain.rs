@@ -1,6 +1,6 @@
 //! Tamper evidence and ingest.
 
-use auditlog_shared::wire::{Role, VerifyReport};
+use auditlog_shared::wire::{Role, VerifyLine, VerifyReport};
 use diesel::prelude::*;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -20,14 +20,51 @@ async fn some_activity(admin: &Caller, project: i64, count: usize) {
     }
 }
 
+/// Verifies the window both ways — one JSON answer, and streamed as NDJSON with progress — and
+/// returns the JSON answer after checking that the stream ends with the same verdict.
 async fn verify(admin: &Caller, project: i64, query: &str) -> VerifyReport {
-    let response = admin
-        .get(&format!(
-            "/api/v1/projects/{project}/audit-logs/verify?{query}"
-        ))
-        .await;
+    let path = format!("/api/v1/projects/{project}/audit-logs/verify?{query}");
+    let response = admin.get(&path).await;
     assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    let report: VerifyReport = response.json().await.unwrap();
+
+    let streamed = admin
+        .send_with(
+            Method::GET,
+            &path,
+            None,
+            &[("accept", "application/x-ndjson")],
+        )
+        .await;
+    assert_eq!(streamed.status(), 200);
+    assert_eq!(
+        streamed.headers()["content-type"],
+        "application/x-ndjson",
+        "{path}"
+    );
+    let text = streamed.text().await.unwrap();
+    let lines: Vec<VerifyLine> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a verification line"))
+        .collect();
+    let (last, progress) = lines.split_last().expect("at least the report");
+    let VerifyLine::Report(streamed_report) = last else {
+        panic!("the stream does not end with the report: {text}");
+    };
+    // The first verification's own entry may lie between the two: compare the verdicts.
+    assert_eq!(streamed_report.ok, report.ok, "{text}");
+    assert_eq!(streamed_report.broken, report.broken, "{text}");
+    assert_eq!(streamed_report.first_seq, report.first_seq, "{text}");
+    if report.checked > 0 && report.ok {
+        let Some(VerifyLine::Progress(first)) = progress.first() else {
+            panic!("no progress before the report: {text}");
+        };
+        assert!(
+            first.checked > 0 && first.through_seq >= first.checked as i64,
+            "{text}"
+        );
+    }
+    report
 }
 
 /// Lifts the append-only trigger, as someone with database access could.

@@ -197,6 +197,7 @@ async fn the_demo_fills_a_month_of_history_through_the_real_api(backend: Backend
         summary.project_id,
         now - 30 * 86_400_000_000,
         now + 1,
+        &mut |_| {},
     )
     .unwrap();
     assert!(report.ok, "{report:?}");

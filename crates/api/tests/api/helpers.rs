@@ -355,10 +355,24 @@ impl Caller {
     }
 
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    /// [`Caller::send`] with extra headers.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.address))
             .header("user-agent", &self.user_agent);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(cookie) = &self.cookie {
             request = request.header("cookie", cookie);
         }

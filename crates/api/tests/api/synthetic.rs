@@ -137,8 +137,18 @@ async fn generated_history_verifies_and_counts_right(backend: Backend) {
     }
     assert_eq!(seeded_heads, heads(&other));
     assert_eq!(seeded_heads.len(), 4);
+    // The walk reports its progress after every chunk it checked.
     let mut conn = app.pool.get().unwrap();
-    assert!(chain::verify(&mut conn, 1, 0, i64::MAX).unwrap().ok);
+    let mut progress = Vec::new();
+    let report = chain::verify(&mut conn, 1, 0, i64::MAX, &mut |at| progress.push(at)).unwrap();
+    assert!(report.ok, "{report:?}");
+    assert!(!progress.is_empty());
+    let last = progress.last().unwrap();
+    assert_eq!(last.checked, report.checked);
+    assert_eq!(Some(last.through_seq), report.last_seq);
+    assert!(progress
+        .windows(2)
+        .all(|pair| pair[0].checked < pair[1].checked));
 }
 
 async fn seeding_refuses_a_database_in_use(backend: Backend) {

@@ -7,7 +7,8 @@ pub mod list;
 
 use std::process::ExitCode;
 
-use auditlog_shared::wire::{ChainKey, SignedHead, VerifyReport};
+use anyhow::Context as _;
+use auditlog_shared::wire::{ChainKey, SignedHead, VerifyLine, VerifyReport};
 use auditlog_shared::{AuditQuery, CustomRange, DateRange, Preset};
 use chrono::{DateTime, Utc};
 
@@ -16,7 +17,7 @@ use crate::arguments::VerifyArguments;
 use crate::config::{
     load_verified_heads, remember_chain_keys, save_verified_heads, verified_head_key,
 };
-use crate::output::print_json;
+use crate::output::{group_digits, print_json};
 
 /// Builds the query `auditlog logs verify` sends: `--query` when given, with its range replaced
 /// by `--range`, or with the ends that `--from` and `--to` name replaced.
@@ -100,20 +101,26 @@ pub fn describe_report(report: &VerifyReport) -> (String, bool) {
 /// server's published keys, and against the head this command last found intact (kept in the
 /// configuration directory): a head that went backwards or changed means the chain was rolled
 /// back or rewritten, even when the server itself says OK.
+///
+/// The server streams its progress; with `progress` (or when standard error is a terminal) it
+/// is shown there as the walk goes.
 pub async fn verify_chain(
     session: &ProjectSession,
     query: &AuditQuery,
     config_directory: &std::path::Path,
+    progress: bool,
 ) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal as _;
+    let progress = progress || std::io::stderr().is_terminal();
     let canonical = query.to_query_string();
     let mut path = session.project_path("/audit-logs/verify");
     if !canonical.is_empty() {
         path.push('?');
         path.push_str(&canonical);
     }
-    let answer = session.client.get_json::<VerifyReport>(&path).await?;
-    let (mut line, mut intact) = describe_report(&answer.value);
-    if let (true, Some(head)) = (intact, &answer.value.signed_head) {
+    let (report, raw) = read_streamed_report(session, &path, progress).await?;
+    let (mut line, mut intact) = describe_report(&report);
+    if let (true, Some(head)) = (intact, &report.signed_head) {
         let keys = session
             .client
             .get_json::<Vec<ChainKey>>("/api/v1/audit-log-keys")
@@ -135,7 +142,7 @@ pub async fn verify_chain(
         }
     }
     if session.json {
-        print_json(&answer.raw)?;
+        print_json(&raw)?;
         if !intact {
             eprintln!("{line}");
         }
@@ -147,6 +154,52 @@ pub async fn verify_chain(
     } else {
         ExitCode::from(EXIT_CODE_CHAIN_BROKEN)
     })
+}
+
+/// Reads a streamed verification: shows its progress lines on standard error when asked, and
+/// returns the report with its raw JSON.
+async fn read_streamed_report(
+    session: &ProjectSession,
+    path: &str,
+    progress: bool,
+) -> anyhow::Result<(VerifyReport, serde_json::Value)> {
+    let mut response = session.client.get_lines(path).await?;
+    let url = response.url().to_string();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut shown = false;
+    let mut report = None;
+    loop {
+        let chunk = response
+            .chunk()
+            .await
+            .with_context(|| format!("the verification from {url} was interrupted"))?;
+        let Some(chunk) = chunk else { break };
+        pending.extend_from_slice(&chunk);
+        while let Some(end) = pending.iter().position(|&byte| byte == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let parsed: VerifyLine = serde_json::from_slice(&line)
+                .with_context(|| format!("{url} answered a line that is not JSON"))?;
+            match parsed {
+                VerifyLine::Progress(at) if progress => {
+                    eprint!(
+                        "\rverified {} entries (through chain #{})…",
+                        group_digits(at.checked),
+                        group_digits(at.through_seq.max(0) as u64)
+                    );
+                    shown = true;
+                }
+                VerifyLine::Progress(_) => {}
+                VerifyLine::Report(value) => {
+                    let mut raw: serde_json::Value = serde_json::from_slice(&line)?;
+                    report = Some((value, raw["report"].take()));
+                }
+            }
+        }
+    }
+    if shown {
+        eprintln!();
+    }
+    report.with_context(|| format!("{url} ended the verification without a report"))
 }
 
 /// Checks a signed head offline: its signature with the published keys, and that it does not
@@ -251,6 +304,7 @@ mod tests {
             from: from.map(str::to_string),
             to: to.map(str::to_string),
             range: range.map(str::to_string),
+            progress: false,
         }
     }
 

@@ -109,7 +109,7 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<ExitCode> {
             let query = logs::build_verify_query(&arguments)?;
             let session = open_project_session(&options)?;
             let directory = default_config_directory()?;
-            return logs::verify_chain(&session, &query, &directory).await;
+            return logs::verify_chain(&session, &query, &directory, arguments.progress).await;
         }
         Command::Export {
             command: ExportCommand::Verify(arguments),
