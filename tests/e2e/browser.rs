@@ -365,6 +365,13 @@ async fn an_admin_filters_brushes_and_exports_and_a_viewer_is_kept_out() {
         done.contains(&format!("Downloaded {} rows", counted.total)),
         "{done}"
     );
+    // The app fetched the export's signed manifest and compared the file with it.
+    let manifest = wait_for_text(&browser, "[data-test=export-manifest]").await;
+    assert!(
+        manifest.starts_with("Matches its signed manifest (SHA-256 "),
+        "{manifest}"
+    );
+    wait_for(&browser, "[data-test=export-manifest-download]").await;
     let exported = session
         .authorize(client.get(format!("{}?{brushed}", api("/audit-logs/export.ndjson"))))
         .send()

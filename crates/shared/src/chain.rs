@@ -79,10 +79,153 @@ impl<'a> HashedFields<'a> {
 
 /// The hash of an entry given the hash of the one before it.
 pub fn entry_hash(prev_hash: &str, fields: &HashedFields<'_>) -> String {
-    let canonical = serde_json::to_vec(fields).expect("plain data serializes");
+    hex::encode(entry_digest(prev_hash, fields, &mut Vec::new()))
+}
+
+/// Whether `stored` (lowercase hex) is the hash of an entry given the hash of the one before it.
+/// `scratch` is reused between calls, so that checking a long chain allocates nothing per entry.
+pub fn hash_matches(
+    stored: &str,
+    prev_hash: &str,
+    fields: &HashedFields<'_>,
+    scratch: &mut Vec<u8>,
+) -> bool {
+    let mut expected = [0u8; 32];
+    let well_formed = stored
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && hex::decode_to_slice(stored, &mut expected).is_ok();
+    well_formed && entry_digest(prev_hash, fields, scratch)[..] == expected
+}
+
+fn entry_digest(prev_hash: &str, fields: &HashedFields<'_>, scratch: &mut Vec<u8>) -> [u8; 32] {
+    scratch.clear();
+    serde_json::to_writer(&mut *scratch, fields).expect("plain data serializes");
     let mut hasher = Sha256::new();
     hasher.update(prev_hash.as_bytes());
     hasher.update(b"\n");
-    hasher.update(&canonical);
-    hex::encode(hasher.finalize())
+    hasher.update(&scratch[..]);
+    hasher.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{EntryActor, EntryResource, ExportManifest};
+    use crate::{ResourceType, Source};
+
+    fn entry() -> AuditEntry {
+        AuditEntry {
+            id: 7,
+            timestamp: chrono::DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
+            actor: EntryActor {
+                kind: "user".into(),
+                id: Some(3),
+                name: "Ada".into(),
+                email: Some("ada@example.com".into()),
+            },
+            source: Source::Dashboard,
+            method: "POST".into(),
+            path: "/api/v1/projects/1/applications".into(),
+            route: "/api/v1/projects/{project_id}/applications".into(),
+            action: "application.create".into(),
+            action_label: "Create application".into(),
+            status: 201,
+            resource: EntryResource {
+                kind: ResourceType::Application,
+                id: Some(9),
+                name: "web".into(),
+            },
+            client_ip: Some("10.0.0.1".into()),
+            user_agent: None,
+            request_id: "req-1".into(),
+            duration_ms: 12.345,
+            ingested_by_token_id: None,
+            chain_seq: 1,
+            prev_hash: GENESIS_HASH.into(),
+            entry_hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_wire_entry_rehashes_after_a_json_round_trip_and_any_change_shows() {
+        let mut original = entry();
+        original.entry_hash = entry_hash(GENESIS_HASH, &HashedFields::of_entry(1, &original));
+        let text = serde_json::to_string(&original).unwrap();
+        let read: AuditEntry = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            entry_hash(&read.prev_hash, &HashedFields::of_entry(1, &read)),
+            original.entry_hash
+        );
+        // The microseconds of the duration survive the milliseconds of the wire.
+        assert_eq!(HashedFields::of_entry(1, &read).duration_us, 12_345);
+        let mut altered = read.clone();
+        altered.actor.name = "Eve".into();
+        assert_ne!(
+            entry_hash(&altered.prev_hash, &HashedFields::of_entry(1, &altered)),
+            original.entry_hash
+        );
+        let mut scratch = Vec::new();
+        let fields = HashedFields::of_entry(1, &read);
+        assert!(hash_matches(
+            &original.entry_hash,
+            &read.prev_hash,
+            &fields,
+            &mut scratch
+        ));
+        let shouted = original.entry_hash.to_uppercase();
+        assert!(!hash_matches(
+            &shouted,
+            &read.prev_hash,
+            &fields,
+            &mut scratch
+        ));
+        assert!(!hash_matches("", &read.prev_hash, &fields, &mut scratch));
+        // The project is part of what is hashed: an entry cannot be moved to another.
+        assert_ne!(
+            entry_hash(&read.prev_hash, &HashedFields::of_entry(2, &read)),
+            original.entry_hash
+        );
+    }
+
+    #[test]
+    fn a_manifest_describes_exactly_its_file() {
+        use sha2::Digest as _;
+        let file = b"{\"id\":1}\n{\"id\":2}\n";
+        let manifest = ExportManifest {
+            kind: crate::wire::EXPORT_STATEMENT_KIND.into(),
+            export_id: "e".into(),
+            project_id: 1,
+            query: "range=1h".into(),
+            from: 0,
+            to: 1,
+            format: "ndjson".into(),
+            rows: 2,
+            matched: 2,
+            truncated: false,
+            bytes: file.len() as u64,
+            sha256: hex::encode(Sha256::digest(file)),
+            first_seq: Some(1),
+            last_seq: Some(2),
+            created_at: 5,
+            head: None,
+            key_id: "k".into(),
+            signature: "s".into(),
+        };
+        assert!(manifest.describes(file));
+        assert!(!manifest.describes(b"{\"id\":1}\n"));
+        assert!(!manifest.describes(b"{\"id\":1}\n{\"id\":3}\n"));
+        // The statement leaves out only the signature and its key, and names every field.
+        let statement = manifest.statement();
+        assert!(
+            statement.starts_with(
+                r#"{"kind":"auditlog.export.v1","export_id":"e","project_id":1,"query":"range=1h""#
+            ),
+            "{statement}"
+        );
+        assert!(!statement.contains("signature") && !statement.contains("key_id"));
+        let mut other = manifest.clone();
+        other.truncated = true;
+        assert_ne!(other.statement(), statement);
+    }
 }

@@ -526,6 +526,13 @@ pub struct ExportManifest {
 }
 
 impl ExportManifest {
+    /// Whether `file` has the length and SHA-256 the manifest states (the signature is checked
+    /// apart, with the server's public key).
+    pub fn describes(&self, file: &[u8]) -> bool {
+        use sha2::Digest as _;
+        file.len() as u64 == self.bytes && hex::encode(sha2::Sha256::digest(file)) == self.sha256
+    }
+
     /// The exact bytes the signature covers.
     pub fn statement(&self) -> String {
         #[derive(Serialize)]

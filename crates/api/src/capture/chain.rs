@@ -16,7 +16,7 @@ use crate::db::DbConnection;
 
 // The hashing rules live in the shared crate, so that clients recompute an entry's hash exactly
 // as the server does.
-pub use auditlog_shared::chain::{entry_hash, HashedFields, GENESIS_HASH};
+pub use auditlog_shared::chain::{entry_hash, hash_matches, HashedFields, GENESIS_HASH};
 
 /// A stored entry as verification reads it: its id and the fields it was written with.
 #[derive(Debug, Queryable, Selectable)]
@@ -29,15 +29,32 @@ pub struct ChainedEntry {
 
 impl ChainedEntry {
     /// Whether the stored hash still covers the fields and the derived columns (which the hash
-    /// does not cover) still match them.
-    fn intact(&self) -> bool {
-        use crate::capture::{entity_key, search_text};
+    /// does not cover) still match them. `scratch` is reused from entry to entry.
+    fn intact(&self, scratch: &mut Scratch) -> bool {
+        use std::fmt::Write as _;
         let entry = &self.fields;
-        entry_hash(&entry.prev_hash, &entry.hashed_fields()) == entry.entry_hash
-            && entry.actor_key == entity_key(&entry.actor_kind, entry.actor_id)
-            && entry.resource_key == entity_key(&entry.resource_type, entry.resource_id)
+        if !hash_matches(
+            &entry.entry_hash,
+            &entry.prev_hash,
+            &entry.hashed_fields(),
+            &mut scratch.bytes,
+        ) {
+            return false;
+        }
+        let mut key_matches = |stored: &str, kind: &str, id: Option<i64>| {
+            scratch.text.clear();
+            match id {
+                Some(id) => write!(scratch.text, "{kind}:{id}"),
+                None => write!(scratch.text, "{kind}:"),
+            }
+            .expect("writing to a string succeeds");
+            debug_assert_eq!(scratch.text, crate::capture::entity_key(kind, id));
+            stored == scratch.text
+        };
+        key_matches(&entry.actor_key, &entry.actor_kind, entry.actor_id)
+            && key_matches(&entry.resource_key, &entry.resource_type, entry.resource_id)
             && entry.search_text
-                == search_text(
+                == crate::capture::search_text(
                     &entry.path,
                     entry.actor_email.as_deref(),
                     &entry.actor_kind,
@@ -46,6 +63,13 @@ impl ChainedEntry {
                     &entry.resource_name,
                 )
     }
+}
+
+/// Buffers the check of one entry reuses for the next.
+#[derive(Default)]
+struct Scratch {
+    bytes: Vec<u8>,
+    text: String,
 }
 
 /// Entries read per database round trip.
@@ -59,15 +83,36 @@ const VERIFY_CHUNK: i64 = 5_000;
 /// the oldest retained entry. When the stretch reaches the newest stored entry, it must also reach
 /// the chain head.
 ///
-/// Reading and checking overlap: one thread reads the next chunk while another hashes the last,
-/// so memory holds at most a few chunks. `progress` is called after each checked chunk.
+/// Reading and checking overlap: one or two threads read the next chunks (two with
+/// `second_reader`, a second connection) while another hashes the last, so memory holds at most
+/// a few chunks. `progress` is called after each checked chunk.
 pub fn verify(
     conn: &mut DbConnection,
+    second_reader: Option<&mut DbConnection>,
     project_id: i64,
     from: i64,
     to: i64,
     progress: &mut (dyn FnMut(VerifyProgress) + Send),
 ) -> QueryResult<VerifyReport> {
+    verify_in_chunks(
+        conn,
+        second_reader,
+        (project_id, from, to),
+        VERIFY_CHUNK,
+        progress,
+    )
+}
+
+/// [`verify`] reading `chunk` chain positions at a time (tests use small chunks to exercise
+/// many of them).
+pub fn verify_in_chunks(
+    conn: &mut DbConnection,
+    second_reader: Option<&mut DbConnection>,
+    (project_id, from, to): (i64, i64, i64),
+    chunk: i64,
+    progress: &mut (dyn FnMut(VerifyProgress) + Send),
+) -> QueryResult<VerifyReport> {
+    assert!(chunk > 0, "a chunk holds at least one entry");
     let in_window = audit_entries::table
         .filter(audit_entries::project_id.eq(project_id))
         .filter(audit_entries::ts.ge(from))
@@ -120,8 +165,26 @@ pub fn verify(
         before
     };
 
-    // The walk: this thread reads chunks in chain order, a second one checks them.
-    let (chunks, checker_input) = std::sync::mpsc::sync_channel::<Vec<ChainedEntry>>(2);
+    // The walk: the readers (this thread, and a second one on `second_reader`) read chunks of
+    // the stretch, taking turns; one more thread checks them in chain order. Checked chunks go
+    // back to their reader to be freed where they were allocated (freeing another thread's
+    // allocations costs the allocator dearly).
+    let mut readers: Vec<&mut DbConnection> = vec![conn];
+    readers.extend(second_reader);
+    let reader_count = readers.len();
+    let chunk_count = (last_seq - first_seq) / chunk + 1;
+    let mut to_checker = Vec::new();
+    let mut from_readers = Vec::new();
+    let mut to_readers = Vec::new();
+    let mut returned = Vec::new();
+    for _ in 0..reader_count {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<ChainedEntry>>(1);
+        to_checker.push(sender);
+        from_readers.push(receiver);
+        let (sender, receiver) = std::sync::mpsc::channel::<Vec<ChainedEntry>>();
+        to_readers.push(sender);
+        returned.push(receiver);
+    }
     let walk = std::thread::scope(|scope| -> QueryResult<Walk> {
         let checker = scope.spawn(move || {
             let mut walk = Walk {
@@ -130,9 +193,16 @@ pub fn verify(
                 last_hash: String::new(),
                 checked: 0,
                 broken: None,
+                scratch: Scratch::default(),
             };
-            for chunk in checker_input {
-                if !walk.check(chunk) {
+            for chunk_index in 0..chunk_count {
+                let reader = (chunk_index % reader_count as i64) as usize;
+                let Ok(chunk) = from_readers[reader].recv() else {
+                    break; // A reader failed; its error is the verdict.
+                };
+                let intact = walk.check(&chunk);
+                let _ = to_readers[reader].send(chunk);
+                if !intact {
                     break;
                 }
                 progress(VerifyProgress {
@@ -142,25 +212,33 @@ pub fn verify(
             }
             walk
         });
-        let mut next_seq = first_seq;
-        while next_seq <= last_seq {
-            let chunk: Vec<ChainedEntry> = project_entries
-                .filter(audit_entries::chain_seq.ge(next_seq))
-                .filter(audit_entries::chain_seq.le(last_seq))
-                .order(audit_entries::chain_seq.asc())
-                .limit(VERIFY_CHUNK)
-                .select(ChainedEntry::as_select())
-                .load(conn)?;
-            let Some(last) = chunk.last() else {
-                break;
-            };
-            next_seq = last.fields.chain_seq + 1;
-            if chunks.send(chunk).is_err() {
-                break; // The checker found a break and stopped.
-            }
+        let stretch = Stretch {
+            chunk,
+            project_id,
+            first_seq,
+            last_seq,
+            chunk_count,
+            reader_count,
+        };
+        let mut lanes = readers
+            .into_iter()
+            .zip(to_checker)
+            .zip(returned)
+            .enumerate()
+            .map(|(index, ((conn, sender), returned))| (index, conn, sender, returned));
+        let (_, first_conn, first_sender, first_returned) = lanes.next().expect("one reader");
+        let others: Vec<_> = lanes
+            .map(|(index, conn, sender, returned)| {
+                scope.spawn(move || stretch.read(index, conn, sender, returned))
+            })
+            .collect();
+        let mut result = stretch.read(0, first_conn, first_sender, first_returned);
+        for other in others {
+            let outcome = other.join().expect("a chain reader does not panic");
+            result = result.and(outcome);
         }
-        drop(chunks);
-        Ok(checker.join().expect("the chain checker does not panic"))
+        let walk = checker.join().expect("the chain checker does not panic");
+        result.map(|()| walk)
     })?;
     report.checked = walk.checked;
     if let Some((chain_seq, entry_id, reason)) = walk.broken {
@@ -201,6 +279,49 @@ pub fn verify(
     Ok(report)
 }
 
+/// The stretch of the chain a verification reads, in chunks.
+#[derive(Clone, Copy)]
+struct Stretch {
+    /// Chain positions per chunk.
+    chunk: i64,
+    project_id: i64,
+    first_seq: i64,
+    last_seq: i64,
+    chunk_count: i64,
+    reader_count: usize,
+}
+
+impl Stretch {
+    /// Reads the chunks of reader `reader` (every `reader_count`th, from its index) and sends
+    /// them to the checker; drops the chunks the checker sends back.
+    fn read(
+        self,
+        reader: usize,
+        conn: &mut DbConnection,
+        to_checker: std::sync::mpsc::SyncSender<Vec<ChainedEntry>>,
+        returned: std::sync::mpsc::Receiver<Vec<ChainedEntry>>,
+    ) -> QueryResult<()> {
+        let mut chunk_index = reader as i64;
+        while chunk_index < self.chunk_count {
+            returned.try_iter().for_each(drop);
+            let start = self.first_seq + chunk_index * self.chunk;
+            let chunk: Vec<ChainedEntry> = audit_entries::table
+                .filter(audit_entries::project_id.eq(self.project_id))
+                .filter(audit_entries::chain_seq.ge(start))
+                .filter(audit_entries::chain_seq.lt(start + self.chunk))
+                .filter(audit_entries::chain_seq.le(self.last_seq))
+                .order(audit_entries::chain_seq.asc())
+                .select(ChainedEntry::as_select())
+                .load(conn)?;
+            if to_checker.send(chunk).is_err() {
+                break; // The checker found a break and stopped.
+            }
+            chunk_index += self.reader_count as i64;
+        }
+        Ok(())
+    }
+}
+
 /// The state of the walk through a stretch of the chain.
 struct Walk {
     next_seq: i64,
@@ -209,11 +330,12 @@ struct Walk {
     checked: u64,
     /// The first broken link: its position, the entry's id when the row exists, and why.
     broken: Option<(i64, Option<i64>, &'static str)>,
+    scratch: Scratch,
 }
 
 impl Walk {
     /// Checks the next chunk; false once a link is broken.
-    fn check(&mut self, chunk: Vec<ChainedEntry>) -> bool {
+    fn check(&mut self, chunk: &[ChainedEntry]) -> bool {
         for stored in chunk {
             let entry = &stored.fields;
             if entry.chain_seq != self.next_seq {
@@ -230,7 +352,7 @@ impl Walk {
                     return false;
                 }
             }
-            if !stored.intact() {
+            if !stored.intact(&mut self.scratch) {
                 self.broken = Some((
                     entry.chain_seq,
                     Some(stored.id),
@@ -240,7 +362,10 @@ impl Walk {
             }
             self.checked += 1;
             self.next_seq += 1;
-            self.expected_prev = Some(entry.entry_hash.clone());
+            match &mut self.expected_prev {
+                Some(prev) => prev.clone_from(&entry.entry_hash),
+                None => self.expected_prev = Some(entry.entry_hash.clone()),
+            }
             self.last_hash.clone_from(&entry.entry_hash);
         }
         true

@@ -241,9 +241,13 @@ async fn verify(
                 signer,
             )));
     }
+    let pool = state.pool.clone();
     let report = with_project_conn(&state, &access, move |conn| {
+        // A second connection, when one is idle, reads half of the chain.
+        let mut second = pool.try_get();
         Ok(verify_with_signatures(
             conn,
+            second.as_deref_mut(),
             project_id,
             (from, to),
             &signer,
@@ -257,12 +261,13 @@ async fn verify(
 /// The chain walk over the window, then, when it holds, the check against the signatures.
 fn verify_with_signatures(
     conn: &mut crate::db::DbConnection,
+    second_reader: Option<&mut crate::db::DbConnection>,
     project_id: i64,
     (from, to): (i64, i64),
     signer: &crate::capture::checkpoint::ChainSigner,
     progress: &mut (dyn FnMut(VerifyProgress) + Send),
 ) -> diesel::QueryResult<VerifyReport> {
-    let report = chain::verify(conn, project_id, from, to, progress)?;
+    let report = chain::verify(conn, second_reader, project_id, from, to, progress)?;
     if !report.ok {
         return Ok(report);
     }
@@ -287,6 +292,7 @@ fn verify_streamed(
         };
         let result = (|| -> anyhow::Result<VerifyReport> {
             let mut conn = pool.get()?;
+            let mut second = pool.try_get();
             let progress_sender = sender.clone();
             let mut last_sent: Option<std::time::Instant> = None;
             let mut progress = move |progress: VerifyProgress| {
@@ -298,6 +304,7 @@ fn verify_streamed(
             };
             Ok(verify_with_signatures(
                 &mut conn,
+                second.as_deref_mut(),
                 project_id,
                 window,
                 &signer,

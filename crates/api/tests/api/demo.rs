@@ -194,6 +194,7 @@ async fn the_demo_fills_a_month_of_history_through_the_real_api(backend: Backend
     // The hash chain over the 30-day range verifies.
     let report = chain::verify(
         &mut conn,
+        None,
         summary.project_id,
         now - 30 * 86_400_000_000,
         now + 1,

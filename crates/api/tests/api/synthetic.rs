@@ -140,7 +140,8 @@ async fn generated_history_verifies_and_counts_right(backend: Backend) {
     // The walk reports its progress after every chunk it checked.
     let mut conn = app.pool.get().unwrap();
     let mut progress = Vec::new();
-    let report = chain::verify(&mut conn, 1, 0, i64::MAX, &mut |at| progress.push(at)).unwrap();
+    let report =
+        chain::verify(&mut conn, None, 1, 0, i64::MAX, &mut |at| progress.push(at)).unwrap();
     assert!(report.ok, "{report:?}");
     assert!(!progress.is_empty());
     let last = progress.last().unwrap();
@@ -149,6 +150,36 @@ async fn generated_history_verifies_and_counts_right(backend: Backend) {
     assert!(progress
         .windows(2)
         .all(|pair| pair[0].checked < pair[1].checked));
+    // Two readers taking turns, chunk by chunk, find what one finds, intact or not.
+    let mut second = app.pool.get().unwrap();
+    let chunked = |conn: &mut auditlog_api::db::DbConnection,
+                   second: &mut auditlog_api::db::DbConnection| {
+        let mut chunks = 0;
+        let report = chain::verify_in_chunks(conn, Some(second), (1, 0, i64::MAX), 97, &mut |_| {
+            chunks += 1
+        })
+        .unwrap();
+        (report, chunks)
+    };
+    let (both, chunks) = chunked(&mut conn, &mut second);
+    assert_eq!(both, report);
+    assert!(chunks > 4, "{chunks} chunks");
+    let statement = match backend {
+        Backend::Sqlite => "DROP TRIGGER audit_entries_append_only",
+        Backend::Postgres => "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only",
+    };
+    diesel::sql_query(statement).execute(&mut conn).unwrap();
+    for victim in [report.last_seq.unwrap(), report.last_seq.unwrap() / 2 + 1] {
+        diesel::sql_query(format!(
+            "UPDATE audit_entries SET resource_name = 'forged' WHERE project_id = 1 AND chain_seq = {victim}"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        let one = chain::verify(&mut conn, None, 1, 0, i64::MAX, &mut |_| {}).unwrap();
+        let (two, _) = chunked(&mut conn, &mut second);
+        assert_eq!(one.broken.as_ref().map(|b| b.chain_seq), Some(victim));
+        assert_eq!(one, two);
+    }
 }
 
 async fn seeding_refuses_a_database_in_use(backend: Backend) {
