@@ -11,6 +11,7 @@ mod capture;
 mod keepalive;
 mod report;
 mod scale;
+mod signing;
 mod verify;
 mod web;
 
@@ -39,6 +40,8 @@ enum Command {
     Keepalive(keepalive::KeepAliveArgs),
     /// Verification of the busiest project's 30 days on a large generated history.
     Verify(verify::VerifyArgs),
+    /// What one chain-head signature costs the writer.
+    Signing(signing::SigningArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Scale(args) => runtime.block_on(scale::run(args)),
         Command::Keepalive(args) => runtime.block_on(keepalive::run(args)),
         Command::Verify(args) => runtime.block_on(verify::run(args)),
+        Command::Signing(args) => signing::run(args),
     };
     // The servers' threads are stopped; do not wait for idle blocking threads.
     runtime.shutdown_background();
