@@ -37,7 +37,10 @@ pub fn run(args: SigningArgs) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     for _ in 0..args.signatures {
-        anyhow::ensure!(signer.verifies(&message, &last.0, &last.1), "a signature fails");
+        anyhow::ensure!(
+            signer.verifies(&message, &last.0, &last.1),
+            "a signature fails"
+        );
     }
     let verify_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(args.signatures);
     println!(

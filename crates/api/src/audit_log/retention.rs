@@ -11,7 +11,7 @@ use crate::capture::checkpoint::ChainSigner;
 
 use crate::audit_query::retention_horizon;
 use crate::clock::Clock;
-use crate::db::schema::{audit_entries, sessions};
+use crate::db::schema::{audit_entries, audit_export_manifests, sessions};
 use crate::db::{DbConnection, DbPool};
 
 /// Entries deleted per statement.
@@ -19,8 +19,9 @@ pub const BATCH: i64 = 5_000;
 /// How often the job looks for expired entries.
 pub const INTERVAL: Duration = Duration::from_secs(15 * 60);
 
-/// Deletes every entry older than the retention horizon at `now_micros`, batch by batch, and
-/// ended sessions. Returns the number of entries deleted.
+/// Deletes every entry older than the retention horizon at `now_micros`, batch by batch, the
+/// manifests of exports made before it, and ended sessions. Returns the number of entries
+/// deleted.
 ///
 /// Before anything is deleted, each affected project gets a signed retention checkpoint naming
 /// the newest entry about to go: verification then knows the chain may start after it, and that
@@ -68,6 +69,11 @@ pub fn purge_expired(
         std::thread::sleep(Duration::from_millis(10));
     }
     crate::audit_log::rollup::purge_before(conn, horizon)?;
+    // An export's manifest is kept as long as the entries it describes could be.
+    diesel::delete(
+        audit_export_manifests::table.filter(audit_export_manifests::created_at.lt(horizon)),
+    )
+    .execute(conn)?;
     diesel::delete(sessions::table.filter(sessions::expires_at.lt(now_micros))).execute(conn)?;
     Ok(deleted)
 }

@@ -710,10 +710,46 @@ async fn retention_removes_and_hides_old_entries(backend: Backend) {
     assert_eq!(page.entries.len(), 2, "only the recent sign-in and read");
     let mut conn = app.pool.get().unwrap();
     let now = chrono::Utc::now().timestamp_micros();
+    // Export manifests, one from 40 days ago and one from now.
+    let manifest_ages = [
+        (
+            "old-export",
+            now - Duration::days(40).num_microseconds().unwrap(),
+        ),
+        ("new-export", now),
+    ];
+    {
+        use auditlog_api::db::schema::audit_export_manifests;
+        use diesel::prelude::*;
+        for (export_id, created_at) in manifest_ages {
+            diesel::insert_into(audit_export_manifests::table)
+                .values((
+                    audit_export_manifests::export_id.eq(export_id),
+                    audit_export_manifests::project_id.eq(project),
+                    audit_export_manifests::created_at.eq(created_at),
+                    audit_export_manifests::manifest.eq("{}"),
+                ))
+                .execute(&mut conn)
+                .unwrap();
+        }
+    }
     let deleted =
         auditlog_api::audit_log::retention::purge_expired(&mut conn, now, &app.chain_signer)
             .unwrap();
     assert_eq!(deleted, 6);
+    {
+        use auditlog_api::db::schema::audit_export_manifests;
+        use diesel::prelude::*;
+        let kept: Vec<String> = audit_export_manifests::table
+            .select(audit_export_manifests::export_id)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(
+            kept,
+            vec!["new-export".to_string()],
+            "manifests age out with the entries"
+        );
+    }
     // The counts of the expired hours and days went with them; the recent ones stay.
     {
         use auditlog_api::db::schema::{audit_rollups, audit_rollups_daily};
