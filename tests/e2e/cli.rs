@@ -3,7 +3,9 @@
 use std::process::{Command, Output};
 
 use auditlog_shared::wire::{ApiToken, Application, ProjectSummary, Role, VerifyReport};
-use auditlog_tests::{binary, chain_defect, sign_in, AdminAccount, Backend, StoredDatabase};
+use auditlog_tests::{
+    binary, chain_defect, sign_in, AdminAccount, Backend, ServerProcess, StoredDatabase,
+};
 
 use crate::{runtime, RunningServer};
 
@@ -381,4 +383,118 @@ fn login_with_a_bad_or_revoked_token_fails_clearly_and_stores_nothing() {
     // The CLI that stored the token before its revocation is now refused too.
     let stderr = cli.fails(&["apps", "list"]);
     assert!(stderr.contains("revoked"), "{stderr}");
+}
+
+/// A rollback to an old, validly signed state of the database: the server that signed the newer
+/// head still remembers it and says so; a fresh server that lost its anchor cannot know, but the
+/// CLI remembers the newer head it verified and reports the rollback — on both backends.
+fn a_rolled_back_chain_is_reported_by_the_cli_even_when_the_server_says_ok(backend: Backend) {
+    let static_dir = tempfile::tempdir().unwrap();
+    let admin = AdminAccount::ada();
+    let (mut running, project_id) =
+        RunningServer::with_admin(backend, static_dir.path().to_path_buf(), &admin);
+    let client = reqwest::Client::new();
+    let session = runtime()
+        .block_on(async { sign_in(&client, running.url(), &admin.email, &admin.password).await });
+    let secret = runtime()
+        .block_on(session.create_token(&client, project_id, "cli-admin", Role::Admin))
+        .secret;
+    let cli = Cli::new();
+    cli.ok(&["login", "--url", running.url(), "--token", &secret]);
+    cli.ok(&["apps", "create", "web", "--image", "registry/web:1"]);
+
+    // Someone with database access keeps the head as it is now, signature and all.
+    let mut database = StoredDatabase::open(running.database_url());
+    database.execute(&format!(
+        "CREATE TABLE saved_head AS SELECT * FROM audit_chain_heads WHERE project_id = {project_id}"
+    ));
+    for index in 0..8 {
+        cli.ok(&[
+            "apps",
+            "create",
+            &format!("later-{index}"),
+            "--image",
+            "registry/x:1",
+        ]);
+    }
+    let verified = cli.run(&["logs", "verify"]);
+    assert!(verified.status.success(), "{verified:?}");
+
+    // The newest entries go, and the saved head is put back.
+    database.execute(match backend {
+        Backend::Sqlite => "DROP TRIGGER audit_entries_append_only",
+        Backend::Postgres => "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only",
+    });
+    database.execute(&format!(
+        "DELETE FROM audit_entries WHERE project_id = {project_id} \
+         AND chain_seq > (SELECT chain_seq FROM saved_head)"
+    ));
+    database.execute(&format!(
+        "UPDATE audit_chain_heads SET \
+         chain_seq = (SELECT chain_seq FROM saved_head), \
+         entry_hash = (SELECT entry_hash FROM saved_head), \
+         signed_at = (SELECT signed_at FROM saved_head), \
+         key_id = (SELECT key_id FROM saved_head), \
+         signature = (SELECT signature FROM saved_head) \
+         WHERE project_id = {project_id}"
+    ));
+
+    // The server that signed the newer head finds the rollback itself.
+    let found = cli.run(&["logs", "verify"]);
+    let printed = String::from_utf8_lossy(&found.stdout);
+    assert_eq!(found.status.code(), Some(3), "{found:?}");
+    assert!(
+        printed.contains("BROKEN") && printed.contains("rolled back"),
+        "{printed}"
+    );
+
+    // A server on the same database and key but without its anchor: it sees a validly signed
+    // chain and says OK; the CLI does not believe it.
+    running.server.kill();
+    let fresh_data = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        running.data_dir().join("secret.key"),
+        fresh_data.path().join("secret.key"),
+    )
+    .expect("the secret key is copied");
+    // Where the old one listened: the CLI remembers heads per server address.
+    let address = running.url().trim_start_matches("http://").to_string();
+    let fresh = ServerProcess::start_with_args(
+        running.database_url(),
+        fresh_data.path(),
+        static_dir.path(),
+        &["--bind", &address],
+    );
+    let answer: VerifyReport = runtime().block_on(async {
+        client
+            .get(format!(
+                "{}/api/v1/projects/{project_id}/audit-logs/verify",
+                fresh.url()
+            ))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert!(answer.ok, "the fresh server cannot know: {answer:?}");
+    let found = cli.run(&["logs", "verify"]);
+    let printed = String::from_utf8_lossy(&found.stdout);
+    assert_eq!(found.status.code(), Some(3), "{found:?}");
+    assert!(
+        printed.starts_with("BROKEN: the chain was rolled back: it ends at #"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn a_rolled_back_chain_is_reported_by_the_cli_on_sqlite() {
+    a_rolled_back_chain_is_reported_by_the_cli_even_when_the_server_says_ok(Backend::Sqlite);
+}
+
+#[test]
+fn a_rolled_back_chain_is_reported_by_the_cli_on_postgres() {
+    a_rolled_back_chain_is_reported_by_the_cli_even_when_the_server_says_ok(Backend::Postgres);
 }

@@ -20,7 +20,7 @@ use auditlog_tests::{
 pub struct RunningServer {
     pub server: ServerProcess,
     database: TestDatabase,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl RunningServer {
@@ -53,13 +53,18 @@ impl RunningServer {
         let running = RunningServer {
             server,
             database,
-            _dir: dir,
+            dir,
         };
         (running, project_id)
     }
 
     pub fn url(&self) -> &str {
         self.server.url()
+    }
+
+    /// The server's data directory (its secret key, its chain anchor).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     /// The URL of the server's database, to read what it stored.

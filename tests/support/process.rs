@@ -45,15 +45,23 @@ impl ServerProcess {
     }
 
     /// Like [`ServerProcess::start`], with more flags for the server, such as
-    /// `["--secret-key", key]` for servers that share one database.
+    /// `["--secret-key", key]` for servers that share one database, or `["--bind", address]`
+    /// to listen where a stopped server did.
     pub fn start_with_args(
         database_url: &str,
         data_dir: &Path,
         static_dir: &Path,
         extra_args: &[&str],
     ) -> ServerProcess {
+        // A free port unless the caller names the address.
+        let bind = if extra_args.contains(&"--bind") {
+            &[][..]
+        } else {
+            &["--bind", "127.0.0.1:0"][..]
+        };
         let mut child = Command::new(binary("auditlog-server"))
-            .args(["--bind", "127.0.0.1:0", "--database-url", database_url])
+            .args(bind)
+            .args(["--database-url", database_url])
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--static-dir")

@@ -85,6 +85,25 @@ pub fn check(
         .first(conn)
         .optional()?;
 
+    if let Some(conflict) = anchor.as_ref().and_then(|a| a.conflict.as_ref()) {
+        let how = if conflict.found_head_seq < conflict.chain_seq {
+            "rolled back"
+        } else {
+            "rewritten"
+        };
+        return Ok(broken(
+            report,
+            conflict.chain_seq,
+            None,
+            format!(
+                "the chain was {how}: this server signed #{} at {}, and at {} found the chain ending at #{}; entries appended since do not restore what was removed",
+                conflict.chain_seq,
+                instant(conflict.signed_at),
+                instant(conflict.found_at),
+                conflict.found_head_seq
+            ),
+        ));
+    }
     if let Some(forged) = checkpoints.iter().find(|c| !c.verifies(project_id, signer)) {
         return Ok(broken(
             report,

@@ -53,6 +53,23 @@ pub struct Anchor {
     /// The newest entry retention removed, if any.
     #[serde(default)]
     pub purged_through_seq: Option<i64>,
+    /// What this server found when it was about to extend the chain: no longer the chain it
+    /// signed. Kept for good, so that appending past the old head does not bury the evidence.
+    #[serde(default)]
+    pub conflict: Option<AnchorConflict>,
+}
+
+/// The chain this server signed up to `chain_seq`, found rolled back or rewritten.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchorConflict {
+    /// The head this server had signed.
+    pub chain_seq: i64,
+    pub entry_hash: String,
+    pub signed_at: i64,
+    /// The head the chain had when the server came to extend it.
+    pub found_head_seq: i64,
+    /// When (microseconds since the epoch).
+    pub found_at: i64,
 }
 
 /// The signing key, the trusted keys and the anchor, shared by every writer of this process.
@@ -200,6 +217,21 @@ impl ChainSigner {
             anchor.chain_seq = chain_seq;
             anchor.entry_hash = entry_hash.to_string();
             anchor.signed_at = signed_at;
+        }
+    }
+
+    /// Records, once, that the chain no longer holds the head this server signed.
+    pub fn record_conflict(&self, project_id: i64, conflict: AnchorConflict) {
+        let mut anchors = self.anchors.lock().unwrap_or_else(|e| e.into_inner());
+        let anchor = anchors.entry(project_id).or_default();
+        if anchor.conflict.is_none() {
+            tracing::error!(
+                project_id,
+                signed_seq = conflict.chain_seq,
+                found_head_seq = conflict.found_head_seq,
+                "the audit chain no longer holds the head this server signed: it was rolled back or rewritten in the database"
+            );
+            anchor.conflict = Some(conflict);
         }
     }
 

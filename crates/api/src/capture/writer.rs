@@ -268,6 +268,7 @@ pub fn append_in_transaction(
     let mut heads = BTreeMap::new();
     for project_id in projects {
         let locked = lock_head(conn, project_id)?;
+        check_against_anchor(conn, signer, project_id, &locked)?;
         // (seq before, seq now, hash now, newest ts)
         heads.insert(project_id, (locked.0, locked.0, locked.1, 0_i64));
     }
@@ -318,6 +319,90 @@ pub fn append_in_transaction(
         });
     }
     Ok(signed)
+}
+
+/// Before extending a project's chain, checks it still holds the newest head this server signed
+/// (its anchor): a head behind it, or another entry at its position, means the database was
+/// rolled back or rewritten. That is recorded in the anchor for good — the append goes on, so no
+/// request is lost, but verification reports it from then on, however far the chain grows.
+fn check_against_anchor(
+    conn: &mut DbConnection,
+    signer: &ChainSigner,
+    project_id: i64,
+    (head_seq, head_hash): &(i64, String),
+) -> QueryResult<()> {
+    let Some(anchor) = signer
+        .anchor(project_id)
+        .filter(|anchor| anchor.chain_seq > 0 && anchor.conflict.is_none())
+    else {
+        return Ok(());
+    };
+    let intact = match head_seq.cmp(&anchor.chain_seq) {
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => *head_hash == anchor.entry_hash,
+        // Others appended since (another server, or someone else): the signed entry must still
+        // be there, unless retention removed it.
+        std::cmp::Ordering::Greater => {
+            let stored: Option<String> = audit_entries::table
+                .filter(audit_entries::project_id.eq(project_id))
+                .filter(audit_entries::chain_seq.eq(anchor.chain_seq))
+                .select(audit_entries::entry_hash)
+                .first(conn)
+                .optional()?;
+            match stored {
+                Some(stored) => stored == anchor.entry_hash,
+                None => removed_by_retention(conn, signer, project_id, anchor.chain_seq)?,
+            }
+        }
+    };
+    if !intact {
+        signer.record_conflict(
+            project_id,
+            checkpoint::AnchorConflict {
+                chain_seq: anchor.chain_seq,
+                entry_hash: anchor.entry_hash,
+                signed_at: anchor.signed_at,
+                found_head_seq: *head_seq,
+                found_at: chrono::Utc::now().timestamp_micros(),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Whether retention (of this server or another) signed the removal of the entry at
+/// `chain_seq`.
+fn removed_by_retention(
+    conn: &mut DbConnection,
+    signer: &ChainSigner,
+    project_id: i64,
+    chain_seq: i64,
+) -> QueryResult<bool> {
+    if signer
+        .anchor(project_id)
+        .and_then(|anchor| anchor.purged_through_seq)
+        .is_some_and(|purged| purged >= chain_seq)
+    {
+        return Ok(true);
+    }
+    let watermarks: Vec<(i64, String, i64, String, String)> = audit_checkpoints::table
+        .filter(audit_checkpoints::project_id.eq(project_id))
+        .filter(audit_checkpoints::kind.eq("retention"))
+        .filter(audit_checkpoints::chain_seq.ge(chain_seq))
+        .select((
+            audit_checkpoints::chain_seq,
+            audit_checkpoints::entry_hash,
+            audit_checkpoints::signed_at,
+            audit_checkpoints::key_id,
+            audit_checkpoints::signature,
+        ))
+        .load(conn)?;
+    Ok(watermarks
+        .iter()
+        .any(|(seq, hash, signed_at, key_id, signature)| {
+            let message = checkpoint::retention_message(project_id, *seq, hash, *signed_at);
+            signer.verifies(&message, key_id, signature)
+        }))
 }
 
 #[derive(Insertable)]

@@ -177,6 +177,16 @@ async fn a_rolled_back_chain_is_found(backend: Backend) {
     let report = verify(&admin, project).await;
     assert!(reason(&report).contains("rolled back"), "{report:?}");
     assert_eq!(report.broken.unwrap().chain_seq, old_head.0 + 1);
+
+    // The server goes on recording requests on top of the rolled-back chain; once the chain is
+    // longer than it was, the evidence is still reported.
+    some_activity(&admin, project, 12, "after").await;
+    assert!(app.entries(project).len() as i64 > old_head.0 + 5 + 1);
+    let report = verify(&admin, project).await;
+    assert!(
+        reason(&report).contains("the chain was rolled back: this server signed #"),
+        "{report:?}"
+    );
 }
 
 /// (2) Delete the oldest entries, which are younger than retention's horizon.
@@ -217,9 +227,16 @@ async fn a_recomputed_chain_is_found(backend: Backend) {
     }
     recompute_from(&app, project, victim.chain_seq);
     let report = verify(&admin, project).await;
-    let reason = reason(&report);
+    let found = reason(&report);
     assert!(
-        reason.contains("not signed by this server") || reason.contains("rewritten"),
+        found.contains("not signed by this server") || found.contains("rewritten"),
+        "{report:?}"
+    );
+    // The server then signs new heads on top of the rewritten chain: the evidence stays.
+    some_activity(&admin, project, 4, "after").await;
+    let report = verify(&admin, project).await;
+    assert!(
+        reason(&report).contains("the chain was rewritten: this server signed #"),
         "{report:?}"
     );
 }
