@@ -487,6 +487,25 @@ fn a_rolled_back_chain_is_reported_by_the_cli_even_when_the_server_says_ok(backe
         printed.starts_with("BROKEN: the chain was rolled back: it ends at #"),
         "{printed}"
     );
+
+    // The chain grows past the position the CLI verified: a different entry is there now.
+    for index in 0..12 {
+        cli.ok(&[
+            "apps",
+            "create",
+            &format!("after-{index}"),
+            "--image",
+            "registry/x:1",
+        ]);
+    }
+    let found = cli.run(&["logs", "verify"]);
+    let printed = String::from_utf8_lossy(&found.stdout);
+    assert_eq!(found.status.code(), Some(3), "{found:?}");
+    assert!(
+        printed.starts_with("BROKEN: the chain was rewritten: entry #")
+            && printed.contains("has another hash than when it was verified here"),
+        "{printed}"
+    );
 }
 
 #[test]

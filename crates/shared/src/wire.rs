@@ -468,6 +468,17 @@ pub fn chain_statement(
     )
 }
 
+/// `GET …/audit-logs/chain/{chain_seq}`: one position of the project's hash chain, for clients
+/// that remember a head to check it is still there.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainLink {
+    pub chain_seq: i64,
+    pub entry_id: i64,
+    pub prev_hash: String,
+    pub entry_hash: String,
+}
+
 /// `GET /api/v1/audit-log-keys`: a public key the server signs chain heads with.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

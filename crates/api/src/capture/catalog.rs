@@ -223,7 +223,7 @@ const INTEGRATIONS: [RouteSpec; 5] = crud!(
     Admin
 );
 
-const OTHERS: [RouteSpec; 21] = [
+const OTHERS: [RouteSpec; 22] = [
     route(
         "GET",
         "",
@@ -366,6 +366,14 @@ const OTHERS: [RouteSpec; 21] = [
         "/audit-logs/verify",
         "audit_log.verify",
         "Verify audit log",
+        R::Project,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/audit-logs/chain/{id}",
+        "audit_log.chain_entry",
+        "View audit log chain position",
         R::Project,
         AtLeast(Admin),
     ),

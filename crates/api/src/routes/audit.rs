@@ -24,6 +24,7 @@ pub fn configure(routes: &mut ProjectRoutes) {
         .add("audit_log.histogram", histogram)
         .add("audit_log.facets", facets)
         .add("audit_log.verify", verify)
+        .add("audit_log.chain_entry", chain_entry)
         .add("audit_log.export", export)
         .add("audit_log.export_manifest", export_manifest)
         .add("audit_log.ingest", ingest);
@@ -322,6 +323,38 @@ fn verify_streamed(
         }
     });
     audit_log::ChunkStream(receiver)
+}
+
+/// `GET …/audit-logs/chain/{chain_seq}`: the entry at one position of the project's chain, its
+/// hash and the hash it links to; 404 when no entry is there (retention removed it, or it is
+/// missing).
+async fn chain_entry(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, chain_seq) = (access.project_id, access.resource_id.unwrap_or_default());
+    let link = with_project_conn(&state, &access, move |conn| {
+        use crate::db::schema::audit_entries;
+        use diesel::prelude::*;
+        Ok(audit_entries::table
+            .filter(audit_entries::project_id.eq(project_id))
+            .filter(audit_entries::chain_seq.eq(chain_seq))
+            .select((
+                audit_entries::id,
+                audit_entries::prev_hash,
+                audit_entries::entry_hash,
+            ))
+            .first::<(i64, String, String)>(conn)
+            .optional()?)
+    })
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(auditlog_shared::wire::ChainLink {
+        chain_seq,
+        entry_id: link.0,
+        prev_hash: link.1,
+        entry_hash: link.2,
+    }))
 }
 
 /// `GET /api/v1/audit-log-keys`: the public keys of the chain signatures. Public: anyone may

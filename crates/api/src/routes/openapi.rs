@@ -399,6 +399,7 @@ fn catalog_route_types(
             "verify" => (None, schema::<VerifyReport>(generator)),
             "export" => (None, Some(json!("text/csv"))),
             "export_manifest" => (None, schema::<ExportManifest>(generator)),
+            "chain_entry" => (None, schema::<ChainLink>(generator)),
             "ingest" => (
                 schema::<IngestBatch>(generator),
                 schema::<IngestReceipt>(generator),

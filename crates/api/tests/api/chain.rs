@@ -335,7 +335,54 @@ async fn ingest_validates_then_stores_atomically(backend: Backend) {
     );
 }
 
+/// One chain position, for clients that remember a head: only the project's admins read it.
+async fn a_chain_position_is_read_by_its_admins_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 3).await;
+    let stored = app.entries(project)[1].clone();
+    let path = |seq: &str| format!("/api/v1/projects/{project}/audit-logs/chain/{seq}");
+    let link: Value = admin
+        .get(&path(&stored.chain_seq.to_string()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(link["chain_seq"], stored.chain_seq);
+    assert_eq!(link["entry_id"], stored.id);
+    let hashes: (String, String) = {
+        use auditlog_api::db::schema::audit_entries;
+        let mut conn = app.pool.get().unwrap();
+        audit_entries::table
+            .find(stored.id)
+            .select((audit_entries::prev_hash, audit_entries::entry_hash))
+            .first(&mut conn)
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            link["prev_hash"].as_str().unwrap(),
+            link["entry_hash"].as_str().unwrap()
+        ),
+        (hashes.0.as_str(), hashes.1.as_str())
+    );
+    problem(admin.get(&path("999999")).await, 404).await;
+    for bad in ["01", "-1", "x", "1.0"] {
+        problem(admin.get(&path(bad)).await, 400).await;
+    }
+    let developer = app
+        .create_token(&admin, project, "dev", Role::Developer, false)
+        .await;
+    problem(
+        app.token_caller(&developer.secret).get(&path("1")).await,
+        403,
+    )
+    .await;
+    problem(app.anonymous().get(&path("1")).await, 401).await;
+}
+
 crate::on_both_backends!(
+    a_chain_position_is_read_by_its_admins_only,
     an_intact_chain_verifies,
     an_altered_entry_is_found,
     a_deleted_entry_is_found,

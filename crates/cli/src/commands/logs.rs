@@ -129,7 +129,15 @@ pub async fn verify_chain(
         remember_chain_keys(config_directory, session.client.base_url(), &keys)?;
         let key = verified_head_key(session.client.base_url(), session.project_id);
         let mut remembered = load_verified_heads(config_directory)?;
-        match check_signed_head(head, &keys, remembered.get(&key)) {
+        let mut verdict = check_signed_head(head, &keys, remembered.get(&key));
+        // A head that moved on must still hold, at the position verified here before, the
+        // entry verified then: appending after a rollback cannot hide it.
+        if let (Ok(()), Some(previous)) = (&verdict, remembered.get(&key)) {
+            if head.chain_seq > previous.chain_seq {
+                verdict = check_remembered_position(session, previous).await?;
+            }
+        }
+        match verdict {
             Ok(()) => {
                 line.push_str(&format!(" · signed head #{}", head.chain_seq));
                 remembered.insert(key, head.clone());
@@ -154,6 +162,35 @@ pub async fn verify_chain(
     } else {
         ExitCode::from(EXIT_CODE_CHAIN_BROKEN)
     })
+}
+
+/// Whether the entry at the position of a head verified before still has the hash it had. An
+/// entry that is gone was removed by retention (the server's verification, which passed, checks
+/// that the chain starts where retention stopped).
+async fn check_remembered_position(
+    session: &ProjectSession,
+    previous: &SignedHead,
+) -> anyhow::Result<Result<(), String>> {
+    let path = session.project_path(&format!("/audit-logs/chain/{}", previous.chain_seq));
+    match session
+        .client
+        .get_json::<auditlog_shared::wire::ChainLink>(&path)
+        .await
+    {
+        Ok(answer) if answer.value.entry_hash == previous.entry_hash => Ok(Ok(())),
+        Ok(_) => Ok(Err(format!(
+            "the chain was rewritten: entry #{} has another hash than when it was verified here",
+            previous.chain_seq
+        ))),
+        Err(error)
+            if error
+                .downcast_ref::<crate::client::ProblemError>()
+                .is_some_and(|problem| problem.status == 404) =>
+        {
+            Ok(Ok(()))
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// Reads a streamed verification: shows its progress lines on standard error when asked, and
