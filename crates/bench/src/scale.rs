@@ -26,8 +26,10 @@ use tokio::io::AsyncBufReadExt as _;
 use crate::capture::{self, Backend};
 use crate::report::{self, Environment};
 
+/// The generated histories a benchmark runs on: their sizes, backends and seed, and where they
+/// are kept for `--reuse`.
 #[derive(Debug, Args)]
-pub struct ScaleArgs {
+pub struct StoreArgs {
     /// History sizes, in entries (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [1_000_000u64])]
     pub entries: Vec<u64>,
@@ -42,16 +44,6 @@ pub struct ScaleArgs {
     /// The generator's seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Measured requests per query shape.
-    #[arg(long, default_value_t = 40)]
-    pub samples: usize,
-    /// Stop measuring a shape after this many seconds, with fewer samples (a slow shape would
-    /// otherwise hold the run for minutes).
-    #[arg(long, default_value_t = 30)]
-    pub max_seconds_per_query: u64,
-    /// Unmeasured requests per query shape before the measured ones.
-    #[arg(long, default_value_t = 3)]
-    pub warmup: usize,
     /// Reuse a database a previous run generated with the same size and seed.
     #[arg(long)]
     pub reuse: bool,
@@ -65,6 +57,22 @@ pub struct ScaleArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     pub postgres_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Measured requests per query shape.
+    #[arg(long, default_value_t = 40)]
+    pub samples: usize,
+    /// Stop measuring a shape after this many seconds, with fewer samples (a slow shape would
+    /// otherwise hold the run for minutes).
+    #[arg(long, default_value_t = 30)]
+    pub max_seconds_per_query: u64,
+    /// Unmeasured requests per query shape before the measured ones.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
     /// Concurrent clients of the capture throughput runs.
     #[arg(long, default_value_t = 32)]
     pub clients: usize,
@@ -104,7 +112,7 @@ struct Row {
 
 pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.samples > 0, "--samples must be at least 1");
-    anyhow::ensure!(!args.entries.is_empty(), "name at least one size");
+    anyhow::ensure!(!args.store.entries.is_empty(), "name at least one size");
     let server = std::env::current_exe()?
         .parent()
         .context("the benchmark's directory")?
@@ -115,25 +123,20 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
         server.display()
     );
     let environment = Environment::detect(
-        args.backends
+        args.store
+            .backends
             .contains(&Backend::Postgres)
-            .then_some(args.postgres_url.as_str()),
+            .then_some(args.store.postgres_url.as_str()),
     );
-    std::fs::create_dir_all(&args.data_dir)?;
+    std::fs::create_dir_all(&args.store.data_dir)?;
 
     let mut rows = Vec::new();
     let mut capture_rows = Vec::new();
     let mut notes = Vec::new();
-    for &entries in &args.entries {
-        for &backend in &args.backends {
+    for &entries in &args.store.entries {
+        for &backend in &args.store.backends {
             let label = backend.label();
-            let stores = Stores {
-                seed: args.seed,
-                reuse: args.reuse,
-                data_dir: &args.data_dir,
-                postgres_url: &args.postgres_url,
-            };
-            let (url, seeded) = prepare_database(&server, backend, entries, &stores)
+            let (url, seeded) = prepare_database(&server, backend, entries, &args.store)
                 .await
                 .with_context(|| format!("preparing {label} with {entries} entries"))?;
             if let Some(note) = seeded {
@@ -166,20 +169,12 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where the generated histories are kept, and whether a previous run's may be reused.
-pub(crate) struct Stores<'a> {
-    pub seed: u64,
-    pub reuse: bool,
-    pub data_dir: &'a std::path::Path,
-    pub postgres_url: &'a str,
-}
-
 /// The database's URL, seeding it unless a seeded one is reused; and a note on the seeding.
 pub(crate) async fn prepare_database(
     server: &std::path::Path,
     backend: Backend,
     entries: u64,
-    args: &Stores<'_>,
+    args: &StoreArgs,
 ) -> anyhow::Result<(String, Option<String>)> {
     let name = format!("auditlog_scale_{entries}_{}", args.seed);
     let url = match backend {
@@ -194,7 +189,7 @@ pub(crate) async fn prepare_database(
             format!("sqlite://{}", file.display())
         }
         Backend::Postgres => {
-            let mut admin = PgConnection::establish(args.postgres_url)
+            let mut admin = PgConnection::establish(&args.postgres_url)
                 .with_context(|| format!("PostgreSQL is unreachable at {}", args.postgres_url))?;
             let (base, _) = args
                 .postgres_url
@@ -227,7 +222,7 @@ pub(crate) async fn prepare_database(
         .await?;
     anyhow::ensure!(output.status.success(), "bench-seed failed");
     let elapsed = started.elapsed().as_secs_f64();
-    let size = database_size(backend, &url, args.postgres_url);
+    let size = database_size(backend, &url, &args.postgres_url);
     Ok((
         url,
         Some(format!(

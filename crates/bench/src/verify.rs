@@ -17,40 +17,15 @@ use clap::Args;
 
 use crate::capture::{self, Backend};
 use crate::report::{self, Environment};
-use crate::scale::{self, Server, Stores, PASSWORD};
+use crate::scale::{self, Server, StoreArgs, PASSWORD};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// History sizes, in entries (comma-separated).
-    #[arg(long, value_delimiter = ',', default_values_t = [1_000_000u64])]
-    pub entries: Vec<u64>,
-    /// Backends to measure (comma-separated).
-    #[arg(
-        long = "backend",
-        value_enum,
-        value_delimiter = ',',
-        default_values_t = [Backend::Sqlite, Backend::Postgres]
-    )]
-    pub backends: Vec<Backend>,
-    /// The generator's seed.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Whole verifications measured per store (after one unmeasured one).
     #[arg(long, default_value_t = 3)]
     pub samples: usize,
-    /// Reuse a database a previous run (of `scale` or `verify`) generated.
-    #[arg(long)]
-    pub reuse: bool,
-    /// Where the SQLite databases are kept.
-    #[arg(long, default_value = "target/bench-data")]
-    pub data_dir: PathBuf,
-    /// The PostgreSQL server the databases are created on.
-    #[arg(
-        long,
-        env = "AUDITLOG_BENCH_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    pub postgres_url: String,
     /// Write the results into the "Verification" section of this Markdown file (replacing it).
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,
@@ -68,25 +43,21 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
         server_binary.display()
     );
     let environment = Environment::detect(
-        args.backends
+        args.store
+            .backends
             .contains(&Backend::Postgres)
-            .then_some(args.postgres_url.as_str()),
+            .then_some(args.store.postgres_url.as_str()),
     );
-    std::fs::create_dir_all(&args.data_dir)?;
-    let stores = Stores {
-        seed: args.seed,
-        reuse: args.reuse,
-        data_dir: &args.data_dir,
-        postgres_url: &args.postgres_url,
-    };
+    std::fs::create_dir_all(&args.store.data_dir)?;
 
     let mut lines = Vec::new();
-    for &entries in &args.entries {
-        for &backend in &args.backends {
+    for &entries in &args.store.entries {
+        for &backend in &args.store.backends {
             let label = backend.label();
-            let (url, seeded) = scale::prepare_database(&server_binary, backend, entries, &stores)
-                .await
-                .with_context(|| format!("preparing {label} with {entries} entries"))?;
+            let (url, seeded) =
+                scale::prepare_database(&server_binary, backend, entries, &args.store)
+                    .await
+                    .with_context(|| format!("preparing {label} with {entries} entries"))?;
             if let Some(note) = seeded {
                 lines.push(format!("- {note}"));
             }

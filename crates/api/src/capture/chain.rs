@@ -53,15 +53,7 @@ impl ChainedEntry {
         };
         key_matches(&entry.actor_key, &entry.actor_kind, entry.actor_id)
             && key_matches(&entry.resource_key, &entry.resource_type, entry.resource_id)
-            && entry.search_text
-                == crate::capture::search_text(
-                    &entry.path,
-                    entry.actor_email.as_deref(),
-                    &entry.actor_kind,
-                    &entry.actor_name,
-                    &entry.resource_type,
-                    &entry.resource_name,
-                )
+            && entry.search_text == crate::capture::entry_search_text(entry)
     }
 }
 

@@ -586,15 +586,20 @@ async fn build_entry(
 pub fn with_derived_fields(mut entry: NewAuditEntry) -> NewAuditEntry {
     entry.actor_key = entity_key(&entry.actor_kind, entry.actor_id);
     entry.resource_key = entity_key(&entry.resource_type, entry.resource_id);
-    entry.search_text = search_text(
+    entry.search_text = entry_search_text(&entry);
+    entry
+}
+
+/// The search text of an entry's fields (see [`search_text`]).
+pub fn entry_search_text(entry: &NewAuditEntry) -> String {
+    search_text(
         &entry.path,
         entry.actor_email.as_deref(),
         &entry.actor_kind,
         &entry.actor_name,
         &entry.resource_type,
         &entry.resource_name,
-    );
-    entry
+    )
 }
 
 /// `kind:id`, or `kind:` without an id: the key filters and facets use for actors and resources.

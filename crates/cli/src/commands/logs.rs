@@ -121,12 +121,7 @@ pub async fn verify_chain(
     let (report, raw) = read_streamed_report(session, &path, progress).await?;
     let (mut line, mut intact) = describe_report(&report);
     if let (true, Some(head)) = (intact, &report.signed_head) {
-        let keys = session
-            .client
-            .get_json::<Vec<ChainKey>>("/api/v1/audit-log-keys")
-            .await?
-            .value;
-        remember_chain_keys(config_directory, session.client.base_url(), &keys)?;
+        let keys = fetch_chain_keys(session, config_directory).await?;
         let key = verified_head_key(session.client.base_url(), session.project_id);
         let mut remembered = load_verified_heads(config_directory)?;
         let mut verdict = check_signed_head(head, &keys, remembered.get(&key));
@@ -162,6 +157,20 @@ pub async fn verify_chain(
     } else {
         ExitCode::from(EXIT_CODE_CHAIN_BROKEN)
     })
+}
+
+/// The keys the server signs with now (and retired ones), remembered for offline checks.
+pub async fn fetch_chain_keys(
+    session: &ProjectSession,
+    config_directory: &std::path::Path,
+) -> anyhow::Result<Vec<ChainKey>> {
+    let keys = session
+        .client
+        .get_json::<Vec<ChainKey>>("/api/v1/audit-log-keys")
+        .await?
+        .value;
+    remember_chain_keys(config_directory, session.client.base_url(), &keys)?;
+    Ok(keys)
 }
 
 /// Whether the entry at the position of a head verified before still has the hash it had. An

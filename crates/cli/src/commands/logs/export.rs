@@ -8,14 +8,13 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use auditlog_shared::wire::{ChainKey, ExportManifest};
+use auditlog_shared::wire::ExportManifest;
 use auditlog_shared::{AuditQuery, PageSize};
 use reqwest::header::{HeaderMap, CONTENT_DISPOSITION};
 
 use crate::arguments::ExportFormatArgument;
 use crate::commands::export::{default_manifest_path, verify_export};
 use crate::commands::ProjectSession;
-use crate::config::remember_chain_keys;
 use crate::output::{group_digits, write_stdout};
 
 /// How many entries matched the query (all of them, not only those exported).
@@ -194,12 +193,7 @@ async fn save_manifest(
         )
         .await
         .context("the export's manifest could not be fetched")?;
-    let keys = session
-        .client
-        .get_json::<Vec<ChainKey>>("/api/v1/audit-log-keys")
-        .await?
-        .value;
-    remember_chain_keys(config_directory, session.client.base_url(), &keys)?;
+    let keys = super::fetch_chain_keys(session, config_directory).await?;
     let mut text = serde_json::to_string_pretty(&answer.value)?;
     text.push('\n');
     crate::config::write_private_file(path, text.as_bytes())
