@@ -116,13 +116,7 @@ pub fn check(
         ));
     }
     // The newest entry retention removed: the chain may start right after it, not later.
-    let watermark = checkpoints
-        .iter()
-        .filter(|c| c.kind == "retention")
-        .map(|c| c.chain_seq)
-        .chain(anchor.as_ref().and_then(|a| a.purged_through_seq))
-        .max()
-        .unwrap_or(0);
+    let watermark = retention_watermark(&checkpoints, anchor.as_ref());
     let mut references: Vec<SignedReference> = checkpoints
         .iter()
         .filter(|c| c.kind == "head")
@@ -271,6 +265,39 @@ pub fn check(
         report.signed_head = Some(head.into());
     }
     Ok(report)
+}
+
+/// The newest entry retention removed, by the retention checkpoints (all of them already
+/// checked to be signed) and this server's anchor; 0 when none was.
+fn retention_watermark(checkpoints: &[CheckpointRow], anchor: Option<&checkpoint::Anchor>) -> i64 {
+    checkpoints
+        .iter()
+        .filter(|c| c.kind == "retention")
+        .map(|c| c.chain_seq)
+        .chain(anchor.and_then(|a| a.purged_through_seq))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether retention — of this server or another one on the database — removed the entry at
+/// `chain_seq`, by a validly signed retention checkpoint or this server's anchor.
+pub fn removed_by_retention(
+    conn: &mut DbConnection,
+    signer: &ChainSigner,
+    project_id: i64,
+    chain_seq: i64,
+) -> QueryResult<bool> {
+    let watermarks: Vec<CheckpointRow> = audit_checkpoints::table
+        .filter(audit_checkpoints::project_id.eq(project_id))
+        .filter(audit_checkpoints::kind.eq("retention"))
+        .filter(audit_checkpoints::chain_seq.ge(chain_seq))
+        .select(CheckpointRow::as_select())
+        .load(conn)?;
+    let signed: Vec<CheckpointRow> = watermarks
+        .into_iter()
+        .filter(|c| c.verifies(project_id, signer))
+        .collect();
+    Ok(retention_watermark(&signed, signer.anchor(project_id).as_ref()) >= chain_seq)
 }
 
 /// The project's chain head as the server signed it, when the project has entries.

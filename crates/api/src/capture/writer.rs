@@ -351,7 +351,12 @@ fn check_against_anchor(
                 .optional()?;
             match stored {
                 Some(stored) => stored == anchor.entry_hash,
-                None => removed_by_retention(conn, signer, project_id, anchor.chain_seq)?,
+                None => crate::audit_log::signing::removed_by_retention(
+                    conn,
+                    signer,
+                    project_id,
+                    anchor.chain_seq,
+                )?,
             }
         }
     };
@@ -368,41 +373,6 @@ fn check_against_anchor(
         );
     }
     Ok(())
-}
-
-/// Whether retention (of this server or another) signed the removal of the entry at
-/// `chain_seq`.
-fn removed_by_retention(
-    conn: &mut DbConnection,
-    signer: &ChainSigner,
-    project_id: i64,
-    chain_seq: i64,
-) -> QueryResult<bool> {
-    if signer
-        .anchor(project_id)
-        .and_then(|anchor| anchor.purged_through_seq)
-        .is_some_and(|purged| purged >= chain_seq)
-    {
-        return Ok(true);
-    }
-    let watermarks: Vec<(i64, String, i64, String, String)> = audit_checkpoints::table
-        .filter(audit_checkpoints::project_id.eq(project_id))
-        .filter(audit_checkpoints::kind.eq("retention"))
-        .filter(audit_checkpoints::chain_seq.ge(chain_seq))
-        .select((
-            audit_checkpoints::chain_seq,
-            audit_checkpoints::entry_hash,
-            audit_checkpoints::signed_at,
-            audit_checkpoints::key_id,
-            audit_checkpoints::signature,
-        ))
-        .load(conn)?;
-    Ok(watermarks
-        .iter()
-        .any(|(seq, hash, signed_at, key_id, signature)| {
-            let message = checkpoint::retention_message(project_id, *seq, hash, *signed_at);
-            signer.verifies(&message, key_id, signature)
-        }))
 }
 
 #[derive(Insertable)]

@@ -232,6 +232,48 @@ async fn a_completed_export_has_a_signed_manifest_of_exactly_what_was_sent(backe
         uuid::Uuid::new_v4()
     );
     problem(admin.get(&unknown).await, 404).await;
+
+    // Identities that held admin rights and lost them: a revoked admin token, and a removed
+    // admin member's live session. The same goes for the chain position clients check.
+    let chain_path = format!("/api/v1/projects/{project}/audit-logs/chain/1");
+    let token = app
+        .create_token(&admin, project, "soon revoked", Role::Admin, false)
+        .await;
+    let token_caller = app.token_caller(&token.secret);
+    assert_eq!(token_caller.get(&manifest_path).await.status(), 200);
+    assert_eq!(token_caller.get(&chain_path).await.status(), 200);
+    let revoked = admin
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/tokens/{}", token.token.id),
+            None,
+        )
+        .await;
+    assert!(revoked.status().is_success(), "{}", revoked.status());
+    problem(token_caller.get(&manifest_path).await, 401).await;
+    problem(token_caller.get(&chain_path).await, 401).await;
+    let (member_id, member) = app
+        .add_member(
+            &admin,
+            project,
+            "mallory@example.com",
+            "Mallory",
+            "mallory's long password",
+            Role::Admin,
+        )
+        .await;
+    assert_eq!(member.get(&manifest_path).await.status(), 200);
+    let removed = admin
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/members/{member_id}"),
+            None,
+        )
+        .await;
+    assert!(removed.status().is_success(), "{}", removed.status());
+    // The removed member's session no longer authenticates anywhere in the project.
+    problem(member.get(&manifest_path).await, 401).await;
+    problem(member.get(&chain_path).await, 401).await;
 }
 
 crate::on_both_backends!(a_completed_export_has_a_signed_manifest_of_exactly_what_was_sent,);
