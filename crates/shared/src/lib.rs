@@ -11,11 +11,15 @@
 
 pub mod chain;
 mod cursor;
+mod dimension;
+mod facets;
 mod query;
 mod urlencoding;
 pub mod wire;
 
 pub use cursor::{Cursor, CursorDirection};
+pub use dimension::Dimension;
+pub use facets::{FacetRequest, DEFAULT_FACET_LIMIT, MAX_FACET_CONTAINS_CHARS, MAX_FACET_LIMIT};
 
 /// Percent-encodes one key or value the way the canonical query string does (a space as `+`),
 /// for clients that assemble query strings from parts before [`AuditQuery::parse`] reads them.

@@ -23,6 +23,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 
 use crate::cursor::Cursor;
+use crate::dimension::Dimension;
 use crate::urlencoding::{decode, encode};
 
 /// Rows per page when the query does not say.
@@ -598,24 +599,24 @@ impl fmt::Display for EntityId {
     }
 }
 
-/// The filter dimensions in canonical order, with their query-string names.
-const DIMENSIONS: [&str; 8] = [
-    "actor",
-    "method",
-    "source",
-    "action",
-    "status",
-    "resource_type",
-    "application",
-    "cluster",
-];
-
 /// Whether `key` (decoded) is a key of the audit query language: a dimension, with or without
-/// `.not`, or one of `range`, `from`, `to`, `q`, `limit`, `cursor`.
+/// `.not`, one of `range`, `from`, `to`, `q`, `limit`, `cursor`, or a facets request's `facet`,
+/// `facet.contains`, `facet.limit`.
 pub fn is_query_key(key: &str) -> bool {
     let dimension = key.strip_suffix(".not").unwrap_or(key);
-    DIMENSIONS.contains(&dimension)
-        || matches!(key, "range" | "from" | "to" | "q" | "limit" | "cursor")
+    Dimension::from_key(dimension).is_some()
+        || matches!(
+            key,
+            "range"
+                | "from"
+                | "to"
+                | "q"
+                | "limit"
+                | "cursor"
+                | "facet"
+                | "facet.contains"
+                | "facet.limit"
+        )
 }
 
 impl AuditQuery {
@@ -645,7 +646,7 @@ impl AuditQuery {
                 Some(dimension) => (dimension, true),
                 None => (key.as_str(), false),
             };
-            if let Some(dimension) = DIMENSIONS.iter().find(|d| **d == dimension) {
+            if let Some(dimension) = Dimension::from_key(dimension) {
                 query.add_filter_values(dimension, exclude, &key, &value)?;
                 continue;
             }
@@ -761,6 +762,35 @@ impl AuditQuery {
             .join("&")
     }
 
+    /// A dimension's include and exclude values as the query string spells them (`user:7`,
+    /// `DELETE`, `5xx`, `12` …), each in its sorted order.
+    pub fn filter_strings(&self, dimension: Dimension) -> (Vec<String>, Vec<String>) {
+        fn strings<T: FilterValue>(filter: &Filter<T>) -> (Vec<String>, Vec<String>) {
+            (
+                filter
+                    .include
+                    .iter()
+                    .map(FilterValue::write_value)
+                    .collect(),
+                filter
+                    .exclude
+                    .iter()
+                    .map(FilterValue::write_value)
+                    .collect(),
+            )
+        }
+        match dimension {
+            Dimension::Actor => strings(&self.actor),
+            Dimension::Method => strings(&self.method),
+            Dimension::Source => strings(&self.source),
+            Dimension::Action => strings(&self.action),
+            Dimension::Status => strings(&self.status),
+            Dimension::ResourceType => strings(&self.resource_type),
+            Dimension::Application => strings(&self.application),
+            Dimension::Cluster => strings(&self.cluster),
+        }
+    }
+
     /// Whether any filter or search narrows the entries (the date range aside).
     pub fn has_filters(&self) -> bool {
         !(self.actor.is_empty()
@@ -783,20 +813,20 @@ impl AuditQuery {
 
     fn add_filter_values(
         &mut self,
-        dimension: &str,
+        dimension: Dimension,
         exclude: bool,
         key: &str,
         value: &str,
     ) -> Result<(), QueryError> {
         match dimension {
-            "actor" => add_values(&mut self.actor, exclude, key, value),
-            "method" => add_values(&mut self.method, exclude, key, value),
-            "source" => add_values(&mut self.source, exclude, key, value),
-            "action" => add_values(&mut self.action, exclude, key, value),
-            "status" => add_values(&mut self.status, exclude, key, value),
-            "resource_type" => add_values(&mut self.resource_type, exclude, key, value),
-            "application" => add_values(&mut self.application, exclude, key, value),
-            _ => add_values(&mut self.cluster, exclude, key, value),
+            Dimension::Actor => add_values(&mut self.actor, exclude, key, value),
+            Dimension::Method => add_values(&mut self.method, exclude, key, value),
+            Dimension::Source => add_values(&mut self.source, exclude, key, value),
+            Dimension::Action => add_values(&mut self.action, exclude, key, value),
+            Dimension::Status => add_values(&mut self.status, exclude, key, value),
+            Dimension::ResourceType => add_values(&mut self.resource_type, exclude, key, value),
+            Dimension::Application => add_values(&mut self.application, exclude, key, value),
+            Dimension::Cluster => add_values(&mut self.cluster, exclude, key, value),
         }
     }
 

@@ -746,8 +746,9 @@ pub struct HistogramBucket {
     pub count: u64,
 }
 
-/// `GET /api/v1/projects/{project}/audit-logs/facets?<query>`: the values of each filter
-/// dimension with their counts, each counted with the other dimensions' filters applied.
+/// `GET /api/v1/projects/{project}/audit-logs/facets?<query>[&facet=…&facet.contains=…&facet.limit=…]`:
+/// the values of each filter dimension (or of the one `facet` names) with their counts, each
+/// counted with the other dimensions' filters applied.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Facets {
@@ -761,9 +762,14 @@ pub struct FacetDimension {
     pub key: String,
     /// The most frequent values, most frequent first.
     pub values: Vec<FacetValue>,
-    /// How many further values exist, and how many entries they hold.
+    /// How many further values exist (that match `facet.contains`, when given), and how many
+    /// entries they hold.
     pub other_values: u64,
     pub other_count: u64,
+    /// The values the view itself filters this dimension on (included, then excluded), named and
+    /// counted whether or not they are among `values`.
+    #[serde(default)]
+    pub selected: Vec<FacetValue>,
 }
 
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]

@@ -1,9 +1,15 @@
 //! Facets: for each filter dimension, its values with their counts, each dimension counted with
 //! every filter applied but its own (so a picker shows what clicking a value would give).
+//!
+//! A [`FacetRequest`] narrows the answer to one dimension, to the values whose value or label
+//! contains a text (so a picker finds a rare value however many frequent ones there are), and
+//! sets how many values are listed. Every dimension also lists the values the view itself
+//! filters on, named, so chips never show a bare id.
 
 use std::collections::HashMap;
 
 use auditlog_shared::wire::{FacetDimension, FacetValue, Facets};
+use auditlog_shared::FacetRequest;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
@@ -15,13 +21,15 @@ use crate::db::schema::audit_entries;
 use crate::db::schema::audit_entries::dsl;
 use crate::db::DbConnection;
 
-/// Values listed per dimension; the rest are summed up.
-pub const TOP_VALUES: usize = 25;
+/// The most values a `contains` request names (one lookup each) to match its text against their
+/// names; beyond them, only the values themselves are matched.
+pub const MAX_NAMED_CANDIDATES: usize = 2_000;
 
 pub fn facets(
     conn: &mut DbConnection,
     project_id: i64,
     validated: &ValidatedQuery,
+    request: &FacetRequest,
 ) -> QueryResult<Facets> {
     let from = validated.window.from.timestamp_micros();
     let to = validated.window.to.timestamp_micros();
@@ -32,7 +40,7 @@ pub fn facets(
     let from_rollups: Vec<Dimension> = match &split {
         Some(_) => Dimension::ALL
             .into_iter()
-            .filter(|&d| rollup::plan(&validated.query, Some(d)) == Some(None))
+            .filter(|&d| request.lists(d) && rollup::plan(&validated.query, Some(d)) == Some(None))
             .collect(),
         None => Vec::new(),
     };
@@ -53,7 +61,11 @@ pub fn facets(
     // entries (those passing every filter): one scan serves them all.
     let shared: Vec<Dimension> = Dimension::ALL
         .into_iter()
-        .filter(|&d| !from_rollups.contains(&d) && rollup::filter_is_empty(&validated.query, d))
+        .filter(|&d| {
+            request.lists(d)
+                && !from_rollups.contains(&d)
+                && rollup::filter_is_empty(&validated.query, d)
+        })
         .collect();
     let mut shared_counts = if shared.len() > 1 {
         combined_counts(conn, project_id, validated, None)?
@@ -78,7 +90,7 @@ pub fn facets(
     }
 
     let mut dimensions = Vec::new();
-    for dimension in Dimension::ALL {
+    for dimension in Dimension::ALL.into_iter().filter(|&d| request.lists(d)) {
         let counts: HashMap<String, i64> = if from_rollups.contains(&dimension) {
             let mut counts = rolled_up
                 .get(&RollupDimension::from(dimension))
@@ -96,7 +108,9 @@ pub fn facets(
                 .collect()
         };
         let values = facet_values(dimension, counts);
-        dimensions.push(summarize(conn, project_id, validated, dimension, values)?);
+        dimensions.push(summarize(
+            conn, project_id, validated, request, dimension, values,
+        )?);
     }
     Ok(Facets { dimensions })
 }
@@ -232,26 +246,134 @@ fn summarize(
     conn: &mut DbConnection,
     project_id: i64,
     validated: &ValidatedQuery,
+    request: &FacetRequest,
     dimension: Dimension,
     mut values: Vec<(String, i64)>,
 ) -> QueryResult<FacetDimension> {
     values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let rest = values.split_off(values.len().min(TOP_VALUES));
-    let mut listed = Vec::with_capacity(values.len());
+    let limit = request.limit as usize;
+    let named = matches!(
+        dimension,
+        Dimension::Actor | Dimension::Application | Dimension::Cluster
+    );
+    let selected = selected_values(conn, project_id, validated, dimension, &values)?;
+
+    let mut listed = Vec::new();
+    let (mut other_values, mut other_count) = (0u64, 0u64);
+    let mut named_lookups = 0;
     for (value, count) in values {
+        let matched_label = if request.contains.is_none() {
+            if listed.len() >= limit {
+                None
+            } else {
+                Some(label(conn, project_id, validated, dimension, &value)?)
+            }
+        } else if request.matches(&value, "") {
+            Some(cheap_label(dimension, &value))
+        } else if !named {
+            let label = cheap_label(dimension, &value);
+            request.matches(&value, &label).then_some(label)
+        } else if named_lookups < MAX_NAMED_CANDIDATES {
+            named_lookups += 1;
+            let label = label(conn, project_id, validated, dimension, &value)?;
+            request.matches(&value, &label).then_some(label)
+        } else {
+            continue;
+        };
+        match matched_label {
+            Some(label) if listed.len() < limit => {
+                // A value matched by itself is named once it is listed.
+                let label = if named && label == value {
+                    self::label(conn, project_id, validated, dimension, &value)?
+                } else {
+                    label
+                };
+                listed.push(FacetValue {
+                    value,
+                    label,
+                    count: count as u64,
+                })
+            }
+            Some(_) => {
+                other_values += 1;
+                other_count += count as u64;
+            }
+            None if request.contains.is_none() => {
+                other_values += 1;
+                other_count += count as u64;
+            }
+            None => {}
+        }
+    }
+    // Searched actions include the catalog's, so an action that did not happen in the window
+    // can still be picked (it shows 0).
+    if dimension == Dimension::Action && request.contains.is_some() {
+        for route in catalog::all_routes()
+            .chain([&catalog::UNMATCHED])
+            .chain(catalog::ACCOUNT_EVENTS)
+        {
+            if listed.len() >= limit {
+                break;
+            }
+            let absent = !listed.iter().any(|v| v.value == route.action);
+            if absent && request.matches(route.action, route.label) {
+                listed.push(FacetValue {
+                    value: route.action.to_string(),
+                    label: route.label.to_string(),
+                    count: 0,
+                });
+            }
+        }
+    }
+    Ok(FacetDimension {
+        key: dimension.key().to_string(),
+        values: listed,
+        other_values,
+        other_count,
+        selected,
+    })
+}
+
+/// The values the view's own filters name for a dimension (included, then excluded), with
+/// their labels and their counts in the dimension's view.
+fn selected_values(
+    conn: &mut DbConnection,
+    project_id: i64,
+    validated: &ValidatedQuery,
+    dimension: Dimension,
+    counted: &[(String, i64)],
+) -> QueryResult<Vec<FacetValue>> {
+    let (include, exclude) = validated.query.filter_strings(dimension);
+    let mut selected = Vec::with_capacity(include.len() + exclude.len());
+    for value in include.into_iter().chain(exclude) {
+        // A status class counts the codes it stands for.
+        let class = (dimension == Dimension::Status)
+            .then(|| value.strip_suffix("xx"))
+            .flatten();
+        let count: i64 = counted
+            .iter()
+            .filter(|(counted, _)| match class {
+                Some(class) => counted.len() == 3 && counted.starts_with(class),
+                None => *counted == value,
+            })
+            .map(|(_, count)| count)
+            .sum();
         let label = label(conn, project_id, validated, dimension, &value)?;
-        listed.push(FacetValue {
+        selected.push(FacetValue {
             value,
             label,
             count: count as u64,
         });
     }
-    Ok(FacetDimension {
-        key: dimension.key().to_string(),
-        values: listed,
-        other_values: rest.len() as u64,
-        other_count: rest.iter().map(|v| v.1 as u64).sum(),
-    })
+    Ok(selected)
+}
+
+/// A label that needs no lookup: an action's, or the value itself.
+fn cheap_label(dimension: Dimension, value: &str) -> String {
+    match dimension {
+        Dimension::Action => catalog::label(value).unwrap_or(value).to_string(),
+        _ => value.to_string(),
+    }
 }
 
 /// What a value is shown as: an action's label, or for actors, applications and clusters the

@@ -36,45 +36,8 @@ pub type DbBackend = <DbConnection as diesel::Connection>::Backend;
 /// A filtered, boxed query over audit entries.
 pub type BoxedEntries<'a> = audit_entries::BoxedQuery<'a, DbBackend>;
 
-/// The filter dimensions, as facets name them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Dimension {
-    Actor,
-    Method,
-    Source,
-    Action,
-    Status,
-    ResourceType,
-    Application,
-    Cluster,
-}
-
-impl Dimension {
-    pub const ALL: [Dimension; 8] = [
-        Dimension::Actor,
-        Dimension::Method,
-        Dimension::Source,
-        Dimension::Action,
-        Dimension::Status,
-        Dimension::ResourceType,
-        Dimension::Application,
-        Dimension::Cluster,
-    ];
-
-    /// The query-string key.
-    pub fn key(self) -> &'static str {
-        match self {
-            Dimension::Actor => "actor",
-            Dimension::Method => "method",
-            Dimension::Source => "source",
-            Dimension::Action => "action",
-            Dimension::Status => "status",
-            Dimension::ResourceType => "resource_type",
-            Dimension::Application => "application",
-            Dimension::Cluster => "cluster",
-        }
-    }
-}
+/// The filter dimensions (the shared crate's list, which facets and filters iterate).
+pub use auditlog_shared::Dimension;
 
 /// Applies a query's project, window, filters and search to any boxed query over
 /// `audit_entries` (plain, or grouped for counting) — all filters but `skip`'s, which facets

@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{
     IngestBatch, IngestEvent, IngestReceipt, VerifyLine, VerifyProgress, VerifyReport,
 };
-use auditlog_shared::{ActionKey, Method, ResourceType, Source};
+use auditlog_shared::{ActionKey, FacetRequest, Method, ResourceType, Source};
 
 use crate::audit_log::{self, export::ExportFormat, export::EXPORT_CAP};
 use crate::audit_query::ValidatedQuery;
@@ -70,17 +70,24 @@ async fn histogram(
     Ok(HttpResponse::Ok().json(chart))
 }
 
-/// `GET …/audit-logs/facets?<query>`: values and counts for the filter pickers.
+/// `GET …/audit-logs/facets?<query>`: values and counts for the filter pickers; `facet`,
+/// `facet.contains` and `facet.limit` narrow it to one dimension's matching values.
 async fn facets(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let mut validated = validated(&state, &request)?;
+    let (facet_request, audit_query) = FacetRequest::split(request.query_string())?;
+    let mut validated = ValidatedQuery::from_query_string(&audit_query, state.clock.now())?;
     let project_id = access.project_id;
     let facets = with_project_conn(&state, &access, move |conn| {
         audit_log::search::plan(conn, &mut validated)?;
-        Ok(audit_log::facets::facets(conn, project_id, &validated)?)
+        Ok(audit_log::facets::facets(
+            conn,
+            project_id,
+            &validated,
+            &facet_request,
+        )?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(facets))

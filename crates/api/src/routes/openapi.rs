@@ -131,6 +131,9 @@ pub fn document() -> Value {
         if route.action.starts_with("audit_log.") && route.action != "audit_log.ingest" {
             parameters.extend(audit_query_parameters());
         }
+        if route.action == "audit_log.facets" {
+            parameters.extend(facet_parameters());
+        }
         let (request, response) = catalog_route_types(&mut generator, route);
         let role = match route.permission {
             Permission::AtLeast(role) => format!("Needs the {} role.", role.as_str()),
@@ -251,17 +254,18 @@ fn audit_query_parameters() -> Vec<Value> {
             json!({"type": "string", "format": "date-time"}),
         ),
     ];
-    let dimensions = [
-        ("actor", "`user:<id>` or `token:<id>`"),
-        ("method", "HTTP method"),
-        ("source", "dashboard, cli or api"),
-        ("action", "Action key, such as application.deploy"),
-        ("status", "Status code (404) or class (5xx)"),
-        ("resource_type", "Resource type"),
-        ("application", "Application id"),
-        ("cluster", "Cluster id"),
-    ];
-    for (key, description) in dimensions {
+    for dimension in auditlog_shared::Dimension::ALL {
+        let key = dimension.key();
+        let description = match dimension {
+            auditlog_shared::Dimension::Actor => "`user:<id>` or `token:<id>`",
+            auditlog_shared::Dimension::Method => "HTTP method",
+            auditlog_shared::Dimension::Source => "dashboard, cli, api or ingest",
+            auditlog_shared::Dimension::Action => "Action key, such as application.deploy",
+            auditlog_shared::Dimension::Status => "Status code (404) or class (5xx)",
+            auditlog_shared::Dimension::ResourceType => "Resource type",
+            auditlog_shared::Dimension::Application => "Application id",
+            auditlog_shared::Dimension::Cluster => "Cluster id",
+        };
         let list = json!({"type": "array", "items": {"type": "string"}});
         parameters.push(query_parameter(
             key,
@@ -286,6 +290,31 @@ fn audit_query_parameters() -> Vec<Value> {
         json!({"type": "string"}),
     ));
     parameters
+}
+
+/// The facets request's own keys (`auditlog_shared::FacetRequest`).
+fn facet_parameters() -> Vec<Value> {
+    let dimensions: Vec<&str> = auditlog_shared::Dimension::ALL
+        .iter()
+        .map(|d| d.key())
+        .collect();
+    vec![
+        query_parameter(
+            "facet",
+            "List only this dimension",
+            json!({"type": "string", "enum": dimensions}),
+        ),
+        query_parameter(
+            "facet.contains",
+            "List only values whose value or name contains this text, ignoring case (needs facet)",
+            json!({"type": "string", "maxLength": auditlog_shared::MAX_FACET_CONTAINS_CHARS}),
+        ),
+        query_parameter(
+            "facet.limit",
+            "Values listed per dimension",
+            json!({"type": "integer", "minimum": 1, "maximum": auditlog_shared::MAX_FACET_LIMIT, "default": auditlog_shared::DEFAULT_FACET_LIMIT}),
+        ),
+    ]
 }
 
 fn query_parameter(name: &str, description: &str, schema: Value) -> Value {

@@ -404,6 +404,154 @@ async fn facets_agree_with_filtered_lists(backend: Backend) {
     );
 }
 
+/// A picker finds a rare value by part of its name, however many frequent values there are;
+/// the view's own filter values are always named.
+async fn facet_search_finds_rare_values_by_name(backend: Backend) {
+    let data = dataset(backend).await;
+    let window = data.window().await;
+    let data = &data;
+    let facets = |query: String| async move {
+        let path = data.path("/facets", &query);
+        let response = data.admin.get(&path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        response.json::<Facets>().await.unwrap()
+    };
+    let only = |facets: Facets, key: &str| {
+        assert_eq!(facets.dimensions.len(), 1, "only the asked dimension");
+        let dimension = facets.dimensions.into_iter().next().unwrap();
+        assert_eq!(dimension.key, key);
+        dimension
+    };
+
+    // Applications by a part of their name, in any case: only matches, counted exactly.
+    let apps = only(
+        facets(format!("{window}&facet=application&facet.contains=BILL")).await,
+        "application",
+    );
+    let labels: Vec<&str> = apps.values.iter().map(|v| v.label.as_str()).collect();
+    assert_eq!(labels, ["billing"]);
+    let billing = &apps.values[0];
+    let (_, expected) = data
+        .all_pages(&format!("{window}&application={}&limit=200", billing.value))
+        .await;
+    assert_eq!(billing.count, expected);
+    assert_eq!((apps.other_values, apps.other_count), (0, 0));
+
+    // Actors by their name; the picker never needs the raw id.
+    let actors = only(
+        facets(format!("{window}&facet=actor&facet.contains=robot")).await,
+        "actor",
+    );
+    assert_eq!(actors.values.len(), 1, "{:?}", actors.values);
+    assert_eq!(actors.values[0].label, "Read-Only Robot");
+    assert!(actors.values[0].value.starts_with("token:"));
+
+    // Actions by their label, under the navigation default: the rare refused deletes are found,
+    // and actions that did not happen in the window are offered with 0.
+    let actions = only(
+        facets(format!(
+            "{window}&method.not=GET&facet=action&facet.contains=delete"
+        ))
+        .await,
+        "action",
+    );
+    let delete = actions
+        .values
+        .iter()
+        .find(|v| v.value == "application.delete")
+        .expect("the deletes are listed");
+    assert_eq!(delete.label, "Delete application");
+    let (_, deletes) = data
+        .all_pages(&format!(
+            "{window}&method.not=GET&action=application.delete&limit=200"
+        ))
+        .await;
+    assert_eq!((delete.count, deletes), (10, 10));
+    assert!(actions
+        .values
+        .iter()
+        .all(|v| v.label.to_lowercase().contains("delete") || v.value.contains("delete")));
+    let never = actions
+        .values
+        .iter()
+        .find(|v| v.value == "cluster.delete")
+        .expect("a known action that did not happen");
+    assert_eq!(never.count, 0);
+
+    // A limit lists that many values and sums up the rest.
+    let all = facets(window.clone()).await;
+    let limited = facets(format!("{window}&facet.limit=1")).await;
+    assert_eq!(limited.dimensions.len(), 8);
+    for (full, one) in all.dimensions.iter().zip(&limited.dimensions) {
+        let total: u64 = full.values.iter().map(|v| v.count).sum::<u64>() + full.other_count;
+        assert!(one.values.len() <= 1, "{}", one.key);
+        if let Some(first) = one.values.first() {
+            assert_eq!(first, &full.values[0], "{}", one.key);
+            assert_eq!(first.count + one.other_count, total, "{}", one.key);
+            assert_eq!(
+                one.other_values as usize + 1,
+                full.values.len() + full.other_values as usize,
+                "{}",
+                one.key
+            );
+        }
+    }
+
+    // The view's own values are named, even when they are not among those listed.
+    let web = all
+        .dimensions
+        .iter()
+        .find(|d| d.key == "application")
+        .unwrap()
+        .values
+        .iter()
+        .find(|v| v.label == "web")
+        .unwrap()
+        .clone();
+    let filtered = facets(format!(
+        "{window}&application.not={}&facet=application&facet.contains=bill",
+        web.value
+    ))
+    .await;
+    let application = only(filtered, "application");
+    assert_eq!(application.selected, std::slice::from_ref(&web));
+    let (_, web_entries) = data
+        .all_pages(&format!("{window}&application={}&limit=200", web.value))
+        .await;
+    assert_eq!(web.count, web_entries);
+    let status = only(
+        facets(format!("{window}&status=4xx&facet=status&facet.limit=1")).await,
+        "status",
+    );
+    let (_, client_errors) = data.all_pages(&format!("{window}&status=4xx")).await;
+    assert_eq!(status.selected.len(), 1);
+    assert_eq!(
+        (status.selected[0].value.as_str(), status.selected[0].count),
+        ("4xx", client_errors)
+    );
+
+    // Bad facet parameters are refused with the parameter named.
+    for (query, name) in [
+        ("facet=colour", "facet"),
+        ("facet.contains=bill", "facet.contains"),
+        ("facet=actor&facet.limit=0", "facet.limit"),
+        ("facet=actor&facet.limit=5000", "facet.limit"),
+        ("facet=actor&facet=method", "facet"),
+        ("facet.sort=count", "facet.sort"),
+    ] {
+        let body = problem(data.admin.get(&data.path("/facets", query)).await, 400).await;
+        assert_eq!(body["invalid_params"][0]["name"], name, "{query}: {body}");
+    }
+    // The other reads do not take them.
+    for endpoint in ["", "/histogram"] {
+        problem(
+            data.admin.get(&data.path(endpoint, "facet=actor")).await,
+            400,
+        )
+        .await;
+    }
+}
+
 async fn pages_neither_skip_nor_repeat_while_entries_arrive(backend: Backend) {
     let data = dataset(backend).await;
     let (before, _) = data.all_pages("range=30d&limit=200").await;
@@ -837,6 +985,7 @@ crate::on_both_backends!(
     every_filter_matches_the_oracle,
     date_ranges_have_exact_edges,
     facets_agree_with_filtered_lists,
+    facet_search_finds_rare_values_by_name,
     pages_neither_skip_nor_repeat_while_entries_arrive,
     exports_equal_the_list_and_read_back_in_python,
     exports_stop_at_ten_thousand_rows,
