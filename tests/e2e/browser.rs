@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use auditlog_shared::wire::{AuditPage, Histogram};
+use auditlog_shared::wire::{AuditPage, Histogram, Role};
 use auditlog_tests::api::sign_in;
 use auditlog_tests::browser::Browser;
 use auditlog_tests::{workspace_root, AdminAccount, Backend};
@@ -209,6 +209,11 @@ async fn an_admin_filters_brushes_and_exports_and_a_viewer_is_kept_out() {
     save_screenshot(&browser, "audit-logs.png").await;
 
     // Include DELETE: the URL and the rows change.
+    wait_for(&browser, "[data-test=filter-dimension]")
+        .await
+        .select_by_value("method")
+        .await
+        .unwrap();
     wait_for(&browser, "[data-test=filter-value]")
         .await
         .send_keys("DELETE")
@@ -521,6 +526,479 @@ async fn the_web_app_shows_server_health_and_rejects_broken_links() {
         .unwrap();
     let error = wait_for_text(&browser, "[data-test=audit-query-error]").await;
     assert!(error.contains("`7xx`"), "{error}");
+    // Only the explanation: no filters, chart, rows or endless loading of another view.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for css in [
+        "[data-test=table-card]",
+        "[data-test=chart-card]",
+        ".skeleton",
+        "[data-test=filter-value]",
+        "[data-test=export]",
+    ] {
+        assert!(
+            browser.client.find(Locator::Css(css)).await.is_err(),
+            "an invalid view shows {css}"
+        );
+    }
+    wait_for(&browser, "[data-test=audit-query-error] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=table-card][data-view]").await;
+    assert!(browser
+        .client
+        .find(Locator::Css("[data-test=audit-query-error]"))
+        .await
+        .is_err());
+    browser.close().await;
+}
+
+/// Makes every request of the page wait `delay_ms` before it is sent, so a test can look at
+/// what the page shows while a view loads. (gloo-net calls `window.fetch` when it sends.)
+async fn slow_down_requests(browser: &Browser, delay_ms: u64) {
+    browser
+        .client
+        .execute(
+            "const delay = arguments[0];
+             const send = window.fetch.bind(window);
+             window.fetch = (...args) => new Promise(r => setTimeout(r, delay)).then(() => send(...args));",
+            vec![json!(delay_ms)],
+        )
+        .await
+        .unwrap();
+}
+
+/// Watches every frame the page paints and records each one where the table shows a row that
+/// the URL's method filter excludes, or where the table claims another view.
+async fn watch_for_stale_rows(browser: &Browser) {
+    browser
+        .client
+        .execute(
+            "window.__stale = []; window.__busySeen = false;
+             const check = () => {
+               const query = location.search.replace(/^\\?/, '');
+               const wanted = new URLSearchParams(location.search).getAll('method');
+               for (const row of document.querySelectorAll('[data-test=entry]')) {
+                 if (wanted.length && !wanted.includes(row.dataset.method)) {
+                   window.__stale.push(query + ' shows a ' + row.dataset.method + ' row');
+                   break;
+                 }
+               }
+               const table = document.querySelector('[data-test=table-card]');
+               if (table && table.getAttribute('aria-busy') === 'true') window.__busySeen = true;
+               if (table && table.dataset.view !== undefined && table.dataset.view !== query)
+                 window.__stale.push(query + ' shows the table of ' + table.dataset.view);
+               requestAnimationFrame(check);
+             };
+             requestAnimationFrame(check);",
+            vec![],
+        )
+        .await
+        .unwrap();
+}
+
+/// What the watcher saw: the stale frames, and whether the table ever said it was loading.
+async fn stale_frames(browser: &Browser) -> (Vec<String>, bool) {
+    let seen = browser
+        .client
+        .execute("return [window.__stale, window.__busySeen];", vec![])
+        .await
+        .unwrap();
+    let stale = seen[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    (stale, seen[1].as_bool().unwrap())
+}
+
+/// The texts of the picker's listed values.
+async fn picker_options(browser: &Browser) -> Vec<String> {
+    let mut texts = Vec::new();
+    for option in browser
+        .client
+        .find_all(Locator::Css("[data-test=filter-option]"))
+        .await
+        .unwrap_or_default()
+    {
+        if let Ok(text) = option.text().await {
+            texts.push(text);
+        }
+    }
+    texts
+}
+
+const ENTER: &str = "\u{E007}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_picker_finds_rare_values_by_name_and_a_loading_view_never_shows_the_last_one() {
+    let admin = AdminAccount::ada();
+    let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+    let client = reqwest::Client::new();
+    let session = sign_in(&client, &url, &admin.email, &admin.password).await;
+    let api = |suffix: &str| session.project_url(project, suffix);
+
+    // Many writes of a few kinds, and one revoked token: the revoke is rarer than any of them.
+    for i in 0..40 {
+        let response = session
+            .authorize(client.post(api("/applications")))
+            .json(&json!({"name": format!("app-{i}"), "image": "registry/app:1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        session
+            .authorize(client.post(api("/clusters")))
+            .json(&json!({"name": format!("cluster-{i}"), "region": "eu-west-1"}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let token = session
+        .create_token(&client, project, "Nightly Backup Robot", Role::Developer)
+        .await;
+    let robot = reqwest::Client::new();
+    for i in 0..3 {
+        let response = robot
+            .post(api("/applications"))
+            .bearer_auth(&token.secret)
+            .json(&json!({"name": format!("robot-{i}"), "image": "registry/app:1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    let revoked = session
+        .authorize(client.delete(api(&format!("/tokens/{}", token.token.id))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+
+    let browser = Browser::start().await;
+    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
+    wait_for(&browser, "[data-test=nav-audit-logs]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=entry]").await;
+
+    // The action picker finds the revoke by a word of its label.
+    wait_for(&browser, "[data-test=filter-dimension]")
+        .await
+        .select_by_value("action")
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=filter-value]")
+        .await
+        .send_keys("revoke")
+        .await
+        .unwrap();
+    eventually("the picker lists only what contains the text", || async {
+        let options = picker_options(&browser).await;
+        options.iter().any(|t| t.starts_with("Revoke API token"))
+            && options.iter().all(|t| t.to_lowercase().contains("revoke"))
+    })
+    .await;
+    save_screenshot(&browser, "audit-logs-picker.png").await;
+    for option in browser
+        .client
+        .find_all(Locator::Css("[data-test=filter-option]"))
+        .await
+        .unwrap()
+    {
+        if option.text().await.unwrap().starts_with("Revoke API token") {
+            option.click().await.unwrap();
+            break;
+        }
+    }
+    eventually("the URL filters on the revoke", || async {
+        current_query(&browser).await == "method.not=GET&action=api_token.revoke"
+    })
+    .await;
+    eventually("only the revoke shows", || async {
+        let rows = table_rows(&browser).await;
+        rows.len() == 1 && rows[0].1 == "DELETE"
+    })
+    .await;
+    eventually("the chip names the action", || async {
+        let mut texts = Vec::new();
+        for chip in browser
+            .client
+            .find_all(Locator::Css("[data-test=chip]"))
+            .await
+            .unwrap_or_default()
+        {
+            texts.push(chip.text().await.unwrap_or_default());
+        }
+        texts
+            .iter()
+            .any(|t| t.contains("Action is Revoke API token"))
+    })
+    .await;
+
+    // An actor is found by part of its name and shown by name, never as a bare id; a typed
+    // name that is the only match is taken with Enter.
+    wait_for(&browser, "[data-test=clear-all]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the filters are cleared", || async {
+        current_query(&browser).await.is_empty()
+    })
+    .await;
+    wait_for(&browser, "[data-test=filter-dimension]")
+        .await
+        .select_by_value("actor")
+        .await
+        .unwrap();
+    let input = wait_for(&browser, "[data-test=filter-value]").await;
+    input.send_keys("backup").await.unwrap();
+    eventually("the picker lists the robot by name", || async {
+        picker_options(&browser)
+            .await
+            .iter()
+            .any(|t| t.starts_with("Nightly Backup Robot"))
+    })
+    .await;
+    assert!(
+        picker_options(&browser)
+            .await
+            .iter()
+            .all(|t| !t.contains("token:")),
+        "raw ids are not shown"
+    );
+    input.send_keys(ENTER).await.unwrap();
+    eventually("the URL filters on the robot", || async {
+        current_query(&browser).await == format!("actor=token:{}", token.token.id)
+    })
+    .await;
+    let chip = wait_for_text(&browser, "[data-test=chip]").await;
+    assert!(chip.contains("Actor is Nightly Backup Robot"), "{chip}");
+    // A reload keeps the name on the chip (the facets name the view's own values).
+    browser.client.refresh().await.unwrap();
+    eventually("the chip names the robot after a reload", || async {
+        match browser.client.find(Locator::Css("[data-test=chip]")).await {
+            Ok(chip) => chip
+                .text()
+                .await
+                .is_ok_and(|t| t.contains("Actor is Nightly Backup Robot")),
+            Err(_) => false,
+        }
+    })
+    .await;
+    // Text that matches nothing is refused with a reason, and nothing changes.
+    let before = current_query(&browser).await;
+    wait_for(&browser, "[data-test=filter-dimension]")
+        .await
+        .select_by_value("actor")
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=filter-value]")
+        .await
+        .send_keys("nobody-by-this-name")
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=add-filter]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let refused = wait_for_text(&browser, "[data-test=filter-error]").await;
+    assert!(
+        refused.contains("No actor matches “nobody-by-this-name”"),
+        "{refused}"
+    );
+    assert_eq!(current_query(&browser).await, before);
+
+    // While a new view loads, the page shows that it loads: never the rows of the view before
+    // under the new filters.
+    browser
+        .client
+        .goto(&format!("{url}/projects/{project}/security/audit-logs"))
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=entry]").await;
+    slow_down_requests(&browser, 600).await;
+    watch_for_stale_rows(&browser).await;
+    wait_for(&browser, "[data-test=filter-dimension]")
+        .await
+        .select_by_value("method")
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=filter-value]")
+        .await
+        .send_keys(&format!("DELETE{ENTER}"))
+        .await
+        .unwrap();
+    eventually("the URL includes DELETE", || async {
+        current_query(&browser).await.contains("method=DELETE")
+    })
+    .await;
+    eventually("the DELETE rows show", || async {
+        let rows = table_rows(&browser).await;
+        !rows.is_empty() && rows.iter().all(|(_, method)| method == "DELETE")
+    })
+    .await;
+    let (stale, busy_seen) = stale_frames(&browser).await;
+    assert!(stale.is_empty(), "frames showed another view: {stale:?}");
+    assert!(busy_seen, "the table said it was loading");
+    browser.close().await;
+}
+
+/// Whether an element lies inside the viewport's width.
+async fn inside_viewport(browser: &Browser, css: &str) -> bool {
+    browser
+        .client
+        .execute(
+            "const e = document.querySelector(arguments[0]); if (!e) return false;
+             const r = e.getBoundingClientRect();
+             return r.width > 0 && r.left >= -1 && r.right <= window.innerWidth + 1;",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_an_admin_reads_rows_filters_and_charts() {
+    let admin = AdminAccount::ada();
+    let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+    let client = reqwest::Client::new();
+    let session = sign_in(&client, &url, &admin.email, &admin.password).await;
+    for i in 0..6 {
+        let response = session
+            .authorize(client.post(session.project_url(project, "/applications")))
+            .json(&json!({"name": format!("phone-app-{i}"), "image": "registry/app:1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+
+    let browser = Browser::start().await;
+    browser.client.set_window_size(390, 844).await.unwrap();
+    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
+    let width = browser
+        .client
+        .execute("return window.innerWidth;", vec![])
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(width <= 400.0, "a phone's viewport: {width}");
+
+    // The navigation is folded into a menu button.
+    let toggle = wait_for(&browser, "[data-test=nav-toggle]").await;
+    assert!(toggle.is_displayed().await.unwrap());
+    let audit_link = wait_for(&browser, "[data-test=nav-audit-logs]").await;
+    assert!(
+        !audit_link.is_displayed().await.unwrap(),
+        "the menu starts folded"
+    );
+    toggle.click().await.unwrap();
+    eventually("the menu opens", || async {
+        audit_link.is_displayed().await.unwrap_or(false)
+    })
+    .await;
+    audit_link.click().await.unwrap();
+    wait_for(&browser, "[data-test=entry]").await;
+    eventually("the menu folds after navigating", || async {
+        match browser
+            .client
+            .find(Locator::Css("[data-test=nav-audit-logs]"))
+            .await
+        {
+            Ok(link) => !link.is_displayed().await.unwrap_or(true),
+            Err(_) => false,
+        }
+    })
+    .await;
+
+    // Nothing is wider than the phone; each entry is a card across it, leading with what
+    // happened.
+    let page_width = browser
+        .client
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(
+        page_width <= width + 1.0,
+        "the page scrolls sideways: {page_width} > {width}"
+    );
+    let rows = browser
+        .client
+        .find_all(Locator::Css("[data-test=entry]"))
+        .await
+        .unwrap();
+    assert!(rows.len() >= 6);
+    let mut actions = Vec::new();
+    for row in &rows {
+        let (_, _, row_width, _) = row.rectangle().await.unwrap();
+        assert!(row_width >= width * 0.8, "a row is {row_width} px wide");
+        let action = row.find(Locator::Css(".cell-action")).await.unwrap();
+        assert!(action.is_displayed().await.unwrap());
+        actions.push(action.text().await.unwrap());
+    }
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| a.as_str() == "Create application")
+            .count(),
+        6,
+        "{actions:?}"
+    );
+    for css in [
+        "[data-test=volume-chart]",
+        "[data-test=filter-value]",
+        "[data-test=add-filter]",
+        "[data-test=search]",
+        "[data-test=range-30d]",
+        "[data-test=next-page]",
+    ] {
+        assert!(inside_viewport(&browser, css).await, "{css} is off screen");
+    }
+    save_screenshot(&browser, "audit-logs-phone.png").await;
+
+    // Filters work there too.
+    wait_for(&browser, "[data-test=range-1h]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the range is the last hour", || async {
+        current_query(&browser).await.contains("range=1h")
+    })
+    .await;
+    wait_for(&browser, "[data-test=filter-dimension]")
+        .await
+        .select_by_value("method")
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=filter-value]")
+        .await
+        .send_keys(&format!("POST{ENTER}"))
+        .await
+        .unwrap();
+    eventually("the phone's view filters on POST", || async {
+        current_query(&browser).await.contains("method=POST")
+    })
+    .await;
+    eventually("only POST rows show", || async {
+        let rows = table_rows(&browser).await;
+        !rows.is_empty() && rows.iter().all(|(_, method)| method == "POST")
+    })
+    .await;
     browser.close().await;
 }
 

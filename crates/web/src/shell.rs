@@ -65,13 +65,25 @@ pub fn Shell() -> impl IntoView {
             session.info.set(Some(None));
         });
     };
+    // On a phone the navigation folds into a menu button; following a link folds it again.
+    let menu_open = RwSignal::new(false);
     let link = move |page: &str| format!("/projects/{}/{page}", project.get());
     let is_admin = move || session.role(project.get()) == Some(Role::Admin);
 
     view! {
         <div class="layout">
-            <aside class="sidebar">
+            <aside class="sidebar" class:menu-open=move || menu_open.get()>
                 <a class="brand" href="/">"Auditlog"</a>
+                <button
+                    class="menu-toggle"
+                    type="button"
+                    data-test="nav-toggle"
+                    aria-controls="navigation"
+                    aria-expanded=move || menu_open.get().to_string()
+                    on:click=move |_| menu_open.update(|open| *open = !*open)
+                >
+                    {move || if menu_open.get() { "Close menu" } else { "Menu" }}
+                </button>
                 <label class="switcher">
                     <span class="muted small">"Project"</span>
                     <select data-test="project-switcher" on:change=switch_project>
@@ -96,7 +108,7 @@ pub fn Shell() -> impl IntoView {
                         }}
                     </select>
                 </label>
-                <nav>
+                <nav id="navigation" aria-label="Project" on:click=move |_| menu_open.set(false)>
                     <div class="nav-group">"Platform"</div>
                     <A href=move || link("applications")>"Applications"</A>
                     <A href=move || link("clusters")>"Clusters"</A>

@@ -478,6 +478,26 @@ async fn facet_search_finds_rare_values_by_name(backend: Backend) {
         .expect("a known action that did not happen");
     assert_eq!(never.count, 0);
 
+    // A value beyond the most frequent ones is found by its name.
+    let top = only(
+        facets(format!(
+            "{window}&method.not=GET&facet=action&facet.limit=1"
+        ))
+        .await,
+        "action",
+    );
+    assert!(top.values.iter().all(|v| v.value != "application.delete"));
+    assert!(top.other_values > 0);
+    let found = only(
+        facets(format!(
+            "{window}&method.not=GET&facet=action&facet.limit=1&facet.contains=delete+app"
+        ))
+        .await,
+        "action",
+    );
+    assert_eq!(found.values[0].value, "application.delete");
+    assert_eq!(found.values[0].count, 10);
+
     // A limit lists that many values and sums up the rest.
     let all = facets(window.clone()).await;
     let limited = facets(format!("{window}&facet.limit=1")).await;

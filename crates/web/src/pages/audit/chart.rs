@@ -14,7 +14,10 @@ const HEIGHT: f64 = 140.0;
 
 #[component]
 pub fn VolumeChart(
+    /// The chart of the view the URL names; `None` while it loads.
     histogram: Signal<Option<Result<Histogram, ApiError>>>,
+    /// The view's query string (without its page), which the section names once it shows it.
+    view_string: Signal<String>,
     query: Signal<AuditQuery>,
     navigator: ViewNavigator,
 ) -> impl IntoView {
@@ -80,7 +83,12 @@ pub fn VolumeChart(
     };
 
     view! {
-        <section class="card chart-card">
+        <section
+            class="card chart-card"
+            data-test="chart-card"
+            aria-busy=move || histogram.with(Option::is_none).to_string()
+            data-view=move || histogram.with(Option::is_some).then(|| view_string.get())
+        >
             <div class="chart-head">
                 <span class="muted small">
                     {move || match histogram.get() {

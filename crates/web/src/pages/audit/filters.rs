@@ -1,59 +1,74 @@
 //! The filter bar: date range, search, active filter chips, and the value pickers.
 
-use auditlog_shared::wire::Facets;
-use auditlog_shared::{AuditQuery, CustomRange, DateRange, Preset, SearchText};
+use auditlog_shared::wire::{FacetValue, Facets};
+use auditlog_shared::{
+    AuditQuery, CustomRange, DateRange, Dimension, FacetRequest, Preset, SearchText,
+};
 use chrono::{DateTime, Local, NaiveDateTime, TimeZone, Utc};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use super::ViewNavigator;
+use crate::api;
 
-/// The dimensions a user can filter on, with their labels.
-pub const DIMENSIONS: [(&str, &str); 8] = [
-    ("actor", "Actor"),
-    ("method", "Method"),
-    ("source", "Source"),
-    ("action", "Action"),
-    ("status", "Status code"),
-    ("resource_type", "Resource type"),
-    ("application", "Application"),
-    ("cluster", "Cluster"),
-];
+/// Values a picker lists at once; typing narrows them on the server.
+const PICKER_LIMIT: u32 = 50;
 
-/// One active filter value: which dimension, whether it excludes, the value and how to show it.
+/// One active filter value: which dimension, whether it excludes, and the value as the query
+/// string spells it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chip {
-    pub key: &'static str,
+    pub dimension: Dimension,
     pub exclude: bool,
     pub value: String,
 }
 
-/// The active filters of a query, read back from its canonical form (filter values are plain
-/// tokens such as `user:12`, `DELETE`, `5xx` or ids, which the canonical form leaves as they are).
+impl Chip {
+    /// "Method excludes GET", with the value's readable name when the facets know it.
+    pub fn describe(&self, facets: Option<&Facets>) -> String {
+        let verb = if self.exclude { "excludes" } else { "is" };
+        format!(
+            "{} {verb} {}",
+            self.dimension.label(),
+            label_of(facets, self.dimension, &self.value)
+        )
+    }
+}
+
+/// The active filters of a query, in canonical order.
 pub fn chips(query: &AuditQuery) -> Vec<Chip> {
-    query
-        .to_query_string()
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .filter_map(|(key, value)| {
-            let (dimension, exclude) = match key.strip_suffix(".not") {
-                Some(dimension) => (dimension, true),
-                None => (key, false),
-            };
-            let key = DIMENSIONS.iter().find(|(k, _)| *k == dimension)?.0;
-            Some(Chip {
-                key,
-                exclude,
-                value: value.to_string(),
-            })
+    Dimension::ALL
+        .into_iter()
+        .flat_map(|dimension| {
+            let (include, exclude) = query.filter_strings(dimension);
+            include
+                .into_iter()
+                .map(move |value| (dimension, false, value))
+                .chain(
+                    exclude
+                        .into_iter()
+                        .map(move |value| (dimension, true, value)),
+                )
+        })
+        .map(|(dimension, exclude, value)| Chip {
+            dimension,
+            exclude,
+            value,
         })
         .collect()
 }
 
-/// The readable label of a value, from the facets when they know it.
-pub fn label_of(facets: Option<&Facets>, key: &str, value: &str) -> String {
+/// The readable label of a value: from the facets' listed values, or from the values the view
+/// filters on (which the facets always name).
+pub fn label_of(facets: Option<&Facets>, dimension: Dimension, value: &str) -> String {
     facets
-        .and_then(|f| f.dimensions.iter().find(|d| d.key == key))
-        .and_then(|d| d.values.iter().find(|v| v.value == value))
+        .and_then(|f| f.dimensions.iter().find(|d| d.key == dimension.key()))
+        .and_then(|d| {
+            d.values
+                .iter()
+                .chain(&d.selected)
+                .find(|v| v.value == value)
+        })
         .map(|v| v.label.clone())
         .unwrap_or_else(|| value.to_string())
 }
@@ -62,18 +77,22 @@ pub fn label_of(facets: Option<&Facets>, key: &str, value: &str) -> String {
 /// stays the only place that knows how values are spelled.
 pub fn with_value(
     query: &AuditQuery,
-    key: &str,
+    dimension: Dimension,
     exclude: bool,
     value: &str,
     add: bool,
 ) -> Option<AuditQuery> {
+    let key = dimension.key();
     let full_key = if exclude {
         format!("{key}.not")
     } else {
         key.to_string()
     };
     let mut text = query.to_query_string();
-    let pair = format!("{full_key}={value}");
+    let pair = format!(
+        "{full_key}={}",
+        auditlog_shared::encode_query_component(value)
+    );
     if add {
         if !text.is_empty() {
             text.push('&');
@@ -89,7 +108,10 @@ pub fn with_value(
 #[component]
 pub fn FilterBar(
     query: Signal<AuditQuery>,
+    /// The view without its page, as the facets requests send it.
+    view_string: Signal<String>,
     facets: Signal<Option<Facets>>,
+    project: Signal<i64>,
     navigator: ViewNavigator,
 ) -> impl IntoView {
     let search = RwSignal::new(String::new());
@@ -176,18 +198,16 @@ pub fn FilterBar(
             .map(|chip| {
                 let navigator = chip_navigator.clone();
                 let current = current.clone();
-                let name = DIMENSIONS.iter().find(|(k, _)| *k == chip.key).map(|(_, l)| *l).unwrap_or(chip.key);
-                let verb = if chip.exclude { "excludes" } else { "is" };
-                let label = label_of(facets.as_ref(), chip.key, &chip.value);
+                let description = chip.describe(facets.as_ref());
                 let remove = chip.clone();
                 view! {
                     <span class="chip" class:exclude=chip.exclude data-test="chip">
-                        <span>{format!("{name} {verb} {label}")}</span>
+                        <span>{description.clone()}</span>
                         <button
                             class="chip-remove"
-                            aria-label=format!("Remove filter {name} {verb} {label}")
+                            aria-label=format!("Remove filter {description}")
                             on:click=move |_| {
-                                if let Some(next) = with_value(&current, remove.key, remove.exclude, &remove.value, false) {
+                                if let Some(next) = with_value(&current, remove.dimension, remove.exclude, &remove.value, false) {
                                     navigator.change(&next, |_| {});
                                 }
                             }
@@ -233,7 +253,7 @@ pub fn FilterBar(
             {move || range_error.get().map(|e| view! { <p class="error small">{e}</p> })}
             <div class="filter-row chips">
                 {active_chips}
-                <AddFilter query=query facets=facets navigator=navigator.clone()/>
+                <AddFilter query=query view_string=view_string project=project navigator=navigator.clone()/>
                 <Show when=move || query.get().has_filters()>
                     <button class="link" on:click=clear_all.clone() data-test="clear-all">"Clear all"</button>
                 </Show>
@@ -242,74 +262,277 @@ pub fn FilterBar(
     }
 }
 
-/// Picks a dimension, include or exclude, and a value (with counts from the facets).
+/// Picks a dimension, include or exclude, and a value. The values come from the server as the
+/// admin types: the facets of this view for the chosen dimension whose value or name contains
+/// the text, so a rare value is found however many frequent ones there are.
 #[component]
 fn AddFilter(
     query: Signal<AuditQuery>,
-    facets: Signal<Option<Facets>>,
+    view_string: Signal<String>,
+    project: Signal<i64>,
     navigator: ViewNavigator,
 ) -> impl IntoView {
-    let dimension = RwSignal::new("method".to_string());
+    let dimension = RwSignal::new(Dimension::Action);
     let exclude = RwSignal::new(false);
-    let value = RwSignal::new(String::new());
+    let text = RwSignal::new(String::new());
+    // The text the listed values were asked for (typing is debounced).
+    let searched = RwSignal::new(String::new());
+    let open = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let options = move || {
-        let key = dimension.get();
-        facets
-            .get()
-            .and_then(|f| f.dimensions.into_iter().find(|d| d.key == key))
-            .map(|d| d.values)
-            .unwrap_or_default()
+    let busy = RwSignal::new(false);
+
+    let facets_url = move |contains: &str| {
+        let request = FacetRequest {
+            dimension: Some(dimension.get()),
+            contains: (!contains.trim().is_empty()).then(|| contains.trim().to_lowercase()),
+            limit: PICKER_LIMIT,
+        };
+        let view = view_string.get();
+        let separator = if view.is_empty() { "" } else { "&" };
+        format!(
+            "/api/v1/projects/{}/audit-logs/facets?{view}{separator}{}",
+            project.get(),
+            request.to_query_string()
+        )
     };
-    let add = move |_| {
-        let key = dimension.get_untracked();
-        let typed = value.get_untracked();
-        // A typed label maps back to its value.
-        let chosen = options()
-            .into_iter()
-            .find(|v| v.label == typed || v.value == typed)
-            .map(|v| v.value)
-            .unwrap_or(typed);
-        let key: &'static str = DIMENSIONS
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(k, _)| *k)
-            .unwrap_or("method");
-        match with_value(
-            &query.get_untracked(),
-            key,
-            exclude.get_untracked(),
-            chosen.trim(),
-            true,
-        ) {
-            Some(next) => {
-                error.set(None);
-                value.set(String::new());
-                navigator.change(&next, |_| {});
+    // The listed values belong to the text they were asked for: while another text's values
+    // load, the list says so instead of showing the older ones.
+    let options_url = Memo::new(move |_| facets_url(&searched.get()));
+    let options = LocalResource::new(move || {
+        let url = options_url.get();
+        let wanted = open.get();
+        async move {
+            if !wanted {
+                return None;
             }
-            None => error.set(Some(format!("`{chosen}` is not a valid value here"))),
+            let answer = api::get::<Facets>(&url).await;
+            Some((url, answer))
+        }
+    });
+    let listed = move || -> Option<Result<(Vec<FacetValue>, u64), String>> {
+        let current = options
+            .get()
+            .flatten()
+            .filter(|(url, _)| *url == options_url.get())
+            .map(|(_, answer)| answer);
+        current.map(|answer| {
+            answer
+                .map(|facets| {
+                    let dimension = facets.dimensions.into_iter().next();
+                    dimension
+                        .map(|d| (d.values, d.other_values))
+                        .unwrap_or_default()
+                })
+                .map_err(|e| e.message)
+        })
+    };
+
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    let on_input = move |ev: leptos::ev::Event| {
+        let typed = event_target_value(&ev);
+        text.set(typed.clone());
+        error.set(None);
+        open.set(true);
+        if let Some(handle) = pending.get_value() {
+            handle.clear();
+        }
+        let handle = set_timeout_with_handle(
+            move || searched.set(typed),
+            std::time::Duration::from_millis(200),
+        )
+        .ok();
+        pending.set_value(handle);
+    };
+
+    let apply_navigator = navigator.clone();
+    let apply = move |value: String| match with_value(
+        &query.get_untracked(),
+        dimension.get_untracked(),
+        exclude.get_untracked(),
+        &value,
+        true,
+    ) {
+        Some(next) => {
+            error.set(None);
+            text.set(String::new());
+            searched.set(String::new());
+            open.set(false);
+            apply_navigator.change(&next, |_| {});
+        }
+        None => error.set(Some(format!("“{value}” cannot be added to this view"))),
+    };
+
+    // Adds what was typed: the value whose label or value it is exactly, else the only value
+    // that contains it, else the text itself when it is a valid value. Asks the server afresh,
+    // so a quick Enter does not act on the values of an older text.
+    let add_typed = {
+        let apply = apply.clone();
+        move || {
+            let typed = text.get_untracked().trim().to_string();
+            let chosen_dimension = dimension.get_untracked();
+            if typed.is_empty() {
+                error.set(Some(format!(
+                    "Type or pick a value of {}",
+                    chosen_dimension.label().to_lowercase()
+                )));
+                return;
+            }
+            let url = facets_url(&typed);
+            let apply = apply.clone();
+            busy.set(true);
+            spawn_local(async move {
+                let found = api::get::<Facets>(&url).await;
+                busy.set(false);
+                let values = match found {
+                    Ok(facets) => facets
+                        .dimensions
+                        .into_iter()
+                        .next()
+                        .map(|d| d.values)
+                        .unwrap_or_default(),
+                    Err(e) => {
+                        error.set(Some(e.message));
+                        return;
+                    }
+                };
+                let exact = values.iter().find(|v| {
+                    v.label.eq_ignore_ascii_case(&typed) || v.value.eq_ignore_ascii_case(&typed)
+                });
+                let chosen = match (exact, values.as_slice()) {
+                    (Some(exact), _) => Some(exact.value.clone()),
+                    (None, [only]) => Some(only.value.clone()),
+                    _ => None,
+                };
+                match chosen {
+                    Some(value) => apply(value),
+                    None if with_value(
+                        &query.get_untracked(),
+                        chosen_dimension,
+                        exclude.get_untracked(),
+                        &typed,
+                        true,
+                    )
+                    .is_some() =>
+                    {
+                        apply(typed)
+                    }
+                    None if values.is_empty() => error.set(Some(format!(
+                        "No {} matches “{typed}” in this view",
+                        chosen_dimension.label().to_lowercase()
+                    ))),
+                    None => {
+                        searched.set(typed.clone());
+                        open.set(true);
+                        error.set(Some(format!(
+                            "“{typed}” matches {} values: pick one from the list",
+                            values.len()
+                        )));
+                    }
+                }
+            });
         }
     };
+    let add_on_enter = add_typed.clone();
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
+        "Enter" => {
+            ev.prevent_default();
+            add_on_enter();
+        }
+        "Escape" => open.set(false),
+        _ => {}
+    };
+
+    let option_list = move || {
+        if !open.get() {
+            return None;
+        }
+        let apply = apply.clone();
+        Some(match listed() {
+            None => view! { <div class="picker-list muted small" data-test="filter-options-loading">"Loading values…"</div> }.into_any(),
+            Some(Err(message)) => view! { <div class="picker-list error small">{message}</div> }.into_any(),
+            Some(Ok((values, more))) if values.is_empty() => view! {
+                <div class="picker-list muted small" data-test="filter-options-empty">
+                    {if searched.get().trim().is_empty() {
+                        "No values in this view".to_string()
+                    } else {
+                        format!("No value contains “{}”", searched.get().trim())
+                    }}
+                    {(more > 0).then(|| format!(" ({more} more)"))}
+                </div>
+            }.into_any(),
+            Some(Ok((values, more))) => {
+                let items = values
+                    .into_iter()
+                    .map(|v| {
+                        let apply = apply.clone();
+                        let value = v.value.clone();
+                        view! {
+                            <li role="option">
+                                <button
+                                    type="button"
+                                    class="picker-option"
+                                    data-test="filter-option"
+                                    data-value=v.value.clone()
+                                    // Keeps the focus in the text box, so the list stays open.
+                                    on:mousedown=|ev| ev.prevent_default()
+                                    on:click=move |_| apply(value.clone())
+                                >
+                                    <span>{v.label.clone()}</span>
+                                    <span class="muted small">{v.count.to_string()}</span>
+                                </button>
+                            </li>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <ul class="picker-list" role="listbox" id="filter-options" data-test="filter-options">
+                        {items}
+                        {(more > 0).then(|| view! {
+                            <li class="muted small picker-more">{format!("{more} more — type to narrow")}</li>
+                        })}
+                    </ul>
+                }.into_any()
+            }
+        })
+    };
+
     view! {
         <span class="add-filter">
             <select aria-label="Filter dimension" data-test="filter-dimension"
-                on:change=move |ev| dimension.set(event_target_value(&ev))>
-                {DIMENSIONS.map(|(key, label)| view! { <option value=key selected=move || dimension.get() == key>{label}</option> })}
+                on:change=move |ev| {
+                    if let Some(chosen) = Dimension::from_key(&event_target_value(&ev)) {
+                        dimension.set(chosen);
+                        error.set(None);
+                    }
+                }>
+                {Dimension::ALL.map(|d| view! {
+                    <option value=d.key() selected=move || dimension.get() == d>{d.label()}</option>
+                })}
             </select>
             <select aria-label="Include or exclude" data-test="filter-mode"
                 on:change=move |ev| exclude.set(event_target_value(&ev) == "exclude")>
                 <option value="include">"is"</option>
                 <option value="exclude">"excludes"</option>
             </select>
-            <input list="facet-values" placeholder="value" aria-label="Filter value" data-test="filter-value"
-                prop:value=value on:input=move |ev| value.set(event_target_value(&ev))/>
-            <datalist id="facet-values">
-                {move || options().into_iter().map(|v| view! {
-                    <option value=v.value.clone()>{format!("{} ({})", v.label, v.count)}</option>
-                }).collect_view()}
-            </datalist>
-            <button on:click=add data-test="add-filter">"Add filter"</button>
-            {move || error.get().map(|e| view! { <span class="error small">{e}</span> })}
+            <span class="picker">
+                <input
+                    placeholder="type to find a value"
+                    aria-label="Filter value"
+                    data-test="filter-value"
+                    role="combobox"
+                    aria-autocomplete="list"
+                    aria-controls="filter-options"
+                    aria-expanded=move || open.get().to_string()
+                    prop:value=text
+                    on:input=on_input
+                    on:focus=move |_| open.set(true)
+                    on:blur=move |_| open.set(false)
+                    on:keydown=on_keydown
+                />
+                {option_list}
+            </span>
+            <button on:click=move |_| add_typed() disabled=busy data-test="add-filter">"Add filter"</button>
+            {move || error.get().map(|e| view! { <span class="error small" role="alert" data-test="filter-error">{e}</span> })}
         </span>
     }
 }

@@ -90,30 +90,71 @@ fn AuditLogs() -> impl IntoView {
         view.to_query_string()
     });
     let base = move || format!("/api/v1/projects/{}/audit-logs", project.get());
+    let valid = Memo::new(move |_| parsed.with(Result::is_ok));
 
+    // Each answer is kept with the address it answers, and shown only while that is still the
+    // address the URL names: a view that is loading shows its loading state, never the rows,
+    // chart or counts of the view before.
+    let page_url = Memo::new(move |_| format!("{}?{}", base(), query.get().to_query_string()));
+    let histogram_url = Memo::new(move |_| format!("{}/histogram?{}", base(), view_string.get()));
+    let facets_url = Memo::new(move |_| format!("{}/facets?{}", base(), view_string.get()));
     let page = LocalResource::new(move || {
-        let url = format!("{}?{}", base(), query.get().to_query_string());
-        let valid = parsed.get().is_ok();
+        let url = page_url.get();
+        let valid = valid.get();
         async move {
             if !valid {
                 return None;
             }
-            Some(api::get::<AuditPage>(&url).await)
+            let answer = api::get::<AuditPage>(&url).await;
+            Some((url, answer))
         }
     });
     let histogram = LocalResource::new(move || {
-        let url = format!("{}/histogram?{}", base(), view_string.get());
-        async move { api::get::<Histogram>(&url).await }
+        let url = histogram_url.get();
+        let valid = valid.get();
+        async move {
+            if !valid {
+                return None;
+            }
+            let answer = api::get::<Histogram>(&url).await;
+            Some((url, answer))
+        }
     });
     let facets = LocalResource::new(move || {
-        let url = format!("{}/facets?{}", base(), view_string.get());
-        async move { api::get::<Facets>(&url).await }
+        let url = facets_url.get();
+        let valid = valid.get();
+        async move {
+            if !valid {
+                return None;
+            }
+            let answer = api::get::<Facets>(&url).await;
+            Some((url, answer))
+        }
+    });
+    let current_page = Signal::derive(move || {
+        page.get()
+            .flatten()
+            .filter(|(url, _)| *url == page_url.get())
+            .map(|(_, answer)| answer)
+    });
+    let current_histogram = Signal::derive(move || {
+        histogram
+            .get()
+            .flatten()
+            .filter(|(url, _)| *url == histogram_url.get())
+            .map(|(_, answer)| answer)
+    });
+    let current_facets = Signal::derive(move || {
+        facets
+            .get()
+            .flatten()
+            .filter(|(url, _)| *url == facets_url.get())
+            .and_then(|(_, answer)| answer.ok())
     });
     let settings = LocalResource::new(move || {
         let url = format!("/api/v1/projects/{}/settings", project.get());
         async move { api::get::<ProjectSettings>(&url).await }
     });
-    let facets_signal = Signal::derive(move || facets.get().and_then(Result::ok));
     let export_enabled = Signal::derive(move || {
         settings
             .get()
@@ -122,40 +163,54 @@ fn AuditLogs() -> impl IntoView {
     });
 
     let navigator_for_error = navigator.clone();
+    let invalid_view = move || {
+        let navigator = navigator_for_error.clone();
+        let message = parsed
+            .get()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        view! {
+            <div class="card error-card" role="alert" data-test="audit-query-error">
+                <p>"This link holds an invalid view: " {message}</p>
+                <button on:click=move |_| navigator.go(&AuditQuery::default())>
+                    "Show the default view"
+                </button>
+            </div>
+        }
+    };
+    let shown_query = Signal::derive(move || query.get().to_query_string());
     view! {
         <div class="page-head">
             <h1>"Audit logs"</h1>
-            <export::ExportButton enabled=export_enabled view_string=view_string.into() project=project.into()/>
+            <Show when=move || valid.get()>
+                <export::ExportButton enabled=export_enabled view_string=view_string.into() project=project.into()/>
+            </Show>
         </div>
         <integrity::IntegrityBadge project=project.into()/>
-        {move || {
-            parsed
-                .get()
-                .err()
-                .map(|error| {
-                    let navigator = navigator_for_error.clone();
-                    view! {
-                        <div class="card error-card" role="alert" data-test="audit-query-error">
-                            <p>"This link holds an invalid view: " {error.to_string()}</p>
-                            <button on:click=move |_| navigator.go(&AuditQuery::default())>
-                                "Show the default view"
-                            </button>
-                        </div>
-                    }
-                })
-        }}
-        <filters::FilterBar query=query.into() facets=facets_signal navigator=navigator.clone()/>
-        <chart::VolumeChart
-            histogram=Signal::derive(move || histogram.get())
-            query=query.into()
-            navigator=navigator.clone()
-        />
-        <table::EntriesTable
-            page=Signal::derive(move || page.get().flatten())
-            total=Signal::derive(move || histogram.get().and_then(Result::ok).map(|h| h.total))
-            query=query.into()
-            facets=facets_signal
-            navigator=navigator
-        />
+        // An invalid link shows why and nothing else: no filters, chart or rows of another view.
+        <Show when=move || valid.get() fallback=invalid_view>
+            <filters::FilterBar
+                query=query.into()
+                view_string=view_string.into()
+                facets=current_facets
+                project=project.into()
+                navigator=navigator.clone()
+            />
+            <chart::VolumeChart
+                histogram=current_histogram
+                view_string=view_string.into()
+                query=query.into()
+                navigator=navigator.clone()
+            />
+            <table::EntriesTable
+                page=current_page
+                shown_query=shown_query
+                total=Signal::derive(move || current_histogram.get().and_then(Result::ok).map(|h| h.total))
+                query=query.into()
+                facets=current_facets
+                navigator=navigator.clone()
+            />
+        </Show>
     }
 }

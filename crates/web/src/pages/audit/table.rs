@@ -5,13 +5,16 @@ use auditlog_shared::{AuditQuery, Source};
 use chrono::Local;
 use leptos::prelude::*;
 
-use super::filters::{chips, label_of, DIMENSIONS};
+use super::filters::chips;
 use super::ViewNavigator;
 use crate::api::ApiError;
 
 #[component]
 pub fn EntriesTable(
+    /// The page of the view the URL names; `None` while it loads.
     page: Signal<Option<Result<AuditPage, ApiError>>>,
+    /// The view's query string, which the section names once it shows that view.
+    shown_query: Signal<String>,
     /// Entries matching the view in its whole window (the histogram counts them).
     total: Signal<Option<u64>>,
     query: Signal<AuditQuery>,
@@ -25,7 +28,12 @@ pub fn EntriesTable(
         }
     };
     view! {
-        <section class="card table-card">
+        <section
+            class="card table-card"
+            data-test="table-card"
+            aria-busy=move || page.with(Option::is_none).to_string()
+            data-view=move || page.with(Option::is_some).then(|| shown_query.get())
+        >
             {move || match page.get() {
                 None => view! { <Skeleton/> }.into_any(),
                 Some(Err(error)) => view! {
@@ -110,21 +118,21 @@ fn Row(entry: AuditEntry) -> impl IntoView {
                     let _ = next.focus();
                 }
             }>
-            <td class="nowrap" title=full>{when}</td>
-            <td title=actor_title>
+            <td class="nowrap cell-time" data-label="Time" title=full>{when}</td>
+            <td class="cell-actor" data-label="Actor" title=actor_title>
                 <span class="actor">{entry.actor.name.clone()}</span>
                 {is_token.then(|| view! { <span class="badge token" title="API token">"token"</span> })}
                 {is_cli.then(|| view! { <span class="badge cli" data-test="cli-badge">"CLI"</span> })}
                 {ingested_by.map(|title| view! { <span class="badge ingested" data-test="ingested-badge" title=title>"ingested"</span> })}
             </td>
-            <td><span class=method_class>{entry.method.clone()}</span></td>
-            <td><span class=status_class>{entry.status}</span></td>
-            <td>
+            <td class="cell-method" data-label="Method"><span class=method_class>{entry.method.clone()}</span></td>
+            <td class="cell-status" data-label="Status"><span class=status_class>{entry.status}</span></td>
+            <td class="cell-resource" data-label="Resource">
                 <span class="muted small">{entry.resource.kind.as_str().replace('_', " ")}</span>
                 " "
                 <span>{entry.resource.name.clone()}</span>
             </td>
-            <td title=entry.path.clone()>{entry.action_label.clone()}</td>
+            <td class="cell-action" data-label="Action" title=entry.path.clone()>{entry.action_label.clone()}</td>
         </tr>
     }
 }
@@ -142,18 +150,7 @@ fn Skeleton() -> impl IntoView {
 fn EmptyState(query: AuditQuery, facets: Option<Facets>) -> impl IntoView {
     let active: Vec<String> = chips(&query)
         .into_iter()
-        .map(|chip| {
-            let name = DIMENSIONS
-                .iter()
-                .find(|(k, _)| *k == chip.key)
-                .map(|(_, l)| *l)
-                .unwrap_or(chip.key);
-            let verb = if chip.exclude { "excludes" } else { "is" };
-            format!(
-                "{name} {verb} {}",
-                label_of(facets.as_ref(), chip.key, &chip.value)
-            )
-        })
+        .map(|chip| chip.describe(facets.as_ref()))
         .chain(
             query
                 .search
