@@ -1145,3 +1145,211 @@ async fn save_screenshot(browser: &Browser, name: &str) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), png).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_opens_in_a_drawer_the_url_keeps_and_cells_filter_on_click() {
+    let admin = AdminAccount::ada();
+    let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+    let client = reqwest::Client::new();
+    let session = sign_in(&client, &url, &admin.email, &admin.password).await;
+    let api = |suffix: &str| session.project_url(project, suffix);
+    for name in ["billing", "web"] {
+        let response = session
+            .authorize(client.post(api("/applications")))
+            .json(&json!({"name": name, "image": "registry/app:1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    let clusters = session
+        .authorize(client.post(api("/clusters")))
+        .json(&json!({"name": "prod", "region": "eu-west-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(clusters.status(), 201);
+
+    let browser = Browser::start().await;
+    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
+    wait_for(&browser, "[data-test=nav-audit-logs]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=entry]").await;
+    let rows = table_rows(&browser).await;
+    let (first_id, _) = rows[0];
+
+    // A row opens its entry in a drawer; the URL names it.
+    wait_for(&browser, "[data-test=entry] [data-test=open-entry]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the URL names the open entry", || async {
+        current_query(&browser).await == format!("method.not=GET&entry={first_id}")
+    })
+    .await;
+    let expected: auditlog_shared::wire::AuditEntry = session
+        .authorize(client.get(api(&format!("/audit-logs/entries/{first_id}"))))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let field = |name: &'static str| {
+        let browser = &browser;
+        async move { wait_for_text(browser, &format!("[data-field='{name}']")).await }
+    };
+    assert_eq!(field("Request id").await, expected.request_id);
+    assert_eq!(
+        field("Chain position").await,
+        format!("#{}", expected.chain_seq)
+    );
+    assert_eq!(field("Entry hash").await, expected.entry_hash);
+    assert!(field("Route").await.contains(&expected.route));
+    save_screenshot(&browser, "audit-logs-drawer.png").await;
+    // Its JSON is the entry exactly.
+    let json = browser
+        .client
+        .execute(
+            "return document.querySelector('[data-test=entry-json]').textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let shown: auditlog_shared::wire::AuditEntry =
+        serde_json::from_str(json.as_str().unwrap()).unwrap();
+    assert_eq!(shown, expected);
+
+    // A reload keeps it open; Escape closes it and leaves the view.
+    browser.client.refresh().await.unwrap();
+    assert_eq!(field("Request id").await, expected.request_id);
+    wait_for(&browser, "[data-test=entry-drawer]")
+        .await
+        .send_keys("\u{E00C}")
+        .await
+        .unwrap();
+    eventually("Escape closes the drawer", || async {
+        current_query(&browser).await == "method.not=GET"
+    })
+    .await;
+    assert!(browser
+        .client
+        .find(Locator::Css("[data-test=entry-drawer]"))
+        .await
+        .is_err());
+
+    // The permalink opens the entry over a window around it; "same request id" shows the
+    // request's entries.
+    wait_for(&browser, "[data-test=entry] [data-test=open-entry]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let permalink = wait_for(&browser, "[data-test=entry-permalink]")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        permalink.contains("from=") && permalink.ends_with(&format!("&entry={first_id}")),
+        "{permalink}"
+    );
+    browser
+        .client
+        .goto(&format!("{url}{permalink}"))
+        .await
+        .unwrap();
+    assert_eq!(field("Request id").await, expected.request_id);
+    eventually("the permalink's window shows the entry", || async {
+        table_rows(&browser)
+            .await
+            .iter()
+            .any(|(id, _)| *id == first_id)
+    })
+    .await;
+    wait_for(&browser, "[data-test=same-request]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the view filters on the request", || async {
+        current_query(&browser)
+            .await
+            .contains(&format!("request_id={}", expected.request_id))
+    })
+    .await;
+    eventually("only the request's entry shows", || async {
+        table_rows(&browser)
+            .await
+            .iter()
+            .map(|(id, _)| *id)
+            .collect::<Vec<_>>()
+            == vec![first_id]
+    })
+    .await;
+
+    // Click-to-filter: a cell includes its value; Alt-click excludes it.
+    browser
+        .client
+        .goto(&format!(
+            "{url}/projects/{project}/security/audit-logs?method.not=GET"
+        ))
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=entry]").await;
+    wait_for(
+        &browser,
+        "[data-test=cell-filter][data-dimension=action][data-value='application.create']",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    eventually("the cell's value filters the view", || async {
+        current_query(&browser).await == "method.not=GET&action=application.create"
+    })
+    .await;
+    eventually("only creates show", || async {
+        let rows = table_rows(&browser).await;
+        rows.len() == 2 && rows.iter().all(|(_, method)| method == "POST")
+    })
+    .await;
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("[data-test=entry-drawer]"))
+            .await
+            .is_err(),
+        "a cell filters without opening the entry"
+    );
+    let resource = wait_for(
+        &browser,
+        "[data-test=cell-filter][data-dimension=application]",
+    )
+    .await;
+    let excluded = resource.attr("data-value").await.unwrap().unwrap();
+    browser
+        .client
+        .execute(
+            "arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true, altKey: true}));",
+            vec![serde_json::to_value(&resource).unwrap()],
+        )
+        .await
+        .unwrap();
+    eventually("Alt-click excludes the value", || async {
+        current_query(&browser).await
+            == format!("method.not=GET&action=application.create&application.not={excluded}")
+    })
+    .await;
+    eventually("one create is left", || async {
+        table_rows(&browser).await.len() == 1
+    })
+    .await;
+    browser.close().await;
+}

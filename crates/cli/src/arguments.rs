@@ -301,6 +301,9 @@ pub struct QueryArguments {
     /// Leave out entries about the cluster with this id.
     #[arg(long, value_name = "ID", help_heading = "Filters")]
     pub not_cluster: Vec<String>,
+    /// Only the entries of this request (its X-Request-Id, or an ingested event's id).
+    #[arg(long, value_name = "ID", help_heading = "Filters")]
+    pub request_id: Option<String>,
     /// Search text, matched literally and case-insensitively in paths, emails and names.
     #[arg(long, value_name = "TEXT", help_heading = "Filters")]
     pub search: Option<String>,

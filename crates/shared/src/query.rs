@@ -4,7 +4,7 @@
 //!
 //! * keys in a fixed order: `range`, `from`, `to`, then for each dimension (actor, method, source,
 //!   action, status, resource_type, application, cluster) its include key and its `.not` exclude
-//!   key, then `q`, `limit`, `cursor`;
+//!   key, then `request_id`, `q`, `limit`, `cursor`;
 //! * one `key=value` pair per value, values of a dimension in their natural sorted order;
 //! * defaults (the 7-day range, 50 rows a page) and empty parts left out;
 //! * values percent-encoded, a space written as `+`; `:`, `@` and `/` kept readable.
@@ -53,6 +53,8 @@ pub struct AuditQuery {
     pub application: Filter<EntityId>,
     /// Entries whose resource is one of these clusters.
     pub cluster: Filter<EntityId>,
+    /// Only the entries of one request (its `X-Request-Id`; an ingested event's own id).
+    pub request_id: Option<RequestId>,
     /// Case-insensitive substring over path, user email, token, application and cluster names.
     pub search: Option<SearchText>,
     pub page_size: PageSize,
@@ -344,6 +346,32 @@ impl SearchText {
     }
 }
 
+/// A request id to filter on: 1 to [`MAX_REQUEST_ID_CHARS`] characters, no control characters or
+/// spaces. Matched exactly.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RequestId(String);
+
+/// The longest request id a filter takes (an ingested event's id may be up to 100 characters).
+pub const MAX_REQUEST_ID_CHARS: usize = 100;
+
+impl RequestId {
+    pub fn new(text: &str) -> Result<RequestId, &'static str> {
+        if text.is_empty() {
+            Err("a request id is not empty")
+        } else if text.chars().count() > MAX_REQUEST_ID_CHARS {
+            Err("a request id is at most 100 characters")
+        } else if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            Err("a request id has no spaces or control characters")
+        } else {
+            Ok(RequestId(text.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Rows per page, 1 to [`MAX_PAGE_SIZE`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PageSize(u32);
@@ -600,7 +628,8 @@ impl fmt::Display for EntityId {
 }
 
 /// Whether `key` (decoded) is a key of the audit query language: a dimension, with or without
-/// `.not`, one of `range`, `from`, `to`, `q`, `limit`, `cursor`, or a facets request's `facet`,
+/// `.not`, one of `range`, `from`, `to`, `request_id`, `q`, `limit`, `cursor`, or a facets
+/// request's `facet`,
 /// `facet.contains`, `facet.limit`.
 pub fn is_query_key(key: &str) -> bool {
     let dimension = key.strip_suffix(".not").unwrap_or(key);
@@ -654,6 +683,7 @@ impl AuditQuery {
                 "range" => "range",
                 "from" => "from",
                 "to" => "to",
+                "request_id" => "request_id",
                 "q" => "q",
                 "limit" => "limit",
                 "cursor" => "cursor",
@@ -687,6 +717,9 @@ impl AuditQuery {
                     } else {
                         to = Some(instant);
                     }
+                }
+                "request_id" => {
+                    query.request_id = Some(RequestId::new(&value).map_err(invalid)?);
                 }
                 "q" => {
                     // An empty search box means no search.
@@ -746,6 +779,9 @@ impl AuditQuery {
         write_filter(&mut pairs, "resource_type", &self.resource_type);
         write_filter(&mut pairs, "application", &self.application);
         write_filter(&mut pairs, "cluster", &self.cluster);
+        if let Some(request_id) = &self.request_id {
+            pairs.push(("request_id".into(), request_id.0.clone()));
+        }
         if let Some(search) = &self.search {
             pairs.push(("q".into(), search.0.clone()));
         }
@@ -801,6 +837,7 @@ impl AuditQuery {
             && self.resource_type.is_empty()
             && self.application.is_empty()
             && self.cluster.is_empty()
+            && self.request_id.is_none()
             && self.search.is_none())
     }
 

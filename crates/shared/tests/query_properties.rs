@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use auditlog_shared::{
     ActionKey, ActorRef, AuditQuery, Cursor, CursorDirection, CustomRange, DateRange, EntityId,
-    Filter, Method, PageSize, Preset, ResourceType, SearchText, Source, StatusMatch,
+    Filter, Method, PageSize, Preset, RequestId, ResourceType, SearchText, Source, StatusMatch,
 };
 use chrono::{DateTime, Utc};
 use proptest::collection::btree_set;
@@ -75,6 +75,17 @@ fn search() -> impl Strategy<Value = Option<SearchText>> {
     )
 }
 
+fn request_id() -> impl Strategy<Value = Option<RequestId>> {
+    proptest::option::of(
+        prop_oneof![
+            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[!-~&&[^ ]]{1,100}",
+            "\\PC{1,10}"
+        ]
+        .prop_filter_map("no spaces", |text| RequestId::new(&text).ok()),
+    )
+}
+
 fn cursor() -> impl Strategy<Value = Option<Cursor>> {
     proptest::option::of((any::<bool>(), any::<i64>(), 1i64..=i64::MAX).prop_map(
         |(older, timestamp_micros, id)| Cursor {
@@ -100,13 +111,14 @@ prop_compose! {
         resource_type in filter(select(ResourceType::ALL.to_vec())),
         application in filter(entity_id()),
         cluster in filter(entity_id()),
+        request_id in request_id(),
         search in search(),
         page_size in (1u32..=200).prop_map(|n| PageSize::new(n).unwrap()),
         cursor in cursor(),
     ) -> AuditQuery {
         AuditQuery {
             range, actor, method, source, action, status, resource_type, application, cluster,
-            search, page_size, cursor,
+            request_id, search, page_size, cursor,
         }
     }
 }

@@ -104,6 +104,9 @@ macro_rules! apply_filters {
         include_exclude!(Dimension::ResourceType, dsl::resource_type);
         include_exclude!(Dimension::Application, dsl::resource_key);
         include_exclude!(Dimension::Cluster, dsl::resource_key);
+        if let Some(request_id) = &query.request_id {
+            boxed = boxed.filter(dsl::request_id.eq(request_id.as_str().to_string()));
+        }
         if let Some(search) = &query.search {
             boxed = boxed.filter(
                 dsl::search_text
@@ -340,6 +343,24 @@ fn after_cursor(validated: &ValidatedQuery, operator: &str, t: i64, i: i64) -> E
 }
 
 /// One page of entries, newest first, with the queries of the neighbouring pages.
+/// One entry of a project by its id, unless it is older than `horizon` (past retention).
+pub fn entry(
+    conn: &mut DbConnection,
+    project_id: i64,
+    entry_id: i64,
+    horizon: chrono::DateTime<chrono::Utc>,
+) -> QueryResult<Option<AuditEntry>> {
+    use audit_entries::dsl;
+    let row: Option<EntryRow> = audit_entries::table
+        .filter(dsl::project_id.eq(project_id))
+        .filter(dsl::id.eq(entry_id))
+        .filter(dsl::ts.ge(horizon.timestamp_micros()))
+        .select(EntryRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(AuditEntry::from))
+}
+
 pub fn list(
     conn: &mut DbConnection,
     project_id: i64,

@@ -269,10 +269,11 @@ pub fn window_plan(validated: &ValidatedQuery) -> Option<(Option<Dimension>, Spl
 }
 
 /// What a view needs from rollups: nothing filtered (`Some(None)`), or one filtered dimension
-/// (`Some(Some(d))`). `None` when rollups cannot answer it (search, or filters on several
-/// dimensions). `skip`'s filter is left out, as facets do for the dimension they count.
+/// (`Some(Some(d))`). `None` when rollups cannot answer it (search, a request id, or filters
+/// on several dimensions). `skip`'s filter is left out, as facets do for the dimension they
+/// count.
 pub fn plan(query: &AuditQuery, skip: Option<Dimension>) -> Option<Option<Dimension>> {
-    if query.search.is_some() {
+    if query.search.is_some() || query.request_id.is_some() {
         return None;
     }
     let filtered: Vec<Dimension> = Dimension::ALL

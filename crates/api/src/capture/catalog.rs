@@ -223,7 +223,7 @@ const INTEGRATIONS: [RouteSpec; 5] = crud!(
     Admin
 );
 
-const OTHERS: [RouteSpec; 22] = [
+const OTHERS: [RouteSpec; 23] = [
     route(
         "GET",
         "",
@@ -366,6 +366,14 @@ const OTHERS: [RouteSpec; 22] = [
         "/audit-logs/verify",
         "audit_log.verify",
         "Verify audit log",
+        R::Project,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/audit-logs/entries/{id}",
+        "audit_log.entry",
+        "View audit log entry",
         R::Project,
         AtLeast(Admin),
     ),

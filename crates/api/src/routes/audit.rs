@@ -24,6 +24,7 @@ pub fn configure(routes: &mut ProjectRoutes) {
         .add("audit_log.histogram", histogram)
         .add("audit_log.facets", facets)
         .add("audit_log.verify", verify)
+        .add("audit_log.entry", entry)
         .add("audit_log.chain_entry", chain_entry)
         .add("audit_log.export", export)
         .add("audit_log.export_manifest", export_manifest)
@@ -335,6 +336,22 @@ fn verify_streamed(
 /// `GET …/audit-logs/chain/{chain_seq}`: the entry at one position of the project's chain, its
 /// hash and the hash it links to; 404 when no entry is there (retention removed it, or it is
 /// missing).
+/// `GET …/audit-logs/entries/{id}`: one entry of the project, for a permalink. Entries past
+/// retention are gone, as in every other read.
+async fn entry(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, entry_id) = (access.project_id, access.resource_id.unwrap_or_default());
+    let horizon = crate::audit_query::retention_horizon(state.clock.now());
+    let entry = with_project_conn(&state, &access, move |conn| {
+        Ok(audit_log::entry(conn, project_id, entry_id, horizon)?)
+    })
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(entry))
+}
+
 async fn chain_entry(
     state: web::Data<AppState>,
     access: ProjectAccess,

@@ -278,6 +278,11 @@ fn audit_query_parameters() -> Vec<Value> {
             list,
         ));
     }
+    parameters.push(query_parameter(
+        "request_id",
+        "Only the entries of this request (its X-Request-Id, or an ingested event's id)",
+        json!({"type": "string", "minLength": 1, "maxLength": auditlog_shared::MAX_REQUEST_ID_CHARS}),
+    ));
     parameters.push(query_parameter("q", "Search text: case-insensitive literal substring of path, user email, token, application and cluster names", json!({"type": "string", "maxLength": 200})));
     parameters.push(query_parameter(
         "limit",
@@ -429,6 +434,7 @@ fn catalog_route_types(
             "export" => (None, Some(json!("text/csv"))),
             "export_manifest" => (None, schema::<ExportManifest>(generator)),
             "chain_entry" => (None, schema::<ChainLink>(generator)),
+            "entry" => (None, schema::<AuditEntry>(generator)),
             "ingest" => (
                 schema::<IngestBatch>(generator),
                 schema::<IngestReceipt>(generator),

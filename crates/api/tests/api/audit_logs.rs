@@ -205,6 +205,10 @@ fn matches(entry: &AuditEntry, query: &AuditQuery) -> bool {
         && query.resource_type.admits(&entry.resource.kind)
         && in_filter(&query.application, resource_of(ResourceType::Application))
         && in_filter(&query.cluster, resource_of(ResourceType::Cluster))
+        && query
+            .request_id
+            .as_ref()
+            .is_none_or(|id| id.as_str() == entry.request_id)
         && search_ok
 }
 
@@ -272,6 +276,9 @@ async fn every_filter_matches_the_oracle(backend: Backend) {
         "q=ada%40example".into(),
         "q=prod-eu".into(),
         "q=no+such+thing".into(),
+        format!("request_id={}", app_entry.request_id),
+        format!("request_id={}&method.not=GET", token_entry.request_id),
+        "request_id=no-such-request".into(),
     ];
     for query_string in queries {
         let full = format!("{window}&limit=200&{query_string}");
@@ -569,6 +576,78 @@ async fn facet_search_finds_rare_values_by_name(backend: Backend) {
             400,
         )
         .await;
+    }
+}
+
+/// One entry by its id, for a permalink: exactly the entry the list shows, and only in its own
+/// project.
+async fn an_entry_is_read_by_its_id_in_its_project_only(backend: Backend) {
+    let data = dataset(backend).await;
+    let window = data.window().await;
+    let (everything, _) = data.all_pages(&format!("{window}&limit=200")).await;
+    for listed in [&everything[0], &everything[everything.len() / 2]] {
+        let response = data
+            .admin
+            .get(&format!(
+                "/api/v1/projects/{}/audit-logs/entries/{}",
+                data.project, listed.id
+            ))
+            .await;
+        assert_eq!(response.status(), 200);
+        let read: AuditEntry = response.json().await.unwrap();
+        assert_eq!(&read, listed);
+    }
+    // Ada is an admin of a second project too: the id names an entry of the first only. An
+    // admin of another project only cannot tell the project exists. Unknown ids are 404s.
+    let (other_project, _) = data._app.project_with_admin("Other").await;
+    let mut conn = data._app.pool.get().unwrap();
+    auditlog_api::admin::create_admin(
+        &mut conn,
+        "olga@example.com",
+        "Olga",
+        "olga's long password",
+        "Olga's",
+        0,
+    )
+    .unwrap();
+    drop(conn);
+    let outsider = data
+        ._app
+        .sign_in("olga@example.com", "olga's long password")
+        .await;
+    let id = everything[0].id;
+    for (caller, path) in [
+        (
+            &data.admin,
+            format!("/api/v1/projects/{other_project}/audit-logs/entries/{id}"),
+        ),
+        (
+            &outsider,
+            format!("/api/v1/projects/{}/audit-logs/entries/{id}", data.project),
+        ),
+        (
+            &data.admin,
+            format!(
+                "/api/v1/projects/{}/audit-logs/entries/999999999",
+                data.project
+            ),
+        ),
+    ] {
+        problem(caller.get(&path).await, 404).await;
+    }
+    for id in ["abc", "-1", "0x10", "1.5"] {
+        let response = data
+            .admin
+            .get(&format!(
+                "/api/v1/projects/{}/audit-logs/entries/{id}",
+                data.project
+            ))
+            .await;
+        assert!(
+            matches!(response.status().as_u16(), 400 | 404),
+            "{id}: {}",
+            response.status()
+        );
     }
 }
 
@@ -1006,6 +1085,7 @@ crate::on_both_backends!(
     date_ranges_have_exact_edges,
     facets_agree_with_filtered_lists,
     facet_search_finds_rare_values_by_name,
+    an_entry_is_read_by_its_id_in_its_project_only,
     pages_neither_skip_nor_repeat_while_entries_arrive,
     exports_equal_the_list_and_read_back_in_python,
     exports_stop_at_ten_thousand_rows,

@@ -99,6 +99,9 @@ fn flag_pairs<'a>(
     for (key, values) in lists {
         pairs.extend(values.iter().map(|value| (key, value.as_str())));
     }
+    if let Some(request_id) = &arguments.request_id {
+        pairs.push(("request_id", request_id));
+    }
     if let Some(search) = &arguments.search {
         pairs.push(("q", search));
     }
@@ -119,6 +122,9 @@ fn replaced_keys(arguments: &QueryArguments, limit: Option<&str>) -> Vec<&'stati
     }
     if arguments.range.is_some() || arguments.to.is_some() {
         keys.push("to");
+    }
+    if arguments.request_id.is_some() {
+        keys.push("request_id");
     }
     if arguments.search.is_some() {
         keys.push("q");

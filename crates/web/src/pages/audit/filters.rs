@@ -105,6 +105,31 @@ pub fn with_value(
     }
 }
 
+/// The view filtered on one more value (click-to-filter): included, or excluded. A value in
+/// the opposite list moves over; a value already there leaves the view as it is.
+pub fn filtered_on(
+    query: &AuditQuery,
+    dimension: Dimension,
+    exclude: bool,
+    value: &str,
+) -> Option<AuditQuery> {
+    let (include, excluded) = query.filter_strings(dimension);
+    let (same, opposite) = if exclude {
+        (excluded, include)
+    } else {
+        (include, excluded)
+    };
+    if same.iter().any(|v| v == value) {
+        return Some(query.clone());
+    }
+    let base = if opposite.iter().any(|v| v == value) {
+        with_value(query, dimension, !exclude, value, false)?
+    } else {
+        query.clone()
+    };
+    with_value(&base, dimension, exclude, value, true)
+}
+
 #[component]
 pub fn FilterBar(
     query: Signal<AuditQuery>,

@@ -5,6 +5,7 @@
 //! restore the same view.
 
 mod chart;
+mod drawer;
 mod export;
 mod filters;
 mod integrity;
@@ -34,6 +35,11 @@ impl ViewNavigator {
             query.to_query_string()
         );
         (self.navigate)(&path);
+    }
+
+    /// Opens a page address of the audit log as it is (an entry of the view, say).
+    pub fn open(&self, path: &str) {
+        (self.navigate)(path);
     }
 
     /// Applies a change to the current view's filters and returns to the first page.
@@ -80,7 +86,10 @@ fn AuditLogs() -> impl IntoView {
         navigate: std::sync::Arc::new(move |path: &str| navigate(path, Default::default())),
         project,
     };
-    let parsed = Memo::new(move |_| AuditQuery::parse(&location.search.get()));
+    // The page's query string is the view and, when an entry is open, `entry=<id>`.
+    let split = Memo::new(move |_| drawer::split_entry(&location.search.get()));
+    let open_entry = Signal::derive(move || split.get().0);
+    let parsed = Memo::new(move |_| split.with(|(_, view)| AuditQuery::parse(view)));
     let query = Memo::new(move |_| parsed.get().unwrap_or_default());
     // The view without its page: what the chart, the facets and the export depend on.
     let view_string = Memo::new(move |_| {
@@ -210,7 +219,9 @@ fn AuditLogs() -> impl IntoView {
                 query=query.into()
                 facets=current_facets
                 navigator=navigator.clone()
+                project=project.into()
             />
+            <drawer::EntryDrawer project=project.into() entry_id=open_entry view=shown_query/>
         </Show>
     }
 }

@@ -5,9 +5,11 @@ use auditlog_shared::{AuditQuery, Source};
 use chrono::Local;
 use leptos::prelude::*;
 
-use super::filters::chips;
+use super::drawer::with_entry;
+use super::filters::{chips, filtered_on};
 use super::ViewNavigator;
 use crate::api::ApiError;
+use auditlog_shared::Dimension;
 
 #[component]
 pub fn EntriesTable(
@@ -20,8 +22,10 @@ pub fn EntriesTable(
     query: Signal<AuditQuery>,
     facets: Signal<Option<Facets>>,
     navigator: ViewNavigator,
+    project: Signal<i64>,
 ) -> impl IntoView {
     let pager = navigator.clone();
+    let row_navigator = navigator.clone();
     let go = move |target: Option<String>| {
         if let Some(Ok(next)) = target.map(|t| AuditQuery::parse(&t)) {
             pager.go(&next);
@@ -59,7 +63,10 @@ pub fn EntriesTable(
                                     <th>"Action"</th>
                                 </tr>
                             </thead>
-                            <tbody>{page.entries.into_iter().map(|entry| view! { <Row entry/> }).collect_view()}</tbody>
+                            <tbody>{page.entries.into_iter().map(|entry| {
+                                let navigator = row_navigator.clone();
+                                view! { <Row entry query=query.get_untracked() navigator project=project.get_untracked()/> }
+                            }).collect_view()}</tbody>
                         </table>
                         <div class="pager">
                             <span class="muted small" data-test="total">
@@ -80,8 +87,47 @@ pub fn EntriesTable(
     }
 }
 
+/// A cell value that filters the view on click: included, or excluded with Alt (⌥) or Shift.
 #[component]
-fn Row(entry: AuditEntry) -> impl IntoView {
+fn CellFilter(
+    dimension: Dimension,
+    value: String,
+    /// What the filter is called in its tooltip, such as "Method DELETE".
+    described: String,
+    query: AuditQuery,
+    navigator: ViewNavigator,
+    children: Children,
+) -> impl IntoView {
+    let title = format!("Show only {described} (Alt-click: hide {described})");
+    view! {
+        <button
+            type="button"
+            class="cell-filter"
+            data-test="cell-filter"
+            data-dimension=dimension.key()
+            data-value=value.clone()
+            title=title
+            on:click=move |ev: leptos::ev::MouseEvent| {
+                // The row opens the entry; the cell only filters.
+                ev.stop_propagation();
+                let exclude = ev.alt_key() || ev.shift_key();
+                if let Some(next) = filtered_on(&query, dimension, exclude, &value) {
+                    navigator.change(&next, |_| {});
+                }
+            }
+        >
+            {children()}
+        </button>
+    }
+}
+
+#[component]
+fn Row(
+    entry: AuditEntry,
+    query: AuditQuery,
+    navigator: ViewNavigator,
+    project: i64,
+) -> impl IntoView {
     let local = entry.timestamp.with_timezone(&Local);
     let when = local.format("%Y-%m-%d %H:%M:%S").to_string();
     let full = local.format("%Y-%m-%d %H:%M:%S%.6f %:z").to_string();
@@ -102,11 +148,92 @@ fn Row(entry: AuditEntry) -> impl IntoView {
             entry.actor.id.map(|i| i.to_string()).unwrap_or_default()
         )
     });
+    let actor_value = match (entry.actor.kind.as_str(), entry.actor.id) {
+        ("user" | "token", Some(id)) => Some(format!("{}:{id}", entry.actor.kind)),
+        _ => None,
+    };
+    let resource_filter = match (entry.resource.kind, entry.resource.id) {
+        (auditlog_shared::ResourceType::Application, Some(id)) => {
+            (Dimension::Application, id.to_string())
+        }
+        (auditlog_shared::ResourceType::Cluster, Some(id)) => (Dimension::Cluster, id.to_string()),
+        (kind, _) => (Dimension::ResourceType, kind.as_str().to_string()),
+    };
+    let opener = navigator.clone();
+    let open_href = with_entry(project, &query.to_query_string(), entry.id);
+    let open = {
+        let href = open_href.clone();
+        move || opener.open(&href)
+    };
+    let open_on_enter = open.clone();
+    let cell = {
+        let query = query.clone();
+        let navigator = navigator.clone();
+        move |dimension: Dimension, value: String, described: String, inner: AnyView| {
+            view! {
+                <CellFilter dimension value described query=query.clone() navigator=navigator.clone()>
+                    {inner}
+                </CellFilter>
+            }
+        }
+    };
+    let actor_name = entry.actor.name.clone();
+    let actor_view = view! { <span class="actor">{actor_name.clone()}</span> }.into_any();
+    let actor_cell = match actor_value {
+        Some(value) => cell(
+            Dimension::Actor,
+            value,
+            format!("actor {actor_name}"),
+            actor_view,
+        )
+        .into_any(),
+        None => actor_view,
+    };
+    let method = entry.method.clone();
+    let method_cell = cell(
+        Dimension::Method,
+        method.clone(),
+        format!("method {method}"),
+        view! { <span class=method_class>{method.clone()}</span> }.into_any(),
+    );
+    let status_cell = cell(
+        Dimension::Status,
+        entry.status.to_string(),
+        format!("status {}", entry.status),
+        view! { <span class=status_class>{entry.status}</span> }.into_any(),
+    );
+    let resource_kind = entry.resource.kind.as_str().replace('_', " ");
+    let resource_name = entry.resource.name.clone();
+    let resource_cell = cell(
+        resource_filter.0,
+        resource_filter.1,
+        format!("{resource_kind} {resource_name}"),
+        view! {
+            <span class="muted small">{resource_kind.clone()}</span>
+            " "
+            <span>{resource_name.clone()}</span>
+        }
+        .into_any(),
+    );
+    let action_label = entry.action_label.clone();
+    let action_cell = cell(
+        Dimension::Action,
+        entry.action.clone(),
+        format!("“{action_label}”"),
+        view! { <span>{action_label.clone()}</span> }.into_any(),
+    );
     view! {
         <tr tabindex="0" data-test="entry" data-entry-id=entry.id.to_string() data-method=entry.method.clone()
+            class="entry-row"
+            on:click=move |_| open()
             on:keydown=move |ev| {
                 use wasm_bindgen::JsCast;
                 let key = ev.key();
+                if key == "Enter" && ev.target() == ev.current_target() {
+                    ev.prevent_default();
+                    open_on_enter();
+                    return;
+                }
                 let Some(row) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) else { return };
                 let sibling = match key.as_str() {
                     "ArrowDown" | "j" => row.next_element_sibling(),
@@ -118,21 +245,27 @@ fn Row(entry: AuditEntry) -> impl IntoView {
                     let _ = next.focus();
                 }
             }>
-            <td class="nowrap cell-time" data-label="Time" title=full>{when}</td>
+            <td class="nowrap cell-time" data-label="Time" title=full>
+                <a href=open_href data-test="open-entry" on:click=|ev: leptos::ev::MouseEvent| {
+                    // The row's own click opens it (in this tab); a modified click keeps the
+                    // browser's meaning (a new tab).
+                    if !(ev.ctrl_key() || ev.meta_key() || ev.shift_key()) {
+                        ev.prevent_default();
+                    } else {
+                        ev.stop_propagation();
+                    }
+                }>{when}</a>
+            </td>
             <td class="cell-actor" data-label="Actor" title=actor_title>
-                <span class="actor">{entry.actor.name.clone()}</span>
+                {actor_cell}
                 {is_token.then(|| view! { <span class="badge token" title="API token">"token"</span> })}
                 {is_cli.then(|| view! { <span class="badge cli" data-test="cli-badge">"CLI"</span> })}
                 {ingested_by.map(|title| view! { <span class="badge ingested" data-test="ingested-badge" title=title>"ingested"</span> })}
             </td>
-            <td class="cell-method" data-label="Method"><span class=method_class>{entry.method.clone()}</span></td>
-            <td class="cell-status" data-label="Status"><span class=status_class>{entry.status}</span></td>
-            <td class="cell-resource" data-label="Resource">
-                <span class="muted small">{entry.resource.kind.as_str().replace('_', " ")}</span>
-                " "
-                <span>{entry.resource.name.clone()}</span>
-            </td>
-            <td class="cell-action" data-label="Action" title=entry.path.clone()>{entry.action_label.clone()}</td>
+            <td class="cell-method" data-label="Method">{method_cell}</td>
+            <td class="cell-status" data-label="Status">{status_cell}</td>
+            <td class="cell-resource" data-label="Resource">{resource_cell}</td>
+            <td class="cell-action" data-label="Action" title=entry.path.clone()>{action_cell}</td>
         </tr>
     }
 }
