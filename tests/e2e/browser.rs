@@ -1171,7 +1171,8 @@ async fn an_entry_opens_in_a_drawer_the_url_keeps_and_cells_filter_on_click() {
         .unwrap();
     assert_eq!(clusters.status(), 201);
 
-    let browser = Browser::start().await;
+    // Three hours behind UTC all year, so local and UTC times differ.
+    let browser = Browser::start_in_time_zone("America/Sao_Paulo").await;
     sign_in_page(&browser, &url, &admin.email, &admin.password).await;
     wait_for(&browser, "[data-test=nav-audit-logs]")
         .await
@@ -1351,5 +1352,79 @@ async fn an_entry_opens_in_a_drawer_the_url_keeps_and_cells_filter_on_click() {
         table_rows(&browser).await.len() == 1
     })
     .await;
+
+    // Times in the browser's zone or in UTC, named beside them and remembered.
+    let shown_time =
+        || async { wait_for_text(&browser, "[data-test=entry] [data-test=open-entry]").await };
+    let heading = wait_for_text(&browser, "[data-test=time-heading]").await;
+    // (The heading is shown in capitals.)
+    assert!(
+        heading.to_lowercase().contains("utc-03:00 (local)"),
+        "{heading}"
+    );
+    let newest: AuditPage = session
+        .authorize(client.get(format!(
+            "{}?{}",
+            api("/audit-logs"),
+            current_query(&browser).await
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at = newest.entries[0].timestamp;
+    let in_sao_paulo = (at - chrono::Duration::hours(3))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    assert_eq!(shown_time().await, in_sao_paulo);
+    wait_for(&browser, "[data-test=zone-utc]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the times are in UTC", || async {
+        shown_time().await == at.format("%Y-%m-%d %H:%M:%S").to_string()
+    })
+    .await;
+    assert!(wait_for_text(&browser, "[data-test=time-heading]")
+        .await
+        .to_lowercase()
+        .contains("(utc)"));
+    browser.client.refresh().await.unwrap();
+    eventually("UTC is remembered", || async {
+        shown_time().await == at.format("%Y-%m-%d %H:%M:%S").to_string()
+    })
+    .await;
+
+    // A relative view's link can pin the window it shows now.
+    wait_for(&browser, "[data-test=range-24h]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=copy-absolute-link]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let pinned = wait_for(&browser, "[data-test=absolute-link]")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        pinned.contains("from=") && pinned.contains("to=") && !pinned.contains("range="),
+        "{pinned}"
+    );
+    browser.client.goto(&pinned).await.unwrap();
+    wait_for(&browser, "[data-test=entry]").await;
+    assert!(browser
+        .client
+        .find(Locator::Css("[data-test=copy-absolute-link]"))
+        .await
+        .is_err());
     browser.close().await;
 }

@@ -15,12 +15,25 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Browser {
+        Browser::start_with(None).await
+    }
+
+    /// A browser whose time zone is `zone` (an IANA name such as `America/Sao_Paulo`).
+    pub async fn start_in_time_zone(zone: &str) -> Browser {
+        Browser::start_with(Some(zone)).await
+    }
+
+    async fn start_with(time_zone: Option<&str>) -> Browser {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
         let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-        let driver = Command::new(&driver_path)
+        let mut command = Command::new(&driver_path);
+        if let Some(zone) = time_zone {
+            command.env("TZ", zone);
+        }
+        let driver = command
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

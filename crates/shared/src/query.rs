@@ -346,8 +346,8 @@ impl SearchText {
     }
 }
 
-/// A request id to filter on: 1 to [`MAX_REQUEST_ID_CHARS`] characters, no control characters or
-/// spaces. Matched exactly.
+/// A request id to filter on: 1 to [`MAX_REQUEST_ID_CHARS`] characters, no control characters
+/// (an ingested event's id may hold spaces). Matched exactly.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RequestId(String);
 
@@ -360,8 +360,8 @@ impl RequestId {
             Err("a request id is not empty")
         } else if text.chars().count() > MAX_REQUEST_ID_CHARS {
             Err("a request id is at most 100 characters")
-        } else if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            Err("a request id has no spaces or control characters")
+        } else if text.chars().any(char::is_control) {
+            Err("a request id has no control characters")
         } else {
             Ok(RequestId(text.to_string()))
         }
@@ -639,6 +639,7 @@ pub fn is_query_key(key: &str) -> bool {
             "range"
                 | "from"
                 | "to"
+                | "request_id"
                 | "q"
                 | "limit"
                 | "cursor"
@@ -970,6 +971,22 @@ mod tests {
             query.to_query_string(),
             "actor=user:12&actor=token:3&method=POST&method=PATCH&method=DELETE"
         );
+    }
+
+    #[test]
+    fn every_key_the_canonical_form_writes_is_a_query_key() {
+        let query = AuditQuery::parse(
+            "from=2026-11-20T10:00:00Z&to=2026-11-21T00:00:00Z&actor=user:1&actor.not=token:2&method=GET&method.not=POST&source=cli&source.not=api&action=a.b&action.not=c.d&status=5xx&status.not=404&resource_type=cluster&resource_type.not=project&application=1&application.not=2&cluster=3&cluster.not=4&request_id=r+1&q=x&limit=10",
+        )
+        .unwrap();
+        for pair in query.to_query_string().split('&') {
+            let key = pair.split_once('=').unwrap().0;
+            assert!(is_query_key(key), "{key}");
+        }
+        assert!(is_query_key("range"));
+        for key in ["facet", "facet.contains", "facet.limit", "cursor"] {
+            assert!(is_query_key(key), "{key}");
+        }
     }
 
     #[test]

@@ -21,9 +21,11 @@ use crate::db::schema::audit_entries;
 use crate::db::schema::audit_entries::dsl;
 use crate::db::DbConnection;
 
-/// The most values a `contains` request names (one lookup each) to match its text against their
-/// names; beyond them, only the values themselves are matched.
-pub const MAX_NAMED_CANDIDATES: usize = 2_000;
+/// The most values of a `contains` request whose name is no longer in the project's own tables
+/// (deleted applications and clusters, removed members, deleted tokens) that are named from their
+/// newest entry, one lookup each, to match the text; beyond them such values are matched by
+/// value only. Values that still exist are matched by their current name in one read.
+pub const MAX_RECORDED_NAME_LOOKUPS: usize = 200;
 
 pub fn facets(
     conn: &mut DbConnection,
@@ -258,9 +260,14 @@ fn summarize(
     );
     let selected = selected_values(conn, project_id, validated, dimension, &values)?;
 
+    let live = match (&request.contains, named) {
+        (Some(needle), true) => live_names(conn, project_id, dimension, &values, needle)?,
+        _ => LiveNames::default(),
+    };
+
     let mut listed = Vec::new();
     let (mut other_values, mut other_count) = (0u64, 0u64);
-    let mut named_lookups = 0;
+    let mut recorded_lookups = 0;
     for (value, count) in values {
         let matched_label = if request.contains.is_none() {
             if listed.len() >= limit {
@@ -273,12 +280,14 @@ fn summarize(
         } else if !named {
             let label = cheap_label(dimension, &value);
             request.matches(&value, &label).then_some(label)
-        } else if named_lookups < MAX_NAMED_CANDIDATES {
-            named_lookups += 1;
+        } else if live.matching.contains(&value) {
+            Some(value.clone())
+        } else if !live.existing.contains(&value) && recorded_lookups < MAX_RECORDED_NAME_LOOKUPS {
+            recorded_lookups += 1;
             let label = label(conn, project_id, validated, dimension, &value)?;
             request.matches(&value, &label).then_some(label)
         } else {
-            continue;
+            None
         };
         match matched_label {
             Some(label) if listed.len() < limit => {
@@ -332,6 +341,111 @@ fn summarize(
         other_count,
         selected,
     })
+}
+
+/// Which values of a named dimension still exist in the project's tables, and which of those
+/// have a current name (or a member's email) that contains the text.
+#[derive(Default)]
+struct LiveNames {
+    existing: std::collections::HashSet<String>,
+    matching: std::collections::HashSet<String>,
+}
+
+/// Ids read per query when looking names up.
+const NAME_CHUNK: usize = 1_000;
+
+fn live_names(
+    conn: &mut DbConnection,
+    project_id: i64,
+    dimension: Dimension,
+    values: &[(String, i64)],
+    needle: &str,
+) -> QueryResult<LiveNames> {
+    use crate::db::schema::{api_tokens, applications, clusters, memberships, users};
+    let ids_of = |prefix: &str| -> Vec<i64> {
+        values
+            .iter()
+            .filter_map(|(value, _)| value.strip_prefix(prefix)?.parse().ok())
+            .collect()
+    };
+    // (value, names to match)
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    match dimension {
+        Dimension::Actor => {
+            for chunk in ids_of("user:").chunks(NAME_CHUNK) {
+                // Current members only: a former member's later name or address is not this
+                // project's to search (their recorded name still is).
+                let found: Vec<(i64, String, String)> = users::table
+                    .filter(users::id.eq_any(chunk))
+                    .filter(
+                        users::id.eq_any(
+                            memberships::table
+                                .filter(memberships::project_id.eq(project_id))
+                                .select(memberships::user_id),
+                        ),
+                    )
+                    .select((users::id, users::display_name, users::email))
+                    .load(conn)?;
+                rows.extend(
+                    found
+                        .into_iter()
+                        .map(|(id, name, email)| (format!("user:{id}"), vec![name, email])),
+                );
+            }
+            for chunk in ids_of("token:").chunks(NAME_CHUNK) {
+                let found: Vec<(i64, String)> = api_tokens::table
+                    .filter(api_tokens::project_id.eq(project_id))
+                    .filter(api_tokens::id.eq_any(chunk))
+                    .select((api_tokens::id, api_tokens::name))
+                    .load(conn)?;
+                rows.extend(
+                    found
+                        .into_iter()
+                        .map(|(id, name)| (format!("token:{id}"), vec![name])),
+                );
+            }
+        }
+        Dimension::Application => {
+            for chunk in ids_of("").chunks(NAME_CHUNK) {
+                let found: Vec<(i64, String)> = applications::table
+                    .filter(applications::project_id.eq(project_id))
+                    .filter(applications::id.eq_any(chunk))
+                    .select((applications::id, applications::name))
+                    .load(conn)?;
+                rows.extend(
+                    found
+                        .into_iter()
+                        .map(|(id, name)| (id.to_string(), vec![name])),
+                );
+            }
+        }
+        Dimension::Cluster => {
+            for chunk in ids_of("").chunks(NAME_CHUNK) {
+                let found: Vec<(i64, String)> = clusters::table
+                    .filter(clusters::project_id.eq(project_id))
+                    .filter(clusters::id.eq_any(chunk))
+                    .select((clusters::id, clusters::name))
+                    .load(conn)?;
+                rows.extend(
+                    found
+                        .into_iter()
+                        .map(|(id, name)| (id.to_string(), vec![name])),
+                );
+            }
+        }
+        _ => {}
+    }
+    let mut live = LiveNames::default();
+    for (value, names) in rows {
+        if names
+            .iter()
+            .any(|name| name.to_lowercase().contains(needle))
+        {
+            live.matching.insert(value.clone());
+        }
+        live.existing.insert(value);
+    }
+    Ok(live)
 }
 
 /// The values the view's own filters name for a dimension (included, then excluded), with

@@ -342,7 +342,6 @@ fn after_cursor(validated: &ValidatedQuery, operator: &str, t: i64, i: i64) -> E
     )
 }
 
-/// One page of entries, newest first, with the queries of the neighbouring pages.
 /// One entry of a project by its id, unless it is older than `horizon` (past retention).
 pub fn entry(
     conn: &mut DbConnection,
@@ -361,6 +360,7 @@ pub fn entry(
     Ok(row.map(AuditEntry::from))
 }
 
+/// One page of entries, newest first, with the queries of the neighbouring pages.
 pub fn list(
     conn: &mut DbConnection,
     project_id: i64,

@@ -333,9 +333,6 @@ fn verify_streamed(
     audit_log::ChunkStream(receiver)
 }
 
-/// `GET …/audit-logs/chain/{chain_seq}`: the entry at one position of the project's chain, its
-/// hash and the hash it links to; 404 when no entry is there (retention removed it, or it is
-/// missing).
 /// `GET …/audit-logs/entries/{id}`: one entry of the project, for a permalink. Entries past
 /// retention are gone, as in every other read.
 async fn entry(
@@ -352,6 +349,9 @@ async fn entry(
     Ok(HttpResponse::Ok().json(entry))
 }
 
+/// `GET …/audit-logs/chain/{chain_seq}`: the entry at one position of the project's chain, its
+/// hash and the hash it links to; 404 when no entry is there (retention removed it, or it is
+/// missing).
 async fn chain_entry(
     state: web::Data<AppState>,
     access: ProjectAccess,

@@ -3,9 +3,10 @@
 
 use auditlog_shared::wire::Histogram;
 use auditlog_shared::{AuditQuery, CustomRange, DateRange};
-use chrono::{DateTime, Duration, Local, Utc};
+use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 
+use super::time::Zone;
 use super::ViewNavigator;
 use crate::api::ApiError;
 
@@ -21,6 +22,7 @@ pub fn VolumeChart(
     query: Signal<AuditQuery>,
     navigator: ViewNavigator,
 ) -> impl IntoView {
+    let zone = Zone::current();
     // Ranges before each zoom, newest last.
     let zoom_stack = StoredValue::new(Vec::<DateRange>::new());
     let zoomed = RwSignal::new(false);
@@ -111,6 +113,7 @@ pub fn VolumeChart(
                 Some(Err(error)) => view! { <p class="error">{error.message}</p> }.into_any(),
                 None => view! { <div class="skeleton chart-skeleton"></div> }.into_any(),
                 Some(Ok(chart)) => {
+                    let zone = zone.get();
                     let on_up = on_up.clone();
                     let max = chart.buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64;
                     let n = chart.buckets.len().max(1) as f64;
@@ -123,7 +126,7 @@ pub fn VolumeChart(
                             let h = if bucket.count == 0 { 0.0 } else { (bucket.count as f64 / max * (HEIGHT - 4.0)).max(2.0) };
                             let title = format!(
                                 "{} — {} entr{}",
-                                local(bucket.start),
+                                zone.format(bucket.start, "%Y-%m-%d %H:%M"),
                                 bucket.count,
                                 if bucket.count == 1 { "y" } else { "ies" }
                             );
@@ -143,7 +146,7 @@ pub fn VolumeChart(
                             let span = (chart.to - chart.from).num_microseconds().unwrap_or(0) as f64;
                             let at = chart.from + Duration::microseconds((span * f) as i64);
                             let anchor = match i { 0 => "start", 4 => "end", _ => "middle" };
-                            view! { <text x=f * WIDTH y=HEIGHT + 16.0 text-anchor=anchor>{tick_label(at, chart.bucket_seconds)}</text> }
+                            view! { <text x=f * WIDTH y=HEIGHT + 16.0 text-anchor=anchor>{tick_label(zone, at, chart.bucket_seconds)}</text> }
                         })
                         .collect_view();
                     view! {
@@ -179,19 +182,11 @@ pub fn VolumeChart(
     }
 }
 
-fn local(instant: DateTime<Utc>) -> String {
-    instant
-        .with_timezone(&Local)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
-}
-
-fn tick_label(instant: DateTime<Utc>, bucket_seconds: i64) -> String {
-    let local = instant.with_timezone(&Local);
+fn tick_label(zone: Zone, instant: DateTime<Utc>, bucket_seconds: i64) -> String {
     if bucket_seconds >= 3_600 {
-        local.format("%b %d %H:%M").to_string()
+        zone.format(instant, "%b %d %H:%M")
     } else {
-        local.format("%H:%M").to_string()
+        zone.format(instant, "%H:%M")
     }
 }
 

@@ -7,10 +7,11 @@
 
 use auditlog_shared::wire::AuditEntry;
 use auditlog_shared::{AuditQuery, CustomRange, DateRange, RequestId};
-use chrono::{DateTime, Duration, Local, Utc};
+use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::time::Zone;
 use crate::api;
 
 /// The URL key that holds the open entry.
@@ -22,12 +23,16 @@ pub fn split_entry(search: &str) -> (Option<i64>, String) {
     let mut entry = None;
     let rest: Vec<&str> = search
         .split('&')
-        .filter(|pair| match pair.strip_prefix("entry=") {
-            Some(id) => {
-                entry = id.parse::<i64>().ok().filter(|id| *id > 0);
-                false
+        .filter(|pair| {
+            if pair.is_empty() {
+                return false;
             }
-            None => !pair.is_empty(),
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if auditlog_shared::decode_query_component(key).as_deref() != Some(ENTRY_KEY) {
+                return true;
+            }
+            entry = value.parse::<i64>().ok().filter(|id| *id > 0);
+            false
         })
         .collect();
     (entry, rest.join("&"))
@@ -92,6 +97,16 @@ pub fn EntryDrawer(
     let close_on_escape = close.clone();
     let close_button = close.clone();
     let copied = RwSignal::new(None::<&'static str>);
+    // Each entry starts without the last one's "copied" note, and with the focus in the drawer
+    // (so Escape closes it and a screen reader reads it).
+    let panel = NodeRef::<leptos::html::Aside>::new();
+    Effect::new(move |_| {
+        entry_id.track();
+        copied.set(None);
+        if let Some(panel) = panel.get() {
+            let _ = panel.focus();
+        }
+    });
 
     view! {
         <Show when=move || entry_id.get().is_some()>
@@ -100,6 +115,7 @@ pub fn EntryDrawer(
                 move |_| close()
             }></div>
             <aside
+                node_ref=panel
                 class="drawer"
                 role="dialog"
                 aria-modal="true"
@@ -202,15 +218,19 @@ fn EntryDetails(
         let absolute = absolute_permalink.clone();
         move |_| copy(absolute.clone(), "Link copied")
     };
-    let local = at.with_timezone(&Local);
+    let zone = Zone::current().get_untracked();
     let fields: Vec<(&'static str, String)> = vec![
         (
             "Time",
             format!(
-                "{} ({})",
-                local.format("%Y-%m-%d %H:%M:%S%.6f %:z"),
-                at.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+                "{} {}",
+                zone.format(at, "%Y-%m-%d %H:%M:%S%.6f"),
+                zone.name(at)
             ),
+        ),
+        (
+            "Time (RFC 3339)",
+            at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
         ),
         (
             "Actor",

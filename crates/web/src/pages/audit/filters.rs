@@ -4,10 +4,11 @@ use auditlog_shared::wire::{FacetValue, Facets};
 use auditlog_shared::{
     AuditQuery, CustomRange, DateRange, Dimension, FacetRequest, Preset, SearchText,
 };
-use chrono::{DateTime, Local, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::time::{Zone, ZoneSwitch};
 use super::ViewNavigator;
 use crate::api;
 
@@ -122,11 +123,19 @@ pub fn filtered_on(
     if same.iter().any(|v| v == value) {
         return Some(query.clone());
     }
-    let base = if opposite.iter().any(|v| v == value) {
+    let mut base = if opposite.iter().any(|v| v == value) {
         with_value(query, dimension, !exclude, value, false)?
     } else {
         query.clone()
     };
+    // Included values are alternatives: a code inside an included class (503 under 5xx) would
+    // not narrow the view, so it replaces the class.
+    if dimension == Dimension::Status && !exclude {
+        let class = value.get(..1).map(|digit| format!("{digit}xx"));
+        if let Some(class) = class.filter(|class| same.contains(class)) {
+            base = with_value(&base, dimension, false, &class, false)?;
+        }
+    }
     with_value(&base, dimension, exclude, value, true)
 }
 
@@ -191,18 +200,21 @@ pub fn FilterBar(
         }
     });
 
+    let zone = Zone::current();
     let custom_from = RwSignal::new(String::new());
     let custom_to = RwSignal::new(String::new());
     Effect::new(move |_| {
         let resolved = query.get().range.resolve(Utc::now());
-        custom_from.set(local_input(resolved.from));
-        custom_to.set(local_input(resolved.to));
+        let zone = zone.get();
+        custom_from.set(input_text(zone, resolved.from));
+        custom_to.set(input_text(zone, resolved.to));
     });
     let range_error = RwSignal::new(None::<String>);
     let custom_navigator = navigator.clone();
     let apply_custom = move |_| {
-        let from = parse_local_input(&custom_from.get_untracked());
-        let to = parse_local_input(&custom_to.get_untracked());
+        let zone = zone.get_untracked();
+        let from = zone.parse_input(&custom_from.get_untracked());
+        let to = zone.parse_input(&custom_to.get_untracked());
         match CustomRange::new(from, to) {
             Ok(range) => {
                 range_error.set(None);
@@ -244,6 +256,27 @@ pub fn FilterBar(
             })
             .collect_view()
     };
+    // A request id narrows the view like a filter, so it shows as one and can be removed.
+    let request_navigator = navigator.clone();
+    let request_chip = move || {
+        let current = query.get();
+        current.request_id.clone().map(|request_id| {
+            let navigator = request_navigator.clone();
+            let description = format!("Request id is {}", request_id.as_str());
+            view! {
+                <span class="chip" data-test="chip">
+                    <span>{description.clone()}</span>
+                    <button
+                        class="chip-remove"
+                        aria-label=format!("Remove filter {description}")
+                        on:click=move |_| navigator.change(&current, |q| q.request_id = None)
+                    >
+                        "×"
+                    </button>
+                </span>
+            }
+        })
+    };
     let clear_navigator = navigator.clone();
     let clear_all = move |_| {
         let range = query.get_untracked().range;
@@ -253,10 +286,45 @@ pub fn FilterBar(
         });
     };
 
+    // A relative view ("last 24 hours") means another window tomorrow: this link pins the window
+    // it shows now.
+    let absolute_link = RwSignal::new(None::<String>);
+    let pin = move |_| {
+        let mut pinned = query.get_untracked();
+        let resolved = pinned.range.resolve(Utc::now());
+        if let Ok(range) = CustomRange::new(Some(resolved.from), Some(resolved.to)) {
+            pinned.range = DateRange::Custom(range);
+        }
+        pinned.cursor = None;
+        let origin = web_sys::window()
+            .and_then(|w| w.location().origin().ok())
+            .unwrap_or_default();
+        let link = format!(
+            "{origin}/projects/{}/security/audit-logs?{}",
+            project.get_untracked(),
+            pinned.to_query_string()
+        );
+        if let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) {
+            let _ = clipboard.write_text(&link);
+        }
+        absolute_link.set(Some(link));
+    };
+    Effect::new(move |_| {
+        query.track();
+        absolute_link.set(None);
+    });
+
     view! {
         <section class="card filter-bar">
             <div class="filter-row">
                 <div class="segments" role="group" aria-label="Date range">{presets}</div>
+                <ZoneSwitch/>
+                <Show when=move || matches!(query.get().range, DateRange::Last(_))>
+                    <button class="link" on:click=pin data-test="copy-absolute-link"
+                        title="Copy a link to exactly the window shown now">
+                        "Copy link with absolute time"
+                    </button>
+                </Show>
                 <div class="custom-range">
                     <input type="datetime-local" step="1" aria-label="From" prop:value=custom_from
                         on:input=move |ev| custom_from.set(event_target_value(&ev))/>
@@ -276,8 +344,14 @@ pub fn FilterBar(
                 />
             </div>
             {move || range_error.get().map(|e| view! { <p class="error small">{e}</p> })}
+            {move || absolute_link.get().map(|link| view! {
+                <p class="small">
+                    "Copied: " <a href=link.clone() data-test="absolute-link">{link.clone()}</a>
+                </p>
+            })}
             <div class="filter-row chips">
                 {active_chips}
+                {request_chip}
                 <AddFilter query=query view_string=view_string project=project navigator=navigator.clone()/>
                 <Show when=move || query.get().has_filters()>
                     <button class="link" on:click=clear_all.clone() data-test="clear-all">"Clear all"</button>
@@ -370,12 +444,11 @@ fn AddFilter(
     };
 
     let apply_navigator = navigator.clone();
-    let apply = move |value: String| match with_value(
+    let apply = move |value: String| match filtered_on(
         &query.get_untracked(),
         dimension.get_untracked(),
         exclude.get_untracked(),
         &value,
-        true,
     ) {
         Some(next) => {
             error.set(None);
@@ -430,12 +503,11 @@ fn AddFilter(
                 };
                 match chosen {
                     Some(value) => apply(value),
-                    None if with_value(
+                    None if filtered_on(
                         &query.get_untracked(),
                         chosen_dimension,
                         exclude.get_untracked(),
                         &typed,
-                        true,
                     )
                     .is_some() =>
                     {
@@ -562,20 +634,7 @@ fn AddFilter(
     }
 }
 
-/// An instant as a `datetime-local` value in the browser's time zone.
-fn local_input(instant: DateTime<Utc>) -> String {
-    instant
-        .with_timezone(&Local)
-        .format("%Y-%m-%dT%H:%M:%S")
-        .to_string()
-}
-
-fn parse_local_input(text: &str) -> Option<DateTime<Utc>> {
-    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
-        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
-        .ok()?;
-    Local
-        .from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
+/// An instant as a `datetime-local` value in the zone times are shown in.
+fn input_text(zone: Zone, instant: DateTime<Utc>) -> String {
+    zone.format(instant, "%Y-%m-%dT%H:%M:%S")
 }

@@ -10,6 +10,7 @@ mod export;
 mod filters;
 mod integrity;
 mod table;
+mod time;
 
 use auditlog_shared::wire::{AuditPage, Facets, Histogram, ProjectSettings, Role};
 use auditlog_shared::{AuditQuery, PageSize};
@@ -79,6 +80,7 @@ fn AdminsOnly() -> impl IntoView {
 
 #[component]
 fn AuditLogs() -> impl IntoView {
+    time::Zone::provide();
     let project = use_project_id();
     let location = use_location();
     let navigate = use_navigate();

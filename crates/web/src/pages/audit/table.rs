@@ -2,11 +2,11 @@
 
 use auditlog_shared::wire::{AuditEntry, AuditPage, Facets};
 use auditlog_shared::{AuditQuery, Source};
-use chrono::Local;
 use leptos::prelude::*;
 
 use super::drawer::with_entry;
 use super::filters::{chips, filtered_on};
+use super::time::Zone;
 use super::ViewNavigator;
 use crate::api::ApiError;
 use auditlog_shared::Dimension;
@@ -55,7 +55,7 @@ pub fn EntriesTable(
                         <table class="entries" data-test="entries">
                             <thead>
                                 <tr>
-                                    <th>"Timestamp"</th>
+                                    <th data-test="time-heading">{move || format!("Time ({})", Zone::current().get().name(chrono::Utc::now()))}</th>
                                     <th>"Actor"</th>
                                     <th>"Method"</th>
                                     <th>"Status"</th>
@@ -128,9 +128,10 @@ fn Row(
     navigator: ViewNavigator,
     project: i64,
 ) -> impl IntoView {
-    let local = entry.timestamp.with_timezone(&Local);
-    let when = local.format("%Y-%m-%d %H:%M:%S").to_string();
-    let full = local.format("%Y-%m-%d %H:%M:%S%.6f %:z").to_string();
+    let zone = Zone::current();
+    let at = entry.timestamp;
+    let when = move || zone.get().format(at, "%Y-%m-%d %H:%M:%S");
+    let full = move || zone.get().format(at, "%Y-%m-%d %H:%M:%S%.6f %:z");
     let status_class = format!("status s{}xx", entry.status / 100);
     let method_class = format!("method m-{}", entry.method.to_lowercase());
     let is_cli = entry.source == Source::Cli;
@@ -284,6 +285,12 @@ fn EmptyState(query: AuditQuery, facets: Option<Facets>) -> impl IntoView {
     let active: Vec<String> = chips(&query)
         .into_iter()
         .map(|chip| chip.describe(facets.as_ref()))
+        .chain(
+            query
+                .request_id
+                .as_ref()
+                .map(|id| format!("request id {}", id.as_str())),
+        )
         .chain(
             query
                 .search
