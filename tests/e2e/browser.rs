@@ -1428,3 +1428,75 @@ async fn an_entry_opens_in_a_drawer_the_url_keeps_and_cells_filter_on_click() {
         .is_err());
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_tail_announces_new_entries_without_moving_the_rows() {
+    let admin = AdminAccount::ada();
+    let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+    let client = reqwest::Client::new();
+    let session = sign_in(&client, &url, &admin.email, &admin.password).await;
+    let create = |name: String| {
+        let request = session
+            .authorize(client.post(session.project_url(project, "/applications")))
+            .json(&json!({"name": name, "image": "registry/app:1"}));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 201);
+        }
+    };
+    create("first".into()).await;
+
+    let browser = Browser::start().await;
+    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
+    wait_for(&browser, "[data-test=nav-audit-logs]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=entry]").await;
+    let before = table_rows(&browser).await;
+    wait_for(&browser, "[data-test=live-toggle]")
+        .await
+        .click()
+        .await
+        .unwrap();
+
+    for i in 0..3 {
+        create(format!("live-{i}")).await;
+    }
+    let banner = wait_for_text(&browser, "[data-test=new-entries]").await;
+    assert_eq!(banner, "3 new entries — show them");
+    // The rows stayed where the reader was.
+    assert_eq!(table_rows(&browser).await, before);
+    wait_for(&browser, "[data-test=new-entries]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the new entries are shown on top", || async {
+        let rows = table_rows(&browser).await;
+        rows.len() == before.len() + 3 && rows[3..] == before[..]
+    })
+    .await;
+    assert!(browser
+        .client
+        .find(Locator::Css("[data-test=new-entries]"))
+        .await
+        .is_err());
+
+    // Switched off, nothing is announced.
+    wait_for(&browser, "[data-test=live-toggle]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    create("quiet".into()).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(browser
+        .client
+        .find(Locator::Css("[data-test=new-entries]"))
+        .await
+        .is_err());
+    browser.close().await;
+}

@@ -9,6 +9,7 @@ mod drawer;
 mod export;
 mod filters;
 mod integrity;
+mod live;
 mod table;
 mod time;
 
@@ -191,13 +192,34 @@ fn AuditLogs() -> impl IntoView {
         }
     };
     let shown_query = Signal::derive(move || query.get().to_query_string());
+
+    let live = RwSignal::new(false);
+    let newest = Signal::derive(move || {
+        current_page.with(|page| match page {
+            Some(Ok(page)) => page
+                .entries
+                .first()
+                .map(|entry| (entry.timestamp.timestamp_micros(), entry.id)),
+            _ => None,
+        })
+    });
+    let arrived = live::watch(project, query, newest, live);
+    let show_arrived = Callback::new(move |_| {
+        page.refetch();
+        histogram.refetch();
+        facets.refetch();
+    });
     view! {
         <div class="page-head">
             <h1>"Audit logs"</h1>
             <Show when=move || valid.get()>
-                <export::ExportButton enabled=export_enabled view_string=view_string.into() project=project.into()/>
+                <div class="page-actions">
+                    <live::LiveSwitch live/>
+                    <export::ExportButton enabled=export_enabled view_string=view_string.into() project=project.into()/>
+                </div>
             </Show>
         </div>
+        <live::ArrivedBanner arrived show=show_arrived/>
         <integrity::IntegrityBadge project=project.into()/>
         // An invalid link shows why and nothing else: no filters, chart or rows of another view.
         <Show when=move || valid.get() fallback=invalid_view>
