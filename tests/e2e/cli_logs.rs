@@ -309,6 +309,29 @@ fn logs_list_and_export_read_dashboard_urls_and_filter_flags() {
     .expect("one JSON object");
     assert_eq!(exported["action"], "cluster.create");
 
+    // A saved view of the project, run by name (any case); flags add to it.
+    let saved = runtime().block_on(async {
+        session
+            .authorize(client.post(session.project_url(project_id, "/saved-views")))
+            .json(&serde_json::json!({"name": "Writes", "query": "method.not=GET&range=24h"}))
+            .send()
+            .await
+            .expect("the saved view request is answered")
+    });
+    assert_eq!(saved.status(), StatusCode::CREATED);
+    let viewed = cli.page(&["--view", "writes", "--method", "POST"]);
+    let direct = cli.page(&["--query", "method.not=GET&range=24h", "--method", "POST"]);
+    assert!(!viewed.entries.is_empty());
+    assert!(viewed.entries.iter().all(|entry| entry.method == "POST"));
+    assert_eq!(summary(&viewed.entries), summary(&direct.entries));
+    let unknown = cli.fails(&["logs", "list", "--view", "Reads"]);
+    assert!(
+        unknown.contains("no saved view is named “Reads”") && unknown.contains("Writes"),
+        "{unknown}"
+    );
+    let both = cli.fails(&["logs", "list", "--view", "Writes", "--query", "range=1h"]);
+    assert!(both.contains("cannot be used with"), "{both}");
+
     // A bad flag value is refused before any request: nothing listens on this address.
     let stderr = cli.fails(&[
         "--url",

@@ -251,8 +251,12 @@ pub enum LogCommand {
 pub struct QueryArguments {
     /// An audit query string, with or without the leading '?', or a whole dashboard URL whose
     /// query part is used, e.g. 'https://audit.example.com/projects/1/security/audit-logs?range=24h'.
-    #[arg(long, value_name = "QUERY")]
+    #[arg(long, value_name = "QUERY", conflicts_with = "view")]
     pub query: Option<String>,
+    /// Start from the project's saved view with this name (as `--query` would, with its query);
+    /// the filter flags add to it.
+    #[arg(long, value_name = "NAME")]
+    pub view: Option<String>,
     /// Only entries by this actor: user:<id> or token:<id>.
     #[arg(long, value_name = "ACTOR", help_heading = "Filters")]
     pub actor: Vec<String>,

@@ -267,6 +267,8 @@ pub enum ResourceType {
     User,
     /// An invitation to join a project.
     Invitation,
+    /// A saved audit log view.
+    SavedView,
 }
 
 /// A status code (`404`) or a status class (`5xx`).
@@ -596,11 +598,11 @@ spelled_enum!(Source, "expected one of dashboard, cli, api, ingest", {
 });
 
 spelled_enum!(ResourceType,
-    "expected one of application, cluster, datastore, environment_group, project, cloud_account, api_token, integration, user, invitation", {
+    "expected one of application, cluster, datastore, environment_group, project, cloud_account, api_token, integration, user, invitation, saved_view", {
     Application => "application", Cluster => "cluster", Datastore => "datastore",
     EnvironmentGroup => "environment_group", Project => "project", CloudAccount => "cloud_account",
     ApiToken => "api_token", Integration => "integration", User => "user",
-    Invitation => "invitation",
+    Invitation => "invitation", SavedView => "saved_view",
 });
 
 impl fmt::Display for ActorRef {

@@ -781,3 +781,43 @@ pub struct FacetValue {
     pub label: String,
     pub count: u64,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Saved views.
+
+/// `GET /api/v1/projects/{project}/saved-views`: a named audit log view, shared by the project's
+/// admins.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedView {
+    pub id: i64,
+    pub name: String,
+    /// The view's canonical audit query string (no cursor).
+    pub query: String,
+    /// Who saved it, as they were named then.
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST …/saved-views`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSavedView {
+    /// 1 to 100 characters, unique in the project.
+    pub name: String,
+    /// An audit query string in any spelling the query language accepts; stored canonical.
+    pub query: String,
+}
+
+/// `PATCH …/saved-views/{id}`: what changes.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSavedView {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub query: Option<String>,
+}

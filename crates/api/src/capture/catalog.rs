@@ -223,7 +223,7 @@ const INTEGRATIONS: [RouteSpec; 5] = crud!(
     Admin
 );
 
-const OTHERS: [RouteSpec; 23] = [
+const OTHERS: [RouteSpec; 27] = [
     route(
         "GET",
         "",
@@ -367,6 +367,38 @@ const OTHERS: [RouteSpec; 23] = [
         "audit_log.verify",
         "Verify audit log",
         R::Project,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/saved-views",
+        "saved_view.list",
+        "List saved views",
+        R::SavedView,
+        AtLeast(Admin),
+    ),
+    route(
+        "POST",
+        "/saved-views",
+        "saved_view.create",
+        "Save audit log view",
+        R::SavedView,
+        AtLeast(Admin),
+    ),
+    route(
+        "PATCH",
+        "/saved-views/{id}",
+        "saved_view.update",
+        "Update saved view",
+        R::SavedView,
+        AtLeast(Admin),
+    ),
+    route(
+        "DELETE",
+        "/saved-views/{id}",
+        "saved_view.delete",
+        "Delete saved view",
+        R::SavedView,
         AtLeast(Admin),
     ),
     route(

@@ -696,6 +696,7 @@ pub(crate) fn collection_name(resource_type: ResourceType) -> &'static str {
         ResourceType::Integration => "integrations",
         ResourceType::User => "members",
         ResourceType::Invitation => "invitations",
+        ResourceType::SavedView => "saved views",
     }
 }
 
@@ -725,6 +726,7 @@ pub fn resource_name(
         ResourceType::CloudAccount => name_in!(cloud_accounts),
         ResourceType::Integration => name_in!(integrations),
         ResourceType::ApiToken => name_in!(api_tokens),
+        ResourceType::SavedView => name_in!(saved_views),
         ResourceType::Project => projects::table
             .find(id)
             .select(projects::name)

@@ -261,3 +261,15 @@ diesel::table! {
         entries -> BigInt,
     }
 }
+
+diesel::table! {
+    saved_views (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        name -> Text,
+        query -> Text,
+        created_by_name -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}

@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod platform;
 pub mod projects;
 pub mod query;
+pub mod saved_views;
 pub mod session;
 pub mod spa;
 pub mod tokens;
@@ -69,6 +70,7 @@ pub fn project_routes() -> ProjectRoutes {
     members::configure(&mut routes);
     invitations::configure(&mut routes);
     audit::configure(&mut routes);
+    saved_views::configure(&mut routes);
     routes
 }
 

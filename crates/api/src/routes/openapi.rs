@@ -418,6 +418,18 @@ fn catalog_route_types(
             ),
             _ => (None, None),
         },
+        "saved_view" => match verb {
+            "list" => (None, schema::<Vec<SavedView>>(generator)),
+            "create" => (
+                schema::<CreateSavedView>(generator),
+                schema::<SavedView>(generator),
+            ),
+            "update" => (
+                schema::<UpdateSavedView>(generator),
+                schema::<SavedView>(generator),
+            ),
+            _ => (None, None),
+        },
         "project" => (None, schema::<ProjectSummary>(generator)),
         "project.settings" => match verb {
             "update" => (

@@ -115,6 +115,16 @@ pub(crate) async fn fixtures(admin: &Caller, project: i64, round: &str) -> Fixtu
         )
         .await,
     );
+    ids.insert(
+        "/saved-views",
+        create(
+            admin,
+            project,
+            "saved-views",
+            json!({"name": n("view"), "query": "method.not=GET"}),
+        )
+        .await,
+    );
     // A member joins by invitation; a second invitation stays pending.
     let invitation = invite(admin, project, &format!("member-{round}@example.com")).await;
     let accepted = admin
@@ -183,6 +193,7 @@ pub(crate) fn body_for(method: &str, template: &str, round: &str, step: usize) -
         }
         ("POST", "integrations") => Some(json!({"name": name, "kind": "github"})),
         ("POST", "tokens") => Some(json!({"name": name, "role": "viewer"})),
+        ("POST", "saved-views") => Some(json!({"name": name, "query": "range=24h"})),
         ("POST", "members") => {
             Some(json!({"email": format!("{name}@example.com"), "role": "viewer"}))
         }

@@ -15,6 +15,7 @@ mod headers;
 mod health;
 mod openapi;
 mod query_resolve;
+mod saved_views;
 mod spa;
 mod synthetic;
 mod tampering;

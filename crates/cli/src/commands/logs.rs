@@ -4,6 +4,7 @@
 pub mod export;
 pub mod filters;
 pub mod list;
+pub mod views;
 
 use std::process::ExitCode;
 

@@ -81,15 +81,21 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<ExitCode> {
         Command::Logs {
             command: LogCommand::List(arguments),
         } => {
-            let query = logs::list::build_list_query(&arguments)?;
+            let mut arguments = arguments;
+            logs::list::build_list_query(&arguments)?;
             let session = open_project_session(&options)?;
+            logs::views::resolve_view(&session, &mut arguments.query).await?;
+            let query = logs::list::build_list_query(&arguments)?;
             logs::list::list_entries(&session, &query, arguments.all, options.project).await?;
         }
         Command::Logs {
             command: LogCommand::Export(arguments),
         } => {
-            let query = logs::filters::build_query(&arguments.query, None)?;
+            let mut arguments = arguments;
+            logs::filters::build_query(&arguments.query, None)?;
             let session = open_project_session(&options)?;
+            logs::views::resolve_view(&session, &mut arguments.query).await?;
+            let query = logs::filters::build_query(&arguments.query, None)?;
             let directory = default_config_directory()?;
             logs::export::export_entries(
                 &session,
