@@ -1430,7 +1430,7 @@ async fn an_entry_opens_in_a_drawer_the_url_keeps_and_cells_filter_on_click() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn live_tail_announces_new_entries_without_moving_the_rows() {
+async fn live_tail_announces_new_entries_and_views_are_saved_for_the_project() {
     let admin = AdminAccount::ada();
     let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
     let url = running.url().to_string();
@@ -1498,5 +1498,86 @@ async fn live_tail_announces_new_entries_without_moving_the_rows() {
         .find(Locator::Css("[data-test=new-entries]"))
         .await
         .is_err());
+
+    // The view is saved under a name, listed for the project's admins, opened and deleted.
+    wait_for(&browser, "[data-test=range-24h]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the window is a day", || async {
+        current_query(&browser).await == "range=24h&method.not=GET"
+    })
+    .await;
+    let save = |name: &'static str| {
+        let browser = &browser;
+        async move {
+            wait_for(browser, "[data-test=save-view]")
+                .await
+                .click()
+                .await
+                .unwrap();
+            wait_for(browser, "[data-test=save-view-name]")
+                .await
+                .send_keys(name)
+                .await
+                .unwrap();
+            wait_for(browser, "[data-test=save-view-submit]")
+                .await
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+    save("Writes today").await;
+    let done = wait_for_text(&browser, "[data-test=save-view-done]").await;
+    assert_eq!(done, "Saved as “Writes today”");
+    let link = wait_for(&browser, "[data-test=saved-view]").await;
+    assert_eq!(link.text().await.unwrap(), "Writes today");
+    let saved: Vec<auditlog_shared::wire::SavedView> = session
+        .authorize(client.get(session.project_url(project, "/saved-views")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].query, "range=24h&method.not=GET");
+    save("Writes today").await;
+    let refused = wait_for_text(&browser, "[data-test=save-view-error]").await;
+    assert!(refused.contains("already exists"), "{refused}");
+    // Another view, then the saved one from the navigation.
+    wait_for(&browser, "[data-test=range-1h]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("another view", || async {
+        current_query(&browser).await.contains("range=1h")
+    })
+    .await;
+    wait_for(&browser, "[data-test=saved-view]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the saved view opens", || async {
+        current_query(&browser).await == "range=24h&method.not=GET"
+    })
+    .await;
+    // Deleting asks once more.
+    let delete = wait_for(&browser, "[data-test=delete-saved-view]").await;
+    delete.click().await.unwrap();
+    assert_eq!(delete.text().await.unwrap(), "Delete?");
+    delete.click().await.unwrap();
+    eventually("the saved view is gone", || async {
+        browser
+            .client
+            .find(Locator::Css("[data-test=saved-view]"))
+            .await
+            .is_err()
+    })
+    .await;
     browser.close().await;
 }

@@ -5,6 +5,7 @@
 
 mod api;
 mod pages;
+mod saved_views;
 mod session;
 mod shell;
 

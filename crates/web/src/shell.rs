@@ -23,6 +23,7 @@ pub fn use_project_id() -> Memo<i64> {
 
 #[component]
 pub fn Shell() -> impl IntoView {
+    crate::saved_views::SavedViewsChanged::provide();
     let session = use_session();
     let project = use_project_id();
     let location = use_location();
@@ -129,6 +130,9 @@ pub fn Shell() -> impl IntoView {
                         }>
                             <span data-test="nav-audit-logs">"Audit logs"</span>
                         </A>
+                        <div class="saved-views" aria-label="Saved views">
+                            <crate::saved_views::SavedViewLinks project/>
+                        </div>
                     </Show>
                 </nav>
                 <div class="whoami">

@@ -214,6 +214,7 @@ fn AuditLogs() -> impl IntoView {
             <h1>"Audit logs"</h1>
             <Show when=move || valid.get()>
                 <div class="page-actions">
+                    <crate::saved_views::SaveViewForm project=project.into() view_string=view_string.into()/>
                     <live::LiveSwitch live/>
                     <export::ExportButton enabled=export_enabled view_string=view_string.into() project=project.into()/>
                 </div>
