@@ -1581,3 +1581,148 @@ async fn live_tail_announces_new_entries_and_views_are_saved_for_the_project() {
     .await;
     browser.close().await;
 }
+
+/// The `from` and `to` of the page's query.
+async fn window_of(
+    browser: &Browser,
+) -> Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+    let query = auditlog_shared::AuditQuery::parse(&current_query(browser).await).ok()?;
+    match query.range {
+        auditlog_shared::DateRange::Custom(custom) => Some((custom.from()?, custom.to()?)),
+        auditlog_shared::DateRange::Last(_) => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_reads_a_bar_zooms_into_it_and_moves_the_window() {
+    let admin = AdminAccount::ada();
+    let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+    let client = reqwest::Client::new();
+    let session = sign_in(&client, &url, &admin.email, &admin.password).await;
+    for i in 0..5 {
+        let response = session
+            .authorize(client.post(session.project_url(project, "/applications")))
+            .json(&json!({"name": format!("chart-{i}"), "image": "registry/app:1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+
+    let browser = Browser::start().await;
+    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
+    wait_for(&browser, "[data-test=nav-audit-logs]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=range-1h]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the last hour", || async {
+        current_query(&browser).await == "range=1h&method.not=GET"
+    })
+    .await;
+    wait_for(&browser, "[data-test=chart-card][data-view]").await;
+    let chart: Histogram = session
+        .authorize(client.get(format!(
+            "{}?range=1h&method.not=GET",
+            session.project_url(project, "/audit-logs/histogram")
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (index, busiest) = chart
+        .buckets
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, bucket)| bucket.count)
+        .unwrap();
+    assert!(busiest.count >= 6, "{busiest:?}");
+    // The count axis reaches the busiest bar.
+    let top: u64 = wait_for_text(&browser, "[data-test=chart-y-axis] span:first-child")
+        .await
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    assert!(top >= busiest.count, "{top} < {}", busiest.count);
+
+    // Hovering the busiest bar reads its count.
+    let svg = wait_for(&browser, "[data-test=volume-chart]").await;
+    let (_, _, width, _) = svg.rectangle().await.unwrap();
+    let n = chart.buckets.len() as f64;
+    let x = ((index as f64 + 0.5) / n - 0.5) * width;
+    let hover = MouseActions::new("mouse".to_string()).then(PointerAction::MoveToElement {
+        element: svg.clone(),
+        duration: None,
+        x,
+        y: 0.0,
+    });
+    browser.client.perform_actions(hover).await.unwrap();
+    let readout = wait_for_text(&browser, "[data-test=chart-tooltip]").await;
+    assert!(
+        readout.ends_with(&format!("· {} entries", busiest.count)),
+        "{readout}"
+    );
+
+    // A click zooms into that bar's window.
+    let click = MouseActions::new("mouse".to_string())
+        .then(PointerAction::MoveToElement {
+            element: svg.clone(),
+            duration: None,
+            x,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    browser.client.perform_actions(click).await.unwrap();
+    eventually("the window is the bar's", || async {
+        // The newest bar ends at the page's "now", a moment after the test's.
+        let end = busiest.start + chrono::Duration::seconds(chart.bucket_seconds);
+        window_of(&browser).await.is_some_and(|(from, to)| {
+            from == busiest.start.max(chart.from)
+                && to <= end
+                && to >= end.min(chart.to) - chrono::Duration::seconds(60)
+        })
+    })
+    .await;
+    let (from, to) = window_of(&browser).await.unwrap();
+    wait_for(&browser, "[data-test=reset-zoom]").await;
+
+    // Earlier moves the window back by its width; Zoom out doubles it around its middle.
+    wait_for(&browser, "[data-test=chart-card][data-view]").await;
+    wait_for(&browser, "[data-test=shift-earlier]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let width_of_window = to - from;
+    eventually("the window moved back", || async {
+        window_of(&browser).await == Some((from - width_of_window, to - width_of_window))
+    })
+    .await;
+    wait_for(&browser, "[data-test=chart-card][data-view]").await;
+    wait_for(&browser, "[data-test=zoom-out]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the window is twice as wide", || async {
+        window_of(&browser).await.is_some_and(|(f, t)| {
+            f == from - width_of_window - width_of_window / 2
+                && t == to - width_of_window + width_of_window / 2
+        })
+    })
+    .await;
+    browser.close().await;
+}

@@ -33,6 +33,9 @@ impl Browser {
         if let Some(zone) = time_zone {
             command.env("TZ", zone);
         }
+        // Its own process group: dropping the browser ends chromedriver and every Chromium
+        // process it started, even when a failing test never closed its session.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let driver = command
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -94,6 +97,11 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

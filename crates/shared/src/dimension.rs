@@ -1,7 +1,8 @@
 //! [`Dimension`]: the filter dimensions of an audit log view, in canonical order.
 //!
-//! Every list of dimensions in the workspace (the query string's keys, the facets the server
-//! counts, the pickers and chips of the web app, the CLI's flags) iterates [`Dimension::ALL`].
+//! The query string's keys, the facets the server counts, the OpenAPI parameters and the web
+//! app's pickers and chips iterate [`Dimension::ALL`]. (The CLI's flags are still spelled out
+//! one by one, as clap fields.)
 
 use std::fmt;
 

@@ -1,5 +1,6 @@
-//! The volume chart: SVG bars over the window; drag across it to narrow the range to the
-//! selection, and "Reset zoom" to go back to the range before.
+//! The volume chart: SVG bars over the window with a count axis. Hovering reads a bar's window
+//! and count; clicking a bar zooms into it, dragging zooms into the selection, "Reset zoom" goes
+//! back to the range before; "Zoom out", "← Earlier" and "Later →" widen or move the window.
 
 use auditlog_shared::wire::Histogram;
 use auditlog_shared::{AuditQuery, CustomRange, DateRange};
@@ -57,8 +58,23 @@ pub fn VolumeChart(
         let Some(Ok(chart)) = histogram.get_untracked() else {
             return;
         };
+        let current = query.get_untracked();
         if b - a < 0.01 {
-            return; // A click, not a drag.
+            // A click: zoom into the bar under it.
+            let n = chart.buckets.len();
+            if n == 0 {
+                return;
+            }
+            let index = ((a * n as f64) as usize).min(n - 1);
+            let bucket = &chart.buckets[index];
+            let start = bucket.start.max(chart.from);
+            let end = (bucket.start + Duration::seconds(chart.bucket_seconds)).min(chart.to);
+            if let Ok(range) = CustomRange::new(Some(start), Some(end)) {
+                zoom_stack.update_value(|stack| stack.push(current.range));
+                zoomed.set(true);
+                release_navigator.change(&current, |q| q.range = DateRange::Custom(range));
+            }
+            return;
         }
         let span = (chart.to - chart.from).num_microseconds().unwrap_or(0) as f64;
         // A drag that reaches an edge of the chart keeps that edge exactly (up to "now").
@@ -68,7 +84,6 @@ pub fn VolumeChart(
             f => chart.from + Duration::microseconds((span * f) as i64),
         };
         if let Ok(range) = CustomRange::new(Some(at(a)), Some(at(b))) {
-            let current = query.get_untracked();
             zoom_stack.update_value(|stack| stack.push(current.range));
             zoomed.set(true);
             release_navigator.change(&current, |q| q.range = DateRange::Custom(range));
@@ -83,6 +98,44 @@ pub fn VolumeChart(
             reset_navigator.change(&query.get_untracked(), |q| q.range = range);
         }
     };
+
+    // Moves or widens the window the chart shows: `earlier` and `later` are how far each end
+    // moves, in parts of the window's width. The window never reaches past now.
+    let move_navigator = navigator.clone();
+    let move_window = move |earlier: f64, later: f64| {
+        let Some(Ok(chart)) = histogram.get_untracked() else {
+            return;
+        };
+        let width = (chart.to - chart.from).num_microseconds().unwrap_or(0) as f64;
+        let now = Utc::now();
+        let from = chart.from + Duration::microseconds((width * earlier) as i64);
+        let to = (chart.to + Duration::microseconds((width * later) as i64)).min(now);
+        if from >= to {
+            return;
+        }
+        if let Ok(range) = CustomRange::new(Some(from), Some(to)) {
+            move_navigator.change(&query.get_untracked(), |q| {
+                q.range = DateRange::Custom(range)
+            });
+        }
+    };
+    let zoom_out = {
+        let move_window = move_window.clone();
+        move |_| move_window(-0.5, 0.5)
+    };
+    let earlier = {
+        let move_window = move_window.clone();
+        move |_| move_window(-1.0, -1.0)
+    };
+    let later = move |_| move_window(1.0, 1.0);
+    // The window already ends now (within a bucket): nothing later to show.
+    let at_now = move || match histogram.get() {
+        Some(Ok(chart)) => Utc::now() - chart.to < Duration::seconds(chart.bucket_seconds),
+        _ => true,
+    };
+    // Where the pointer is over the chart, as a fraction of its width. The readout is computed
+    // from the chart being drawn (never by reading the answer again from inside the drawing).
+    let hover = RwSignal::new(None::<f64>);
 
     view! {
         <section
@@ -107,7 +160,12 @@ pub fn VolumeChart(
                 <Show when=move || zoomed.get()>
                     <button class="link" on:click=reset.clone() data-test="reset-zoom">"Reset zoom"</button>
                 </Show>
-                <span class="muted small hint">"Drag across the chart to zoom in"</span>
+                <span class="muted small hint">"Click a bar or drag across the chart to zoom in"</span>
+                <span class="chart-moves">
+                    <button class="link" on:click=earlier data-test="shift-earlier" title="The window before this one">"← Earlier"</button>
+                    <button class="link" on:click=zoom_out data-test="zoom-out" title="Twice as wide a window">"Zoom out"</button>
+                    <button class="link" on:click=later data-test="shift-later" disabled=at_now title="The window after this one">"Later →"</button>
+                </span>
             </div>
             {move || match histogram.get() {
                 Some(Err(error)) => view! { <p class="error">{error.message}</p> }.into_any(),
@@ -115,7 +173,9 @@ pub fn VolumeChart(
                 Some(Ok(chart)) => {
                     let zone = zone.get();
                     let on_up = on_up.clone();
-                    let max = chart.buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64;
+                    let peak = chart.buckets.iter().map(|b| b.count).max().unwrap_or(0);
+                    let top = nice_ceiling(peak);
+                    let max = top as f64;
                     let n = chart.buckets.len().max(1) as f64;
                     let bar = WIDTH / n;
                     let bars = chart
@@ -124,56 +184,104 @@ pub fn VolumeChart(
                         .enumerate()
                         .map(|(i, bucket)| {
                             let h = if bucket.count == 0 { 0.0 } else { (bucket.count as f64 / max * (HEIGHT - 4.0)).max(2.0) };
-                            let title = format!(
-                                "{} — {} entr{}",
-                                zone.format(bucket.start, "%Y-%m-%d %H:%M"),
-                                bucket.count,
-                                if bucket.count == 1 { "y" } else { "ies" }
-                            );
                             view! {
                                 <g class="bar">
-                                    <rect class="hit" x=i as f64 * bar y=0 width=bar height=HEIGHT>
-                                        <title>{title}</title>
-                                    </rect>
+                                    <rect class="hit" x=i as f64 * bar y=0 width=bar height=HEIGHT></rect>
                                     <rect class="fill" x=i as f64 * bar + bar * 0.1 y=HEIGHT - h width=bar * 0.8 height=h></rect>
                                 </g>
                             }
                         })
                         .collect_view();
+                    let span = (chart.to - chart.from).num_microseconds().unwrap_or(0) as f64;
+                    // What hovering each bar reads.
+                    let readouts: std::sync::Arc<Vec<String>> = std::sync::Arc::new(
+                        chart
+                            .buckets
+                            .iter()
+                            .map(|bucket| {
+                                let end = (bucket.start + Duration::seconds(chart.bucket_seconds)).min(chart.to);
+                                format!(
+                                    "{} – {} · {} entr{}",
+                                    zone.format(bucket.start, "%b %d %H:%M:%S"),
+                                    zone.format(end, "%H:%M:%S"),
+                                    bucket.count,
+                                    if bucket.count == 1 { "y" } else { "ies" }
+                                )
+                            })
+                            .collect(),
+                    );
+                    let hovered = move || -> Option<usize> {
+                        let at = hover.get()?;
+                        if drag.get().is_some() || n < 1.0 {
+                            return None;
+                        }
+                        Some(((at * n) as usize).min(n as usize - 1))
+                    };
+                    let crosshair = move || hovered().map(|index| {
+                        let x = (index as f64 + 0.5) * bar;
+                        view! { <line class="crosshair" x1=x x2=x y1="0" y2=HEIGHT></line> }
+                    });
+                    let tooltip = {
+                        let readouts = readouts.clone();
+                        move || hovered().and_then(|index| {
+                            let text = readouts.get(index)?.clone();
+                            let left = (index as f64 + 0.5) / n * 100.0;
+                            Some(view! {
+                                <div class="chart-tooltip" data-test="chart-tooltip"
+                                    style=format!("left: {left:.2}%")>{text}</div>
+                            })
+                        })
+                    };
                     let ticks = (0..5)
                         .map(|i| {
-                            let f = i as f64 / 4.0;
-                            let span = (chart.to - chart.from).num_microseconds().unwrap_or(0) as f64;
-                            let at = chart.from + Duration::microseconds((span * f) as i64);
-                            let anchor = match i { 0 => "start", 4 => "end", _ => "middle" };
-                            view! { <text x=f * WIDTH y=HEIGHT + 16.0 text-anchor=anchor>{tick_label(zone, at, chart.bucket_seconds)}</text> }
+                            let at = chart.from + Duration::microseconds((span * i as f64 / 4.0) as i64);
+                            view! { <span>{tick_label(zone, at, chart.bucket_seconds)}</span> }
                         })
                         .collect_view();
                     view! {
-                        <svg
-                            class="chart"
-                            data-test="volume-chart"
-                            viewBox=format!("0 0 {WIDTH} {}", HEIGHT + 22.0)
-                            preserveAspectRatio="none"
-                            on:pointerdown=move |ev| {
-                                let f = fraction(&ev);
-                                drag.set(Some((f, f)));
-                            }
-                            on:pointermove=move |ev| {
-                                if let Some((start, _)) = drag.get_untracked() {
-                                    drag.set(Some((start, fraction(&ev))));
-                                }
-                            }
-                            on:pointerup=on_up
-                            on:pointerleave=move |_| drag.set(None)
-                        >
-                            {bars}
-                            {move || drag.get().map(|(a, b)| {
-                                let (a, b) = if a < b { (a, b) } else { (b, a) };
-                                view! { <rect class="selection" x=a * WIDTH y=0 width=(b - a) * WIDTH height=HEIGHT></rect> }
-                            })}
-                            <g class="axis">{ticks}</g>
-                        </svg>
+                        <div class="chart-body">
+                            <div class="y-axis muted small" data-test="chart-y-axis" aria-hidden="true">
+                                <span>{format_count(top)}</span>
+                                <span>{format_count(top / 2)}</span>
+                                <span>"0"</span>
+                            </div>
+                            <div class="chart-plot">
+                                <svg
+                                    class="chart"
+                                    data-test="volume-chart"
+                                    role="img"
+                                    aria-label=format!("Entries over time, at most {peak} per bar")
+                                    viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                                    preserveAspectRatio="none"
+                                    on:pointerdown=move |ev| {
+                                        let f = fraction(&ev);
+                                        drag.set(Some((f, f)));
+                                    }
+                                    on:pointermove=move |ev| {
+                                        let f = fraction(&ev);
+                                        hover.set(Some(f));
+                                        if let Some((start, _)) = drag.get_untracked() {
+                                            drag.set(Some((start, f)));
+                                        }
+                                    }
+                                    on:pointerup=on_up
+                                    on:pointerleave=move |_| {
+                                        drag.set(None);
+                                        hover.set(None);
+                                    }
+                                >
+                                    <line class="gridline" x1="0" x2=WIDTH y1=HEIGHT / 2.0 y2=HEIGHT / 2.0></line>
+                                    {bars}
+                                    {crosshair}
+                                    {move || drag.get().map(|(a, b)| {
+                                        let (a, b) = if a < b { (a, b) } else { (b, a) };
+                                        view! { <rect class="selection" x=a * WIDTH y=0 width=(b - a) * WIDTH height=HEIGHT></rect> }
+                                    })}
+                                </svg>
+                                {tooltip}
+                                <div class="x-axis muted small">{ticks}</div>
+                            </div>
+                        </div>
                     }
                         .into_any()
                 }
@@ -188,6 +296,32 @@ fn tick_label(zone: Zone, instant: DateTime<Utc>, bucket_seconds: i64) -> String
     } else {
         zone.format(instant, "%H:%M")
     }
+}
+
+/// The axis' top: the peak rounded up to 1, 2 or 5 times a power of ten.
+fn nice_ceiling(peak: u64) -> u64 {
+    let mut step = 1u64;
+    loop {
+        for factor in [1, 2, 5] {
+            if peak <= step * factor {
+                return step * factor;
+            }
+        }
+        step = step.saturating_mul(10);
+    }
+}
+
+/// A count with thousands separated: 12,345.
+fn format_count(count: u64) -> String {
+    let digits = count.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 fn width_label(seconds: i64) -> String {
