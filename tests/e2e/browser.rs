@@ -1726,3 +1726,108 @@ async fn the_chart_reads_a_bar_zooms_into_it_and_moves_the_window() {
     .await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dark_mode_follows_the_system_and_the_keyboard_reaches_search_and_shortcuts() {
+    let admin = AdminAccount::ada();
+    let (running, _project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+    let browser = Browser::start_dark().await;
+    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
+    wait_for(&browser, "[data-test=nav-audit-logs]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=entry]").await;
+
+    // The page is dark because the system is.
+    let colours = browser
+        .client
+        .execute(
+            "return [matchMedia('(prefers-color-scheme: dark)').matches,
+                     getComputedStyle(document.body).backgroundColor,
+                     getComputedStyle(document.querySelector('.table-card')).backgroundColor,
+                     getComputedStyle(document.querySelector('.entries td')).color];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        colours[0],
+        json!(true),
+        "the browser prefers dark: {colours}"
+    );
+    let channels = |css: &serde_json::Value| -> Vec<u32> {
+        css.as_str()
+            .unwrap()
+            .trim_start_matches("rgba(")
+            .trim_start_matches("rgb(")
+            .trim_end_matches(')')
+            .split(',')
+            .take(3)
+            .map(|c| c.trim().parse().unwrap())
+            .collect()
+    };
+    let page = channels(&colours[1]);
+    let card = channels(&colours[2]);
+    let text = channels(&colours[3]);
+    assert!(page.iter().all(|c| *c < 40), "a dark page: {page:?}");
+    assert!(card.iter().all(|c| *c < 50), "a dark card: {card:?}");
+    assert!(text.iter().all(|c| *c > 180), "light text: {text:?}");
+    save_screenshot(&browser, "audit-logs-dark.png").await;
+
+    // `/` goes to the search box; `?` lists the shortcuts and Escape closes the list.
+    browser
+        .client
+        .execute(
+            "document.activeElement && document.activeElement.blur();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let press = |key: char| {
+        fantoccini::actions::KeyActions::new("keyboard".to_string())
+            .then(fantoccini::actions::KeyAction::Down { value: key })
+            .then(fantoccini::actions::KeyAction::Up { value: key })
+    };
+    browser.client.perform_actions(press('/')).await.unwrap();
+    let focused = browser
+        .client
+        .execute("return document.activeElement.dataset.test;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, json!("search"));
+    // Typed into the search box, `?` is text, not a shortcut.
+    browser.client.perform_actions(press('?')).await.unwrap();
+    assert!(browser
+        .client
+        .find(Locator::Css("[data-test=shortcuts]"))
+        .await
+        .is_err());
+    browser
+        .client
+        .execute("document.activeElement.blur();", vec![])
+        .await
+        .unwrap();
+    browser.client.perform_actions(press('?')).await.unwrap();
+    let listed = wait_for_text(&browser, "[data-test=shortcuts]").await;
+    assert!(
+        listed.contains("Search") && listed.contains("Move between rows"),
+        "{listed}"
+    );
+    browser
+        .client
+        .perform_actions(press('\u{E00C}'))
+        .await
+        .unwrap();
+    eventually("Escape closes the list", || async {
+        browser
+            .client
+            .find(Locator::Css("[data-test=shortcuts]"))
+            .await
+            .is_err()
+    })
+    .await;
+    browser.close().await;
+}

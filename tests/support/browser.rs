@@ -15,15 +15,20 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Browser {
-        Browser::start_with(None).await
+        Browser::start_with(None, false).await
     }
 
     /// A browser whose time zone is `zone` (an IANA name such as `America/Sao_Paulo`).
     pub async fn start_in_time_zone(zone: &str) -> Browser {
-        Browser::start_with(Some(zone)).await
+        Browser::start_with(Some(zone), false).await
     }
 
-    async fn start_with(time_zone: Option<&str>) -> Browser {
+    /// A browser whose system prefers a dark colour scheme.
+    pub async fn start_dark() -> Browser {
+        Browser::start_with(None, true).await
+    }
+
+    async fn start_with(time_zone: Option<&str>, dark: bool) -> Browser {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -46,6 +51,11 @@ impl Browser {
             });
         let profile = tempfile::tempdir().expect("a browser profile directory");
         let chrome = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let mut scheme_flags: Vec<String> = Vec::new();
+        if dark {
+            scheme_flags.push("--force-dark-mode".into());
+            scheme_flags.push("--blink-settings=preferredColorScheme=0".into());
+        }
         let capabilities = serde_json::json!({
             "goog:chromeOptions": {
                 "binary": chrome,
@@ -64,6 +74,10 @@ impl Browser {
                 ]
             }
         });
+        let mut capabilities = capabilities;
+        if let Some(args) = capabilities["goog:chromeOptions"]["args"].as_array_mut() {
+            args.extend(scheme_flags.into_iter().map(serde_json::Value::from));
+        }
         let capabilities = match capabilities {
             serde_json::Value::Object(map) => map,
             _ => unreachable!("a JSON object"),

@@ -174,7 +174,8 @@ pub fn VolumeChart(
                     let zone = zone.get();
                     let on_up = on_up.clone();
                     let peak = chart.buckets.iter().map(|b| b.count).max().unwrap_or(0);
-                    let top = nice_ceiling(peak);
+                    // At least 2, so the middle mark is a whole count.
+                    let top = nice_ceiling(peak.max(2));
                     let max = top as f64;
                     let n = chart.buckets.len().max(1) as f64;
                     let bar = WIDTH / n;

@@ -10,6 +10,7 @@ mod export;
 mod filters;
 mod integrity;
 mod live;
+mod shortcuts;
 mod table;
 mod time;
 
@@ -216,6 +217,7 @@ fn AuditLogs() -> impl IntoView {
                 <div class="page-actions">
                     <crate::saved_views::SaveViewForm project=project.into() view_string=view_string.into()/>
                     <live::LiveSwitch live/>
+                    <shortcuts::Shortcuts/>
                     <export::ExportButton enabled=export_enabled view_string=view_string.into() project=project.into()/>
                 </div>
             </Show>
