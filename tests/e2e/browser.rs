@@ -91,6 +91,17 @@ async fn sign_in_page(browser: &Browser, url: &str, email: &str, password: &str)
     fill_sign_in_form(browser, email, password, true).await;
 }
 
+/// Signs `admin` in and opens Audit logs from the navigation (its default view), with rows.
+async fn open_audit_logs(browser: &Browser, url: &str, admin: &AdminAccount) {
+    sign_in_page(browser, url, &admin.email, &admin.password).await;
+    wait_for(browser, "[data-test=nav-audit-logs]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(browser, "[data-test=entry]").await;
+}
+
 /// Fills the sign-in form the page shows and submits it.
 async fn fill_sign_in_form(browser: &Browser, email: &str, password: &str, screenshot: bool) {
     wait_for(browser, "input[name=email]")
@@ -679,13 +690,7 @@ async fn the_picker_finds_rare_values_by_name_and_a_loading_view_never_shows_the
     assert_eq!(revoked.status(), 200);
 
     let browser = Browser::start().await;
-    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
-    wait_for(&browser, "[data-test=nav-audit-logs]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&browser, "[data-test=entry]").await;
+    open_audit_logs(&browser, &url, &admin).await;
 
     // The action picker finds the revoke by a word of its label.
     wait_for(&browser, "[data-test=filter-dimension]")
@@ -1173,13 +1178,7 @@ async fn an_entry_opens_in_a_drawer_the_url_keeps_and_cells_filter_on_click() {
 
     // Three hours behind UTC all year, so local and UTC times differ.
     let browser = Browser::start_in_time_zone("America/Sao_Paulo").await;
-    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
-    wait_for(&browser, "[data-test=nav-audit-logs]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&browser, "[data-test=entry]").await;
+    open_audit_logs(&browser, &url, &admin).await;
     let rows = table_rows(&browser).await;
     let (first_id, _) = rows[0];
 
@@ -1448,13 +1447,7 @@ async fn live_tail_announces_new_entries_and_views_are_saved_for_the_project() {
     create("first".into()).await;
 
     let browser = Browser::start().await;
-    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
-    wait_for(&browser, "[data-test=nav-audit-logs]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&browser, "[data-test=entry]").await;
+    open_audit_logs(&browser, &url, &admin).await;
     let before = table_rows(&browser).await;
     wait_for(&browser, "[data-test=live-toggle]")
         .await
@@ -1733,13 +1726,7 @@ async fn dark_mode_follows_the_system_and_the_keyboard_reaches_search_and_shortc
     let (running, _project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
     let url = running.url().to_string();
     let browser = Browser::start_dark().await;
-    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
-    wait_for(&browser, "[data-test=nav-audit-logs]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait_for(&browser, "[data-test=entry]").await;
+    open_audit_logs(&browser, &url, &admin).await;
 
     // The page is dark because the system is.
     let colours = browser

@@ -600,21 +600,7 @@ async fn an_entry_is_read_by_its_id_in_its_project_only(backend: Backend) {
     // Ada is an admin of a second project too: the id names an entry of the first only. An
     // admin of another project only cannot tell the project exists. Unknown ids are 404s.
     let (other_project, _) = data._app.project_with_admin("Other").await;
-    let mut conn = data._app.pool.get().unwrap();
-    auditlog_api::admin::create_admin(
-        &mut conn,
-        "olga@example.com",
-        "Olga",
-        "olga's long password",
-        "Olga's",
-        0,
-    )
-    .unwrap();
-    drop(conn);
-    let outsider = data
-        ._app
-        .sign_in("olga@example.com", "olga's long password")
-        .await;
+    let outsider = data._app.outsider_admin("Olga's").await;
     let id = everything[0].id;
     for (caller, path) in [
         (
@@ -850,20 +836,7 @@ async fn exports_stop_at_ten_thousand_rows(backend: Backend) {
 async fn only_admins_of_the_project_read_its_log(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (project, admin) = app.project_with_admin("Acme").await;
-    let mut conn = app.pool.get().unwrap();
-    auditlog_api::admin::create_admin(
-        &mut conn,
-        "olga@example.com",
-        "Olga",
-        "olga's long password",
-        "Other",
-        0,
-    )
-    .unwrap();
-    drop(conn);
-    let outsider = app
-        .sign_in("olga@example.com", "olga's long password")
-        .await;
+    let outsider = app.outsider_admin("Other").await;
     let developer = app
         .create_token(&admin, project, "dev", Role::Developer, false)
         .await;

@@ -200,20 +200,7 @@ async fn a_completed_export_has_a_signed_manifest_of_exactly_what_was_sent(backe
     );
     problem(admin.get(&foreign).await, 404).await;
     // An admin of another project only cannot tell this project exists.
-    let mut conn = app.pool.get().unwrap();
-    auditlog_api::admin::create_admin(
-        &mut conn,
-        "olga@example.com",
-        "Olga",
-        "olga's long password",
-        "Olga's",
-        0,
-    )
-    .unwrap();
-    drop(conn);
-    let outsider = app
-        .sign_in("olga@example.com", "olga's long password")
-        .await;
+    let outsider = app.outsider_admin("Olga's").await;
     problem(outsider.get(&manifest_path).await, 404).await;
     let shouted = manifest.export_id.to_uppercase();
     let unhyphenated = manifest.export_id.replace('-', "");

@@ -127,6 +127,24 @@ impl TestApp {
         )
     }
 
+    /// Olga: the admin of a project of her own (`project`), and of nothing else, signed in.
+    /// Whatever she reaches of another project is a leak.
+    pub async fn outsider_admin(&self, project: &str) -> Caller {
+        let mut conn = self.pool.get().unwrap();
+        auditlog_api::admin::create_admin(
+            &mut conn,
+            "olga@example.com",
+            "Olga",
+            "olga's long password",
+            project,
+            0,
+        )
+        .expect("the outsider is created");
+        drop(conn);
+        self.sign_in("olga@example.com", "olga's long password")
+            .await
+    }
+
     /// Signs in through the API and returns a dashboard caller (cookie and CSRF token).
     pub async fn sign_in(&self, email: &str, password: &str) -> Caller {
         let response = self
