@@ -1678,6 +1678,30 @@ impl Driver {
         self.pause(5, 20);
         self.wave(vec![get(dana, "/tokens"), get(dana, "/applications")])
             .await?;
+
+        // Dana names the audit log views she keeps coming back to, for the other admins.
+        self.pause(60, 300);
+        self.wave(vec![
+            send(
+                dana,
+                Method::POST,
+                "/saved-views",
+                json!({
+                    "name": "Failed deploys",
+                    "query": "range=30d&action=application.deploy&status.not=2xx",
+                }),
+                201,
+            ),
+            send(
+                dana,
+                Method::POST,
+                "/saved-views",
+                json!({ "name": "Token writes", "query": "method.not=GET&source=api" }),
+                201,
+            ),
+        ])
+        .await?;
+        self.wave(vec![get(dana, "/saved-views")]).await?;
         Ok(())
     }
 
