@@ -99,17 +99,17 @@ pub fn VolumeChart(
         }
     };
 
-    // Moves or widens the window the chart shows: `earlier` and `later` are how far each end
-    // moves, in parts of the window's width. The window never reaches past now.
+    // Moves or widens the window the chart shows: how far each end moves, in half widths of the
+    // window. The window never reaches past now.
     let move_navigator = navigator.clone();
-    let move_window = move |earlier: f64, later: f64| {
+    let move_window = move |earlier_halves: i64, later_halves: i64| {
         let Some(Ok(chart)) = histogram.get_untracked() else {
             return;
         };
-        let width = (chart.to - chart.from).num_microseconds().unwrap_or(0) as f64;
+        let width = (chart.to - chart.from).num_microseconds().unwrap_or(0);
         let now = Utc::now();
-        let from = chart.from + Duration::microseconds((width * earlier) as i64);
-        let to = (chart.to + Duration::microseconds((width * later) as i64)).min(now);
+        let from = chart.from + Duration::microseconds(width * earlier_halves / 2);
+        let to = (chart.to + Duration::microseconds(width * later_halves / 2)).min(now);
         if from >= to {
             return;
         }
@@ -121,13 +121,13 @@ pub fn VolumeChart(
     };
     let zoom_out = {
         let move_window = move_window.clone();
-        move |_| move_window(-0.5, 0.5)
+        move |_| move_window(-1, 1)
     };
     let earlier = {
         let move_window = move_window.clone();
-        move |_| move_window(-1.0, -1.0)
+        move |_| move_window(-2, -2)
     };
-    let later = move |_| move_window(1.0, 1.0);
+    let later = move |_| move_window(2, 2);
     // The window already ends now (within a bucket): nothing later to show.
     let at_now = move || match histogram.get() {
         Some(Ok(chart)) => Utc::now() - chart.to < Duration::seconds(chart.bucket_seconds),

@@ -15,7 +15,7 @@ mod table;
 mod time;
 
 use auditlog_shared::wire::{AuditPage, Facets, Histogram, ProjectSettings, Role};
-use auditlog_shared::{AuditQuery, PageSize};
+use auditlog_shared::{AuditQuery, Dimension, FacetRequest, PageSize};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate};
 
@@ -133,15 +133,42 @@ fn AuditLogs() -> impl IntoView {
             Some((url, answer))
         }
     });
+    // The page's own facets only name the view's filter values (its chips and empty state), so
+    // they ask for just the filtered dimensions, one value each: each is counted without its own
+    // filter, which for the navigation default (Method excludes GET) is the unfiltered window that
+    // rollups answer. The pickers ask for their dimension's values themselves.
     let facets = LocalResource::new(move || {
         let url = facets_url.get();
         let valid = valid.get();
+        let current = query.get();
+        let filtered: Vec<Dimension> = Dimension::ALL
+            .into_iter()
+            .filter(|&d| {
+                let (include, exclude) = current.filter_strings(d);
+                !include.is_empty() || !exclude.is_empty()
+            })
+            .collect();
         async move {
             if !valid {
                 return None;
             }
-            let answer = api::get::<Facets>(&url).await;
-            Some((url, answer))
+            let separator = if url.ends_with('?') { "" } else { "&" };
+            let mut named = Facets {
+                dimensions: Vec::new(),
+            };
+            for dimension in filtered {
+                let request = FacetRequest {
+                    dimension: Some(dimension),
+                    contains: None,
+                    limit: 1,
+                };
+                let one = format!("{url}{separator}{}", request.to_query_string());
+                match api::get::<Facets>(&one).await {
+                    Ok(answer) => named.dimensions.extend(answer.dimensions),
+                    Err(error) => return Some((url, Err(error))),
+                }
+            }
+            Some((url, Ok(named)))
         }
     });
     let current_page = Signal::derive(move || {
