@@ -200,6 +200,13 @@ fn operation(
                 json!({"description": "The file, streamed", "content": {media: {"schema": {"type": "string"}}}}),
             );
         }
+        // An answer in several media types, chosen by the path or by `Accept`.
+        Some(Value::Object(content)) if content.contains_key("media") => {
+            responses.insert(
+                "200".into(),
+                json!({"description": "Success", "content": content["media"].clone()}),
+            );
+        }
         Some(schema) => {
             responses.insert(
                 "200".into(),
@@ -442,8 +449,26 @@ fn catalog_route_types(
             "list" => (None, schema::<AuditPage>(generator)),
             "histogram" => (None, schema::<Histogram>(generator)),
             "facets" => (None, schema::<Facets>(generator)),
-            "verify" => (None, schema::<VerifyReport>(generator)),
-            "export" => (None, Some(json!("text/csv"))),
+            // JSON by default; with `Accept: application/x-ndjson`, progress lines and then the
+            // report, streamed.
+            "verify" => (
+                None,
+                Some(json!({"media": {
+                    "application/json": {"schema": schema::<VerifyReport>(generator)},
+                    "application/x-ndjson": {
+                        "schema": schema::<VerifyLine>(generator),
+                        "description": "One VerifyLine per line: progress, then the report",
+                    },
+                }})),
+            ),
+            // export.csv or export.ndjson, by the path's `{format}`.
+            "export" => (
+                None,
+                Some(json!({"media": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                }})),
+            ),
             "export_manifest" => (None, schema::<ExportManifest>(generator)),
             "chain_entry" => (None, schema::<ChainLink>(generator)),
             "entry" => (None, schema::<AuditEntry>(generator)),

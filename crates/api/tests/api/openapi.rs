@@ -64,9 +64,40 @@ async fn the_document_lists_every_route_and_each_is_served(backend: Backend) {
         "q",
         "limit",
         "cursor",
+        "request_id",
     ] {
         assert!(names.contains(&key), "{key}");
     }
+    let facets = &document["paths"]["/api/v1/projects/{project_id}/audit-logs/facets"]["get"];
+    let facet_keys: Vec<&str> = facets["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for key in ["facet", "facet.contains", "facet.limit"] {
+        assert!(facet_keys.contains(&key), "{key}");
+    }
+    // Answers in several media types name each of them.
+    let media = |path: &str| -> BTreeSet<String> {
+        document["paths"][path]["get"]["responses"]["200"]["content"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no 200 content for {path}"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        media("/api/v1/projects/{project_id}/audit-logs/verify"),
+        BTreeSet::from([
+            "application/json".to_string(),
+            "application/x-ndjson".to_string()
+        ])
+    );
+    assert_eq!(
+        media("/api/v1/projects/{project_id}/audit-logs/export.{format}"),
+        BTreeSet::from(["application/x-ndjson".to_string(), "text/csv".to_string()])
+    );
 
     // Every documented read is served (no route-less 404 or 405) for an admin.
     for (method, path) in documented.iter().filter(|(method, _)| method == "GET") {
