@@ -625,6 +625,20 @@ async fn stale_frames(browser: &Browser) -> (Vec<String>, bool) {
     (stale, seen[1].as_bool().unwrap())
 }
 
+/// Picks a filter dimension, types a value and presses Enter, as an admin adds a filter.
+async fn add_filter_by_typing(browser: &Browser, dimension: &str, value: &str) {
+    wait_for(browser, "[data-test=filter-dimension]")
+        .await
+        .select_by_value(dimension)
+        .await
+        .unwrap();
+    wait_for(browser, "[data-test=filter-value]")
+        .await
+        .send_keys(&format!("{value}{ENTER}"))
+        .await
+        .unwrap();
+}
+
 /// The texts of the picker's listed values.
 async fn picker_options(browser: &Browser) -> Vec<String> {
     let mut texts = Vec::new();
@@ -831,16 +845,7 @@ async fn the_picker_finds_rare_values_by_name_and_a_loading_view_never_shows_the
     wait_for(&browser, "[data-test=entry]").await;
     slow_down_requests(&browser, 600).await;
     watch_for_stale_rows(&browser).await;
-    wait_for(&browser, "[data-test=filter-dimension]")
-        .await
-        .select_by_value("method")
-        .await
-        .unwrap();
-    wait_for(&browser, "[data-test=filter-value]")
-        .await
-        .send_keys(&format!("DELETE{ENTER}"))
-        .await
-        .unwrap();
+    add_filter_by_typing(&browser, "method", "DELETE").await;
     eventually("the URL includes DELETE", || async {
         current_query(&browser).await.contains("method=DELETE")
     })
@@ -985,16 +990,7 @@ async fn on_a_phone_an_admin_reads_rows_filters_and_charts() {
         current_query(&browser).await.contains("range=1h")
     })
     .await;
-    wait_for(&browser, "[data-test=filter-dimension]")
-        .await
-        .select_by_value("method")
-        .await
-        .unwrap();
-    wait_for(&browser, "[data-test=filter-value]")
-        .await
-        .send_keys(&format!("POST{ENTER}"))
-        .await
-        .unwrap();
+    add_filter_by_typing(&browser, "method", "POST").await;
     eventually("the phone's view filters on POST", || async {
         current_query(&browser).await.contains("method=POST")
     })

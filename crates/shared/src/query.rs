@@ -651,6 +651,32 @@ pub fn is_query_key(key: &str) -> bool {
         )
 }
 
+/// The dashboard's own key beside a view's: the entry its drawer has open (`entry=<id>`). It is
+/// not part of the view, so the API never sees it and the CLI drops it from a pasted link.
+pub const OPEN_ENTRY_KEY: &str = "entry";
+
+/// Takes the open entry off a dashboard page's query string: the entry's id (when it is a
+/// positive integer) and the rest, the view, with its pairs as they were.
+pub fn split_open_entry(search: &str) -> (Option<i64>, String) {
+    let search = search.strip_prefix('?').unwrap_or(search);
+    let mut entry = None;
+    let rest: Vec<&str> = search
+        .split('&')
+        .filter(|pair| {
+            if pair.is_empty() {
+                return false;
+            }
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if decode(key).ok().as_deref() != Some(OPEN_ENTRY_KEY) {
+                return true;
+            }
+            entry = value.parse::<i64>().ok().filter(|id| *id > 0);
+            false
+        })
+        .collect();
+    (entry, rest.join("&"))
+}
+
 impl AuditQuery {
     /// Parses a query string (with or without the leading `?`).
     pub fn parse(input: &str) -> Result<AuditQuery, QueryError> {
@@ -973,6 +999,20 @@ mod tests {
             query.to_query_string(),
             "actor=user:12&actor=token:3&method=POST&method=PATCH&method=DELETE"
         );
+    }
+
+    #[test]
+    fn the_open_entry_is_taken_off_a_page_query_in_any_spelling() {
+        assert_eq!(
+            split_open_entry("?method.not=GET&entry=42&q=a%26entry%3D1"),
+            (Some(42), "method.not=GET&q=a%26entry%3D1".to_string())
+        );
+        assert_eq!(
+            split_open_entry("%65ntry=7&range=24h"),
+            (Some(7), "range=24h".to_string())
+        );
+        assert_eq!(split_open_entry("entry=abc"), (None, String::new()));
+        assert!(!is_query_key(OPEN_ENTRY_KEY));
     }
 
     #[test]

@@ -229,14 +229,7 @@ async fn a_completed_export_has_a_signed_manifest_of_exactly_what_was_sent(backe
     let token_caller = app.token_caller(&token.secret);
     assert_eq!(token_caller.get(&manifest_path).await.status(), 200);
     assert_eq!(token_caller.get(&chain_path).await.status(), 200);
-    let revoked = admin
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/projects/{project}/tokens/{}", token.token.id),
-            None,
-        )
-        .await;
-    assert!(revoked.status().is_success(), "{}", revoked.status());
+    app.revoke_token(&admin, project, token.token.id).await;
     problem(token_caller.get(&manifest_path).await, 401).await;
     problem(token_caller.get(&chain_path).await, 401).await;
     let (member_id, member) = app

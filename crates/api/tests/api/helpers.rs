@@ -127,6 +127,22 @@ impl TestApp {
         )
     }
 
+    /// Revokes an API token as `admin`; panics unless the server says it is revoked.
+    pub async fn revoke_token(&self, admin: &Caller, project_id: i64, token_id: i64) {
+        let response = admin
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/projects/{project_id}/tokens/{token_id}"),
+                None,
+            )
+            .await;
+        assert!(
+            response.status().is_success(),
+            "revoking token {token_id}: {}",
+            response.status()
+        );
+    }
+
     /// Olga: the admin of a project of her own (`project`), and of nothing else, signed in.
     /// Whatever she reaches of another project is a leak.
     pub async fn outsider_admin(&self, project: &str) -> Caller {

@@ -189,17 +189,42 @@ async fn only_admins_of_the_project_see_or_change_its_views(backend: Backend) {
     let token = app
         .create_token(&admin, project, "soon revoked", Role::Admin, false)
         .await;
-    let revoked = admin
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/projects/{project}/tokens/{}", token.token.id),
-            None,
-        )
-        .await;
-    assert_eq!(revoked.status(), 200);
+    app.revoke_token(&admin, project, token.token.id).await;
     problem(
         app.token_caller(&token.secret)
             .send(Method::DELETE, &item, None)
+            .await,
+        401,
+    )
+    .await;
+    // A removed admin's live session is refused too.
+    let (member_id, member) = app
+        .add_member(
+            &admin,
+            project,
+            "mallory@example.com",
+            "Mallory",
+            "mallory's long password",
+            Role::Admin,
+        )
+        .await;
+    assert_eq!(member.get(&base).await.status(), 200);
+    let removed = admin
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/members/{member_id}"),
+            None,
+        )
+        .await;
+    assert!(removed.status().is_success(), "{}", removed.status());
+    problem(member.send(Method::DELETE, &item, None).await, 401).await;
+    problem(
+        member
+            .send(
+                Method::POST,
+                &base,
+                Some(json!({"name": "mine", "query": ""})),
+            )
             .await,
         401,
     )

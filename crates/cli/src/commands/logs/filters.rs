@@ -18,7 +18,7 @@ use crate::arguments::QueryArguments;
 /// `--to` each replace one end of it (and its preset), `--search` replaces its search text.
 pub fn build_query(arguments: &QueryArguments, limit: Option<&str>) -> anyhow::Result<AuditQuery> {
     let base = match &arguments.query {
-        Some(text) => AuditQuery::parse(&without_page_state(query_part(text)))
+        Some(text) => AuditQuery::parse(&auditlog_shared::split_open_entry(query_part(text)).1)
             .map_err(|error| anyhow::anyhow!("invalid --query: {error}"))?,
         None => AuditQuery::default(),
     };
@@ -60,19 +60,6 @@ pub fn query_part(text: &str) -> &str {
         None if is_url => "",
         None => text,
     }
-}
-
-/// A dashboard address's query without what belongs to the page rather than to the view: the
-/// entry its drawer has open (`entry=<id>`).
-fn without_page_state(query: &str) -> String {
-    query
-        .split('&')
-        .filter(|pair| {
-            let key = pair.split_once('=').map_or(*pair, |(key, _)| key);
-            auditlog_shared::decode_query_component(key).as_deref() != Some("entry")
-        })
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 /// The flags as query-string pairs, in the canonical key order.

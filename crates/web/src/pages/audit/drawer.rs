@@ -6,7 +6,7 @@
 //! id, so the drawer also opens for an entry that is not on the page.
 
 use auditlog_shared::wire::AuditEntry;
-use auditlog_shared::{AuditQuery, CustomRange, DateRange, RequestId};
+use auditlog_shared::{AuditQuery, CustomRange, DateRange, RequestId, OPEN_ENTRY_KEY};
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -14,34 +14,10 @@ use leptos::task::spawn_local;
 use super::time::Zone;
 use crate::api;
 
-/// The URL key that holds the open entry.
-pub const ENTRY_KEY: &str = "entry";
-
-/// Takes `entry=<id>` off a page's query string: the open entry, and the rest (the view).
-pub fn split_entry(search: &str) -> (Option<i64>, String) {
-    let search = search.strip_prefix('?').unwrap_or(search);
-    let mut entry = None;
-    let rest: Vec<&str> = search
-        .split('&')
-        .filter(|pair| {
-            if pair.is_empty() {
-                return false;
-            }
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if auditlog_shared::decode_query_component(key).as_deref() != Some(ENTRY_KEY) {
-                return true;
-            }
-            entry = value.parse::<i64>().ok().filter(|id| *id > 0);
-            false
-        })
-        .collect();
-    (entry, rest.join("&"))
-}
-
 /// The page address of a view with an entry open.
 pub fn with_entry(project: i64, view: &str, entry: i64) -> String {
     let separator = if view.is_empty() { "" } else { "&" };
-    format!("/projects/{project}/security/audit-logs?{view}{separator}{ENTRY_KEY}={entry}")
+    format!("/projects/{project}/security/audit-logs?{view}{separator}{OPEN_ENTRY_KEY}={entry}")
 }
 
 /// The view of `[at - before, at + after)`, filtered by `edit`.

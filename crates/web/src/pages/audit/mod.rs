@@ -91,7 +91,7 @@ fn AuditLogs() -> impl IntoView {
         project,
     };
     // The page's query string is the view and, when an entry is open, `entry=<id>`.
-    let split = Memo::new(move |_| drawer::split_entry(&location.search.get()));
+    let split = Memo::new(move |_| auditlog_shared::split_open_entry(&location.search.get()));
     let open_entry = Signal::derive(move || split.get().0);
     let parsed = Memo::new(move |_| split.with(|(_, view)| AuditQuery::parse(view)));
     let query = Memo::new(move |_| parsed.get().unwrap_or_default());
