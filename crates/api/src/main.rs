@@ -100,7 +100,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 seed: args.seed,
                 password: args.password,
             };
-            let summary = synthetic::seed(&mut conn, &options)?;
+            let signer = settings.chain_signer(&settings.resolve_secret_key()?)?;
+            let summary = synthetic::seed(&mut conn, &options, &signer)?;
             println!(
                 "Generated {} entries in {} projects in {:.1} s ({:.0} entries/s); the largest, #{}, holds {}.",
                 summary.entries,

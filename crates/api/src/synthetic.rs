@@ -72,8 +72,13 @@ pub struct SeedSummary {
 const TRANSACTION_ROWS: usize = 50_000;
 const MINUTE: i64 = 60_000_000;
 
-/// Generates the history into an empty database.
-pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> anyhow::Result<SeedSummary> {
+/// Generates the history into an empty database. The chain heads it leaves are signed with
+/// `signer` (the server's key), as a server appending the same entries would have signed them.
+pub fn seed(
+    conn: &mut DbConnection,
+    options: &SeedOptions,
+    signer: &crate::capture::checkpoint::ChainSigner,
+) -> anyhow::Result<SeedSummary> {
     let started = Instant::now();
     anyhow::ensure!(options.projects > 0, "--projects must be at least 1");
     anyhow::ensure!(
@@ -103,7 +108,8 @@ pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> anyhow::Result<Se
         .filter_map(|(index, ts)| ts.first().map(|&t| Reverse((t, index))))
         .collect();
     let mut positions = vec![0usize; models.len()];
-    let mut heads: Vec<(i64, String)> = vec![(0, GENESIS_HASH.to_string()); models.len()];
+    // (chain_seq, entry_hash, ts) of each project's newest entry.
+    let mut heads: Vec<(i64, String, i64)> = vec![(0, GENESIS_HASH.to_string(), 0); models.len()];
     let routes = RouteTable::new();
 
     let mut batch: Vec<NewAuditEntry> = Vec::with_capacity(TRANSACTION_ROWS);
@@ -118,7 +124,7 @@ pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> anyhow::Result<Se
         entry.chain_seq = head.0 + 1;
         entry.prev_hash = std::mem::take(&mut head.1);
         entry.entry_hash = chain::entry_hash(&entry.prev_hash, &entry.hashed_fields());
-        *head = (entry.chain_seq, entry.entry_hash.clone());
+        *head = (entry.chain_seq, entry.entry_hash.clone(), entry.ts);
 
         batch.push(entry);
         if batch.len() == TRANSACTION_ROWS {
@@ -132,19 +138,23 @@ pub fn seed(conn: &mut DbConnection, options: &SeedOptions) -> anyhow::Result<Se
     written += batch.len() as u64;
     write(conn, &mut batch)?;
 
-    let chain_heads: Vec<(i64, i64, String)> = models
+    let chain_heads: Vec<(i64, i64, String, i64)> = models
         .iter()
         .zip(heads)
-        .filter(|(_, (seq, _))| *seq > 0)
-        .map(|(model, (seq, hash))| (model.id, seq, hash))
+        .filter(|(_, (seq, _, _))| *seq > 0)
+        .map(|(model, (seq, hash, ts))| (model.id, seq, hash, ts))
         .collect();
     conn.transaction(|conn| {
-        for (project_id, seq, hash) in &chain_heads {
+        for (project_id, seq, hash, signed_at) in &chain_heads {
+            let (key_id, signature) = signer.sign_head(*project_id, *seq, hash, *signed_at);
             diesel::insert_into(audit_chain_heads::table)
                 .values((
                     audit_chain_heads::project_id.eq(project_id),
                     audit_chain_heads::chain_seq.eq(seq),
                     audit_chain_heads::entry_hash.eq(hash),
+                    audit_chain_heads::signed_at.eq(signed_at),
+                    audit_chain_heads::key_id.eq(&key_id),
+                    audit_chain_heads::signature.eq(&signature),
                 ))
                 .execute(conn)?;
         }

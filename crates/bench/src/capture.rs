@@ -80,6 +80,15 @@ pub struct CaptureArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     pub postgres_url: String,
+    /// The requests to measure (comma-separated): `healthz` (the unaudited baseline), `read`
+    /// (an audited read), `write` (an audited write).
+    #[arg(
+        long = "request",
+        value_enum,
+        value_delimiter = ',',
+        default_values_t = [Target::Health, Target::ListApplications, Target::CreateCluster]
+    )]
+    pub requests: Vec<Target>,
     /// HTTP worker threads of the server; the server's default (CPU cores) when not given.
     #[arg(long)]
     pub workers: Option<usize>,
@@ -96,6 +105,7 @@ pub async fn run(args: CaptureArgs) -> anyhow::Result<()> {
         "--rate takes rates from 1 to 100000 requests per second"
     );
     anyhow::ensure!(!args.backends.is_empty(), "name at least one backend");
+    anyhow::ensure!(!args.requests.is_empty(), "name at least one request");
     let environment = Environment::detect(
         args.backends
             .contains(&Backend::Postgres)
@@ -173,10 +183,13 @@ fn sorted(rates: &[u32]) -> Vec<u32> {
 }
 
 /// What a measurement sends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    #[value(name = "healthz")]
     Health,
+    #[value(name = "read")]
     ListApplications,
+    #[value(name = "write")]
     CreateCluster,
 }
 
@@ -476,22 +489,23 @@ async fn measure_server(
     let time = Duration::from_secs(args.seconds);
     let label = backend.label();
 
-    eprintln!("{label}: warming up");
-    for target in [
+    // In the table's order, whatever the order given.
+    let targets: Vec<Target> = [
         Target::Health,
         Target::ListApplications,
         Target::CreateCluster,
-    ] {
+    ]
+    .into_iter()
+    .filter(|target| args.requests.contains(target))
+    .collect();
+    eprintln!("{label}: warming up");
+    for &target in &targets {
         closed_loop(&bench, target, 8, Duration::from_secs(1)).await;
     }
 
     let mut rows = Vec::new();
     let clients = format!("{} clients", args.clients);
-    for target in [
-        Target::Health,
-        Target::ListApplications,
-        Target::CreateCluster,
-    ] {
+    for &target in &targets {
         eprintln!("{label}: {} with {clients}", target.label());
         let outcome = closed_loop(&bench, target, args.clients, time).await;
         rows.push(outcome.into_measurement(backend, target, clients.clone(), None));
@@ -502,11 +516,7 @@ async fn measure_server(
     for rate in sorted(&args.rates) {
         let load = format!("{} req/s", report::thousands(f64::from(rate)));
         let mut baseline = None;
-        for target in [
-            Target::Health,
-            Target::ListApplications,
-            Target::CreateCluster,
-        ] {
+        for &target in &targets {
             eprintln!("{label}: {} at {load}", target.label());
             let outcome = open_loop(&bench, target, rate, time).await;
             let row = outcome.into_measurement(backend, target, load.clone(), baseline.as_ref());

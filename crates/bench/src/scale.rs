@@ -88,6 +88,8 @@ pub struct ScaleArgs {
 }
 
 pub(crate) const PASSWORD: &str = "bench-password";
+/// The servers' secret key (from which they derive their chain signing key).
+const SECRET_KEY: &str = "scale-benchmark-secret-key-0123456789abcdef";
 
 /// One query shape and its target p95.
 struct Shape {
@@ -214,6 +216,8 @@ pub(crate) async fn prepare_database(
     let started = Instant::now();
     let output = tokio::process::Command::new(server)
         .args(["--database-url", &url, "bench-seed"])
+        // The key the servers below sign with: the seeded heads are signed with it.
+        .env("AUDITLOG_SECRET_KEY", SECRET_KEY)
         .args(["--entries", &entries.to_string()])
         .args(["--seed", &args.seed.to_string()])
         .args(["--password", PASSWORD])
@@ -291,10 +295,7 @@ impl Server {
             .args(["--database-url", database_url, "--bind", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(&data_dir)
-            .env(
-                "AUDITLOG_SECRET_KEY",
-                "scale-benchmark-secret-key-0123456789abcdef",
-            )
+            .env("AUDITLOG_SECRET_KEY", SECRET_KEY)
             .env("RUST_LOG", "warn")
             .arg("serve")
             .stdout(Stdio::piped())
@@ -314,6 +315,18 @@ impl Server {
         .await
         .context("the server did not start in 5 minutes")??;
         Ok(Server { child, url })
+    }
+
+    /// The processor time the server has used so far (user and system, all threads), in
+    /// seconds: steadier than wall time on a shared machine for comparing two builds.
+    pub(crate) fn cpu_seconds(&self) -> Option<f64> {
+        let pid = self.child.id()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: f64 =
+            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / 100.0) // USER_HZ is 100 on Linux
     }
 
     /// The peak resident memory so far, in MB.

@@ -88,11 +88,16 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
             eprintln!("{label} {entries}: warming up");
             verify_once(&client, &verify_url, &token).await?;
             let mut seconds = Vec::new();
+            let mut cpu_seconds = Vec::new();
             let mut checked = 0;
             for sample in 0..args.samples {
                 let started = Instant::now();
+                let cpu_before = server.cpu_seconds();
                 let report = verify_once(&client, &verify_url, &token).await?;
                 let elapsed = started.elapsed().as_secs_f64();
+                if let (Some(before), Some(after)) = (cpu_before, server.cpu_seconds()) {
+                    cpu_seconds.push(after - before);
+                }
                 anyhow::ensure!(report.ok, "the generated chain does not verify: {report:?}");
                 checked = report.checked;
                 eprintln!(
@@ -103,11 +108,21 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
             }
             seconds.sort_by(f64::total_cmp);
             let median = seconds[seconds.len() / 2];
+            cpu_seconds.sort_by(f64::total_cmp);
+            let cpu = cpu_seconds.get(cpu_seconds.len() / 2).map_or_else(
+                || "unknown".into(),
+                |cpu| {
+                    format!(
+                        "{cpu:.2} s ({:.1} µs per entry)",
+                        cpu * 1e6 / checked.max(1) as f64
+                    )
+                },
+            );
             let rss = server
                 .peak_rss_mb()
                 .map_or_else(|| "unknown".into(), |mb| format!("{mb:.0} MB"));
             lines.push(format!(
-                "- {label}, {} entries in all: the busiest project's 30 days, {} entries, verified in {} s (median of {}; {}), {} entries/s; the server's peak resident memory {rss}.",
+                "- {label}, {} entries in all: the busiest project's 30 days, {} entries, verified in {} s (median of {}; {}), {} entries/s; the server's processor time per verification {cpu} (median); its peak resident memory {rss}.",
                 report::thousands(entries as f64),
                 report::thousands(checked as f64),
                 format_args!("{median:.2}"),

@@ -454,6 +454,10 @@ pub fn head_statement(project_id: i64, chain_seq: i64, entry_hash: &str, signed_
 pub const HEAD_STATEMENT_KIND: &str = "auditlog.head.v1";
 /// The kind of a signed retention watermark: entries up to `chain_seq` were removed on purpose.
 pub const RETENTION_STATEMENT_KIND: &str = "auditlog.retention.v1";
+/// The kind of a signed conflict: the server found the chain head `(chain_seq, entry_hash)`
+/// signed by no trusted key, and appended on top of it. Entries from the statement's position on
+/// are not vouched for by the server.
+pub const CONFLICT_STATEMENT_KIND: &str = "auditlog.conflict.v1";
 
 /// A signed statement about one position of a project's chain, of the given kind.
 pub fn chain_statement(

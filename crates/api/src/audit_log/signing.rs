@@ -35,16 +35,12 @@ struct CheckpointRow {
 
 impl CheckpointRow {
     fn verifies(&self, project_id: i64, signer: &ChainSigner) -> bool {
-        let message = if self.kind == "retention" {
-            checkpoint::retention_message(
-                project_id,
-                self.chain_seq,
-                &self.entry_hash,
-                self.signed_at,
-            )
-        } else {
-            checkpoint::head_message(project_id, self.chain_seq, &self.entry_hash, self.signed_at)
+        let statement = match self.kind.as_str() {
+            "retention" => checkpoint::retention_message,
+            "conflict" => checkpoint::conflict_message,
+            _ => checkpoint::head_message,
         };
+        let message = statement(project_id, self.chain_seq, &self.entry_hash, self.signed_at);
         signer.verifies(&message, &self.key_id, &self.signature)
     }
 }
@@ -86,6 +82,18 @@ pub fn check(
         .optional()?;
 
     if let Some(conflict) = anchor.as_ref().and_then(|a| a.conflict.as_ref()) {
+        if conflict.unsigned_head {
+            return Ok(broken(
+                report,
+                conflict.chain_seq + 1,
+                None,
+                untrusted_stretch(
+                    conflict.chain_seq + 1,
+                    Some(conflict.found_head_seq),
+                    conflict.found_at,
+                ),
+            ));
+        }
         let how = if conflict.found_head_seq < conflict.chain_seq {
             "rolled back"
         } else {
@@ -113,6 +121,16 @@ pub fn check(
                 "checkpoint #{} is not signed by a trusted key: it was written outside the server",
                 forged.id
             ),
+        ));
+    }
+    // A server found a head no trusted key signed and appended on top of it: what it appended
+    // is signed, what lies between is not.
+    if let Some(conflict) = checkpoints.iter().find(|c| c.kind == "conflict") {
+        return Ok(broken(
+            report,
+            conflict.chain_seq,
+            None,
+            untrusted_stretch(conflict.chain_seq, None, conflict.signed_at),
         ));
     }
     // The newest entry retention removed: the chain may start right after it, not later.
@@ -420,6 +438,18 @@ pub fn record_retention(
         .execute(conn)?;
     signer.remember_purge(project_id, chain_seq);
     Ok(())
+}
+
+/// Why the entries from `from` on are not trusted: a server found the head (at
+/// `found_head_seq`, when known) signed by no trusted key at `found_at`.
+fn untrusted_stretch(from: i64, found_head_seq: Option<i64>, found_at: i64) -> String {
+    let head = found_head_seq.map_or("a chain head".to_string(), |seq| {
+        format!("the chain head #{seq}")
+    });
+    format!(
+        "entries from #{from} on were appended outside the server: at {} it found {head} not signed by a trusted key, and the entries appended since do not vouch for them",
+        instant(found_at)
+    )
 }
 
 fn instant(micros: i64) -> String {

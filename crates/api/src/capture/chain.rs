@@ -10,6 +10,7 @@
 use auditlog_shared::wire::{BrokenLink, VerifyProgress, VerifyReport};
 use diesel::prelude::*;
 
+use crate::capture::chain_chunks::{self, ChunkSummary, Scratch};
 use crate::capture::writer::NewAuditEntry;
 use crate::db::schema::{audit_chain_heads, audit_entries};
 use crate::db::DbConnection;
@@ -25,43 +26,6 @@ pub struct ChainedEntry {
     pub id: i64,
     #[diesel(embed)]
     pub fields: NewAuditEntry,
-}
-
-impl ChainedEntry {
-    /// Whether the stored hash still covers the fields and the derived columns (which the hash
-    /// does not cover) still match them. `scratch` is reused from entry to entry.
-    fn intact(&self, scratch: &mut Scratch) -> bool {
-        use std::fmt::Write as _;
-        let entry = &self.fields;
-        if !hash_matches(
-            &entry.entry_hash,
-            &entry.prev_hash,
-            &entry.hashed_fields(),
-            &mut scratch.bytes,
-        ) {
-            return false;
-        }
-        let mut key_matches = |stored: &str, kind: &str, id: Option<i64>| {
-            scratch.text.clear();
-            match id {
-                Some(id) => write!(scratch.text, "{kind}:{id}"),
-                None => write!(scratch.text, "{kind}:"),
-            }
-            .expect("writing to a string succeeds");
-            debug_assert_eq!(scratch.text, crate::capture::entity_key(kind, id));
-            stored == scratch.text
-        };
-        key_matches(&entry.actor_key, &entry.actor_kind, entry.actor_id)
-            && key_matches(&entry.resource_key, &entry.resource_type, entry.resource_id)
-            && entry.search_text == crate::capture::entry_search_text(entry)
-    }
-}
-
-/// Buffers the check of one entry reuses for the next.
-#[derive(Default)]
-struct Scratch {
-    bytes: Vec<u8>,
-    text: String,
 }
 
 /// Entries read per database round trip.
@@ -157,44 +121,35 @@ pub fn verify_in_chunks(
         before
     };
 
-    // The walk: the readers (this thread, and a second one on `second_reader`) read chunks of
-    // the stretch, taking turns; one more thread checks them in chain order. Checked chunks go
-    // back to their reader to be freed where they were allocated (freeing another thread's
-    // allocations costs the allocator dearly).
+    // The walk: the readers (this thread, and a second one on `second_reader`) read and check
+    // chunks of the stretch, taking turns; one more thread takes their summaries in chain order
+    // and checks what links each chunk to the one before it.
     let mut readers: Vec<&mut DbConnection> = vec![conn];
     readers.extend(second_reader);
     let reader_count = readers.len();
     let chunk_count = (last_seq - first_seq) / chunk + 1;
-    let mut to_checker = Vec::new();
+    let mut to_walk = Vec::new();
     let mut from_readers = Vec::new();
-    let mut to_readers = Vec::new();
-    let mut returned = Vec::new();
     for _ in 0..reader_count {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<ChainedEntry>>(1);
-        to_checker.push(sender);
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<ChunkSummary>(4);
+        to_walk.push(sender);
         from_readers.push(receiver);
-        let (sender, receiver) = std::sync::mpsc::channel::<Vec<ChainedEntry>>();
-        to_readers.push(sender);
-        returned.push(receiver);
     }
     let walk = std::thread::scope(|scope| -> QueryResult<Walk> {
-        let checker = scope.spawn(move || {
+        let walker = scope.spawn(move || {
             let mut walk = Walk {
                 next_seq: first_seq,
                 expected_prev,
                 last_hash: String::new(),
                 checked: 0,
                 broken: None,
-                scratch: Scratch::default(),
             };
             for chunk_index in 0..chunk_count {
                 let reader = (chunk_index % reader_count as i64) as usize;
-                let Ok(chunk) = from_readers[reader].recv() else {
+                let Ok(summary) = from_readers[reader].recv() else {
                     break; // A reader failed; its error is the verdict.
                 };
-                let intact = walk.check(&chunk);
-                let _ = to_readers[reader].send(chunk);
-                if !intact {
+                if !walk.absorb(summary) {
                     break;
                 }
                 progress(VerifyProgress {
@@ -212,24 +167,17 @@ pub fn verify_in_chunks(
             chunk_count,
             reader_count,
         };
-        let mut lanes = readers
-            .into_iter()
-            .zip(to_checker)
-            .zip(returned)
-            .enumerate()
-            .map(|(index, ((conn, sender), returned))| (index, conn, sender, returned));
-        let (_, first_conn, first_sender, first_returned) = lanes.next().expect("one reader");
+        let mut lanes = readers.into_iter().zip(to_walk).enumerate();
+        let (_, (first_conn, first_sender)) = lanes.next().expect("one reader");
         let others: Vec<_> = lanes
-            .map(|(index, conn, sender, returned)| {
-                scope.spawn(move || stretch.read(index, conn, sender, returned))
-            })
+            .map(|(index, (conn, sender))| scope.spawn(move || stretch.read(index, conn, sender)))
             .collect();
-        let mut result = stretch.read(0, first_conn, first_sender, first_returned);
+        let mut result = stretch.read(0, first_conn, first_sender);
         for other in others {
             let outcome = other.join().expect("a chain reader does not panic");
             result = result.and(outcome);
         }
-        let walk = checker.join().expect("the chain checker does not panic");
+        let walk = walker.join().expect("the chain walk does not panic");
         result.map(|()| walk)
     })?;
     report.checked = walk.checked;
@@ -284,29 +232,22 @@ struct Stretch {
 }
 
 impl Stretch {
-    /// Reads the chunks of reader `reader` (every `reader_count`th, from its index) and sends
-    /// them to the checker; drops the chunks the checker sends back.
+    /// Reads and checks the chunks of reader `reader` (every `reader_count`th, from its index)
+    /// and sends their summaries to the walk.
     fn read(
         self,
         reader: usize,
         conn: &mut DbConnection,
-        to_checker: std::sync::mpsc::SyncSender<Vec<ChainedEntry>>,
-        returned: std::sync::mpsc::Receiver<Vec<ChainedEntry>>,
+        to_walk: std::sync::mpsc::SyncSender<ChunkSummary>,
     ) -> QueryResult<()> {
+        let mut scratch = Scratch::default();
         let mut chunk_index = reader as i64;
         while chunk_index < self.chunk_count {
-            returned.try_iter().for_each(drop);
             let start = self.first_seq + chunk_index * self.chunk;
-            let chunk: Vec<ChainedEntry> = audit_entries::table
-                .filter(audit_entries::project_id.eq(self.project_id))
-                .filter(audit_entries::chain_seq.ge(start))
-                .filter(audit_entries::chain_seq.lt(start + self.chunk))
-                .filter(audit_entries::chain_seq.le(self.last_seq))
-                .order(audit_entries::chain_seq.asc())
-                .select(ChainedEntry::as_select())
-                .load(conn)?;
-            if to_checker.send(chunk).is_err() {
-                break; // The checker found a break and stopped.
+            let end = (start + self.chunk).min(self.last_seq + 1);
+            let summary = chain_chunks::check(conn, self.project_id, (start, end), &mut scratch)?;
+            if to_walk.send(summary).is_err() {
+                break; // The walk found a break and stopped.
             }
             chunk_index += self.reader_count as i64;
         }
@@ -322,44 +263,42 @@ struct Walk {
     checked: u64,
     /// The first broken link: its position, the entry's id when the row exists, and why.
     broken: Option<(i64, Option<i64>, &'static str)>,
-    scratch: Scratch,
 }
 
 impl Walk {
-    /// Checks the next chunk; false once a link is broken.
-    fn check(&mut self, chunk: &[ChainedEntry]) -> bool {
-        for stored in chunk {
-            let entry = &stored.fields;
-            if entry.chain_seq != self.next_seq {
-                self.broken = Some((self.next_seq, None, "this entry is missing"));
-                return false;
-            }
-            if let Some(prev) = &self.expected_prev {
-                if &entry.prev_hash != prev {
-                    self.broken = Some((
-                        entry.chain_seq,
-                        Some(stored.id),
-                        "the entry does not link to the entry before it",
-                    ));
-                    return false;
-                }
-            }
-            if !stored.intact(&mut self.scratch) {
-                self.broken = Some((
-                    entry.chain_seq,
-                    Some(stored.id),
-                    "the entry was altered after it was recorded",
-                ));
-                return false;
-            }
-            self.checked += 1;
-            self.next_seq += 1;
-            match &mut self.expected_prev {
-                Some(prev) => prev.clone_from(&entry.entry_hash),
-                None => self.expected_prev = Some(entry.entry_hash.clone()),
-            }
-            self.last_hash.clone_from(&entry.entry_hash);
+    /// Takes the summary of the next chunk: its first entry must follow the walk so far (the
+    /// chunk's reader checked the rest). False once a link is broken.
+    fn absorb(&mut self, chunk: ChunkSummary) -> bool {
+        let Some((first_seq, first_id, first_prev)) = chunk.first else {
+            return true; // No entry in the chunk's positions: the next chunk's first is missing.
+        };
+        if first_seq != self.next_seq {
+            self.broken = Some((self.next_seq, None, "this entry is missing"));
+            return false;
         }
+        if self
+            .expected_prev
+            .as_ref()
+            .is_some_and(|prev| *prev != first_prev)
+        {
+            self.broken = Some((
+                first_seq,
+                Some(first_id),
+                "the entry does not link to the entry before it",
+            ));
+            return false;
+        }
+        self.checked += chunk.checked;
+        if let Some(broken) = chunk.broken {
+            self.broken = Some(broken);
+            return false;
+        }
+        let Some((last_seq, last_hash)) = chunk.last else {
+            return true;
+        };
+        self.next_seq = last_seq + 1;
+        self.expected_prev = Some(last_hash.clone());
+        self.last_hash = last_hash;
         true
     }
 }

@@ -70,6 +70,11 @@ pub struct AnchorConflict {
     pub found_head_seq: i64,
     /// When (microseconds since the epoch).
     pub found_at: i64,
+    /// The head found was signed by no trusted key: entries were appended (or the head
+    /// rewritten) outside the server. Otherwise the chain was rolled back or rewritten under a
+    /// head this server had signed.
+    #[serde(default)]
+    pub unsigned_head: bool,
 }
 
 /// The signing key, the trusted keys and the anchor, shared by every writer of this process.
@@ -80,6 +85,33 @@ pub struct ChainSigner {
     trusted: Vec<(String, VerifyingKey)>,
     anchors: Mutex<HashMap<i64, Anchor>>,
     anchor_path: Option<PathBuf>,
+    /// The signing thread's queue (started with the signer, ended when it is dropped).
+    background: Mutex<std::sync::mpsc::Sender<BackgroundSigning>>,
+}
+
+/// A statement for the signing thread, and where its signature goes.
+struct BackgroundSigning {
+    message: Vec<u8>,
+    done: std::sync::mpsc::SyncSender<Signature>,
+}
+
+/// A signature being made on the signing thread; [`PendingSignature::wait`] gives it.
+pub struct PendingSignature {
+    key_id: String,
+    outcome: Result<std::sync::mpsc::Receiver<Signature>, Signature>,
+}
+
+impl PendingSignature {
+    /// `(key_id, signature hex)`, once the signing thread has made it.
+    pub fn wait(self) -> (String, String) {
+        let signature = match self.outcome {
+            Ok(receiver) => receiver
+                .recv()
+                .expect("the signing thread lives as long as its signer"),
+            Err(signed) => signed,
+        };
+        (self.key_id, hex::encode(signature.to_bytes()))
+    }
 }
 
 impl ChainSigner {
@@ -125,12 +157,23 @@ impl ChainSigner {
                 .with_context(|| format!("`{text}` is not an Ed25519 public key"))?;
             trusted.push((self::key_id(&key), key));
         }
+        let (queue, requests) = std::sync::mpsc::channel::<BackgroundSigning>();
+        let thread_key = signing_key.clone();
+        std::thread::Builder::new()
+            .name("chain-signer".into())
+            .spawn(move || {
+                for request in requests {
+                    let _ = request.done.send(thread_key.sign(&request.message));
+                }
+            })
+            .context("cannot start the chain signing thread")?;
         Ok(ChainSigner {
             signing_key,
             key_id,
             trusted,
             anchors: Mutex::new(HashMap::new()),
             anchor_path: None,
+            background: Mutex::new(queue),
         })
     }
 
@@ -149,6 +192,34 @@ impl ChainSigner {
         self.sign(&head_message(project_id, chain_seq, entry_hash, signed_at))
     }
 
+    /// Starts signing a project's head on the signing thread, so that the caller can go on with
+    /// its transaction meanwhile (appends sign while their entries are being inserted: the
+    /// signature then costs the transaction, and the write lock it holds, next to nothing).
+    pub fn sign_head_in_background(
+        &self,
+        project_id: i64,
+        chain_seq: i64,
+        entry_hash: &str,
+        signed_at: i64,
+    ) -> PendingSignature {
+        let message = head_message(project_id, chain_seq, entry_hash, signed_at);
+        let (done, receiver) = std::sync::mpsc::sync_channel(1);
+        let queued = self
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(BackgroundSigning { message, done });
+        let outcome = match queued {
+            Ok(()) => Ok(receiver),
+            // The thread is gone (it never panics, but never rely on it): sign here.
+            Err(unsent) => Err(self.signing_key.sign(&unsent.0.message)),
+        };
+        PendingSignature {
+            key_id: self.key_id.clone(),
+            outcome,
+        }
+    }
+
     /// Signs a retention watermark: `(key_id, signature hex)`.
     pub fn sign_retention(
         &self,
@@ -158,6 +229,19 @@ impl ChainSigner {
         signed_at: i64,
     ) -> (String, String) {
         self.sign(&retention_message(
+            project_id, chain_seq, entry_hash, signed_at,
+        ))
+    }
+
+    /// Signs a conflict: the untrusted head found, `(key_id, signature hex)`.
+    pub fn sign_conflict(
+        &self,
+        project_id: i64,
+        chain_seq: i64,
+        entry_hash: &str,
+        signed_at: i64,
+    ) -> (String, String) {
+        self.sign(&conflict_message(
             project_id, chain_seq, entry_hash, signed_at,
         ))
     }
@@ -325,6 +409,23 @@ pub fn retention_message(
 ) -> Vec<u8> {
     auditlog_shared::wire::chain_statement(
         auditlog_shared::wire::RETENTION_STATEMENT_KIND,
+        project_id,
+        chain_seq,
+        entry_hash,
+        signed_at,
+    )
+    .into_bytes()
+}
+
+/// The signed statement of a conflict checkpoint.
+pub fn conflict_message(
+    project_id: i64,
+    chain_seq: i64,
+    entry_hash: &str,
+    signed_at: i64,
+) -> Vec<u8> {
+    auditlog_shared::wire::chain_statement(
+        auditlog_shared::wire::CONFLICT_STATEMENT_KIND,
         project_id,
         chain_seq,
         entry_hash,

@@ -12,6 +12,7 @@
 
 pub mod catalog;
 pub mod chain;
+pub mod chain_chunks;
 pub mod checkpoint;
 pub mod redaction;
 pub mod writer;
@@ -619,17 +620,84 @@ pub fn search_text(
     resource_type: &str,
     resource_name: &str,
 ) -> String {
-    let mut parts = vec![path];
-    if let Some(email) = actor_email {
-        parts.push(email);
+    search_text_parts(
+        path,
+        actor_email,
+        actor_kind,
+        actor_name,
+        resource_type,
+        resource_name,
+    )
+    .collect::<Vec<_>>()
+    .join("\n")
+    .to_lowercase()
+}
+
+/// Whether `stored` is the search text of an entry's fields ([`search_text`]), without
+/// building it when the fields are ASCII: verification checks every entry of a chain.
+pub fn search_text_matches(stored: &str, fields: &chain::HashedFields<'_>) -> bool {
+    let parts = || {
+        search_text_parts(
+            fields.path,
+            fields.actor_email,
+            fields.actor_kind,
+            fields.actor_name,
+            fields.resource_type,
+            fields.resource_name,
+        )
+    };
+    if !parts().all(|part| part.is_ascii()) {
+        return stored
+            == search_text(
+                fields.path,
+                fields.actor_email,
+                fields.actor_kind,
+                fields.actor_name,
+                fields.resource_type,
+                fields.resource_name,
+            );
     }
-    if actor_kind == "token" {
-        parts.push(actor_name);
+    let mut rest = stored.as_bytes();
+    for (index, part) in parts().enumerate() {
+        if index > 0 {
+            match rest.split_first() {
+                Some((b'\n', tail)) => rest = tail,
+                _ => return false,
+            }
+        }
+        let Some((head, tail)) = rest.split_at_checked(part.len()) else {
+            return false;
+        };
+        if !head
+            .iter()
+            .zip(part.bytes())
+            .all(|(stored, field)| *stored == field.to_ascii_lowercase())
+        {
+            return false;
+        }
+        rest = tail;
     }
-    if resource_type == "application" || resource_type == "cluster" {
-        parts.push(resource_name);
-    }
-    parts.join("\n").to_lowercase()
+    rest.is_empty()
+}
+
+/// The fields of the search text, in order.
+fn search_text_parts<'a>(
+    path: &'a str,
+    actor_email: Option<&'a str>,
+    actor_kind: &str,
+    actor_name: &'a str,
+    resource_type: &str,
+    resource_name: &'a str,
+) -> impl Iterator<Item = &'a str> + Clone {
+    let named_resource = resource_type == "application" || resource_type == "cluster";
+    [
+        Some(path),
+        actor_email,
+        (actor_kind == "token").then_some(actor_name),
+        named_resource.then_some(resource_name),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The client's address: the peer's, unless the peer is a trusted proxy, in which case the
@@ -767,6 +835,77 @@ pub async fn commit_entries(state: &AppState, entries: Vec<NewAuditEntry>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_search_text_check_agrees_with_the_search_text() {
+        let mut entry = NewAuditEntry {
+            project_id: 1,
+            ts: 0,
+            actor_kind: String::new(),
+            actor_id: None,
+            actor_name: String::new(),
+            actor_email: None,
+            source: "api".into(),
+            method: "GET".into(),
+            path: String::new(),
+            route: String::new(),
+            action: String::new(),
+            status_code: 200,
+            resource_type: String::new(),
+            resource_id: None,
+            resource_name: String::new(),
+            client_ip: None,
+            user_agent: None,
+            request_id: String::new(),
+            duration_us: 0,
+            actor_key: String::new(),
+            resource_key: String::new(),
+            search_text: String::new(),
+            chain_seq: 0,
+            prev_hash: String::new(),
+            entry_hash: String::new(),
+            ingested_by_token_id: None,
+        };
+        for (path, email, kind, name, resource_type, resource_name) in [
+            (
+                "/api/v1/Projects/1",
+                Some("Ada@Example.com"),
+                "user",
+                "Ada",
+                "application",
+                "Web",
+            ),
+            ("/x", None, "token", "CI Token", "cluster", "EU"),
+            ("/x", None, "token", "ΣΟΦΙΑΣ", "cluster", "Ünïcode"),
+            ("/", None, "user", "", "member", "ignored"),
+        ] {
+            entry.path = path.into();
+            entry.actor_email = email.map(Into::into);
+            entry.actor_kind = kind.into();
+            entry.actor_name = name.into();
+            entry.resource_type = resource_type.into();
+            entry.resource_name = resource_name.into();
+            let text = entry_search_text(&entry);
+            assert!(
+                search_text_matches(&text, &entry.hashed_fields()),
+                "{text:?}"
+            );
+            for wrong in [
+                format!("{text}x"),
+                text[..text.len() - 1].to_string(),
+                text.to_uppercase(),
+                format!("\n{text}"),
+                String::new(),
+            ] {
+                if wrong != text {
+                    assert!(
+                        !search_text_matches(&wrong, &entry.hashed_fields()),
+                        "{wrong:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn only_canonical_ids_are_read() {

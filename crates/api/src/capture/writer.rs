@@ -13,6 +13,9 @@
 //! * Every waiter hears the outcome of the transaction that carried its entry.
 //! * Every append signs the project's new head in the same transaction (`checkpoint.rs`), and
 //!   the signer's anchor learns the head only after the commit.
+//! * No head is signed over a chain the server cannot vouch for without that being recorded:
+//!   before extending a chain the writer checks it against the anchor, and a head it did not
+//!   sign itself against the trusted keys (`check_against_anchor`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -270,7 +273,10 @@ pub fn append_in_transaction(
         let locked = lock_head(conn, project_id)?;
         check_against_anchor(conn, signer, project_id, &locked)?;
         // (seq before, seq now, hash now, newest ts)
-        heads.insert(project_id, (locked.0, locked.0, locked.1, 0_i64));
+        heads.insert(
+            project_id,
+            (locked.chain_seq, locked.chain_seq, locked.entry_hash, 0_i64),
+        );
     }
     for entry in entries.iter_mut() {
         let head = heads
@@ -283,11 +289,19 @@ pub fn append_in_transaction(
         head.2 = entry.entry_hash.clone();
         head.3 = head.3.max(entry.ts);
     }
+    // The new heads are known: they are signed on the signing thread while the entries and
+    // rollups are written.
+    let pending: Vec<_> = heads
+        .iter()
+        .map(|(&project_id, (_, seq, hash, signed_at))| {
+            signer.sign_head_in_background(project_id, *seq, hash, *signed_at)
+        })
+        .collect();
     insert_entries(conn, entries)?;
     crate::audit_log::rollup::record(conn, entries)?;
     let mut signed = Vec::with_capacity(heads.len());
-    for (project_id, (before, seq, hash, signed_at)) in heads {
-        let (key_id, signature) = signer.sign_head(project_id, seq, &hash, signed_at);
+    for ((project_id, (before, seq, hash, signed_at)), pending) in heads.into_iter().zip(pending) {
+        let (key_id, signature) = pending.wait();
         diesel::update(audit_chain_heads::table.find(project_id))
             .set((
                 audit_chain_heads::chain_seq.eq(seq),
@@ -321,58 +335,117 @@ pub fn append_in_transaction(
     Ok(signed)
 }
 
-/// Before extending a project's chain, checks it still holds the newest head this server signed
-/// (its anchor): a head behind it, or another entry at its position, means the database was
-/// rolled back or rewritten. That is recorded in the anchor for good — the append goes on, so no
-/// request is lost, but verification reports it from then on, however far the chain grows.
+/// Before extending a project's chain, checks that it may vouch for it:
+///
+/// - the chain still holds the newest head this server signed (its anchor): a head behind it,
+///   or another entry at its position, means the database was rolled back or rewritten;
+/// - a head this server did not sign itself (another server's, or one from before this process
+///   had an anchor) carries a valid signature of a trusted key: otherwise entries were appended
+///   or the head was moved outside the server, and signing the next head would vouch for them.
+///
+/// A finding is recorded in the anchor for good (and an untrusted head also in a signed
+/// `conflict` checkpoint, so that every server reports it) — the append goes on, so no request
+/// is lost, but verification reports it from then on, however far the chain grows. In the
+/// steady state of one server the head is its anchor and no signature is checked.
 fn check_against_anchor(
     conn: &mut DbConnection,
     signer: &ChainSigner,
     project_id: i64,
-    (head_seq, head_hash): &(i64, String),
+    head: &LockedHead,
 ) -> QueryResult<()> {
-    let Some(anchor) = signer
-        .anchor(project_id)
-        .filter(|anchor| anchor.chain_seq > 0 && anchor.conflict.is_none())
-    else {
+    let anchor = signer.anchor(project_id);
+    if anchor.as_ref().is_some_and(|a| a.conflict.is_some()) {
         return Ok(());
-    };
-    let intact = match head_seq.cmp(&anchor.chain_seq) {
-        std::cmp::Ordering::Less => false,
-        std::cmp::Ordering::Equal => *head_hash == anchor.entry_hash,
-        // Others appended since (another server, or someone else): the signed entry must still
-        // be there, unless retention removed it.
-        std::cmp::Ordering::Greater => {
-            let stored: Option<String> = audit_entries::table
-                .filter(audit_entries::project_id.eq(project_id))
-                .filter(audit_entries::chain_seq.eq(anchor.chain_seq))
-                .select(audit_entries::entry_hash)
-                .first(conn)
-                .optional()?;
-            match stored {
-                Some(stored) => stored == anchor.entry_hash,
-                None => crate::audit_log::signing::removed_by_retention(
-                    conn,
-                    signer,
-                    project_id,
-                    anchor.chain_seq,
-                )?,
-            }
-        }
-    };
-    if !intact {
-        signer.record_conflict(
-            project_id,
-            checkpoint::AnchorConflict {
-                chain_seq: anchor.chain_seq,
-                entry_hash: anchor.entry_hash,
-                signed_at: anchor.signed_at,
-                found_head_seq: *head_seq,
-                found_at: chrono::Utc::now().timestamp_micros(),
-            },
-        );
     }
+    let anchor = anchor.filter(|anchor| anchor.chain_seq > 0);
+    if let Some(anchor) = &anchor {
+        if head.chain_seq == anchor.chain_seq && head.entry_hash == anchor.entry_hash {
+            return Ok(());
+        }
+        let intact = match head.chain_seq.cmp(&anchor.chain_seq) {
+            std::cmp::Ordering::Less | std::cmp::Ordering::Equal => false,
+            // Others appended since (another server, or someone else): the signed entry must
+            // still be there, unless retention removed it.
+            std::cmp::Ordering::Greater => {
+                let stored: Option<String> = audit_entries::table
+                    .filter(audit_entries::project_id.eq(project_id))
+                    .filter(audit_entries::chain_seq.eq(anchor.chain_seq))
+                    .select(audit_entries::entry_hash)
+                    .first(conn)
+                    .optional()?;
+                match stored {
+                    Some(stored) => stored == anchor.entry_hash,
+                    None => crate::audit_log::signing::removed_by_retention(
+                        conn,
+                        signer,
+                        project_id,
+                        anchor.chain_seq,
+                    )?,
+                }
+            }
+        };
+        if !intact {
+            signer.record_conflict(
+                project_id,
+                checkpoint::AnchorConflict {
+                    chain_seq: anchor.chain_seq,
+                    entry_hash: anchor.entry_hash.clone(),
+                    signed_at: anchor.signed_at,
+                    found_head_seq: head.chain_seq,
+                    found_at: chrono::Utc::now().timestamp_micros(),
+                    unsigned_head: false,
+                },
+            );
+            return Ok(());
+        }
+    }
+    if head.chain_seq == 0 {
+        return Ok(()); // A new chain: nothing in it to vouch for.
+    }
+    let message =
+        checkpoint::head_message(project_id, head.chain_seq, &head.entry_hash, head.signed_at);
+    if signer.verifies(&message, &head.key_id, &head.signature) {
+        return Ok(());
+    }
+    // Nothing this server signed covers the entries after its anchor (or, without one, the
+    // head found): that is where the untrusted stretch starts.
+    let untrusted_from = anchor.as_ref().map_or(head.chain_seq, |a| a.chain_seq + 1);
+    let found_at = chrono::Utc::now().timestamp_micros();
+    let (key_id, signature) =
+        signer.sign_conflict(project_id, untrusted_from, &head.entry_hash, found_at);
+    diesel::insert_into(audit_checkpoints::table)
+        .values((
+            audit_checkpoints::project_id.eq(project_id),
+            audit_checkpoints::kind.eq("conflict"),
+            audit_checkpoints::chain_seq.eq(untrusted_from),
+            audit_checkpoints::entry_hash.eq(&head.entry_hash),
+            audit_checkpoints::signed_at.eq(found_at),
+            audit_checkpoints::key_id.eq(&key_id),
+            audit_checkpoints::signature.eq(&signature),
+        ))
+        .execute(conn)?;
+    signer.record_conflict(
+        project_id,
+        checkpoint::AnchorConflict {
+            chain_seq: untrusted_from - 1,
+            entry_hash: anchor.map(|a| a.entry_hash).unwrap_or_default(),
+            signed_at: found_at,
+            found_head_seq: head.chain_seq,
+            found_at,
+            unsigned_head: true,
+        },
+    );
     Ok(())
+}
+
+/// A project's chain head as [`lock_head`] found it.
+#[derive(Queryable)]
+struct LockedHead {
+    chain_seq: i64,
+    entry_hash: String,
+    signed_at: i64,
+    key_id: String,
+    signature: String,
 }
 
 #[derive(Insertable)]
@@ -385,15 +458,19 @@ struct NewHead<'a> {
 
 /// Creates the project's chain head if needed and locks it for this transaction. On SQLite the
 /// write transaction already excludes every other writer.
-fn lock_head(conn: &mut DbConnection, project_id: i64) -> QueryResult<(i64, String)> {
+fn lock_head(conn: &mut DbConnection, project_id: i64) -> QueryResult<LockedHead> {
     let genesis = NewHead {
         project_id,
         chain_seq: 0,
         entry_hash: GENESIS_HASH,
     };
-    let head = audit_chain_heads::table
-        .find(project_id)
-        .select((audit_chain_heads::chain_seq, audit_chain_heads::entry_hash));
+    let head = audit_chain_heads::table.find(project_id).select((
+        audit_chain_heads::chain_seq,
+        audit_chain_heads::entry_hash,
+        audit_chain_heads::signed_at,
+        audit_chain_heads::key_id,
+        audit_chain_heads::signature,
+    ));
     match conn {
         DbConnection::Postgres(conn) => {
             diesel::insert_into(audit_chain_heads::table)

@@ -41,7 +41,7 @@ async fn generated_history_verifies_and_counts_right(backend: Backend) {
     let end = chrono::Utc::now().timestamp_micros();
     let summary = {
         let mut conn = app.pool.get().unwrap();
-        synthetic::seed(&mut conn, &options(end)).unwrap()
+        synthetic::seed(&mut conn, &options(end), &app.chain_signer).unwrap()
     };
     assert_eq!(summary.entries, 6_000);
     assert_eq!(
@@ -133,7 +133,7 @@ async fn generated_history_verifies_and_counts_right(backend: Backend) {
     .await;
     {
         let mut conn = other.pool.get().unwrap();
-        synthetic::seed(&mut conn, &options(end)).unwrap();
+        synthetic::seed(&mut conn, &options(end), &other.chain_signer).unwrap();
     }
     assert_eq!(seeded_heads, heads(&other));
     assert_eq!(seeded_heads.len(), 4);
@@ -186,8 +186,12 @@ async fn seeding_refuses_a_database_in_use(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.project_with_admin("Existing").await;
     let mut conn = app.pool.get().unwrap();
-    let refused =
-        synthetic::seed(&mut conn, &options(chrono::Utc::now().timestamp_micros())).unwrap_err();
+    let refused = synthetic::seed(
+        &mut conn,
+        &options(chrono::Utc::now().timestamp_micros()),
+        &app.chain_signer,
+    )
+    .unwrap_err();
     assert!(
         refused.to_string().contains("empty database"),
         "{refused:#}"

@@ -278,6 +278,56 @@ async fn a_forged_append_is_found(backend: Backend) {
     );
 }
 
+/// (4) again, then the server appends on top: it must not sign the forged entry into its chain.
+/// Verification keeps reporting the forgery however many entries follow it.
+async fn a_forged_append_stays_found_after_the_server_appends_on_top(backend: Backend) {
+    use auditlog_api::db::schema::audit_entries;
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 4, "c").await;
+    let mut conn = app.pool.get().unwrap();
+    let newest: ChainedEntry = audit_entries::table
+        .filter(audit_entries::project_id.eq(project))
+        .order(audit_entries::chain_seq.desc())
+        .select(ChainedEntry::as_select())
+        .first(&mut conn)
+        .unwrap();
+    let mut forged = newest.fields.clone();
+    forged.chain_seq += 1;
+    forged.prev_hash = newest.fields.entry_hash.clone();
+    forged.action = "cluster.delete".into();
+    forged.request_id = "forged-request".into();
+    forged.entry_hash = chain::entry_hash(&forged.prev_hash, &forged.hashed_fields());
+    diesel::insert_into(audit_entries::table)
+        .values(&forged)
+        .execute(&mut conn)
+        .unwrap();
+    drop(conn);
+    let mut head = head_row(&app, project);
+    head.0 = forged.chain_seq;
+    head.1 = forged.entry_hash.clone();
+    set_head(&app, project, &head);
+    // The server goes on recording requests on top of the forged entry.
+    some_activity(&admin, project, 3, "after").await;
+    let report = verify(&admin, project).await;
+    let reason = reason(&report);
+    assert!(reason.contains("not signed by a trusted key"), "{report:?}");
+    assert_eq!(report.broken.as_ref().unwrap().chain_seq, forged.chain_seq);
+    // The head the server signs afterwards does not vouch for the forgery either: a server
+    // without this one's memory (a fresh data directory) reports it too.
+    let mut conn = app.pool.get().unwrap();
+    let walk = chain::verify(&mut conn, None, project, 0, i64::MAX, &mut |_| {}).unwrap();
+    assert!(walk.ok, "every link of the forged chain holds: {walk:?}");
+    let report =
+        auditlog_api::audit_log::signing::check(&mut conn, project, &app.chain_signer, walk)
+            .unwrap();
+    assert!(
+        self::reason(&report).contains("not signed by a trusted key"),
+        "a server without the anchor vouches for the forged entry: {report:?}"
+    );
+    assert_eq!(report.broken.as_ref().unwrap().chain_seq, forged.chain_seq);
+}
+
 /// (5) Delete a project's entries, its head and its checkpoints.
 async fn a_deleted_chain_is_found(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -352,6 +402,7 @@ crate::on_both_backends!(
     removed_oldest_entries_are_found,
     a_recomputed_chain_is_found,
     a_forged_append_is_found,
+    a_forged_append_stays_found_after_the_server_appends_on_top,
     a_deleted_chain_is_found,
     forged_checkpoints_are_refused_and_retention_is_not_tampering,
 );
