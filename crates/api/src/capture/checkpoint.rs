@@ -85,33 +85,20 @@ pub struct ChainSigner {
     trusted: Vec<(String, VerifyingKey)>,
     anchors: Mutex<HashMap<i64, Anchor>>,
     anchor_path: Option<PathBuf>,
-    /// The signing thread's queue (started with the signer, ended when it is dropped).
-    background: Mutex<std::sync::mpsc::Sender<BackgroundSigning>>,
 }
 
-/// A statement for the signing thread, and where its signature goes.
-struct BackgroundSigning {
-    message: Vec<u8>,
-    done: std::sync::mpsc::SyncSender<Signature>,
-}
+static APPEND_SIGNATURES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static APPEND_SIGNING_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// A signature being made on the signing thread; [`PendingSignature::wait`] gives it.
-pub struct PendingSignature {
-    key_id: String,
-    outcome: Result<std::sync::mpsc::Receiver<Signature>, Signature>,
-}
-
-impl PendingSignature {
-    /// `(key_id, signature hex)`, once the signing thread has made it.
-    pub fn wait(self) -> (String, String) {
-        let signature = match self.outcome {
-            Ok(receiver) => receiver
-                .recv()
-                .expect("the signing thread lives as long as its signer"),
-            Err(signed) => signed,
-        };
-        (self.key_id, hex::encode(signature.to_bytes()))
-    }
+/// What signing has cost appends in this process so far: the heads they signed and the time
+/// that took them (inside their transactions). The capture benchmark reads it.
+pub fn append_signing_cost() -> (u64, std::time::Duration) {
+    (
+        APPEND_SIGNATURES.load(std::sync::atomic::Ordering::Relaxed),
+        std::time::Duration::from_nanos(
+            APPEND_SIGNING_NANOS.load(std::sync::atomic::Ordering::Relaxed),
+        ),
+    )
 }
 
 impl ChainSigner {
@@ -157,23 +144,12 @@ impl ChainSigner {
                 .with_context(|| format!("`{text}` is not an Ed25519 public key"))?;
             trusted.push((self::key_id(&key), key));
         }
-        let (queue, requests) = std::sync::mpsc::channel::<BackgroundSigning>();
-        let thread_key = signing_key.clone();
-        std::thread::Builder::new()
-            .name("chain-signer".into())
-            .spawn(move || {
-                for request in requests {
-                    let _ = request.done.send(thread_key.sign(&request.message));
-                }
-            })
-            .context("cannot start the chain signing thread")?;
         Ok(ChainSigner {
             signing_key,
             key_id,
             trusted,
             anchors: Mutex::new(HashMap::new()),
             anchor_path: None,
-            background: Mutex::new(queue),
         })
     }
 
@@ -192,32 +168,23 @@ impl ChainSigner {
         self.sign(&head_message(project_id, chain_seq, entry_hash, signed_at))
     }
 
-    /// Starts signing a project's head on the signing thread, so that the caller can go on with
-    /// its transaction meanwhile (appends sign while their entries are being inserted: the
-    /// signature then costs the transaction, and the write lock it holds, next to nothing).
-    pub fn sign_head_in_background(
+    /// Signs the head an append leaves, in its transaction, and counts what that cost (see
+    /// [`append_signing_cost`]).
+    pub fn sign_appended_head(
         &self,
         project_id: i64,
         chain_seq: i64,
         entry_hash: &str,
         signed_at: i64,
-    ) -> PendingSignature {
-        let message = head_message(project_id, chain_seq, entry_hash, signed_at);
-        let (done, receiver) = std::sync::mpsc::sync_channel(1);
-        let queued = self
-            .background
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(BackgroundSigning { message, done });
-        let outcome = match queued {
-            Ok(()) => Ok(receiver),
-            // The thread is gone (it never panics, but never rely on it): sign here.
-            Err(unsent) => Err(self.signing_key.sign(&unsent.0.message)),
-        };
-        PendingSignature {
-            key_id: self.key_id.clone(),
-            outcome,
-        }
+    ) -> (String, String) {
+        let started = std::time::Instant::now();
+        let signed = self.sign_head(project_id, chain_seq, entry_hash, signed_at);
+        APPEND_SIGNATURES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        APPEND_SIGNING_NANOS.fetch_add(
+            u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        signed
     }
 
     /// Signs a retention watermark: `(key_id, signature hex)`.

@@ -289,19 +289,11 @@ pub fn append_in_transaction(
         head.2 = entry.entry_hash.clone();
         head.3 = head.3.max(entry.ts);
     }
-    // The new heads are known: they are signed on the signing thread while the entries and
-    // rollups are written.
-    let pending: Vec<_> = heads
-        .iter()
-        .map(|(&project_id, (_, seq, hash, signed_at))| {
-            signer.sign_head_in_background(project_id, *seq, hash, *signed_at)
-        })
-        .collect();
     insert_entries(conn, entries)?;
     crate::audit_log::rollup::record(conn, entries)?;
     let mut signed = Vec::with_capacity(heads.len());
-    for ((project_id, (before, seq, hash, signed_at)), pending) in heads.into_iter().zip(pending) {
-        let (key_id, signature) = pending.wait();
+    for (project_id, (before, seq, hash, signed_at)) in heads {
+        let (key_id, signature) = signer.sign_appended_head(project_id, seq, &hash, signed_at);
         diesel::update(audit_chain_heads::table.find(project_id))
             .set((
                 audit_chain_heads::chain_seq.eq(seq),
