@@ -16,7 +16,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// The fields an entry's hash covers, in their canonical order. The entry's `id` (assigned by
 /// the database) and the columns derived from these fields are not covered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct HashedFields<'a> {
     pub project_id: i64,
     pub chain_seq: i64,

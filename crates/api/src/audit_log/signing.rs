@@ -3,7 +3,7 @@
 //! retention watermark. The hash chain walk (`capture::chain::verify`) finds partial edits; this
 //! finds the coordinated ones a database writer can make.
 
-use auditlog_shared::wire::{BrokenLink, SignedHead, VerifyReport};
+use auditlog_shared::wire::{self, BrokenLink, SignedHead, VerifyReport};
 use diesel::prelude::*;
 
 use crate::capture::checkpoint::{self, ChainSigner};
@@ -35,12 +35,18 @@ struct CheckpointRow {
 
 impl CheckpointRow {
     fn verifies(&self, project_id: i64, signer: &ChainSigner) -> bool {
-        let statement = match self.kind.as_str() {
-            "retention" => checkpoint::retention_message,
-            "conflict" => checkpoint::conflict_message,
-            _ => checkpoint::head_message,
+        let kind = match self.kind.as_str() {
+            "retention" => wire::RETENTION_STATEMENT_KIND,
+            "conflict" => wire::CONFLICT_STATEMENT_KIND,
+            _ => wire::HEAD_STATEMENT_KIND,
         };
-        let message = statement(project_id, self.chain_seq, &self.entry_hash, self.signed_at);
+        let message = checkpoint::statement_message(
+            kind,
+            project_id,
+            self.chain_seq,
+            &self.entry_hash,
+            self.signed_at,
+        );
         signer.verifies(&message, &self.key_id, &self.signature)
     }
 }
@@ -424,7 +430,13 @@ pub fn record_retention(
     entry_hash: &str,
     signed_at: i64,
 ) -> QueryResult<()> {
-    let (key_id, signature) = signer.sign_retention(project_id, chain_seq, entry_hash, signed_at);
+    let (key_id, signature) = signer.sign_statement(
+        wire::RETENTION_STATEMENT_KIND,
+        project_id,
+        chain_seq,
+        entry_hash,
+        signed_at,
+    );
     diesel::insert_into(audit_checkpoints::table)
         .values((
             audit_checkpoints::project_id.eq(project_id),

@@ -63,7 +63,41 @@ pub fn check(
     };
     match conn {
         DbConnection::Sqlite(conn) => {
-            for row in conn.load(stretch.select(COLUMNS))? {
+            // The numbers, then the texts in the order of the `TEXT_…` indexes below.
+            let columns = (
+                (
+                    audit_entries::id,
+                    audit_entries::project_id,
+                    audit_entries::chain_seq,
+                    audit_entries::ts,
+                    audit_entries::actor_id,
+                    audit_entries::status_code,
+                    audit_entries::resource_id,
+                    audit_entries::duration_us,
+                    audit_entries::ingested_by_token_id,
+                ),
+                (
+                    audit_entries::actor_kind,
+                    audit_entries::actor_name,
+                    audit_entries::actor_email,
+                    audit_entries::source,
+                    audit_entries::method,
+                    audit_entries::path,
+                    audit_entries::route,
+                    audit_entries::action,
+                    audit_entries::resource_type,
+                    audit_entries::resource_name,
+                    audit_entries::client_ip,
+                    audit_entries::user_agent,
+                    audit_entries::request_id,
+                    audit_entries::actor_key,
+                    audit_entries::resource_key,
+                    audit_entries::search_text,
+                    audit_entries::prev_hash,
+                    audit_entries::entry_hash,
+                ),
+            );
+            for row in conn.load(stretch.select(columns))? {
                 let row = row?;
                 let fields: [_; NUMBERS + TEXTS] = std::array::from_fn(|index| row.get(index));
                 let mut values: [_; NUMBERS + TEXTS] = std::array::from_fn(|index| {
@@ -188,77 +222,6 @@ impl StoredLink<'_> {
     }
 }
 
-/// The columns a row is read from on SQLite: the numbers, then the texts in the order of the
-/// `TEXT_…` indexes below.
-const COLUMNS: Columns = (
-    (
-        audit_entries::id,
-        audit_entries::project_id,
-        audit_entries::chain_seq,
-        audit_entries::ts,
-        audit_entries::actor_id,
-        audit_entries::status_code,
-        audit_entries::resource_id,
-        audit_entries::duration_us,
-        audit_entries::ingested_by_token_id,
-    ),
-    (
-        audit_entries::actor_kind,
-        audit_entries::actor_name,
-        audit_entries::actor_email,
-        audit_entries::source,
-        audit_entries::method,
-        audit_entries::path,
-        audit_entries::route,
-        audit_entries::action,
-        audit_entries::resource_type,
-        audit_entries::resource_name,
-        audit_entries::client_ip,
-        audit_entries::user_agent,
-        audit_entries::request_id,
-        audit_entries::actor_key,
-        audit_entries::resource_key,
-        audit_entries::search_text,
-        audit_entries::prev_hash,
-        audit_entries::entry_hash,
-    ),
-);
-
-/// The type of [`COLUMNS`].
-type Columns = (
-    (
-        audit_entries::id,
-        audit_entries::project_id,
-        audit_entries::chain_seq,
-        audit_entries::ts,
-        audit_entries::actor_id,
-        audit_entries::status_code,
-        audit_entries::resource_id,
-        audit_entries::duration_us,
-        audit_entries::ingested_by_token_id,
-    ),
-    (
-        audit_entries::actor_kind,
-        audit_entries::actor_name,
-        audit_entries::actor_email,
-        audit_entries::source,
-        audit_entries::method,
-        audit_entries::path,
-        audit_entries::route,
-        audit_entries::action,
-        audit_entries::resource_type,
-        audit_entries::resource_name,
-        audit_entries::client_ip,
-        audit_entries::user_agent,
-        audit_entries::request_id,
-        audit_entries::actor_key,
-        audit_entries::resource_key,
-        audit_entries::search_text,
-        audit_entries::prev_hash,
-        audit_entries::entry_hash,
-    ),
-);
-
 /// The number columns come first in a row, then the text columns.
 const NUMBERS: usize = 9;
 const TEXTS: usize = 18;
@@ -282,7 +245,7 @@ const TEXT_SEARCH_TEXT: usize = 15;
 const TEXT_PREV_HASH: usize = 16;
 const TEXT_ENTRY_HASH: usize = 17;
 
-/// The entry of a row read with [`COLUMNS`]. NOT NULL columns read as 0 or "" if a database
+/// The entry of a row read on SQLite. NOT NULL columns read as 0 or "" if a database
 /// writer nulled them (SQLite does not enforce types): the hash then fails, as it should.
 fn link_of_row<'a>(
     numbers: &[Option<i64>; NUMBERS],

@@ -187,29 +187,19 @@ impl ChainSigner {
         signed
     }
 
-    /// Signs a retention watermark: `(key_id, signature hex)`.
-    pub fn sign_retention(
+    /// Signs a statement of the given kind about one position of a project's chain (a retention
+    /// watermark, a conflict; see `auditlog_shared::wire::chain_statement`):
+    /// `(key_id, signature hex)`.
+    pub fn sign_statement(
         &self,
+        kind: &str,
         project_id: i64,
         chain_seq: i64,
         entry_hash: &str,
         signed_at: i64,
     ) -> (String, String) {
-        self.sign(&retention_message(
-            project_id, chain_seq, entry_hash, signed_at,
-        ))
-    }
-
-    /// Signs a conflict: the untrusted head found, `(key_id, signature hex)`.
-    pub fn sign_conflict(
-        &self,
-        project_id: i64,
-        chain_seq: i64,
-        entry_hash: &str,
-        signed_at: i64,
-    ) -> (String, String) {
-        self.sign(&conflict_message(
-            project_id, chain_seq, entry_hash, signed_at,
+        self.sign(&statement_message(
+            kind, project_id, chain_seq, entry_hash, signed_at,
         ))
     }
 
@@ -367,38 +357,16 @@ pub fn head_message(project_id: i64, chain_seq: i64, entry_hash: &str, signed_at
     auditlog_shared::wire::head_statement(project_id, chain_seq, entry_hash, signed_at).into_bytes()
 }
 
-/// The signed statement of a retention checkpoint.
-pub fn retention_message(
+/// The signed statement of the given kind about one position of a project's chain.
+pub fn statement_message(
+    kind: &str,
     project_id: i64,
     chain_seq: i64,
     entry_hash: &str,
     signed_at: i64,
 ) -> Vec<u8> {
-    auditlog_shared::wire::chain_statement(
-        auditlog_shared::wire::RETENTION_STATEMENT_KIND,
-        project_id,
-        chain_seq,
-        entry_hash,
-        signed_at,
-    )
-    .into_bytes()
-}
-
-/// The signed statement of a conflict checkpoint.
-pub fn conflict_message(
-    project_id: i64,
-    chain_seq: i64,
-    entry_hash: &str,
-    signed_at: i64,
-) -> Vec<u8> {
-    auditlog_shared::wire::chain_statement(
-        auditlog_shared::wire::CONFLICT_STATEMENT_KIND,
-        project_id,
-        chain_seq,
-        entry_hash,
-        signed_at,
-    )
-    .into_bytes()
+    auditlog_shared::wire::chain_statement(kind, project_id, chain_seq, entry_hash, signed_at)
+        .into_bytes()
 }
 
 /// The signing seed of a server configured with only a secret key.

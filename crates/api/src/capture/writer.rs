@@ -403,8 +403,13 @@ fn check_against_anchor(
     // head found): that is where the untrusted stretch starts.
     let untrusted_from = anchor.as_ref().map_or(head.chain_seq, |a| a.chain_seq + 1);
     let found_at = chrono::Utc::now().timestamp_micros();
-    let (key_id, signature) =
-        signer.sign_conflict(project_id, untrusted_from, &head.entry_hash, found_at);
+    let (key_id, signature) = signer.sign_statement(
+        auditlog_shared::wire::CONFLICT_STATEMENT_KIND,
+        project_id,
+        untrusted_from,
+        &head.entry_hash,
+        found_at,
+    );
     diesel::insert_into(audit_checkpoints::table)
         .values((
             audit_checkpoints::project_id.eq(project_id),

@@ -86,6 +86,36 @@ fn set_head(app: &TestApp, project: i64, head: &(i64, String, i64, String, Strin
         .unwrap();
 }
 
+/// Appends a forged entry with a valid hash after the newest one and moves the head to it, as a
+/// careful forger would (otherwise the server's next entry collides with the forged one and is
+/// refused); the head's signature no longer fits. Returns the forged entry.
+fn forge_an_append(app: &TestApp, project: i64) -> auditlog_api::capture::writer::NewAuditEntry {
+    use auditlog_api::db::schema::audit_entries;
+    let mut conn = app.pool.get().unwrap();
+    let newest: ChainedEntry = audit_entries::table
+        .filter(audit_entries::project_id.eq(project))
+        .order(audit_entries::chain_seq.desc())
+        .select(ChainedEntry::as_select())
+        .first(&mut conn)
+        .unwrap();
+    let mut forged = newest.fields.clone();
+    forged.chain_seq += 1;
+    forged.prev_hash = newest.fields.entry_hash.clone();
+    forged.action = "cluster.delete".into();
+    forged.request_id = "forged-request".into();
+    forged.entry_hash = chain::entry_hash(&forged.prev_hash, &forged.hashed_fields());
+    diesel::insert_into(audit_entries::table)
+        .values(&forged)
+        .execute(&mut conn)
+        .unwrap();
+    drop(conn);
+    let mut head = head_row(app, project);
+    head.0 = forged.chain_seq;
+    head.1 = forged.entry_hash.clone();
+    set_head(app, project, &head);
+    forged
+}
+
 /// Rewrites the chain from `from_seq` on as an attacker would: every hash recomputed, every
 /// link consistent, the head moved to the new last hash (its signature cannot be redone).
 fn recompute_from(app: &TestApp, project: i64, from_seq: i64) {
@@ -243,34 +273,10 @@ async fn a_recomputed_chain_is_found(backend: Backend) {
 
 /// (4) Append a forged entry with a valid hash and move the head to it.
 async fn a_forged_append_is_found(backend: Backend) {
-    use auditlog_api::db::schema::audit_entries;
     let app = TestApp::spawn(backend).await;
     let (project, admin) = app.project_with_admin("Acme").await;
     some_activity(&admin, project, 4, "c").await;
-    let mut conn = app.pool.get().unwrap();
-    let newest: ChainedEntry = audit_entries::table
-        .filter(audit_entries::project_id.eq(project))
-        .order(audit_entries::chain_seq.desc())
-        .select(ChainedEntry::as_select())
-        .first(&mut conn)
-        .unwrap();
-    let mut forged = newest.fields.clone();
-    forged.chain_seq += 1;
-    forged.prev_hash = newest.fields.entry_hash.clone();
-    forged.action = "cluster.delete".into();
-    forged.request_id = "forged-request".into();
-    forged.entry_hash = chain::entry_hash(&forged.prev_hash, &forged.hashed_fields());
-    diesel::insert_into(audit_entries::table)
-        .values(&forged)
-        .execute(&mut conn)
-        .unwrap();
-    drop(conn);
-    // The head is moved along, as a careful forger would (otherwise the server's next entry
-    // collides with the forged one and is refused): its signature no longer fits.
-    let mut head = head_row(&app, project);
-    head.0 = forged.chain_seq;
-    head.1 = forged.entry_hash.clone();
-    set_head(&app, project, &head);
+    forge_an_append(&app, project);
     let report = verify(&admin, project).await;
     assert!(
         reason(&report).contains("not signed by this server"),
@@ -281,32 +287,10 @@ async fn a_forged_append_is_found(backend: Backend) {
 /// (4) again, then the server appends on top: it must not sign the forged entry into its chain.
 /// Verification keeps reporting the forgery however many entries follow it.
 async fn a_forged_append_stays_found_after_the_server_appends_on_top(backend: Backend) {
-    use auditlog_api::db::schema::audit_entries;
     let app = TestApp::spawn(backend).await;
     let (project, admin) = app.project_with_admin("Acme").await;
     some_activity(&admin, project, 4, "c").await;
-    let mut conn = app.pool.get().unwrap();
-    let newest: ChainedEntry = audit_entries::table
-        .filter(audit_entries::project_id.eq(project))
-        .order(audit_entries::chain_seq.desc())
-        .select(ChainedEntry::as_select())
-        .first(&mut conn)
-        .unwrap();
-    let mut forged = newest.fields.clone();
-    forged.chain_seq += 1;
-    forged.prev_hash = newest.fields.entry_hash.clone();
-    forged.action = "cluster.delete".into();
-    forged.request_id = "forged-request".into();
-    forged.entry_hash = chain::entry_hash(&forged.prev_hash, &forged.hashed_fields());
-    diesel::insert_into(audit_entries::table)
-        .values(&forged)
-        .execute(&mut conn)
-        .unwrap();
-    drop(conn);
-    let mut head = head_row(&app, project);
-    head.0 = forged.chain_seq;
-    head.1 = forged.entry_hash.clone();
-    set_head(&app, project, &head);
+    let forged = forge_an_append(&app, project);
     // The server goes on recording requests on top of the forged entry.
     some_activity(&admin, project, 3, "after").await;
     let report = verify(&admin, project).await;
