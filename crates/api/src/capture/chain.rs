@@ -39,9 +39,10 @@ const VERIFY_CHUNK: i64 = 5_000;
 /// the oldest retained entry. When the stretch reaches the newest stored entry, it must also reach
 /// the chain head.
 ///
-/// Reading and checking overlap: one or two threads read the next chunks (two with
-/// `second_reader`, a second connection) while another hashes the last, so memory holds at most
-/// a few chunks. `progress` is called after each checked chunk.
+/// One or two threads (two with `second_reader`, a second connection) read the chunks in turn
+/// and check each where they read it, entry by entry; another takes the chunks' summaries in
+/// chain order and checks the links between them. Memory holds no entries beyond the row being
+/// checked. `progress` is called after each checked chunk.
 pub fn verify(
     conn: &mut DbConnection,
     second_reader: Option<&mut DbConnection>,
