@@ -35,13 +35,8 @@ struct CheckpointRow {
 
 impl CheckpointRow {
     fn verifies(&self, project_id: i64, signer: &ChainSigner) -> bool {
-        let kind = match self.kind.as_str() {
-            "retention" => wire::RETENTION_STATEMENT_KIND,
-            "conflict" => wire::CONFLICT_STATEMENT_KIND,
-            _ => wire::HEAD_STATEMENT_KIND,
-        };
         let message = checkpoint::statement_message(
-            kind,
+            statement_kind(&self.kind),
             project_id,
             self.chain_seq,
             &self.entry_hash,
@@ -430,25 +425,69 @@ pub fn record_retention(
     entry_hash: &str,
     signed_at: i64,
 ) -> QueryResult<()> {
+    record_checkpoint(
+        conn,
+        signer,
+        "retention",
+        project_id,
+        (chain_seq, entry_hash),
+        signed_at,
+    )?;
+    signer.remember_purge(project_id, chain_seq);
+    Ok(())
+}
+
+/// A checkpoint row as it is stored: `kind` is `head`, `retention` or `conflict`, and the
+/// signature is over the statement of that kind ([`statement_kind`]).
+#[derive(Insertable)]
+#[diesel(table_name = audit_checkpoints)]
+pub struct NewCheckpoint<'a> {
+    pub project_id: i64,
+    pub kind: &'a str,
+    pub chain_seq: i64,
+    pub entry_hash: &'a str,
+    pub signed_at: i64,
+    pub key_id: &'a str,
+    pub signature: &'a str,
+}
+
+/// The kind of signed statement a checkpoint row of `kind` holds.
+pub fn statement_kind(kind: &str) -> &'static str {
+    match kind {
+        "retention" => wire::RETENTION_STATEMENT_KIND,
+        "conflict" => wire::CONFLICT_STATEMENT_KIND,
+        _ => wire::HEAD_STATEMENT_KIND,
+    }
+}
+
+/// Signs a checkpoint of `kind` about the chain position `(chain_seq, entry_hash)` and stores
+/// it.
+pub fn record_checkpoint(
+    conn: &mut DbConnection,
+    signer: &ChainSigner,
+    kind: &str,
+    project_id: i64,
+    (chain_seq, entry_hash): (i64, &str),
+    signed_at: i64,
+) -> QueryResult<()> {
     let (key_id, signature) = signer.sign_statement(
-        wire::RETENTION_STATEMENT_KIND,
+        statement_kind(kind),
         project_id,
         chain_seq,
         entry_hash,
         signed_at,
     );
     diesel::insert_into(audit_checkpoints::table)
-        .values((
-            audit_checkpoints::project_id.eq(project_id),
-            audit_checkpoints::kind.eq("retention"),
-            audit_checkpoints::chain_seq.eq(chain_seq),
-            audit_checkpoints::entry_hash.eq(entry_hash),
-            audit_checkpoints::signed_at.eq(signed_at),
-            audit_checkpoints::key_id.eq(&key_id),
-            audit_checkpoints::signature.eq(&signature),
-        ))
+        .values(&NewCheckpoint {
+            project_id,
+            kind,
+            chain_seq,
+            entry_hash,
+            signed_at,
+            key_id: &key_id,
+            signature: &signature,
+        })
         .execute(conn)?;
-    signer.remember_purge(project_id, chain_seq);
     Ok(())
 }
 

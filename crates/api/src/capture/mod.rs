@@ -647,15 +647,7 @@ pub fn search_text_matches(stored: &str, fields: &chain::HashedFields<'_>) -> bo
         )
     };
     if !parts().all(|part| part.is_ascii()) {
-        return stored
-            == search_text(
-                fields.path,
-                fields.actor_email,
-                fields.actor_kind,
-                fields.actor_name,
-                fields.resource_type,
-                fields.resource_name,
-            );
+        return stored == parts().collect::<Vec<_>>().join("\n").to_lowercase();
     }
     let mut rest = stored.as_bytes();
     for (index, part) in parts().enumerate() {

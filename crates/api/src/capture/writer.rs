@@ -24,6 +24,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::audit_log::signing::NewCheckpoint;
 use crate::capture::chain::{self, HashedFields, GENESIS_HASH};
 use crate::capture::checkpoint::{self, ChainSigner};
 use crate::db::schema::{audit_chain_heads, audit_checkpoints, audit_entries};
@@ -305,16 +306,17 @@ pub fn append_in_transaction(
             .execute(conn)?;
         // A signed checkpoint row whenever the chain passes a multiple of CHECKPOINT_EVERY.
         if before / checkpoint::CHECKPOINT_EVERY != seq / checkpoint::CHECKPOINT_EVERY {
+            // The head's own signature: a head checkpoint states the same.
             diesel::insert_into(audit_checkpoints::table)
-                .values((
-                    audit_checkpoints::project_id.eq(project_id),
-                    audit_checkpoints::kind.eq("head"),
-                    audit_checkpoints::chain_seq.eq(seq),
-                    audit_checkpoints::entry_hash.eq(&hash),
-                    audit_checkpoints::signed_at.eq(signed_at),
-                    audit_checkpoints::key_id.eq(&key_id),
-                    audit_checkpoints::signature.eq(&signature),
-                ))
+                .values(&NewCheckpoint {
+                    project_id,
+                    kind: "head",
+                    chain_seq: seq,
+                    entry_hash: &hash,
+                    signed_at,
+                    key_id: &key_id,
+                    signature: &signature,
+                })
                 .execute(conn)?;
         }
         signed.push(SignedHeadRow {
@@ -403,24 +405,14 @@ fn check_against_anchor(
     // head found): that is where the untrusted stretch starts.
     let untrusted_from = anchor.as_ref().map_or(head.chain_seq, |a| a.chain_seq + 1);
     let found_at = chrono::Utc::now().timestamp_micros();
-    let (key_id, signature) = signer.sign_statement(
-        auditlog_shared::wire::CONFLICT_STATEMENT_KIND,
+    crate::audit_log::signing::record_checkpoint(
+        conn,
+        signer,
+        "conflict",
         project_id,
-        untrusted_from,
-        &head.entry_hash,
+        (untrusted_from, &head.entry_hash),
         found_at,
-    );
-    diesel::insert_into(audit_checkpoints::table)
-        .values((
-            audit_checkpoints::project_id.eq(project_id),
-            audit_checkpoints::kind.eq("conflict"),
-            audit_checkpoints::chain_seq.eq(untrusted_from),
-            audit_checkpoints::entry_hash.eq(&head.entry_hash),
-            audit_checkpoints::signed_at.eq(found_at),
-            audit_checkpoints::key_id.eq(&key_id),
-            audit_checkpoints::signature.eq(&signature),
-        ))
-        .execute(conn)?;
+    )?;
     signer.record_conflict(
         project_id,
         checkpoint::AnchorConflict {
