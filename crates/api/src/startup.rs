@@ -24,10 +24,6 @@ pub struct AppState {
     pub secret_key: SecretKey,
     pub writer: AuditWriter,
     pub clock: Clock,
-    /// Places for state-changing requests, each of which holds a connection in a transaction:
-    /// one on SQLite (a single writer at a time, handed over in order instead of by busy
-    /// polling), half the pool on PostgreSQL. Past a short wait a request is answered 503.
-    pub write_slots: std::sync::Arc<tokio::sync::Semaphore>,
     /// Password hashes computed at once (each costs tens of milliseconds of a core and some
     /// memory): sign-in floods queue here instead of starving every other request.
     pub password_hashing: std::sync::Arc<tokio::sync::Semaphore>,
@@ -83,17 +79,12 @@ impl Application {
             chain_signer.clone(),
         );
         crate::audit_log::retention::start(pool.clone(), clock.clone(), chain_signer.clone());
-        let write_slots = match target {
-            crate::db::DatabaseTarget::Sqlite(_) => 1,
-            crate::db::DatabaseTarget::Postgres(_) => (settings.db_pool_size / 2).max(1) as usize,
-        };
         let state = web::Data::new(AppState {
             pool,
             database_engine: target.engine(),
             secret_key,
             writer,
             clock,
-            write_slots: std::sync::Arc::new(tokio::sync::Semaphore::new(write_slots)),
             password_hashing: std::sync::Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),

@@ -15,9 +15,9 @@ pub mod chain;
 pub mod chain_chunks;
 pub mod checkpoint;
 pub mod redaction;
+pub mod transaction;
 pub mod writer;
 
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -27,7 +27,6 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage as _, HttpRequest, ResponseError as _};
 use auditlog_shared::wire::Role;
 use auditlog_shared::{ResourceType, Source};
-use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
 use diesel::prelude::*;
 
 use crate::auth::{self, Actor, AuthFailure, Credentials, Identity, ProjectAccess};
@@ -37,104 +36,7 @@ use crate::db::schema;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::startup::AppState;
-
-/// The open database transaction of a state-changing request. Its handler's changes and its
-/// audit entry commit together, so a crash can never leave a change without its entry; a failed
-/// request rolls its changes back. Dropped unfinished, it rolls back.
-#[derive(Clone)]
-pub struct RequestTransaction(
-    Arc<Mutex<Option<PooledConnection>>>,
-    Arc<checkpoint::ChainSigner>,
-);
-
-type PooledConnection = r2d2::PooledConnection<crate::db::ConnectionManager>;
-
-impl RequestTransaction {
-    /// Borrows a connection and begins a transaction (SQLite: `BEGIN IMMEDIATE`, so the write
-    /// lock is taken up front and a later upgrade can never fail as busy).
-    pub fn begin(
-        pool: &crate::db::DbPool,
-        signer: Arc<checkpoint::ChainSigner>,
-    ) -> anyhow::Result<RequestTransaction> {
-        let mut conn = pool.get()?;
-        // Through diesel's transaction manager, so that diesel's own nested transactions (its
-        // SQLite batch insert uses one) become savepoints.
-        match &mut *conn {
-            DbConnection::Sqlite(c) => {
-                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
-            }
-            DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
-        }
-        Ok(RequestTransaction(Arc::new(Mutex::new(Some(conn))), signer))
-    }
-
-    /// Runs work on the transaction's connection.
-    pub fn run<T>(
-        &self,
-        work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
-        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let conn = guard.as_mut().ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("the request transaction has ended"))
-        })?;
-        work(conn)
-    }
-
-    /// Appends the entry and commits everything.
-    pub fn commit_with(&self, entry: NewAuditEntry) -> anyhow::Result<()> {
-        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let mut conn = guard
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("the request transaction has ended"))?;
-        let outcome = writer::append_in_transaction(&mut conn, &mut [entry], &self.1)
-            .and_then(|heads| {
-                match &mut *conn {
-                    DbConnection::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
-                    DbConnection::Postgres(c) => AnsiTransactionManager::commit_transaction(c),
-                }
-                .map(|()| heads)
-            })
-            .map_err(anyhow::Error::from);
-        match outcome {
-            Ok(heads) => {
-                writer::remember_heads(&self.1, &heads);
-                Ok(())
-            }
-            Err(error) => {
-                rollback(&mut conn);
-                Err(error)
-            }
-        }
-    }
-
-    /// Undoes the request's changes.
-    fn rollback(&self) {
-        if let Some(mut conn) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            rollback(&mut conn);
-        }
-    }
-}
-
-fn rollback(conn: &mut DbConnection) {
-    let _ = match conn {
-        DbConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
-        DbConnection::Postgres(c) => AnsiTransactionManager::rollback_transaction(c),
-    };
-}
-
-impl std::fmt::Debug for RequestTransaction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RequestTransaction")
-    }
-}
-
-impl Drop for RequestTransaction {
-    fn drop(&mut self) {
-        if Arc::strong_count(&self.0) == 1 {
-            self.rollback();
-        }
-    }
-}
+pub use transaction::RequestTransaction;
 
 /// What a handler says about the resource it touched, for the audit entry.
 #[derive(Clone, Debug)]
@@ -150,9 +52,6 @@ pub fn describe_resource(request: &HttpRequest, id: Option<i64>, name: impl Into
         name: name.into(),
     });
 }
-
-/// How long a state-changing request waits for a write slot before it is answered 503.
-const WRITE_SLOT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The capture middleware. `routes::ProjectRoutes` wraps every project handler in it, bound to
 /// that handler's catalog entry (and the 404 and 405 answers of the scope to
@@ -222,29 +121,13 @@ pub async fn capture(
         Gate::Allowed(mut access) => {
             let identity = access.identity.clone();
             let project_name = access.project_name.clone();
-            let mut write_slot = None;
             if changes_state(request.method()) {
-                let slot = tokio::time::timeout(
-                    WRITE_SLOT_PATIENCE,
-                    state.write_slots.clone().acquire_owned(),
-                )
-                .await;
-                match slot {
-                    Ok(Ok(slot)) => write_slot = Some(slot),
-                    _ => return Ok(request.into_response(ApiError::Overloaded.error_response())),
-                }
-                let (pool, signer) = (state.pool.clone(), state.chain_signer.clone());
-                let transaction = web::block(move || RequestTransaction::begin(&pool, signer))
-                    .await
-                    .map_err(ApiError::internal)?
-                    .map_err(ApiError::Unavailable)?;
-                access.transaction = Some(transaction);
+                access.transaction = Some(RequestTransaction::new(&state.writer));
             }
             let transaction = access.transaction.clone();
             request.extensions_mut().insert(*access);
             let response = next.call(request).await?.map_into_boxed_body();
             if let Some(transaction) = transaction {
-                let _write_slot = write_slot;
                 return record_in_transaction(
                     &state,
                     reservation,
@@ -262,7 +145,6 @@ pub async fn capture(
                 )
                 .await;
             }
-            drop(write_slot);
             (identity, project_name, response)
         }
     };
@@ -443,20 +325,12 @@ async fn record_in_transaction(
     mut response: ServiceResponse<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if response.status().is_client_error() || response.status().is_server_error() {
-        let rollback = transaction.clone();
-        web::block(move || rollback.rollback())
-            .await
-            .map_err(ApiError::internal)?;
-        drop(transaction);
+        transaction.abandon();
         return record(state, reservation, recorded, response).await;
     }
-    drop(reservation);
     let entry = build_entry(state, &recorded, &response).await;
     let request_id = entry.request_id.clone();
-    let committed = web::block(move || transaction.commit_with(entry))
-        .await
-        .map_err(ApiError::internal)?;
-    match committed {
+    match transaction.finish(entry, reservation).await {
         Ok(()) => {
             set_request_id(&mut response, &request_id);
             Ok(response)

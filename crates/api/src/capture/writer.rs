@@ -1,13 +1,24 @@
-//! Durable, cheap capture: group commit of audit entries.
+//! Durable, cheap capture: group commit of audit entries and of the changes they record.
 //!
 //! Requests hand their entry to one writer thread through a bounded queue and wait for the commit
-//! before their response is sent. The writer takes everything queued (up to [`MAX_BATCH`]),
-//! appends it to the hash chains and commits it in one transaction: one disk flush for many
-//! requests.
+//! before their response is sent. The writer takes everything queued, appends it to the hash
+//! chains and commits it in one transaction: one disk flush for many requests.
+//!
+//! State-changing requests make their changes in that same transaction. The writer owns one
+//! connection, the [`WriteConnection`]; a request takes it in turn (see
+//! `capture::RequestTransaction`), does its work in a savepoint of the open transaction, queues
+//! its entry and gives the connection back. A request that fails, or is dropped before it queued
+//! its entry, leaves its savepoint to be rolled back by whoever takes the connection next. The
+//! writer commits the open transaction with every queued entry, so many requests' changes and
+//! entries share one flush.
 //!
 //! Invariants:
 //! * A request reserves its queue slot *before* its handler runs. When the queue is full it is
 //!   answered 503 without running, so an action is never carried out without room to record it.
+//! * Every change in the open transaction belongs to a request whose entry is queued (it queued
+//!   it before giving the connection back) or to a savepoint that is rolled back before the
+//!   commit: the writer holds the connection while it drains the queue and commits, so a change
+//!   and its entry commit together or not at all.
 //! * Chain heads are locked in ascending project order, so writers in several processes sharing
 //!   one PostgreSQL database never deadlock and never fork a chain.
 //! * Every waiter hears the outcome of the transaction that carried its entry.
@@ -21,6 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use diesel::connection::{AnsiTransactionManager, SimpleConnection as _, TransactionManager as _};
 use diesel::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
@@ -30,7 +42,8 @@ use crate::capture::checkpoint::{self, ChainSigner};
 use crate::db::schema::{audit_chain_heads, audit_checkpoints, audit_entries};
 use crate::db::{DbConnection, DbPool};
 
-/// The most entries one transaction commits.
+/// The most entries one transaction commits when it carries no request's changes (a
+/// transaction that does takes everything queued: its changes must not commit without them).
 pub const MAX_BATCH: usize = 1_000;
 
 /// An entry ready to be chained and stored. The writer fills the chain fields.
@@ -104,27 +117,61 @@ pub struct WriteFailed;
 /// Entries that are stored together or not at all (one request's entry, or an ingested batch).
 struct Pending {
     entries: Vec<NewAuditEntry>,
+    /// Whether the entries record changes made in the writer's open transaction: those commit
+    /// with them, so they are never retried in another transaction.
+    with_changes: bool,
     done: oneshot::Sender<Result<(), WriteFailed>>,
 }
 
-/// The handle requests use to reach the writer thread.
+/// The handle requests use to reach the writer thread and its connection.
 #[derive(Clone)]
 pub struct AuditWriter {
     sender: mpsc::Sender<Pending>,
+    connection: Arc<tokio::sync::Mutex<WriteConnection>>,
 }
 
 /// A reserved place in the writer's queue.
 pub struct Reservation(mpsc::OwnedPermit<Pending>);
 
+/// The writer's connection and the transaction open on it. Whoever holds it (a request doing
+/// its work, or the writer committing) has the database's write side to itself.
+pub struct WriteConnection {
+    pool: DbPool,
+    conn: Option<PooledConnection>,
+    /// Whether a transaction is open (requests joined it; the writer commits it).
+    open: bool,
+    savepoint: Savepoint,
+}
+
+type PooledConnection = r2d2::PooledConnection<crate::db::ConnectionManager>;
+
+/// The savepoint of the last request that took the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Savepoint {
+    None,
+    /// Its request is working in it — or, seen by the next holder, gave up on it (failed, or was
+    /// dropped before queueing its entry): rolled back.
+    Open,
+    /// Its request queued its entry: its changes stay, released into the transaction.
+    Kept,
+}
+
 impl AuditWriter {
     /// Starts the writer thread. It stops once every handle is dropped and the queue is drained.
     pub fn start(pool: DbPool, capacity: usize, signer: Arc<ChainSigner>) -> AuditWriter {
         let (sender, receiver) = mpsc::channel(capacity);
+        let connection = Arc::new(tokio::sync::Mutex::new(WriteConnection {
+            pool,
+            conn: None,
+            open: false,
+            savepoint: Savepoint::None,
+        }));
+        let writer_connection = connection.clone();
         std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || run(pool, receiver, &signer))
+            .spawn(move || run(&writer_connection, receiver, &signer))
             .expect("the audit writer thread starts");
-        AuditWriter { sender }
+        AuditWriter { sender, connection }
     }
 
     /// A place in the queue, or `None` when it is full (the server is overloaded).
@@ -144,22 +191,189 @@ impl AuditWriter {
             .ok()
             .map(Reservation)
     }
+
+    /// The writer's connection, once every request before this one gave it back (`None` after
+    /// `patience`).
+    pub(crate) async fn take_connection(
+        &self,
+        patience: Duration,
+    ) -> Option<tokio::sync::OwnedMutexGuard<WriteConnection>> {
+        tokio::time::timeout(patience, self.connection.clone().lock_owned())
+            .await
+            .ok()
+    }
+
+    /// Wakes the writer so that it closes the open transaction (a request gave up without
+    /// queueing an entry). A full queue wakes it anyway.
+    pub(crate) fn wake(&self) {
+        let (done, _) = oneshot::channel();
+        let _ = self.sender.try_send(Pending {
+            entries: Vec::new(),
+            with_changes: false,
+            done,
+        });
+    }
 }
 
 impl Reservation {
     /// Queues the entries and waits until they are committed, all in one transaction.
     pub async fn commit(self, entries: Vec<NewAuditEntry>) -> Result<(), WriteFailed> {
+        self.queue(entries, false).await.unwrap_or(Err(WriteFailed))
+    }
+
+    /// Queues entries; the receiver hears the outcome of their transaction.
+    pub(crate) fn queue(
+        self,
+        entries: Vec<NewAuditEntry>,
+        with_changes: bool,
+    ) -> oneshot::Receiver<Result<(), WriteFailed>> {
         let (done, outcome) = oneshot::channel();
-        self.0.send(Pending { entries, done });
-        outcome.await.unwrap_or(Err(WriteFailed))
+        self.0.send(Pending {
+            entries,
+            with_changes,
+            done,
+        });
+        outcome
     }
 }
 
-fn run(pool: DbPool, mut receiver: mpsc::Receiver<Pending>, signer: &ChainSigner) {
+impl WriteConnection {
+    /// Starts a request's savepoint, first opening the transaction if none is open (SQLite:
+    /// `BEGIN IMMEDIATE`, so the write lock is taken up front and a later upgrade can never fail
+    /// as busy) and settling the previous request's savepoint.
+    pub(crate) fn enter_savepoint(&mut self) -> QueryResult<&mut DbConnection> {
+        self.settle()?;
+        let conn = self.conn.as_mut().expect("settle connects");
+        match &mut **conn {
+            DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c)?,
+            DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+        }
+        self.savepoint = Savepoint::Open;
+        Ok(conn)
+    }
+
+    /// The connection, inside the savepoint [`Self::enter_savepoint`] started.
+    pub(crate) fn conn(&mut self) -> Option<&mut DbConnection> {
+        match self.savepoint {
+            Savepoint::Open => self.conn.as_deref_mut(),
+            _ => None,
+        }
+    }
+
+    /// Marks the savepoint's changes as kept: its request is about to queue its entry.
+    pub(crate) fn keep_savepoint(&mut self) {
+        if self.savepoint == Savepoint::Open {
+            self.savepoint = Savepoint::Kept;
+        }
+    }
+
+    /// Leaves the connection in an open transaction with no savepoint: connects if needed, begins
+    /// a transaction if none is open, releases a kept savepoint and rolls back one left open.
+    fn settle(&mut self) -> QueryResult<()> {
+        if self.conn.is_none() {
+            let conn = self.pool.get().map_err(|error| {
+                diesel::result::Error::QueryBuilderError(
+                    format!("no database connection for the writer: {error}").into(),
+                )
+            })?;
+            self.conn = Some(conn);
+            self.open = false;
+            self.savepoint = Savepoint::None;
+        }
+        let outcome = self.settle_on_connection();
+        if outcome.is_err() {
+            self.discard();
+        }
+        outcome
+    }
+
+    fn settle_on_connection(&mut self) -> QueryResult<()> {
+        let conn = &mut **self.conn.as_mut().expect("connected");
+        if !self.open {
+            match conn {
+                DbConnection::Sqlite(c) => {
+                    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+                }
+                DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+            }
+            self.open = true;
+            self.savepoint = Savepoint::None;
+            return Ok(());
+        }
+        match self.savepoint {
+            Savepoint::None => {}
+            Savepoint::Kept => match conn {
+                DbConnection::Sqlite(c) => AnsiTransactionManager::commit_transaction(c)?,
+                DbConnection::Postgres(c) => AnsiTransactionManager::commit_transaction(c)?,
+            },
+            Savepoint::Open => {
+                match conn {
+                    DbConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c)?,
+                    DbConnection::Postgres(c) => AnsiTransactionManager::rollback_transaction(c)?,
+                }
+                // `ROLLBACK TO` keeps the savepoint itself; release it so that savepoints do not
+                // pile up in a long transaction.
+                conn.batch_execute("RELEASE SAVEPOINT diesel_savepoint_1")?;
+            }
+        }
+        self.savepoint = Savepoint::None;
+        Ok(())
+    }
+
+    /// Appends the entries and commits the open transaction (or a new one).
+    fn commit(
+        &mut self,
+        entries: &mut [NewAuditEntry],
+        signer: &ChainSigner,
+    ) -> QueryResult<Vec<SignedHeadRow>> {
+        self.settle()?;
+        let conn = &mut **self.conn.as_mut().expect("connected");
+        let outcome = append_in_transaction(conn, entries, signer).and_then(|heads| {
+            match conn {
+                DbConnection::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
+                DbConnection::Postgres(c) => AnsiTransactionManager::commit_transaction(c),
+            }
+            .map(|()| heads)
+        });
+        match outcome {
+            Ok(heads) => {
+                self.open = false;
+                Ok(heads)
+            }
+            Err(error) => {
+                self.discard();
+                Err(error)
+            }
+        }
+    }
+
+    /// Rolls back whatever is open and forgets the connection (it may be broken).
+    fn discard(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            if self.open {
+                let _ = match &mut *conn {
+                    DbConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+                    DbConnection::Postgres(c) => AnsiTransactionManager::rollback_transaction(c),
+                };
+            }
+        }
+        self.open = false;
+        self.savepoint = Savepoint::None;
+    }
+}
+
+fn run(
+    connection: &tokio::sync::Mutex<WriteConnection>,
+    mut receiver: mpsc::Receiver<Pending>,
+    signer: &ChainSigner,
+) {
     while let Some(first) = receiver.blocking_recv() {
+        // Holding the connection, no request can be between its changes and its entry: every
+        // change in the open transaction has its entry queued by now.
+        let mut connection = connection.blocking_lock();
         let mut queued = first.entries.len();
         let mut batch = vec![first];
-        while queued < MAX_BATCH {
+        while queued < MAX_BATCH || connection.open {
             match receiver.try_recv() {
                 Ok(pending) => {
                     queued += pending.entries.len();
@@ -172,10 +386,37 @@ fn run(pool: DbPool, mut receiver: mpsc::Receiver<Pending>, signer: &ChainSigner
             .iter()
             .flat_map(|p| p.entries.iter().cloned())
             .collect();
-        let outcome = commit_with_retries(&pool, &mut entries, signer);
+        let committed = connection.commit(&mut entries, signer);
+        let outcome = match committed {
+            Ok(heads) => {
+                remember_heads(signer, &heads);
+                Ok(())
+            }
+            Err(error) if batch.iter().any(|p| p.with_changes) => {
+                tracing::error!(cause_chain = %format!("{error:#}"), entries = entries.len(), "a transaction of changes and their entries failed");
+                // The changes are gone: their requests fail. The other entries record requests
+                // that changed nothing; they are stored on their own.
+                let (with_changes, rest): (Vec<_>, Vec<_>) =
+                    batch.into_iter().partition(|p| p.with_changes);
+                for pending in with_changes {
+                    let _ = pending.done.send(Err(WriteFailed));
+                }
+                batch = rest;
+                entries = batch
+                    .iter()
+                    .flat_map(|p| p.entries.iter().cloned())
+                    .collect();
+                commit_with_retries(&mut connection, &mut entries, signer, 1)
+            }
+            Err(error) => {
+                tracing::warn!(%error, attempt = 1, "audit batch failed; retrying");
+                commit_with_retries(&mut connection, &mut entries, signer, 1)
+            }
+        };
         if let Err(error) = &outcome {
             tracing::error!(cause_chain = %format!("{error:#}"), entries = entries.len(), "audit batch failed");
         }
+        drop(connection);
         for pending in batch {
             let _ = pending
                 .done
@@ -184,29 +425,34 @@ fn run(pool: DbPool, mut receiver: mpsc::Receiver<Pending>, signer: &ChainSigner
     }
 }
 
+/// Stores entries that record no changes, retrying a failed transaction (after `failed` failed
+/// attempts) up to five attempts in all.
 fn commit_with_retries(
-    pool: &DbPool,
+    connection: &mut WriteConnection,
     entries: &mut [NewAuditEntry],
     signer: &ChainSigner,
+    mut failed: u64,
 ) -> anyhow::Result<()> {
-    let mut attempt = 0;
     loop {
-        attempt += 1;
-        let result = pool
-            .get()
-            .map_err(anyhow::Error::from)
-            .and_then(|mut conn| append(&mut conn, entries, signer).map_err(anyhow::Error::from));
-        match result {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // A commit whose answer was lost may have happened: never store a batch twice.
+        if batch_is_stored(&connection.pool, entries) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20 * failed));
+        match connection.commit(entries, signer) {
             Ok(heads) => {
                 remember_heads(signer, &heads);
                 return Ok(());
             }
-            Err(error) if attempt >= 5 => return Err(error),
-            // A commit whose answer was lost may have happened: never store a batch twice.
-            Err(_) if batch_is_stored(pool, entries) => return Ok(()),
             Err(error) => {
-                tracing::warn!(%error, attempt, "audit batch failed; retrying");
-                std::thread::sleep(Duration::from_millis(20 * attempt));
+                failed += 1;
+                if failed >= 5 {
+                    return Err(error.into());
+                }
+                tracing::warn!(%error, attempt = failed, "audit batch failed; retrying");
             }
         }
     }

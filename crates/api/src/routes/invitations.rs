@@ -355,18 +355,15 @@ pub async fn accept(
     };
 
     let accepted_email = invitation.email.clone();
-    let _write_slot = tokio::time::timeout(
-        std::time::Duration::from_secs(2),
-        state.write_slots.clone().acquire_owned(),
-    )
-    .await
-    .map_err(|_| ApiError::Overloaded)?
-    .map_err(ApiError::internal)?;
-    let (pool, signer) = (state.pool.clone(), state.chain_signer.clone());
-    let (user_id, actor) = web::block(move || -> Result<(i64, Actor), ApiError> {
-        let transaction =
-            RequestTransaction::begin(&pool, signer).map_err(ApiError::Unavailable)?;
-        let (user_id, actor) = transaction.run(|conn| {
+    let reservation = state
+        .writer
+        .reserve(crate::capture::transaction::WRITE_PATIENCE)
+        .await
+        .ok_or(ApiError::Overloaded)?;
+    let transaction = RequestTransaction::new(&state.writer);
+    let invitation_project = invitation.project_id;
+    let (user_id, actor) = transaction
+        .run(move |conn| {
             let (user_id, name) = match joining {
                 Joining::Existing { user_id, name } => (user_id, name),
                 Joining::New { name, hash } => {
@@ -426,22 +423,21 @@ pub async fn accept(
                 email: invitation.email.clone(),
             };
             Ok((user_id, actor))
-        })?;
-        let entry = session::account_entry(
-            &catalog::INVITATION_ACCEPTED,
-            &facts,
-            &actor,
-            invitation.project_id,
-            now,
-            200,
-            actor.name().to_string(),
-        );
-        transaction
-            .commit_with(entry)
-            .map_err(ApiError::NotCarriedOut)?;
-        Ok((user_id, actor))
-    })
-    .await??;
+        })
+        .await?;
+    let entry = session::account_entry(
+        &catalog::INVITATION_ACCEPTED,
+        &facts,
+        &actor,
+        invitation_project,
+        now,
+        200,
+        actor.name().to_string(),
+    );
+    transaction
+        .finish(entry, reservation)
+        .await
+        .map_err(ApiError::NotCarriedOut)?;
 
     // Joining with an existing account's password signs that account in: its other projects
     // record the sign-in like any other.

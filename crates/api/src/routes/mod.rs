@@ -226,10 +226,7 @@ where
     T: Send + 'static,
 {
     match &access.transaction {
-        Some(transaction) => {
-            let transaction = transaction.clone();
-            web::block(move || transaction.run(work)).await?
-        }
+        Some(transaction) => transaction.run(work).await,
         None => with_conn(state, work).await,
     }
 }

@@ -707,6 +707,169 @@ async fn secrets_in_paths_never_reach_the_log(backend: Backend) {
     );
 }
 
+/// Requests that change state share one transaction per group commit, each in its own
+/// savepoint. Of two requests creating the same name, the database refuses the second inside
+/// that shared transaction: its refusal must undo only its own work, and every other request's
+/// change must commit with its entry.
+async fn concurrent_changes_commit_with_their_entries_or_not_at_all(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let token = app
+        .create_token(&admin, project, "busy", Role::Developer, false)
+        .await;
+    let caller = app.token_caller(&token.secret);
+    let before = app.entries(project).len();
+    let mut tasks = Vec::new();
+    for i in 0..48 {
+        let caller = caller.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("app-{}", i / 2);
+            let response = caller
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/projects/{project}/applications"),
+                    Some(json!({"name": name, "image": "registry/a:1"})),
+                )
+                .await;
+            let status = response.status().as_u16();
+            let request_id = response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            (name, status, request_id)
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    for pair in 0..24 {
+        let name = format!("app-{pair}");
+        let mut statuses: Vec<u16> = outcomes
+            .iter()
+            .filter(|(n, _, _)| *n == name)
+            .map(|(_, status, _)| *status)
+            .collect();
+        statuses.sort();
+        assert_eq!(statuses, [201, 409], "{name}: {outcomes:?}");
+    }
+    let listed: Vec<Value> = caller
+        .get(&format!("/api/v1/projects/{project}/applications"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = listed.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    names.sort();
+    let mut expected: Vec<String> = (0..24).map(|pair| format!("app-{pair}")).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    // Exactly one entry per request, with the answer it got (and one for the listing).
+    let entries = app.entries(project);
+    assert_eq!(entries.len() - before, 48 + 1);
+    for (name, status, request_id) in &outcomes {
+        let recorded: Vec<_> = entries
+            .iter()
+            .filter(|e| &e.request_id == request_id)
+            .collect();
+        assert_eq!(recorded.len(), 1, "{name} {request_id}");
+        assert_eq!(recorded[0].status_code, i32::from(*status), "{name}");
+        assert_eq!(recorded[0].action, "application.create");
+    }
+    let report: auditlog_shared::wire::VerifyReport = admin
+        .get(&format!(
+            "/api/v1/projects/{project}/audit-logs/verify?range=30d"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+}
+
+/// A request dropped half-way — its client went away while its handler had already changed
+/// something in the shared transaction — leaves no change behind, and the next request's change
+/// still commits with its entry.
+async fn a_request_dropped_half_way_leaves_nothing_behind(backend: Backend) {
+    use auditlog_api::capture::chain::ChainedEntry;
+    use auditlog_api::capture::writer::AuditWriter;
+    use auditlog_api::capture::RequestTransaction;
+    use auditlog_api::db::schema::{applications, audit_entries};
+    use auditlog_api::db::DbConnection;
+    use auditlog_api::error::ApiError;
+    use diesel::prelude::*;
+
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    admin.get(&format!("/api/v1/projects/{project}")).await;
+    // A second writer on the server's database, driven directly.
+    let writer = AuditWriter::start(app.pool.clone(), 16, app.chain_signer.clone());
+    let create = |name: &'static str| {
+        move |conn: &mut DbConnection| -> Result<(), ApiError> {
+            diesel::insert_into(applications::table)
+                .values((
+                    applications::project_id.eq(project),
+                    applications::name.eq(name),
+                    applications::image.eq("registry/a:1"),
+                    applications::deploy_count.eq(0_i64),
+                    applications::created_at.eq(1_i64),
+                    applications::updated_at.eq(1_i64),
+                ))
+                .execute(conn)?;
+            Ok(())
+        }
+    };
+
+    let abandoned = RequestTransaction::new(&writer);
+    abandoned.run(create("abandoned")).await.unwrap();
+    drop(abandoned);
+
+    let kept = RequestTransaction::new(&writer);
+    kept.run(create("kept")).await.unwrap();
+    let mut entry = {
+        let mut conn = app.pool.get().unwrap();
+        audit_entries::table
+            .filter(audit_entries::project_id.eq(project))
+            .order(audit_entries::chain_seq.desc())
+            .select(ChainedEntry::as_select())
+            .first(&mut conn)
+            .unwrap()
+            .fields
+    };
+    entry.request_id = "the-kept-request".into();
+    entry.action = "application.create".into();
+    let reservation = writer
+        .reserve(std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    kept.finish(entry, reservation).await.unwrap();
+
+    let mut conn = app.pool.get().unwrap();
+    let names: Vec<String> = applications::table
+        .filter(applications::project_id.eq(project))
+        .select(applications::name)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(names, ["kept"]);
+    let recorded: i64 = audit_entries::table
+        .filter(audit_entries::request_id.eq("the-kept-request"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(recorded, 1);
+    // The server goes on appending to the same chain, and it verifies.
+    drop(conn);
+    let report: auditlog_shared::wire::VerifyReport = admin
+        .get(&format!(
+            "/api/v1/projects/{project}/audit-logs/verify?range=30d"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+}
+
 crate::on_both_backends!(
     secrets_in_paths_never_reach_the_log,
     every_role_against_every_route,
@@ -717,4 +880,6 @@ crate::on_both_backends!(
     failed_sign_ins_are_security_events,
     overload_sheds_requests_without_losing_entries,
     entries_are_append_only,
+    concurrent_changes_commit_with_their_entries_or_not_at_all,
+    a_request_dropped_half_way_leaves_nothing_behind,
 );
