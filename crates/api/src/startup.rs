@@ -73,9 +73,16 @@ impl Application {
             chain_signer.clone(),
             std::time::Duration::from_secs(1),
         );
+        // SQLite has one writer at a time; PostgreSQL takes several transactions at once.
+        let lanes = match target {
+            crate::db::DatabaseTarget::Sqlite(_) => 1,
+            crate::db::DatabaseTarget::Postgres(_) => (settings.db_pool_size / 2).max(1) as usize,
+        };
         let writer = AuditWriter::start(
             pool.clone(),
+            target.clone(),
             settings.capture_queue_capacity,
+            lanes,
             chain_signer.clone(),
         );
         crate::audit_log::retention::start(pool.clone(), clock.clone(), chain_signer.clone());

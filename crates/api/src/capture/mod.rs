@@ -45,6 +45,17 @@ pub struct AuditedResource {
     pub name: String,
 }
 
+/// Entries a handler adds to its request's own (the events an ingest request carries): stored
+/// with the request's entry, just before it in the chain, if the request succeeds, and never
+/// otherwise.
+#[derive(Clone, Debug)]
+struct CarriedEntries(Vec<NewAuditEntry>);
+
+/// Adds entries to be stored with the request's own entry (see [`CarriedEntries`]).
+pub fn carry_entries(request: &HttpRequest, entries: Vec<NewAuditEntry>) {
+    request.extensions_mut().insert(CarriedEntries(entries));
+}
+
 /// Names the resource a request touched (call it with the name *before* deleting the resource).
 pub fn describe_resource(request: &HttpRequest, id: Option<i64>, name: impl Into<String>) {
     request.extensions_mut().insert(AuditedResource {
@@ -122,7 +133,7 @@ pub async fn capture(
             let identity = access.identity.clone();
             let project_name = access.project_name.clone();
             if changes_state(request.method()) {
-                access.transaction = Some(RequestTransaction::new(&state.writer));
+                access.transaction = Some(RequestTransaction::new(&state.writer, &reservation));
             }
             let transaction = access.transaction.clone();
             request.extensions_mut().insert(*access);
@@ -330,7 +341,13 @@ async fn record_in_transaction(
     }
     let entry = build_entry(state, &recorded, &response).await;
     let request_id = entry.request_id.clone();
-    match transaction.finish(entry, reservation).await {
+    let mut entries = response
+        .request()
+        .extensions_mut()
+        .remove::<CarriedEntries>()
+        .map_or_else(Vec::new, |carried| carried.0);
+    entries.push(entry);
+    match transaction.finish(entries, reservation).await {
         Ok(()) => {
             set_request_id(&mut response, &request_id);
             Ok(response)

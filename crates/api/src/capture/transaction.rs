@@ -28,6 +28,8 @@ pub struct RequestTransaction(Arc<Mutex<Turn>>);
 /// A request's turn on the writer's connection.
 struct Turn {
     writer: AuditWriter,
+    /// The writer lane of the request's reservation: its changes and its entry go through it.
+    lane: usize,
     /// Held from the handler's first database work until the request is finished.
     connection: Option<OwnedMutexGuard<WriteConnection>>,
     /// Whether its savepoint was started (and may hold changes).
@@ -36,10 +38,12 @@ struct Turn {
 }
 
 impl RequestTransaction {
-    /// A transaction that takes the write side on its first [`Self::run`].
-    pub fn new(writer: &AuditWriter) -> RequestTransaction {
+    /// A transaction that takes the write side of the lane of `reservation` (the request's
+    /// place in the writer's queue) on its first [`Self::run`].
+    pub fn new(writer: &AuditWriter, reservation: &Reservation) -> RequestTransaction {
         RequestTransaction(Arc::new(Mutex::new(Turn {
             writer: writer.clone(),
+            lane: reservation.lane(),
             connection: None,
             joined: false,
             finished: false,
@@ -60,7 +64,11 @@ impl RequestTransaction {
                     "the request transaction has ended"
                 )));
             }
-            (turn.connection.take(), turn.writer.clone(), turn.joined)
+            (
+                turn.connection.take(),
+                (turn.writer.clone(), turn.lane),
+                turn.joined,
+            )
         };
         let connection = match held {
             Some(connection) => connection,
@@ -72,7 +80,8 @@ impl RequestTransaction {
                 )));
             }
             None => writer
-                .take_connection(WRITE_PATIENCE)
+                .0
+                .take_connection(writer.1, WRITE_PATIENCE)
                 .await
                 .ok_or(ApiError::Overloaded)?,
         };
@@ -101,26 +110,28 @@ impl RequestTransaction {
         outcome
     }
 
-    /// Queues the request's entry with its changes and waits for their commit. A request that
-    /// changed nothing queues its entry like any other.
+    /// Queues the request's entries (its own last) with its changes and waits for their commit.
+    /// A request that changed nothing queues its entries like any other.
     pub async fn finish(
         &self,
-        entry: NewAuditEntry,
+        entries: Vec<NewAuditEntry>,
         reservation: Reservation,
     ) -> anyhow::Result<()> {
         let outcome = {
             let mut turn = self.lock();
+            // Its entry must go through the lane its changes are in.
+            assert_eq!(turn.lane, reservation.lane(), "one lane per request");
             turn.finished = true;
             match turn.connection.take() {
                 Some(mut connection) => {
                     connection.keep_savepoint();
                     // Queued before the connection is given back: the writer, which commits
                     // only while holding it, finds the entry with the changes.
-                    let outcome = reservation.queue(vec![entry], true);
+                    let outcome = reservation.queue(entries, true);
                     drop(connection);
                     outcome
                 }
-                None => reservation.queue(vec![entry], false),
+                None => reservation.queue(entries, false),
             }
         };
         outcome
@@ -148,7 +159,7 @@ impl Drop for Turn {
         // the writer close the transaction this request's savepoint is in.
         if self.joined && !self.finished {
             self.connection = None;
-            self.writer.wake();
+            self.writer.wake(self.lane);
         }
     }
 }

@@ -40,7 +40,7 @@ use crate::audit_log::signing::NewCheckpoint;
 use crate::capture::chain::{self, HashedFields, GENESIS_HASH};
 use crate::capture::checkpoint::{self, ChainSigner};
 use crate::db::schema::{audit_chain_heads, audit_checkpoints, audit_entries};
-use crate::db::{DbConnection, DbPool};
+use crate::db::{DatabaseTarget, DbConnection, DbPool};
 
 /// The most entries one transaction commits when it carries no request's changes (a
 /// transaction that does takes everything queued: its changes must not commit without them).
@@ -123,27 +123,40 @@ struct Pending {
     done: oneshot::Sender<Result<(), WriteFailed>>,
 }
 
-/// The handle requests use to reach the writer thread and its connection.
+/// The handle requests use to reach the writer's lanes.
+///
+/// A lane is a queue, a writer thread and its connection. SQLite has one (it has one writer at
+/// a time anyway); PostgreSQL several, so that requests work and batches commit in parallel
+/// (PostgreSQL flushes concurrent commits together). A request is bound to one lane by its
+/// reservation, and its changes and its entry go through that lane.
 #[derive(Clone)]
 pub struct AuditWriter {
+    lanes: Arc<[Lane]>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct Lane {
     sender: mpsc::Sender<Pending>,
     connection: Arc<tokio::sync::Mutex<WriteConnection>>,
 }
 
-/// A reserved place in the writer's queue.
-pub struct Reservation(mpsc::OwnedPermit<Pending>);
+/// A reserved place in one lane's queue.
+pub struct Reservation {
+    permit: mpsc::OwnedPermit<Pending>,
+    lane: usize,
+}
 
 /// The writer's connection and the transaction open on it. Whoever holds it (a request doing
-/// its work, or the writer committing) has the database's write side to itself.
+/// its work, or the writer committing) has this lane's write side to itself. It is opened like
+/// the pool's connections but is not one of them.
 pub struct WriteConnection {
     pool: DbPool,
-    conn: Option<PooledConnection>,
+    target: DatabaseTarget,
+    conn: Option<DbConnection>,
     /// Whether a transaction is open (requests joined it; the writer commits it).
     open: bool,
     savepoint: Savepoint,
 }
-
-type PooledConnection = r2d2::PooledConnection<crate::db::ConnectionManager>;
 
 /// The savepoint of the last request that took the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,57 +170,88 @@ enum Savepoint {
 }
 
 impl AuditWriter {
-    /// Starts the writer thread. It stops once every handle is dropped and the queue is drained.
-    pub fn start(pool: DbPool, capacity: usize, signer: Arc<ChainSigner>) -> AuditWriter {
-        let (sender, receiver) = mpsc::channel(capacity);
-        let connection = Arc::new(tokio::sync::Mutex::new(WriteConnection {
-            pool,
-            conn: None,
-            open: false,
-            savepoint: Savepoint::None,
-        }));
-        let writer_connection = connection.clone();
-        std::thread::Builder::new()
-            .name("audit-writer".into())
-            .spawn(move || run(&writer_connection, receiver, &signer))
-            .expect("the audit writer thread starts");
-        AuditWriter { sender, connection }
+    /// Starts `lanes` writer threads (at least one). They stop once every handle is dropped and
+    /// their queues are drained. `capacity` is shared out between the lanes.
+    pub fn start(
+        pool: DbPool,
+        target: DatabaseTarget,
+        capacity: usize,
+        lanes: usize,
+        signer: Arc<ChainSigner>,
+    ) -> AuditWriter {
+        let count = lanes.max(1);
+        let lanes = (0..count)
+            .map(|index| {
+                let (sender, receiver) = mpsc::channel((capacity / count).max(1));
+                let connection = Arc::new(tokio::sync::Mutex::new(WriteConnection {
+                    pool: pool.clone(),
+                    target: target.clone(),
+                    conn: None,
+                    open: false,
+                    savepoint: Savepoint::None,
+                }));
+                let writer_connection = connection.clone();
+                let signer = signer.clone();
+                std::thread::Builder::new()
+                    .name(format!("audit-writer-{index}"))
+                    .spawn(move || run(&writer_connection, receiver, &signer))
+                    .expect("the audit writer thread starts");
+                Lane { sender, connection }
+            })
+            .collect();
+        AuditWriter {
+            lanes,
+            next: Default::default(),
+        }
     }
 
-    /// A place in the queue, or `None` when it is full (the server is overloaded).
+    /// A place in a queue, or `None` when every lane's is full (the server is overloaded).
+    /// Lanes are taken in turn.
     pub fn try_reserve(&self) -> Option<Reservation> {
-        self.sender
-            .clone()
-            .try_reserve_owned()
-            .ok()
-            .map(Reservation)
+        let first = self.first_lane();
+        (0..self.lanes.len())
+            .map(|offset| (first + offset) % self.lanes.len())
+            .find_map(|lane| {
+                let permit = self.lanes[lane].sender.clone().try_reserve_owned().ok()?;
+                Some(Reservation { permit, lane })
+            })
     }
 
-    /// A place in the queue, waiting up to `patience` for one.
+    /// A place in a queue, waiting up to `patience` for one.
     pub async fn reserve(&self, patience: Duration) -> Option<Reservation> {
-        tokio::time::timeout(patience, self.sender.clone().reserve_owned())
-            .await
-            .ok()?
-            .ok()
-            .map(Reservation)
+        if let Some(reservation) = self.try_reserve() {
+            return Some(reservation);
+        }
+        let lane = self.first_lane();
+        let permit =
+            tokio::time::timeout(patience, self.lanes[lane].sender.clone().reserve_owned())
+                .await
+                .ok()?
+                .ok()?;
+        Some(Reservation { permit, lane })
     }
 
-    /// The writer's connection, once every request before this one gave it back (`None` after
+    fn first_lane(&self) -> usize {
+        self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.lanes.len()
+    }
+
+    /// A lane's connection, once every request before this one gave it back (`None` after
     /// `patience`).
     pub(crate) async fn take_connection(
         &self,
+        lane: usize,
         patience: Duration,
     ) -> Option<tokio::sync::OwnedMutexGuard<WriteConnection>> {
-        tokio::time::timeout(patience, self.connection.clone().lock_owned())
+        tokio::time::timeout(patience, self.lanes[lane].connection.clone().lock_owned())
             .await
             .ok()
     }
 
-    /// Wakes the writer so that it closes the open transaction (a request gave up without
+    /// Wakes a lane's writer so that it closes the open transaction (a request gave up without
     /// queueing an entry). A full queue wakes it anyway.
-    pub(crate) fn wake(&self) {
+    pub(crate) fn wake(&self, lane: usize) {
         let (done, _) = oneshot::channel();
-        let _ = self.sender.try_send(Pending {
+        let _ = self.lanes[lane].sender.try_send(Pending {
             entries: Vec::new(),
             with_changes: false,
             done,
@@ -216,6 +260,11 @@ impl AuditWriter {
 }
 
 impl Reservation {
+    /// The lane whose queue this place is in.
+    pub fn lane(&self) -> usize {
+        self.lane
+    }
+
     /// Queues the entries and waits until they are committed, all in one transaction.
     pub async fn commit(self, entries: Vec<NewAuditEntry>) -> Result<(), WriteFailed> {
         self.queue(entries, false).await.unwrap_or(Err(WriteFailed))
@@ -228,7 +277,7 @@ impl Reservation {
         with_changes: bool,
     ) -> oneshot::Receiver<Result<(), WriteFailed>> {
         let (done, outcome) = oneshot::channel();
-        self.0.send(Pending {
+        self.permit.send(Pending {
             entries,
             with_changes,
             done,
@@ -244,7 +293,7 @@ impl WriteConnection {
     pub(crate) fn enter_savepoint(&mut self) -> QueryResult<&mut DbConnection> {
         self.settle()?;
         let conn = self.conn.as_mut().expect("settle connects");
-        match &mut **conn {
+        match conn {
             DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c)?,
             DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
         }
@@ -255,7 +304,7 @@ impl WriteConnection {
     /// The connection, inside the savepoint [`Self::enter_savepoint`] started.
     pub(crate) fn conn(&mut self) -> Option<&mut DbConnection> {
         match self.savepoint {
-            Savepoint::Open => self.conn.as_deref_mut(),
+            Savepoint::Open => self.conn.as_mut(),
             _ => None,
         }
     }
@@ -271,7 +320,7 @@ impl WriteConnection {
     /// a transaction if none is open, releases a kept savepoint and rolls back one left open.
     fn settle(&mut self) -> QueryResult<()> {
         if self.conn.is_none() {
-            let conn = self.pool.get().map_err(|error| {
+            let conn = crate::db::establish(&self.target).map_err(|error| {
                 diesel::result::Error::QueryBuilderError(
                     format!("no database connection for the writer: {error}").into(),
                 )
@@ -288,7 +337,7 @@ impl WriteConnection {
     }
 
     fn settle_on_connection(&mut self) -> QueryResult<()> {
-        let conn = &mut **self.conn.as_mut().expect("connected");
+        let conn = self.conn.as_mut().expect("connected");
         if !self.open {
             match conn {
                 DbConnection::Sqlite(c) => {
@@ -327,7 +376,7 @@ impl WriteConnection {
         signer: &ChainSigner,
     ) -> QueryResult<Vec<SignedHeadRow>> {
         self.settle()?;
-        let conn = &mut **self.conn.as_mut().expect("connected");
+        let conn = self.conn.as_mut().expect("connected");
         let outcome = append_in_transaction(conn, entries, signer).and_then(|heads| {
             match conn {
                 DbConnection::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
@@ -351,7 +400,7 @@ impl WriteConnection {
     fn discard(&mut self) {
         if let Some(mut conn) = self.conn.take() {
             if self.open {
-                let _ = match &mut *conn {
+                let _ = match &mut conn {
                     DbConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
                     DbConnection::Postgres(c) => AnsiTransactionManager::rollback_transaction(c),
                 };
@@ -388,10 +437,7 @@ fn run(
             .collect();
         let committed = connection.commit(&mut entries, signer);
         let outcome = match committed {
-            Ok(heads) => {
-                remember_heads(signer, &heads);
-                Ok(())
-            }
+            Ok(heads) => Ok(heads),
             Err(error) if batch.iter().any(|p| p.with_changes) => {
                 tracing::error!(cause_chain = %format!("{error:#}"), entries = entries.len(), "a transaction of changes and their entries failed");
                 // The changes are gone: their requests fail. The other entries record requests
@@ -413,10 +459,11 @@ fn run(
                 commit_with_retries(&mut connection, &mut entries, signer, 1)
             }
         };
+        drop(connection);
+        let outcome = outcome.map(|heads| remember_heads(signer, &heads));
         if let Err(error) = &outcome {
             tracing::error!(cause_chain = %format!("{error:#}"), entries = entries.len(), "audit batch failed");
         }
-        drop(connection);
         for pending in batch {
             let _ = pending
                 .done
@@ -432,21 +479,18 @@ fn commit_with_retries(
     entries: &mut [NewAuditEntry],
     signer: &ChainSigner,
     mut failed: u64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<SignedHeadRow>> {
     loop {
         if entries.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         // A commit whose answer was lost may have happened: never store a batch twice.
         if batch_is_stored(&connection.pool, entries) {
-            return Ok(());
+            return Ok(Vec::new());
         }
         std::thread::sleep(Duration::from_millis(20 * failed));
         match connection.commit(entries, signer) {
-            Ok(heads) => {
-                remember_heads(signer, &heads);
-                return Ok(());
-            }
+            Ok(heads) => return Ok(heads),
             Err(error) => {
                 failed += 1;
                 if failed >= 5 {

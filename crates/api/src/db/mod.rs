@@ -81,23 +81,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<DbConnection, ConnectionError> {
-        match &self.target {
-            DatabaseTarget::Postgres(url) => {
-                PgConnection::establish(url).map(DbConnection::Postgres)
-            }
-            DatabaseTarget::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
-                conn.batch_execute(
-                    // WAL mode is a property of the file, set once by `enable_wal` before the
-                    // pool opens: switching modes here would race the pool's other connections.
-                    "PRAGMA busy_timeout = 10000;
-                     PRAGMA synchronous = FULL;
-                     PRAGMA foreign_keys = ON;",
-                )
-                .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
-        }
+        establish(&self.target)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
@@ -106,6 +90,25 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
         false
+    }
+}
+
+/// Opens a connection as the pool does (see the invariants above).
+pub fn establish(target: &DatabaseTarget) -> Result<DbConnection, ConnectionError> {
+    match target {
+        DatabaseTarget::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgres),
+        DatabaseTarget::Sqlite(path) => {
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+            conn.batch_execute(
+                // WAL mode is a property of the file, set once by `enable_wal` before the
+                // pool opens: switching modes here would race the pool's other connections.
+                "PRAGMA busy_timeout = 10000;
+                 PRAGMA synchronous = FULL;
+                 PRAGMA foreign_keys = ON;",
+            )
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(DbConnection::Sqlite(conn))
+        }
     }
 }
 

@@ -391,6 +391,7 @@ pub async fn chain_keys(state: web::Data<AppState>) -> HttpResponse {
 async fn ingest(
     state: web::Data<AppState>,
     access: ProjectAccess,
+    request: HttpRequest,
     body: web::Json<IngestBatch>,
 ) -> Result<HttpResponse, ApiError> {
     let events = body.into_inner().events;
@@ -413,20 +414,15 @@ async fn ingest(
         .map(|(index, event)| ingested_entry(access.project_id, sender, now, index, event))
         .collect::<Result<Vec<_>, _>>()?;
     let accepted = entries.len();
-    // The events join the request's own transaction: they commit together with the ingest
-    // request's entry, or not at all.
-    let mut entries: Vec<NewAuditEntry> = entries
-        .into_iter()
-        .map(capture::with_derived_fields)
-        .collect();
-    // The heads this returns are superseded by the request's own entry, appended after them in
-    // the same transaction (and remembered once it commits).
-    let signer = state.chain_signer.clone();
-    with_project_conn(&state, &access, move |conn| {
-        capture::writer::append_in_transaction(conn, &mut entries, &signer)?;
-        Ok(())
-    })
-    .await?;
+    // The events are stored with the ingest request's own entry, just before it in the chain,
+    // or not at all.
+    capture::carry_entries(
+        &request,
+        entries
+            .into_iter()
+            .map(capture::with_derived_fields)
+            .collect(),
+    );
     Ok(HttpResponse::Ok().json(IngestReceipt { accepted }))
 }
 

@@ -360,7 +360,7 @@ pub async fn accept(
         .reserve(crate::capture::transaction::WRITE_PATIENCE)
         .await
         .ok_or(ApiError::Overloaded)?;
-    let transaction = RequestTransaction::new(&state.writer);
+    let transaction = RequestTransaction::new(&state.writer, &reservation);
     let invitation_project = invitation.project_id;
     let (user_id, actor) = transaction
         .run(move |conn| {
@@ -435,7 +435,7 @@ pub async fn accept(
         actor.name().to_string(),
     );
     transaction
-        .finish(entry, reservation)
+        .finish(vec![entry], reservation)
         .await
         .map_err(ApiError::NotCarriedOut)?;
 

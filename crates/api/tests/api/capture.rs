@@ -803,7 +803,8 @@ async fn a_request_dropped_half_way_leaves_nothing_behind(backend: Backend) {
     let (project, admin) = app.project_with_admin("Acme").await;
     admin.get(&format!("/api/v1/projects/{project}")).await;
     // A second writer on the server's database, driven directly.
-    let writer = AuditWriter::start(app.pool.clone(), 16, app.chain_signer.clone());
+    let target = auditlog_api::db::DatabaseTarget::parse(&app.database_url).unwrap();
+    let writer = AuditWriter::start(app.pool.clone(), target, 16, 1, app.chain_signer.clone());
     let create = |name: &'static str| {
         move |conn: &mut DbConnection| -> Result<(), ApiError> {
             diesel::insert_into(applications::table)
@@ -820,11 +821,14 @@ async fn a_request_dropped_half_way_leaves_nothing_behind(backend: Backend) {
         }
     };
 
-    let abandoned = RequestTransaction::new(&writer);
+    let patience = std::time::Duration::from_secs(5);
+    let reservation = writer.reserve(patience).await.unwrap();
+    let abandoned = RequestTransaction::new(&writer, &reservation);
     abandoned.run(create("abandoned")).await.unwrap();
-    drop(abandoned);
+    drop((abandoned, reservation));
 
-    let kept = RequestTransaction::new(&writer);
+    let reservation = writer.reserve(patience).await.unwrap();
+    let kept = RequestTransaction::new(&writer, &reservation);
     kept.run(create("kept")).await.unwrap();
     let mut entry = {
         let mut conn = app.pool.get().unwrap();
@@ -838,11 +842,7 @@ async fn a_request_dropped_half_way_leaves_nothing_behind(backend: Backend) {
     };
     entry.request_id = "the-kept-request".into();
     entry.action = "application.create".into();
-    let reservation = writer
-        .reserve(std::time::Duration::from_secs(5))
-        .await
-        .unwrap();
-    kept.finish(entry, reservation).await.unwrap();
+    kept.finish(vec![entry], reservation).await.unwrap();
 
     let mut conn = app.pool.get().unwrap();
     let names: Vec<String> = applications::table

@@ -25,6 +25,8 @@ pub struct TestApp {
     pub static_dir: PathBuf,
     /// A pool on the server's database, for fixtures and for changes behind the server's back.
     pub pool: DbPool,
+    /// The server's database URL.
+    pub database_url: String,
     pub backend: Backend,
     /// A signer with the server's chain signing key (and no anchor of its own), for fixtures
     /// that act as the server would (retention).
@@ -86,6 +88,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             static_dir,
             pool,
+            database_url: database.url().to_string(),
             backend,
             chain_signer,
             clock_offset,
