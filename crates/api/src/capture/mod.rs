@@ -81,7 +81,7 @@ pub async fn capture(
         .expect("the application state is registered");
     let received_at = state.clock.now_micros();
 
-    let Some(reservation) = state.writer.try_reserve() else {
+    let Some(reservation) = state.writer.try_reserve(changes_state(request.method())) else {
         return Ok(request.into_response(ApiError::Overloaded.error_response()));
     };
     let Some(project_id) = request
