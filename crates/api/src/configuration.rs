@@ -108,7 +108,8 @@ pub struct Settings {
     )]
     pub database_url: String,
 
-    /// Connections kept in the database pool.
+    /// Connections kept in the database pool. The audit writer opens its own besides them: one
+    /// on SQLite, half this number on PostgreSQL (its lanes).
     #[arg(
         long,
         global = true,
