@@ -146,6 +146,22 @@ pub struct Settings {
     )]
     pub secret_key: Option<SecretKey>,
 
+    /// Serves Prometheus metrics at `GET /metrics` on the main address to requests with
+    /// `Authorization: Bearer <token>` (at least 32 characters). Without it (and without
+    /// `--metrics-bind`) there is no metrics endpoint.
+    #[arg(
+        long,
+        global = true,
+        env = "AUDITLOG_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<SecretKey>,
+
+    /// Also serves `GET /metrics`, without a token, on this address (for a private network or
+    /// the loopback interface: anyone who reaches it reads the metrics).
+    #[arg(long, global = true, env = "AUDITLOG_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
     /// Audit entries that may wait for their commit at once; past that, requests get 503.
     #[arg(
         long,

@@ -11,6 +11,7 @@ pub mod configuration;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod metrics;
 pub mod routes;
 pub mod security_headers;
 pub mod startup;

@@ -34,6 +34,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Peers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
+    /// The bearer token of `GET /metrics` on the main address (`--metrics-token`).
+    pub metrics_token: Option<String>,
     /// Signs chain heads and remembers the newest this server signed.
     pub chain_signer: std::sync::Arc<crate::capture::checkpoint::ChainSigner>,
 }
@@ -43,6 +45,8 @@ pub struct Application {
     port: u16,
     host: String,
     server: Server,
+    /// The `--metrics-bind` server and its address.
+    metrics_server: Option<(Server, std::net::SocketAddr)>,
 }
 
 impl Application {
@@ -99,6 +103,10 @@ impl Application {
             secure_cookies: settings.secure_cookies(),
             public_url: settings.public_url.clone(),
             trusted_proxies: std::sync::Arc::new(settings.trusted_proxies.clone()),
+            metrics_token: settings
+                .metrics_token
+                .as_ref()
+                .map(|token| token.expose().to_string()),
             chain_signer,
         });
 
@@ -111,11 +119,33 @@ impl Application {
             &static_dir.join("index.html"),
         ));
 
+        let metrics_server = match &settings.metrics_bind {
+            Some(bind) => {
+                let listener = TcpListener::bind(bind)
+                    .with_context(|| format!("cannot listen on {bind} for the metrics"))?;
+                let address = listener.local_addr()?;
+                let state = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .route("/metrics", web::get().to(crate::metrics::scrape))
+                })
+                .workers(1)
+                .listen(listener)?
+                .run();
+                Some((server, address))
+            }
+            None => None,
+        };
+
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
                 .wrap(actix_web::middleware::from_fn(crate::security_headers::add))
                 .wrap(TracingLogger::default())
                 .wrap(actix_web::middleware::Compress::default())
+                .wrap(actix_web::middleware::from_fn(
+                    crate::metrics::record_request,
+                ))
                 .app_data(state.clone())
                 .app_data(spa_index.clone())
                 .app_data(security_headers.clone())
@@ -128,6 +158,7 @@ impl Application {
                 .service(routes::health::healthz)
                 .service(routes::health::readyz)
                 .service(routes::query::resolve)
+                .route("/metrics", web::get().to(crate::metrics::scrape_with_token))
                 .configure(routes::configure_api);
             if static_dir.is_dir() {
                 app = app.service(
@@ -161,6 +192,7 @@ impl Application {
             port: address.port(),
             host: address.ip().to_string(),
             server: server.run(),
+            metrics_server,
         })
     }
 
@@ -173,7 +205,17 @@ impl Application {
         format!("http://{}:{}", self.host, self.port)
     }
 
+    /// The address of the `--metrics-bind` server, when there is one.
+    pub fn metrics_url(&self) -> Option<String> {
+        self.metrics_server
+            .as_ref()
+            .map(|(_, address)| format!("http://{address}"))
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics_server {
+            Some((metrics, _)) => tokio::try_join!(self.server, metrics).map(|_| ()),
+            None => self.server.await,
+        }
     }
 }

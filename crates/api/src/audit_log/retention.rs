@@ -88,6 +88,7 @@ pub fn start(pool: DbPool, clock: Clock, signer: Arc<ChainSigner>) {
                 Ok(mut conn) => match purge_expired(&mut conn, clock.now_micros(), &signer) {
                     Ok(0) => {}
                     Ok(deleted) => {
+                        crate::metrics::metrics().retention_deleted.inc_by(deleted);
                         tracing::info!(deleted, "retention removed expired audit entries")
                     }
                     Err(error) => tracing::error!(%error, "retention job failed"),

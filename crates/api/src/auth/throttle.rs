@@ -63,9 +63,12 @@ impl SignInThrottle {
             .and_then(|address| lookup(&self.addresses, &address, now))
             .and_then(|f| f.locked_until(ADDRESS_LIMIT));
         match account.into_iter().chain(by_address).max() {
-            Some(until) if until > now => Err(Throttled {
-                retry_after_secs: u64::try_from(until - now)
-                    .map_or(1, |micros| micros.div_ceil(1_000_000)),
+            Some(until) if until > now => Err({
+                crate::metrics::metrics().sign_in_throttled.inc();
+                Throttled {
+                    retry_after_secs: u64::try_from(until - now)
+                        .map_or(1, |micros| micros.div_ceil(1_000_000)),
+                }
             }),
             _ => Ok(()),
         }
@@ -74,6 +77,7 @@ impl SignInThrottle {
     /// Counts a failed attempt; returns the account's failures within the window, this one
     /// included.
     pub fn record_failure(&self, email: &str, address: Option<IpAddr>, now: i64) -> u32 {
+        crate::metrics::metrics().sign_in_failures.inc();
         if let Some(address) = address {
             bump(&self.addresses, address, now);
         }

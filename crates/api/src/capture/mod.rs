@@ -82,6 +82,10 @@ pub async fn capture(
     let received_at = state.clock.now_micros();
 
     let Some(reservation) = state.writer.try_reserve(changes_state(request.method())) else {
+        crate::metrics::metrics()
+            .shed
+            .with_label_values(&["capture_queue_full"])
+            .inc();
         return Ok(request.into_response(ApiError::Overloaded.error_response()));
     };
     let Some(project_id) = request

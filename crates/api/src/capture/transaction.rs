@@ -79,11 +79,18 @@ impl RequestTransaction {
                     "the request transaction is busy"
                 )));
             }
-            None => writer
-                .0
-                .take_connection(writer.1, WRITE_PATIENCE)
-                .await
-                .ok_or(ApiError::Overloaded)?,
+            None => {
+                let asked = std::time::Instant::now();
+                let metrics = crate::metrics::metrics();
+                let taken = writer.0.take_connection(writer.1, WRITE_PATIENCE).await;
+                metrics
+                    .write_wait_seconds
+                    .observe(asked.elapsed().as_secs_f64());
+                taken.ok_or_else(|| {
+                    metrics.shed.with_label_values(&["write_wait"]).inc();
+                    ApiError::Overloaded
+                })?
+            }
         };
         // Marked before the work runs: if this future is dropped meanwhile, the savepoint it
         // may have started is still rolled back and the writer woken.

@@ -238,6 +238,14 @@ impl AuditWriter {
         Some(Reservation { permit, lane })
     }
 
+    /// Places taken in each lane's queue.
+    pub fn queue_depths(&self) -> Vec<usize> {
+        self.lanes
+            .iter()
+            .map(|lane| lane.sender.max_capacity() - lane.sender.capacity())
+            .collect()
+    }
+
     /// A lane's connection, once every request before this one gave it back (`None` after
     /// `patience`).
     pub(crate) async fn take_connection(
@@ -438,6 +446,8 @@ fn run(
             .iter()
             .flat_map(|p| p.entries.iter().cloned())
             .collect();
+        let started = std::time::Instant::now();
+        let backend = connection.target.engine();
         let committed = connection.commit(&mut entries, signer);
         let outcome = match committed {
             Ok(heads) => Ok(heads),
@@ -464,6 +474,20 @@ fn run(
         };
         drop(connection);
         let outcome = outcome.map(|heads| remember_heads(signer, &heads));
+        let metrics = crate::metrics::metrics();
+        match &outcome {
+            Ok(()) => {
+                metrics
+                    .commit_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                metrics.batch_entries.observe(entries.len() as f64);
+                metrics
+                    .entries_written
+                    .with_label_values(&[backend])
+                    .inc_by(entries.len() as u64);
+            }
+            Err(_) => metrics.failed_batches.inc(),
+        }
         if let Err(error) = &outcome {
             tracing::error!(cause_chain = %format!("{error:#}"), entries = entries.len(), "audit batch failed");
         }

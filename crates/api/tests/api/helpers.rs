@@ -25,6 +25,8 @@ pub struct TestApp {
     pub static_dir: PathBuf,
     /// A pool on the server's database, for fixtures and for changes behind the server's back.
     pub pool: DbPool,
+    /// The `--metrics-bind` server's address, when the test asked for one.
+    pub metrics_address: Option<String>,
     /// The server's database URL.
     pub database_url: String,
     pub backend: Backend,
@@ -69,6 +71,7 @@ impl TestApp {
             Application::build_with_clock(&settings, Clock::Shifted(clock_offset.clone()))
                 .expect("the server builds");
         let address = application.url();
+        let metrics_address = application.metrics_url();
         tokio::spawn(application.run_until_stopped());
         let pool = db::connect_and_migrate(&DatabaseTarget::parse(database.url()).unwrap(), 2)
             .expect("a fixture pool");
@@ -89,6 +92,7 @@ impl TestApp {
             static_dir,
             pool,
             database_url: database.url().to_string(),
+            metrics_address,
             backend,
             chain_signer,
             clock_offset,

@@ -13,6 +13,7 @@ mod errors;
 mod exports;
 mod headers;
 mod health;
+mod metrics;
 mod openapi;
 mod query_resolve;
 mod saved_views;
