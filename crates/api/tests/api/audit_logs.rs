@@ -990,14 +990,7 @@ async fn retention_removes_and_hides_old_entries(backend: Backend) {
     }
     drop(conn);
     // The chain still verifies from the oldest retained entry.
-    let report: auditlog_shared::wire::VerifyReport = admin
-        .get(&format!(
-            "/api/v1/projects/{project}/audit-logs/verify?range=30d"
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = admin.verify(project).await;
     assert!(report.ok, "{report:?}");
 }
 

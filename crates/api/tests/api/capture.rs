@@ -776,14 +776,7 @@ async fn concurrent_changes_commit_with_their_entries_or_not_at_all(backend: Bac
         assert_eq!(recorded[0].status_code, i32::from(*status), "{name}");
         assert_eq!(recorded[0].action, "application.create");
     }
-    let report: auditlog_shared::wire::VerifyReport = admin
-        .get(&format!(
-            "/api/v1/projects/{project}/audit-logs/verify?range=30d"
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = admin.verify(project).await;
     assert!(report.ok, "{report:?}");
 }
 
@@ -859,14 +852,7 @@ async fn a_request_dropped_half_way_leaves_nothing_behind(backend: Backend) {
     assert_eq!(recorded, 1);
     // The server goes on appending to the same chain, and it verifies.
     drop(conn);
-    let report: auditlog_shared::wire::VerifyReport = admin
-        .get(&format!(
-            "/api/v1/projects/{project}/audit-logs/verify?range=30d"
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = admin.verify(project).await;
     assert!(report.ok, "{report:?}");
 }
 

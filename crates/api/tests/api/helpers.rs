@@ -385,6 +385,17 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The verification of the project's chain over the last 30 days, as this caller gets it.
+    pub async fn verify(&self, project: i64) -> auditlog_shared::wire::VerifyReport {
+        let response = self
+            .get(&format!(
+                "/api/v1/projects/{project}/audit-logs/verify?range=30d"
+            ))
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     pub fn with_user_agent(mut self, user_agent: &str) -> Caller {
         self.user_agent = user_agent.into();
         self

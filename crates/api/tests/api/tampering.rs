@@ -24,16 +24,6 @@ async fn some_activity(admin: &Caller, project: i64, count: usize, prefix: &str)
     }
 }
 
-async fn verify(admin: &Caller, project: i64) -> VerifyReport {
-    let response = admin
-        .get(&format!(
-            "/api/v1/projects/{project}/audit-logs/verify?range=30d"
-        ))
-        .await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
 fn reason(report: &VerifyReport) -> String {
     assert!(!report.ok, "the tampering went unnoticed: {report:?}");
     report
@@ -156,7 +146,7 @@ async fn an_intact_chain_verifies_with_a_signed_head_anyone_can_check(backend: B
     let app = TestApp::spawn(backend).await;
     let (project, admin) = app.project_with_admin("Acme").await;
     some_activity(&admin, project, 5, "c").await;
-    let report = verify(&admin, project).await;
+    let report = admin.verify(project).await;
     assert!(report.ok, "{report:?}");
     let head = report.signed_head.expect("a signed head");
     assert_eq!(head.project_id, project);
@@ -204,7 +194,7 @@ async fn a_rolled_back_chain_is_found(backend: Backend) {
         .unwrap();
     }
     set_head(&app, project, &old_head);
-    let report = verify(&admin, project).await;
+    let report = admin.verify(project).await;
     assert!(reason(&report).contains("rolled back"), "{report:?}");
     assert_eq!(report.broken.unwrap().chain_seq, old_head.0 + 1);
 
@@ -212,7 +202,7 @@ async fn a_rolled_back_chain_is_found(backend: Backend) {
     // longer than it was, the evidence is still reported.
     some_activity(&admin, project, 12, "after").await;
     assert!(app.entries(project).len() as i64 > old_head.0 + 5 + 1);
-    let report = verify(&admin, project).await;
+    let report = admin.verify(project).await;
     assert!(
         reason(&report).contains("the chain was rolled back: this server signed #"),
         "{report:?}"
@@ -232,7 +222,7 @@ async fn removed_oldest_entries_are_found(backend: Backend) {
         .execute(&mut conn)
         .unwrap();
     }
-    let report = verify(&admin, project).await;
+    let report = admin.verify(project).await;
     assert!(
         reason(&report).contains("entries #1 to #3 are missing"),
         "{report:?}"
@@ -256,7 +246,7 @@ async fn a_recomputed_chain_is_found(backend: Backend) {
         .unwrap();
     }
     recompute_from(&app, project, victim.chain_seq);
-    let report = verify(&admin, project).await;
+    let report = admin.verify(project).await;
     let found = reason(&report);
     assert!(
         found.contains("not signed by this server") || found.contains("rewritten"),
@@ -264,7 +254,7 @@ async fn a_recomputed_chain_is_found(backend: Backend) {
     );
     // The server then signs new heads on top of the rewritten chain: the evidence stays.
     some_activity(&admin, project, 4, "after").await;
-    let report = verify(&admin, project).await;
+    let report = admin.verify(project).await;
     assert!(
         reason(&report).contains("the chain was rewritten: this server signed #"),
         "{report:?}"
@@ -277,7 +267,7 @@ async fn a_forged_append_is_found(backend: Backend) {
     let (project, admin) = app.project_with_admin("Acme").await;
     some_activity(&admin, project, 4, "c").await;
     forge_an_append(&app, project);
-    let report = verify(&admin, project).await;
+    let report = admin.verify(project).await;
     assert!(
         reason(&report).contains("not signed by this server"),
         "{report:?}"
@@ -293,7 +283,7 @@ async fn a_forged_append_stays_found_after_the_server_appends_on_top(backend: Ba
     let forged = forge_an_append(&app, project);
     // The server goes on recording requests on top of the forged entry.
     some_activity(&admin, project, 3, "after").await;
-    let report = verify(&admin, project).await;
+    let report = admin.verify(project).await;
     let reason = reason(&report);
     assert!(reason.contains("not signed by a trusted key"), "{report:?}");
     assert_eq!(report.broken.as_ref().unwrap().chain_seq, forged.chain_seq);
@@ -326,7 +316,7 @@ async fn a_deleted_chain_is_found(backend: Backend) {
                 .unwrap();
         }
     }
-    let report = verify(&admin, project).await;
+    let report = admin.verify(project).await;
     assert!(reason(&report).contains("chain is gone"), "{report:?}");
 }
 
@@ -353,7 +343,7 @@ async fn forged_checkpoints_are_refused_and_retention_is_not_tampering(backend: 
         .execute(&mut conn)
         .unwrap();
     }
-    let report = verify(&admin, project).await;
+    let report = admin.verify(project).await;
     assert!(
         reason(&report).contains("not signed by a trusted key"),
         "{report:?}"
@@ -376,7 +366,7 @@ async fn forged_checkpoints_are_refused_and_retention_is_not_tampering(backend: 
             .unwrap();
     drop(conn);
     assert!(deleted >= 3, "{deleted}");
-    let report = verify(&admin, project).await;
+    let report = admin.verify(project).await;
     assert!(report.ok, "{report:?}");
 }
 
