@@ -131,14 +131,14 @@ impl RequestTransaction {
             turn.finished = true;
             match turn.connection.take() {
                 Some(mut connection) => {
-                    connection.keep_savepoint();
+                    let transaction = connection.keep_savepoint();
                     // Queued before the connection is given back: the writer, which commits
                     // only while holding it, finds the entry with the changes.
-                    let outcome = reservation.queue(entries, true);
+                    let outcome = reservation.queue(entries, Some(transaction));
                     drop(connection);
                     outcome
                 }
-                None => reservation.queue(entries, false),
+                None => reservation.queue(entries, None),
             }
         };
         outcome

@@ -19,6 +19,9 @@
 //!   it before giving the connection back) or to a savepoint that is rolled back before the
 //!   commit: the writer holds the connection while it drains the queue and commits, so a change
 //!   and its entry commit together or not at all.
+//! * An entry queued with changes names the transaction they are in, and is stored only by that
+//!   transaction's commit: if the transaction is lost first (a request could not settle it, a
+//!   commit failed), the request fails instead of being recorded as done.
 //! * Chain heads are locked in ascending project order, so writers in several processes sharing
 //!   one PostgreSQL database never deadlock and never fork a chain.
 //! * Every waiter hears the outcome of the transaction that carried its entry.
@@ -117,9 +120,9 @@ pub struct WriteFailed;
 /// Entries that are stored together or not at all (one request's entry, or an ingested batch).
 struct Pending {
     entries: Vec<NewAuditEntry>,
-    /// Whether the entries record changes made in the writer's open transaction: those commit
-    /// with them, so they are never retried in another transaction.
-    with_changes: bool,
+    /// For entries that record changes made in the writer's open transaction: that
+    /// transaction's number. They commit with it or not at all — never in another transaction.
+    with_changes: Option<u64>,
     done: oneshot::Sender<Result<(), WriteFailed>>,
 }
 
@@ -155,6 +158,9 @@ pub struct WriteConnection {
     conn: Option<DbConnection>,
     /// Whether a transaction is open (requests joined it; the writer commits it).
     open: bool,
+    /// The number of the open transaction (or of the next one): it changes whenever one ends,
+    /// committed or lost, so entries queued with changes can tell whether theirs still stands.
+    transaction: u64,
     savepoint: Savepoint,
 }
 
@@ -188,6 +194,7 @@ impl AuditWriter {
                     target: target.clone(),
                     conn: None,
                     open: false,
+                    transaction: 0,
                     savepoint: Savepoint::None,
                 }));
                 let writer_connection = connection.clone();
@@ -264,7 +271,7 @@ impl AuditWriter {
         let (done, _) = oneshot::channel();
         let _ = self.lanes[lane].sender.try_send(Pending {
             entries: Vec::new(),
-            with_changes: false,
+            with_changes: None,
             done,
         });
     }
@@ -278,14 +285,14 @@ impl Reservation {
 
     /// Queues the entries and waits until they are committed, all in one transaction.
     pub async fn commit(self, entries: Vec<NewAuditEntry>) -> Result<(), WriteFailed> {
-        self.queue(entries, false).await.unwrap_or(Err(WriteFailed))
+        self.queue(entries, None).await.unwrap_or(Err(WriteFailed))
     }
 
     /// Queues entries; the receiver hears the outcome of their transaction.
     pub(crate) fn queue(
         self,
         entries: Vec<NewAuditEntry>,
-        with_changes: bool,
+        with_changes: Option<u64>,
     ) -> oneshot::Receiver<Result<(), WriteFailed>> {
         let (done, outcome) = oneshot::channel();
         self.permit.send(Pending {
@@ -320,11 +327,16 @@ impl WriteConnection {
         }
     }
 
-    /// Marks the savepoint's changes as kept: its request is about to queue its entry.
-    pub(crate) fn keep_savepoint(&mut self) {
-        if self.savepoint == Savepoint::Open {
+    /// Marks the savepoint's changes as kept: its request is about to queue its entry. Returns
+    /// the number of the transaction they are in, to queue the entry with — or, when the
+    /// request has no savepoint left to keep, a number no transaction has, so that its entry is
+    /// refused rather than stored without its changes.
+    pub(crate) fn keep_savepoint(&mut self) -> u64 {
+        if self.savepoint == Savepoint::Open && self.open {
             self.savepoint = Savepoint::Kept;
+            return self.transaction;
         }
+        u64::MAX
     }
 
     /// Leaves the connection in an open transaction with no savepoint: connects if needed, begins
@@ -398,6 +410,7 @@ impl WriteConnection {
         match outcome {
             Ok(heads) => {
                 self.open = false;
+                self.transaction += 1;
                 Ok(heads)
             }
             Err(error) => {
@@ -407,8 +420,12 @@ impl WriteConnection {
         }
     }
 
-    /// Rolls back whatever is open and forgets the connection (it may be broken).
+    /// Rolls back whatever is open and forgets the connection (it may be broken). Changes kept
+    /// in the transaction are lost with it: their entries' requests fail.
     fn discard(&mut self) {
+        if self.open {
+            self.transaction += 1;
+        }
         if let Some(mut conn) = self.conn.take() {
             if self.open {
                 let _ = match &mut conn {
@@ -442,6 +459,22 @@ fn run(
                 Err(_) => break,
             }
         }
+        // Entries whose changes were in a transaction that has since been lost (a request could
+        // not settle it, or a commit failed) are not stored: their requests fail.
+        let (lost, kept): (Vec<_>, Vec<_>) = batch.into_iter().partition(|p| {
+            p.with_changes
+                .is_some_and(|number| !connection.open || number != connection.transaction)
+        });
+        batch = kept;
+        if !lost.is_empty() {
+            tracing::error!(
+                requests = lost.len(),
+                "a transaction of changes was lost before its commit; its requests fail"
+            );
+        }
+        for pending in lost {
+            let _ = pending.done.send(Err(WriteFailed));
+        }
         let mut entries: Vec<NewAuditEntry> = batch
             .iter()
             .flat_map(|p| p.entries.iter().cloned())
@@ -451,12 +484,12 @@ fn run(
         let committed = connection.commit(&mut entries, signer);
         let outcome = match committed {
             Ok(heads) => Ok(heads),
-            Err(error) if batch.iter().any(|p| p.with_changes) => {
+            Err(error) if batch.iter().any(|p| p.with_changes.is_some()) => {
                 tracing::error!(cause_chain = %format!("{error:#}"), entries = entries.len(), "a transaction of changes and their entries failed");
                 // The changes are gone: their requests fail. The other entries record requests
                 // that changed nothing; they are stored on their own.
                 let (with_changes, rest): (Vec<_>, Vec<_>) =
-                    batch.into_iter().partition(|p| p.with_changes);
+                    batch.into_iter().partition(|p| p.with_changes.is_some());
                 for pending in with_changes {
                     let _ = pending.done.send(Err(WriteFailed));
                 }

@@ -856,6 +856,115 @@ async fn a_request_dropped_half_way_leaves_nothing_behind(backend: Backend) {
     assert!(report.ok, "{report:?}");
 }
 
+/// A request whose changes were kept in the shared transaction must not be answered as done if
+/// that transaction is lost before the commit — here because the next request cannot settle it
+/// (on PostgreSQL, a statement that failed inside the first request leaves the transaction
+/// aborted). Whatever happens, a request is answered as done exactly when its change and its
+/// entry are both stored.
+async fn a_lost_shared_transaction_fails_the_requests_it_carried(backend: Backend) {
+    use auditlog_api::capture::chain::ChainedEntry;
+    use auditlog_api::capture::writer::AuditWriter;
+    use auditlog_api::capture::RequestTransaction;
+    use auditlog_api::db::schema::{applications, audit_entries};
+    use auditlog_api::db::DbConnection;
+    use auditlog_api::error::ApiError;
+    use diesel::prelude::*;
+
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    admin.get(&format!("/api/v1/projects/{project}")).await;
+    let target = auditlog_api::db::DatabaseTarget::parse(&app.database_url).unwrap();
+    let writer = AuditWriter::start(app.pool.clone(), target, 16, 1, app.chain_signer.clone());
+    let insert = move |conn: &mut DbConnection, name: &str| -> Result<(), ApiError> {
+        diesel::insert_into(applications::table)
+            .values((
+                applications::project_id.eq(project),
+                applications::name.eq(name),
+                applications::image.eq("registry/a:1"),
+                applications::deploy_count.eq(0_i64),
+                applications::created_at.eq(1_i64),
+                applications::updated_at.eq(1_i64),
+            ))
+            .execute(conn)?;
+        Ok(())
+    };
+    let mut entry = {
+        let mut conn = app.pool.get().unwrap();
+        audit_entries::table
+            .filter(audit_entries::project_id.eq(project))
+            .order(audit_entries::chain_seq.desc())
+            .select(ChainedEntry::as_select())
+            .first(&mut conn)
+            .unwrap()
+            .fields
+    };
+    entry.request_id = "the-first-request".into();
+    let patience = std::time::Duration::from_secs(5);
+
+    // The first request changes something, then runs a statement that fails and goes on.
+    let first_place = writer.reserve(patience).await.unwrap();
+    let first = RequestTransaction::new(&writer, &first_place);
+    first
+        .run(move |conn| {
+            insert(conn, "first")?;
+            let _ = diesel::sql_query("SELECT 1 / (SELECT 0)").execute(conn);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    // The second request queues for the write side behind it, ahead of the writer.
+    let second_place = writer.reserve(patience).await.unwrap();
+    let second = RequestTransaction::new(&writer, &second_place);
+    let second_entry = {
+        let mut entry = entry.clone();
+        entry.request_id = "the-second-request".into();
+        entry
+    };
+    // Like a real request, the second finishes on its own, whatever the first does.
+    let second_run = tokio::spawn(async move {
+        match second.run(move |conn| insert(conn, "second")).await {
+            Ok(()) => second
+                .finish(vec![second_entry], second_place)
+                .await
+                .is_ok(),
+            Err(_) => {
+                second.abandon();
+                false
+            }
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let first_done = first.finish(vec![entry], first_place).await.is_ok();
+    let second_ran = second_run.await.unwrap();
+
+    let mut conn = app.pool.get().unwrap();
+    for (name, request_id, done) in [
+        ("first", "the-first-request", first_done),
+        ("second", "the-second-request", second_ran),
+    ] {
+        let stored: i64 = applications::table
+            .filter(applications::project_id.eq(project))
+            .filter(applications::name.eq(name))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        let recorded: i64 = audit_entries::table
+            .filter(audit_entries::request_id.eq(request_id))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(
+            (stored, recorded),
+            if done { (1, 1) } else { (0, 0) },
+            "{name}: answered as done: {done}; its change stored {stored}, its entry {recorded}"
+        );
+    }
+    if backend == Backend::Sqlite {
+        // SQLite keeps the transaction usable after a failed statement: both go through.
+        assert!(first_done && second_ran);
+    }
+}
+
 crate::on_both_backends!(
     secrets_in_paths_never_reach_the_log,
     every_role_against_every_route,
@@ -868,4 +977,5 @@ crate::on_both_backends!(
     entries_are_append_only,
     concurrent_changes_commit_with_their_entries_or_not_at_all,
     a_request_dropped_half_way_leaves_nothing_behind,
+    a_lost_shared_transaction_fails_the_requests_it_carried,
 );
