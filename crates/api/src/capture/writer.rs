@@ -602,15 +602,6 @@ pub fn remember_heads(signer: &ChainSigner, heads: &[SignedHeadRow]) {
     }
 }
 
-/// Appends entries to their projects' chains and stores them, in one transaction.
-pub fn append(
-    conn: &mut DbConnection,
-    entries: &mut [NewAuditEntry],
-    signer: &ChainSigner,
-) -> QueryResult<Vec<SignedHeadRow>> {
-    conn.transaction(|conn| append_in_transaction(conn, entries, signer))
-}
-
 /// Appends entries inside the caller's open transaction; they are stored when it commits.
 /// Returns the projects' new heads, for [`remember_heads`] after the commit.
 pub fn append_in_transaction(

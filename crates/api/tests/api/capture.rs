@@ -780,61 +780,91 @@ async fn concurrent_changes_commit_with_their_entries_or_not_at_all(backend: Bac
     assert!(report.ok, "{report:?}");
 }
 
+/// A second writer on the server's database, for tests that drive requests' transactions
+/// directly (as the capture middleware does).
+fn direct_writer(app: &TestApp) -> auditlog_api::capture::writer::AuditWriter {
+    let target = auditlog_api::db::DatabaseTarget::parse(&app.database_url).unwrap();
+    auditlog_api::capture::writer::AuditWriter::start(
+        app.pool.clone(),
+        target,
+        16,
+        1,
+        app.chain_signer.clone(),
+    )
+}
+
+/// A request's database work: creates the application `name` in `project`.
+fn create_application(
+    project: i64,
+    name: &'static str,
+) -> impl FnOnce(&mut auditlog_api::db::DbConnection) -> Result<(), auditlog_api::error::ApiError>
+       + Send
+       + 'static {
+    use auditlog_api::db::schema::applications;
+    use diesel::prelude::*;
+    move |conn| {
+        diesel::insert_into(applications::table)
+            .values((
+                applications::project_id.eq(project),
+                applications::name.eq(name),
+                applications::image.eq("registry/a:1"),
+                applications::deploy_count.eq(0_i64),
+                applications::created_at.eq(1_i64),
+                applications::updated_at.eq(1_i64),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}
+
+/// An entry to queue for a directly driven request: the project's newest, with its own
+/// request id.
+fn entry_for(
+    app: &TestApp,
+    project: i64,
+    request_id: &str,
+) -> auditlog_api::capture::writer::NewAuditEntry {
+    use auditlog_api::capture::chain::ChainedEntry;
+    use auditlog_api::db::schema::audit_entries;
+    use diesel::prelude::*;
+    let mut conn = app.pool.get().unwrap();
+    let mut entry = audit_entries::table
+        .filter(audit_entries::project_id.eq(project))
+        .order(audit_entries::chain_seq.desc())
+        .select(ChainedEntry::as_select())
+        .first(&mut conn)
+        .unwrap()
+        .fields;
+    entry.request_id = request_id.into();
+    entry.action = "application.create".into();
+    entry
+}
+
 /// A request dropped half-way — its client went away while its handler had already changed
 /// something in the shared transaction — leaves no change behind, and the next request's change
 /// still commits with its entry.
 async fn a_request_dropped_half_way_leaves_nothing_behind(backend: Backend) {
-    use auditlog_api::capture::chain::ChainedEntry;
-    use auditlog_api::capture::writer::AuditWriter;
     use auditlog_api::capture::RequestTransaction;
     use auditlog_api::db::schema::{applications, audit_entries};
-    use auditlog_api::db::DbConnection;
-    use auditlog_api::error::ApiError;
     use diesel::prelude::*;
 
     let app = TestApp::spawn(backend).await;
     let (project, admin) = app.project_with_admin("Acme").await;
     admin.get(&format!("/api/v1/projects/{project}")).await;
-    // A second writer on the server's database, driven directly.
-    let target = auditlog_api::db::DatabaseTarget::parse(&app.database_url).unwrap();
-    let writer = AuditWriter::start(app.pool.clone(), target, 16, 1, app.chain_signer.clone());
-    let create = |name: &'static str| {
-        move |conn: &mut DbConnection| -> Result<(), ApiError> {
-            diesel::insert_into(applications::table)
-                .values((
-                    applications::project_id.eq(project),
-                    applications::name.eq(name),
-                    applications::image.eq("registry/a:1"),
-                    applications::deploy_count.eq(0_i64),
-                    applications::created_at.eq(1_i64),
-                    applications::updated_at.eq(1_i64),
-                ))
-                .execute(conn)?;
-            Ok(())
-        }
-    };
-
+    let writer = direct_writer(&app);
     let patience = std::time::Duration::from_secs(5);
     let reservation = writer.reserve(patience).await.unwrap();
     let abandoned = RequestTransaction::new(&writer, &reservation);
-    abandoned.run(create("abandoned")).await.unwrap();
+    abandoned
+        .run(create_application(project, "abandoned"))
+        .await
+        .unwrap();
     drop((abandoned, reservation));
 
     let reservation = writer.reserve(patience).await.unwrap();
     let kept = RequestTransaction::new(&writer, &reservation);
-    kept.run(create("kept")).await.unwrap();
-    let mut entry = {
-        let mut conn = app.pool.get().unwrap();
-        audit_entries::table
-            .filter(audit_entries::project_id.eq(project))
-            .order(audit_entries::chain_seq.desc())
-            .select(ChainedEntry::as_select())
-            .first(&mut conn)
-            .unwrap()
-            .fields
-    };
-    entry.request_id = "the-kept-request".into();
-    entry.action = "application.create".into();
+    kept.run(create_application(project, "kept")).await.unwrap();
+    let entry = entry_for(&app, project, "the-kept-request");
     kept.finish(vec![entry], reservation).await.unwrap();
 
     let mut conn = app.pool.get().unwrap();
@@ -862,43 +892,15 @@ async fn a_request_dropped_half_way_leaves_nothing_behind(backend: Backend) {
 /// aborted). Whatever happens, a request is answered as done exactly when its change and its
 /// entry are both stored.
 async fn a_lost_shared_transaction_fails_the_requests_it_carried(backend: Backend) {
-    use auditlog_api::capture::chain::ChainedEntry;
-    use auditlog_api::capture::writer::AuditWriter;
     use auditlog_api::capture::RequestTransaction;
     use auditlog_api::db::schema::{applications, audit_entries};
-    use auditlog_api::db::DbConnection;
-    use auditlog_api::error::ApiError;
     use diesel::prelude::*;
 
     let app = TestApp::spawn(backend).await;
     let (project, admin) = app.project_with_admin("Acme").await;
     admin.get(&format!("/api/v1/projects/{project}")).await;
-    let target = auditlog_api::db::DatabaseTarget::parse(&app.database_url).unwrap();
-    let writer = AuditWriter::start(app.pool.clone(), target, 16, 1, app.chain_signer.clone());
-    let insert = move |conn: &mut DbConnection, name: &str| -> Result<(), ApiError> {
-        diesel::insert_into(applications::table)
-            .values((
-                applications::project_id.eq(project),
-                applications::name.eq(name),
-                applications::image.eq("registry/a:1"),
-                applications::deploy_count.eq(0_i64),
-                applications::created_at.eq(1_i64),
-                applications::updated_at.eq(1_i64),
-            ))
-            .execute(conn)?;
-        Ok(())
-    };
-    let mut entry = {
-        let mut conn = app.pool.get().unwrap();
-        audit_entries::table
-            .filter(audit_entries::project_id.eq(project))
-            .order(audit_entries::chain_seq.desc())
-            .select(ChainedEntry::as_select())
-            .first(&mut conn)
-            .unwrap()
-            .fields
-    };
-    entry.request_id = "the-first-request".into();
+    let writer = direct_writer(&app);
+    let entry = entry_for(&app, project, "the-first-request");
     let patience = std::time::Duration::from_secs(5);
 
     // The first request changes something, then runs a statement that fails and goes on.
@@ -906,7 +908,7 @@ async fn a_lost_shared_transaction_fails_the_requests_it_carried(backend: Backen
     let first = RequestTransaction::new(&writer, &first_place);
     first
         .run(move |conn| {
-            insert(conn, "first")?;
+            create_application(project, "first")(conn)?;
             let _ = diesel::sql_query("SELECT 1 / (SELECT 0)").execute(conn);
             Ok(())
         })
@@ -915,14 +917,10 @@ async fn a_lost_shared_transaction_fails_the_requests_it_carried(backend: Backen
     // The second request queues for the write side behind it, ahead of the writer.
     let second_place = writer.reserve(patience).await.unwrap();
     let second = RequestTransaction::new(&writer, &second_place);
-    let second_entry = {
-        let mut entry = entry.clone();
-        entry.request_id = "the-second-request".into();
-        entry
-    };
+    let second_entry = entry_for(&app, project, "the-second-request");
     // Like a real request, the second finishes on its own, whatever the first does.
     let second_run = tokio::spawn(async move {
-        match second.run(move |conn| insert(conn, "second")).await {
+        match second.run(create_application(project, "second")).await {
             Ok(()) => second
                 .finish(vec![second_entry], second_place)
                 .await
