@@ -19,6 +19,12 @@ pub struct ValidatedQuery {
     /// The trigram index query that drives the search, when [`crate::audit_log::search::plan`]
     /// chose it; `None` reads the window (or lets PostgreSQL's planner choose).
     pub search_index: Option<String>,
+    /// What the search term matches besides the entries' search text (action labels, actor
+    /// names), filled in by [`crate::audit_log::search::plan`].
+    pub search_also: crate::audit_log::search::SearchAlso,
+    /// The ingested actions (`ext.…`) in the window that the query's action namespaces may
+    /// stand for, filled in by [`crate::audit_log::prepare`].
+    pub ingested_actions: Vec<String>,
 }
 
 impl ValidatedQuery {
@@ -65,6 +71,8 @@ impl ValidatedQuery {
             window,
             clamped_to_retention,
             search_index: None,
+            search_also: Default::default(),
+            ingested_actions: Vec::new(),
         })
     }
 }

@@ -275,10 +275,10 @@ pub struct QueryArguments {
     /// Leave out requests from this source.
     #[arg(long, value_name = "SOURCE", help_heading = "Filters")]
     pub not_source: Vec<String>,
-    /// Only this action, e.g. application.deploy.
+    /// Only this action, e.g. application.deploy, or a namespace, e.g. audit_log.*.
     #[arg(long, value_name = "ACTION", help_heading = "Filters")]
     pub action: Vec<String>,
-    /// Leave out this action.
+    /// Leave out this action or namespace (audit_log.* hides the audit log's own requests).
     #[arg(long, value_name = "ACTION", help_heading = "Filters")]
     pub not_action: Vec<String>,
     /// Only this status code or class, e.g. 404 or 5xx.

@@ -7,7 +7,7 @@
 //!   key, then `request_id`, `q`, `limit`, `cursor`;
 //! * one `key=value` pair per value, values of a dimension in their natural sorted order;
 //! * defaults (the 7-day range, 50 rows a page) and empty parts left out;
-//! * values percent-encoded, a space written as `+`; `:`, `@` and `/` kept readable.
+//! * values percent-encoded, a space written as `+`; `:`, `@`, `/` and `*` kept readable.
 //!
 //! [`AuditQuery::parse`] accepts that form and a few conveniences for people who type queries by
 //! hand: a leading `?`, comma-separated lists (`method=POST,DELETE`), case-insensitive enum values
@@ -46,7 +46,7 @@ pub struct AuditQuery {
     pub actor: Filter<ActorRef>,
     pub method: Filter<Method>,
     pub source: Filter<Source>,
-    pub action: Filter<ActionKey>,
+    pub action: Filter<ActionMatch>,
     pub status: Filter<StatusMatch>,
     pub resource_type: Filter<ResourceType>,
     /// Entries whose resource is one of these applications.
@@ -325,6 +325,27 @@ impl ActionKey {
     }
 }
 
+/// An action filter value: one action (`audit_log.list`), or every action of a namespace,
+/// written with a trailing `.*` (`audit_log.*` matches `audit_log.list` and
+/// `audit_log.export`, not `audit_logs.x`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ActionMatch {
+    Key(ActionKey),
+    Namespace(ActionKey),
+}
+
+impl ActionMatch {
+    /// Whether an action (its key) is this one or in this namespace.
+    pub fn matches(&self, action: &str) -> bool {
+        match self {
+            ActionMatch::Key(key) => key.as_str() == action,
+            ActionMatch::Namespace(namespace) => action
+                .strip_prefix(namespace.as_str())
+                .is_some_and(|rest| rest.len() > 1 && rest.starts_with('.')),
+        }
+    }
+}
+
 /// Search text: 1 to [`MAX_SEARCH_CHARS`] characters, no control characters. It is matched
 /// literally: `%`, `_`, `\` and quotes have no special meaning.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -478,16 +499,22 @@ impl FilterValue for EntityId {
     }
 }
 
-impl FilterValue for ActionKey {
+impl FilterValue for ActionMatch {
     const EXPECTED: &'static str =
-        "expected an action key such as `application.deploy` (lowercase words joined by dots)";
+        "expected an action key such as `application.deploy` (lowercase words joined by dots), or a namespace such as `audit_log.*`";
 
     fn parse_value(text: &str) -> Option<Self> {
-        ActionKey::new(text)
+        match text.strip_suffix(".*") {
+            Some(namespace) => ActionKey::new(namespace).map(ActionMatch::Namespace),
+            None => ActionKey::new(text).map(ActionMatch::Key),
+        }
     }
 
     fn write_value(&self) -> String {
-        self.0.clone()
+        match self {
+            ActionMatch::Key(key) => key.0.clone(),
+            ActionMatch::Namespace(namespace) => format!("{}.*", namespace.0),
+        }
     }
 }
 
@@ -1125,6 +1152,37 @@ mod tests {
     }
 
     #[test]
+    fn action_namespaces_match_their_actions_only() {
+        let query = AuditQuery::parse("action.not=audit_log.*&action=application.deploy").unwrap();
+        assert_eq!(
+            query.to_query_string(),
+            "action=application.deploy&action.not=audit_log.*"
+        );
+        let namespace = query.action.exclude.iter().next().unwrap();
+        assert!(namespace.matches("audit_log.list"));
+        assert!(namespace.matches("audit_log.export_manifest"));
+        assert!(!namespace.matches("audit_log"));
+        assert!(!namespace.matches("audit_log."));
+        assert!(!namespace.matches("audit_logs.list"));
+        assert!(!namespace.matches("application.deploy"));
+        let nested = AuditQuery::parse("action=ext.billing.*").unwrap();
+        let nested = nested.action.include.iter().next().unwrap();
+        assert!(nested.matches("ext.billing.invoice_sent"));
+        assert!(!nested.matches("ext.billing_v2.x"));
+        assert!(
+            AuditQuery::parse("action=audit_log.%2A")
+                .unwrap()
+                .action
+                .include
+                == AuditQuery::parse("action=audit_log.*")
+                    .unwrap()
+                    .action
+                    .include,
+            "an encoded star reads the same"
+        );
+    }
+
+    #[test]
     fn every_dimension_rejects_values_of_the_wrong_shape() {
         for input in [
             "actor=bob",
@@ -1136,6 +1194,11 @@ mod tests {
             "source=browser",
             "action=Deploy",
             "action=application..deploy",
+            "action=*",
+            "action=.*",
+            "action=audit_log*",
+            "action=audit_log.*.*",
+            "action=Audit_log.*",
             "status=99",
             "status=600",
             "status=+404",

@@ -7,8 +7,8 @@
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-/// Everything but the RFC 3986 unreserved characters and `:`, `@`, `/` (which are legal and
-/// readable in a query component) is escaped. A space becomes `+`, as in HTML forms.
+/// Everything but the RFC 3986 unreserved characters and `:`, `@`, `/`, `*` (which are legal
+/// and readable in a query component; `*` ends an action namespace) is escaped. A space becomes `+`, as in HTML forms.
 const VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
@@ -16,7 +16,8 @@ const VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b':')
     .remove(b'@')
-    .remove(b'/');
+    .remove(b'/')
+    .remove(b'*');
 
 /// Encodes one key or value of the query string.
 pub(crate) fn encode(text: &str) -> String {

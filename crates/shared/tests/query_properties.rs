@@ -3,8 +3,9 @@
 use std::collections::BTreeSet;
 
 use auditlog_shared::{
-    ActionKey, ActorRef, AuditQuery, Cursor, CursorDirection, CustomRange, DateRange, EntityId,
-    Filter, Method, PageSize, Preset, RequestId, ResourceType, SearchText, Source, StatusMatch,
+    ActionKey, ActionMatch, ActorRef, AuditQuery, Cursor, CursorDirection, CustomRange, DateRange,
+    EntityId, Filter, Method, PageSize, Preset, RequestId, ResourceType, SearchText, Source,
+    StatusMatch,
 };
 use chrono::{DateTime, Utc};
 use proptest::collection::btree_set;
@@ -22,8 +23,16 @@ fn actor() -> impl Strategy<Value = ActorRef> + Clone {
     ]
 }
 
-fn action() -> impl Strategy<Value = ActionKey> + Clone {
-    "[a-z0-9_]{1,12}(\\.[a-z0-9_]{1,12}){0,2}".prop_map(|key| ActionKey::new(&key).unwrap())
+fn action() -> impl Strategy<Value = ActionMatch> + Clone {
+    let key =
+        "[a-z0-9_]{1,12}(\\.[a-z0-9_]{1,12}){0,2}".prop_map(|key| ActionKey::new(&key).unwrap());
+    (key, any::<bool>()).prop_map(|(key, namespace)| {
+        if namespace {
+            ActionMatch::Namespace(key)
+        } else {
+            ActionMatch::Key(key)
+        }
+    })
 }
 
 fn status() -> impl Strategy<Value = StatusMatch> + Clone {

@@ -265,6 +265,19 @@ fn summarize(
         _ => LiveNames::default(),
     };
 
+    // Every namespace of the counted actions (`ext.billing` and `ext` of
+    // `ext.billing.invoice_sent`) and how many entries it holds.
+    let mut namespace_counts: Vec<(String, u64)> = Vec::new();
+    if dimension == Dimension::Action && request.contains.is_some() {
+        let mut sums: std::collections::BTreeMap<String, u64> = Default::default();
+        for (value, count) in &values {
+            for namespace in namespaces_of(value) {
+                *sums.entry(namespace.to_string()).or_default() += *count as u64;
+            }
+        }
+        namespace_counts.extend(sums);
+    }
+
     let mut listed = Vec::new();
     let (mut other_values, mut other_count) = (0u64, 0u64);
     let mut recorded_lookups = 0;
@@ -314,9 +327,30 @@ fn summarize(
             None => {}
         }
     }
-    // Searched actions include the catalog's, so an action that did not happen in the window
-    // can still be picked (it shows 0).
+    // Searched actions include the namespaces of the window's and the catalog's actions
+    // (`audit_log.*`, counting all of its actions), then the catalog's actions, so an action
+    // that did not happen in the window can still be picked (it shows 0).
     if dimension == Dimension::Action && request.contains.is_some() {
+        let mut namespaces: std::collections::BTreeMap<String, u64> = Default::default();
+        for route in catalog::all_routes().chain(catalog::ACCOUNT_EVENTS) {
+            for namespace in namespaces_of(route.action) {
+                namespaces.entry(namespace.to_string()).or_default();
+            }
+        }
+        for (value, count) in &namespace_counts {
+            *namespaces.entry(value.clone()).or_default() += count;
+        }
+        for (namespace, count) in namespaces {
+            let value = format!("{namespace}.*");
+            let label = action_label(&value);
+            if listed.len() < limit && request.matches(&value, &label) {
+                listed.push(FacetValue {
+                    value,
+                    label,
+                    count,
+                });
+            }
+        }
         for route in catalog::all_routes()
             .chain([&catalog::UNMATCHED])
             .chain(catalog::ACCOUNT_EVENTS)
@@ -460,15 +494,19 @@ fn selected_values(
     let (include, exclude) = validated.query.filter_strings(dimension);
     let mut selected = Vec::with_capacity(include.len() + exclude.len());
     for value in include.into_iter().chain(exclude) {
-        // A status class counts the codes it stands for.
+        // A status class counts the codes it stands for, an action namespace its actions.
         let class = (dimension == Dimension::Status)
             .then(|| value.strip_suffix("xx"))
             .flatten();
+        let namespace = (dimension == Dimension::Action)
+            .then(|| value.strip_suffix(".*"))
+            .flatten();
         let count: i64 = counted
             .iter()
-            .filter(|(counted, _)| match class {
-                Some(class) => counted.len() == 3 && counted.starts_with(class),
-                None => *counted == value,
+            .filter(|(counted, _)| match (class, namespace) {
+                (Some(class), _) => counted.len() == 3 && counted.starts_with(class),
+                (_, Some(namespace)) => in_namespace(counted, namespace),
+                _ => *counted == value,
             })
             .map(|(_, count)| count)
             .sum();
@@ -485,9 +523,33 @@ fn selected_values(
 /// A label that needs no lookup: an action's, or the value itself.
 fn cheap_label(dimension: Dimension, value: &str) -> String {
     match dimension {
-        Dimension::Action => catalog::label(value).unwrap_or(value).to_string(),
+        Dimension::Action => action_label(value),
         _ => value.to_string(),
     }
+}
+
+/// An action's label, or a namespace's (`audit_log.*`: "Any audit_log action").
+fn action_label(value: &str) -> String {
+    match value.strip_suffix(".*") {
+        Some(namespace) => format!("Any {namespace} action"),
+        None => catalog::label(value).unwrap_or(value).to_string(),
+    }
+}
+
+/// The namespaces an action is in, innermost first (`ext.billing`, then `ext`, for
+/// `ext.billing.invoice_sent`).
+fn namespaces_of(action: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(
+        action.rsplit_once('.').map(|(namespace, _)| namespace),
+        |rest| rest.rsplit_once('.').map(|(namespace, _)| namespace),
+    )
+}
+
+/// Whether an action is in a namespace (`audit_log.list` in `audit_log`).
+fn in_namespace(action: &str, namespace: &str) -> bool {
+    action
+        .strip_prefix(namespace)
+        .is_some_and(|rest| rest.len() > 1 && rest.starts_with('.'))
 }
 
 /// What a value is shown as: an action's label, or for actors, applications and clusters the
@@ -507,7 +569,7 @@ fn label(
         .order((dsl::ts.desc(), dsl::id.desc()))
         .into_boxed::<DbBackend>();
     let name: Option<String> = match dimension {
-        Dimension::Action => return Ok(catalog::label(value).unwrap_or(value).to_string()),
+        Dimension::Action => return Ok(action_label(value)),
         Dimension::Actor => newest
             .filter(dsl::actor_key.eq(value.to_string()))
             .select(dsl::actor_name)

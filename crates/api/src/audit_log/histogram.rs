@@ -52,7 +52,7 @@ pub fn histogram(
                 conn,
                 rollup::Granularity::Hour,
                 project_id,
-                &validated.query,
+                validated,
                 filtered,
                 split.hours,
                 width,

@@ -9,7 +9,8 @@
 //!   applications and clusters use the derived `actor_key` / `resource_key` columns (`user:12`,
 //!   `application:7`), so an exclude never drops entries with a missing id.
 //! * Search lowercases the text in Rust and matches the lowercased `search_text` column with a
-//!   `LIKE` whose `%`, `_` and `\` are escaped: the same answer on SQLite and PostgreSQL.
+//!   `LIKE` whose `%`, `_` and `\` are escaped: the same answer on SQLite and PostgreSQL. The
+//!   actions and actors the term also names ([`search::SearchAlso`]) are ORed in by key.
 //! * Order is `(ts, id)` descending everywhere; pages are keyset pages.
 
 pub mod export;
@@ -22,7 +23,7 @@ pub mod signing;
 
 use actix_web::web::Bytes;
 use auditlog_shared::wire::{AuditEntry, AuditPage, EntryActor, EntryResource};
-use auditlog_shared::{AuditQuery, Cursor, CursorDirection, ResourceType, Source, StatusMatch};
+use auditlog_shared::{ActionMatch, Cursor, CursorDirection, ResourceType, Source, StatusMatch};
 use diesel::prelude::*;
 
 use crate::audit_query::ValidatedQuery;
@@ -74,7 +75,7 @@ macro_rules! apply_filters {
             ($dimension:expr, $column:expr) => {
                 if skip != Some($dimension) {
                     let (mut include, exclude) =
-                        $crate::audit_log::filter_values(query, $dimension);
+                        $crate::audit_log::filter_values(validated, $dimension);
                     // One value is an equality: PostgreSQL reads `= ANY(array)` unordered
                     // and sorts, where `=` walks the index in time order and stops at a page.
                     if include.len() == 1 {
@@ -108,16 +109,71 @@ macro_rules! apply_filters {
             boxed = boxed.filter(dsl::request_id.eq(request_id.as_str().to_string()));
         }
         if let Some(search) = &query.search {
-            boxed = boxed.filter(
-                dsl::search_text
-                    .like($crate::audit_log::like_pattern(search.as_str()))
-                    .escape('\\'),
-            );
+            boxed = boxed.filter($crate::audit_log::search_predicate(
+                search.as_str(),
+                &validated.search_also,
+            ));
         }
         boxed
     }};
 }
 pub(crate) use apply_filters;
+
+/// Gets a validated query ready to be read: plans its search, and lists the ingested actions its
+/// action namespaces may stand for. Every read of the audit log calls it first.
+pub fn prepare(
+    conn: &mut DbConnection,
+    project_id: i64,
+    validated: &mut ValidatedQuery,
+) -> QueryResult<()> {
+    search::plan(conn, project_id, validated)?;
+    validated.ingested_actions = ingested_actions(conn, project_id, validated)?;
+    Ok(())
+}
+
+/// The ingested actions (`ext.…`) of the window's hours, when an action namespace of the query
+/// may name some. The server's own actions are the catalog's; ingested ones are whatever
+/// clients sent, and the hourly rollups, which count every entry, list them.
+fn ingested_actions(
+    conn: &mut DbConnection,
+    project_id: i64,
+    validated: &ValidatedQuery,
+) -> QueryResult<Vec<String>> {
+    use crate::db::schema::audit_rollups::dsl;
+    let action = &validated.query.action;
+    let ingested_namespace = action.include.iter().chain(&action.exclude).any(|a| {
+        matches!(a, ActionMatch::Namespace(namespace)
+            if format!("{}.", namespace.as_str()).starts_with(catalog::INGESTED_ACTION_PREFIX))
+    });
+    if !ingested_namespace {
+        return Ok(Vec::new());
+    }
+    dsl::audit_rollups
+        .filter(dsl::project_id.eq(project_id))
+        .filter(dsl::dimension.eq(rollup::RollupDimension::Action.as_str()))
+        .filter(dsl::bucket.ge(rollup::bucket_of(validated.window.from.timestamp_micros())))
+        .filter(dsl::bucket.lt(validated.window.to.timestamp_micros()))
+        .filter(dsl::value.like(format!("{}%", catalog::INGESTED_ACTION_PREFIX)))
+        .select(dsl::value)
+        .distinct()
+        .load(conn)
+}
+
+/// What a search matches: the term in the search text, or one of the actions and actors it
+/// also stands for (see [`search::SearchAlso`]).
+pub fn search_predicate(term: &str, also: &search::SearchAlso) -> EntryPredicate {
+    use audit_entries::dsl;
+    let text = dsl::search_text.like(like_pattern(term)).escape('\\');
+    match (also.actions.is_empty(), also.actor_keys.is_empty()) {
+        (true, true) => Box::new(text),
+        (false, true) => Box::new(text.or(dsl::action.eq_any(also.actions.clone()))),
+        (true, false) => Box::new(text.or(dsl::actor_key.eq_any(also.actor_keys.clone()))),
+        (false, false) => Box::new(
+            text.or(dsl::action.eq_any(also.actions.clone()))
+                .or(dsl::actor_key.eq_any(also.actor_keys.clone())),
+        ),
+    }
+}
 
 /// The project's entries in the query's window that pass its filters and search (all filters
 /// but `skip`'s).
@@ -176,13 +232,7 @@ pub fn count(
             .count()
             .get_result(conn);
     };
-    let mut total = rollup::total(
-        conn,
-        project_id,
-        &validated.query,
-        filtered_dimension,
-        &split,
-    )?;
+    let mut total = rollup::total(conn, project_id, validated, filtered_dimension, &split)?;
     for (edge_from, edge_to) in split.edges {
         let edge = validated.with_window(edge_from, edge_to);
         total += filtered(project_id, &edge, None)
@@ -196,15 +246,22 @@ pub fn count(
 /// source, action, status codes (as text), resource type, or `resource_key` (`application:7`).
 /// The entries' filters and the rollups' filters both read them from here.
 pub(crate) fn filter_values(
-    query: &AuditQuery,
+    validated: &ValidatedQuery,
     dimension: Dimension,
 ) -> (Vec<String>, Vec<String>) {
+    let query = &validated.query;
     fn strings<T: Ord>(
         filter: &auditlog_shared::Filter<T>,
         to_values: impl Fn(&T) -> Vec<String>,
     ) -> (Vec<String>, Vec<String>) {
+        let mut include: Vec<String> = filter.include.iter().flat_map(&to_values).collect();
+        // An include that stands for no value (a namespace without actions) matches nothing,
+        // never everything: the empty string is no stored value of any dimension.
+        if include.is_empty() && !filter.include.is_empty() {
+            include.push(String::new());
+        }
         (
-            filter.include.iter().flat_map(&to_values).collect(),
+            include,
             filter.exclude.iter().flat_map(&to_values).collect(),
         )
     }
@@ -212,7 +269,17 @@ pub(crate) fn filter_values(
         Dimension::Actor => strings(&query.actor, |a| vec![a.to_string()]),
         Dimension::Method => strings(&query.method, |m| vec![m.as_str().to_string()]),
         Dimension::Source => strings(&query.source, |s| vec![s.as_str().to_string()]),
-        Dimension::Action => strings(&query.action, |a| vec![a.as_str().to_string()]),
+        Dimension::Action => strings(&query.action, |action| match action {
+            ActionMatch::Key(key) => vec![key.as_str().to_string()],
+            ActionMatch::Namespace(_) => catalog::all_routes()
+                .chain([&catalog::UNMATCHED])
+                .chain(catalog::ACCOUNT_EVENTS)
+                .map(|route| route.action)
+                .chain(validated.ingested_actions.iter().map(String::as_str))
+                .filter(|value| action.matches(value))
+                .map(str::to_string)
+                .collect(),
+        }),
         Dimension::Status => strings(&query.status, |s| {
             status_codes(s).iter().map(i32::to_string).collect()
         }),

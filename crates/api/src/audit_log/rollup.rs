@@ -356,7 +356,7 @@ pub fn bucket_counts(
     conn: &mut DbConnection,
     granularity: Granularity,
     project_id: i64,
-    query: &AuditQuery,
+    validated: &ValidatedQuery,
     filtered: Option<Dimension>,
     range: (i64, i64),
     width: i64,
@@ -365,7 +365,7 @@ pub fn bucket_counts(
     // Unfiltered: any one dimension's counts sum to all entries; `source` has the fewest values.
     let dimension = filtered.map_or(RollupDimension::Source, RollupDimension::from);
     let (include, exclude) = match filtered {
-        Some(filtered) => filter_values(query, filtered),
+        Some(filtered) => filter_values(validated, filtered),
         None => (Vec::new(), Vec::new()),
     };
     // The width is an integer literal: PostgreSQL refuses a GROUP BY on a bound parameter.
@@ -404,7 +404,7 @@ pub fn bucket_counts(
 pub fn total(
     conn: &mut DbConnection,
     project_id: i64,
-    query: &AuditQuery,
+    validated: &ValidatedQuery,
     filtered: Option<Dimension>,
     split: &Split,
 ) -> QueryResult<i64> {
@@ -414,7 +414,7 @@ pub fn total(
             conn,
             granularity,
             project_id,
-            query,
+            validated,
             filtered,
             range,
             granularity.micros(),

@@ -1,7 +1,13 @@
-//! Search planning: how a view with a search term finds its entries fast.
+//! Search planning: what a search term matches, and how a view with one finds its entries fast.
 //!
-//! Search matches a case-insensitive substring of `search_text`. Two plans give
-//! the same entries:
+//! A search term matches an entry when, case-insensitively, it is a substring of the entry's
+//! `search_text` (path, actor email, token name, application or cluster name), **or** of the
+//! label of the entry's action ("Deploy application"), **or** of the current name of the
+//! member who made it: the table shows labels and names, so search finds what it shows. The
+//! last two are resolved before any entry is read, into the action keys and actor keys they
+//! stand for ([`SearchAlso`]), which the entry filter ORs with the text match.
+//!
+//! Two plans give the same entries:
 //! * **Scan**: read the view's entries (newest first for a page) and keep those whose text holds
 //!   the term. Cheap when the term is common: a page fills after a few hundred entries.
 //! * **Index**: look the term's trigrams up in a trigram index, then read only those entries.
@@ -19,7 +25,56 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::audit_query::ValidatedQuery;
+use crate::capture::catalog;
 use crate::db::DbConnection;
+
+/// The action keys and actor keys a search term stands for besides the search text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchAlso {
+    /// The actions whose label holds the term (`application.deploy` for "deploy app").
+    pub actions: Vec<String>,
+    /// The project's current members whose name holds the term (`user:7` for "dana").
+    pub actor_keys: Vec<String>,
+}
+
+impl SearchAlso {
+    /// Resolves a lowercased term against the catalog's action labels and the names of the
+    /// project's current members. A former member is still found by the email recorded on
+    /// their entries, not by a name the project no longer has.
+    pub fn resolve(
+        conn: &mut DbConnection,
+        project_id: i64,
+        needle: &str,
+    ) -> QueryResult<SearchAlso> {
+        use crate::db::schema::{memberships, users};
+        let mut actions: Vec<String> = catalog::all_routes()
+            .chain([&catalog::UNMATCHED])
+            .chain(catalog::ACCOUNT_EVENTS)
+            .filter(|route| route.label.to_lowercase().contains(needle))
+            .map(|route| route.action.to_string())
+            .collect();
+        actions.sort();
+        actions.dedup();
+        let members: Vec<(i64, String)> = users::table
+            .inner_join(memberships::table.on(memberships::user_id.eq(users::id)))
+            .filter(memberships::project_id.eq(project_id))
+            .select((users::id, users::display_name))
+            .load(conn)?;
+        let actor_keys = members
+            .into_iter()
+            .filter(|(_, name)| name.to_lowercase().contains(needle))
+            .map(|(id, _)| format!("user:{id}"))
+            .collect();
+        Ok(SearchAlso {
+            actions,
+            actor_keys,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty() && self.actor_keys.is_empty()
+    }
+}
 
 /// The most entries the index's candidates may number for it to drive the query.
 pub const MAX_INDEX_CANDIDATES: i64 = 50_000;
@@ -27,8 +82,13 @@ pub const MAX_INDEX_CANDIDATES: i64 = 50_000;
 /// one costs a posting list to read.
 const TRIGRAMS_USED: usize = 3;
 
-/// Decides the plan of a view with a search term: sets `validated.search_index` when the
-/// trigram index should drive (SQLite only; PostgreSQL's planner decides for itself).
+/// Decides the plan of a view with a search term: resolves what else the term matches
+/// (`validated.search_also`) and sets `validated.search_index` when the trigram index should
+/// drive (SQLite only; PostgreSQL's planner decides for itself, and combines its trigram index
+/// with the action and actor indexes).
+///
+/// The trigram index only knows the search text, so it never drives when the term also stands
+/// for actions or members: such a view reads its window.
 ///
 /// Each trigram of the term is counted in the index, reading at most
 /// [`MAX_INDEX_CANDIDATES`] + 1 entries of it (a bounded read: an exact count of a common
@@ -36,12 +96,21 @@ const TRIGRAMS_USED: usize = 3;
 /// entries, the index drives with the [`TRIGRAMS_USED`] rarest. Terms shorter than three
 /// characters or not plain ASCII are scanned: the index folds case its own way, and a term it
 /// spells differently must never look absent.
-pub fn plan(conn: &mut DbConnection, validated: &mut ValidatedQuery) -> QueryResult<()> {
+pub fn plan(
+    conn: &mut DbConnection,
+    project_id: i64,
+    validated: &mut ValidatedQuery,
+) -> QueryResult<()> {
     validated.search_index = None;
-    let (DbConnection::Sqlite(sqlite), Some(term)) = (&mut *conn, &validated.query.search) else {
+    validated.search_also = SearchAlso::default();
+    let Some(term) = &validated.query.search else {
         return Ok(());
     };
-    if !term.as_str().is_ascii() {
+    validated.search_also = SearchAlso::resolve(conn, project_id, &term.as_str().to_lowercase())?;
+    let DbConnection::Sqlite(sqlite) = &mut *conn else {
+        return Ok(());
+    };
+    if !term.as_str().is_ascii() || !validated.search_also.is_empty() {
         return Ok(());
     }
     let mut counted = Vec::new();

@@ -15,6 +15,13 @@ use auditlog_shared::ResourceType;
 /// The path every project-scoped route lives under.
 pub const PROJECT_SCOPE: &str = "/api/v1/projects/{project_id}";
 
+/// The `route` of every ingested entry: the event's own path is the sender's word, not a route
+/// of this server.
+pub const INGESTED_ROUTE: &str = "(ingested)";
+/// The namespace of ingested actions, so that no event can pass for a request this server
+/// handled (`application.delete`, `session.sign_in`, …).
+pub const INGESTED_ACTION_PREFIX: &str = "ext.";
+
 /// One project-scoped route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RouteSpec {

@@ -10,7 +10,7 @@ use crate::audit_log::{self, export::ExportFormat, export::EXPORT_CAP};
 use crate::audit_query::ValidatedQuery;
 use crate::auth::{Actor, ProjectAccess};
 use crate::capture::writer::NewAuditEntry;
-use crate::capture::{self, chain};
+use crate::capture::{self, catalog, chain};
 use crate::error::ApiError;
 use crate::routes::{with_project_conn, ProjectRoutes};
 use crate::startup::AppState;
@@ -46,7 +46,7 @@ async fn list(
     let mut validated = validated(&state, &request)?;
     let project_id = access.project_id;
     let page = with_project_conn(&state, &access, move |conn| {
-        audit_log::search::plan(conn, &mut validated)?;
+        audit_log::prepare(conn, project_id, &mut validated)?;
         Ok(audit_log::list(conn, project_id, &validated)?)
     })
     .await?;
@@ -62,7 +62,7 @@ async fn histogram(
     let mut validated = validated(&state, &request)?;
     let project_id = access.project_id;
     let chart = with_project_conn(&state, &access, move |conn| {
-        audit_log::search::plan(conn, &mut validated)?;
+        audit_log::prepare(conn, project_id, &mut validated)?;
         Ok(audit_log::histogram::histogram(
             conn, project_id, &validated,
         )?)
@@ -82,7 +82,7 @@ async fn facets(
     let mut validated = ValidatedQuery::from_query_string(&audit_query, state.clock.now())?;
     let project_id = access.project_id;
     let facets = with_project_conn(&state, &access, move |conn| {
-        audit_log::search::plan(conn, &mut validated)?;
+        audit_log::prepare(conn, project_id, &mut validated)?;
         Ok(audit_log::facets::facets(
             conn,
             project_id,
@@ -133,7 +133,7 @@ async fn export(
                 .find(project_id)
                 .select(projects::slug)
                 .first::<String>(conn)?;
-            audit_log::search::plan(conn, &mut validated)?;
+            audit_log::prepare(conn, project_id, &mut validated)?;
             let matched = audit_log::count(conn, project_id, &validated)?;
             Ok((matched, slug, enabled, validated))
         })
@@ -426,13 +426,6 @@ async fn ingest(
     Ok(HttpResponse::Ok().json(IngestReceipt { accepted }))
 }
 
-/// The `route` of every ingested entry: the event's own path is the sender's word, not a route
-/// of this server.
-pub const INGESTED_ROUTE: &str = "(ingested)";
-/// The namespace of ingested actions, so that no event can pass for a request this server
-/// handled (`application.delete`, `session.sign_in`, …).
-pub const INGESTED_ACTION_PREFIX: &str = "ext.";
-
 fn ingested_entry(
     project_id: i64,
     sender_token_id: i64,
@@ -471,7 +464,7 @@ fn ingested_entry(
     let action = ActionKey::new(&event.action)
         .filter(|key| {
             key.as_str()
-                .strip_prefix(INGESTED_ACTION_PREFIX)
+                .strip_prefix(catalog::INGESTED_ACTION_PREFIX)
                 .is_some_and(|rest| !rest.is_empty())
         })
         .ok_or_else(|| {
@@ -520,7 +513,7 @@ fn ingested_entry(
             let (path, query) = path.split_once('?').unwrap_or((&path, ""));
             capture::redaction::stored_path(path, query, false)
         },
-        route: INGESTED_ROUTE.into(),
+        route: catalog::INGESTED_ROUTE.into(),
         action: action.as_str().into(),
         status_code: i32::from(event.status),
         resource_type: resource_type.as_str().into(),

@@ -254,6 +254,44 @@ async fn ingest_validates_then_stores_atomically(backend: Backend) {
     assert!(listed
         .iter()
         .all(|e| e["ingested_by_token_id"] == ingest.token.id && e["source"] == "ingest"));
+    // Namespaces reach ingested actions, which are whatever the sender named (`ext.…`):
+    // `ext.*` and `ext.invoice.*` find both events, a sibling namespace none, and excluding
+    // `ext.*` keeps everything else.
+    for (view, expected) in [
+        ("action=ext.*", 2),
+        ("action=ext.invoice.*", 2),
+        ("action=ext.invoice_v2.*", 0),
+        ("action=ext.*&action.not=ext.invoice.*", 0),
+    ] {
+        let base = format!("/api/v1/projects/{project}/audit-logs");
+        let page: Value = admin
+            .get(&format!("{base}?range=1h&{view}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let found = page["entries"].as_array().unwrap();
+        assert_eq!(found.len(), expected, "{view}: {found:?}");
+        assert!(found.iter().all(|e| e["action"] == "ext.invoice.refund"));
+        let histogram: Value = admin
+            .get(&format!("{base}/histogram?range=1h&{view}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(histogram["total"], expected, "histogram of {view}");
+    }
+    let rest: Value = admin
+        .get(&format!(
+            "/api/v1/projects/{project}/audit-logs?range=1h&action.not=ext.*&limit=200"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rest = rest["entries"].as_array().unwrap();
+    assert!(!rest.is_empty());
+    assert!(rest.iter().all(|e| e["action"] != "ext.invoice.refund"));
     {
         let mut conn = app.pool.get().unwrap();
         let forged = diesel::sql_query(format!(

@@ -14,6 +14,8 @@ use crate::api;
 
 /// Values a picker lists at once; typing narrows them on the server.
 const PICKER_LIMIT: u32 = 50;
+/// The namespace of the audit log's own actions, which "Hide audit-log reads" excludes.
+const AUDIT_LOG_NAMESPACE: &str = "audit_log.*";
 
 /// One active filter value: which dimension, whether it excludes, and the value as the query
 /// string spells it.
@@ -277,6 +279,34 @@ pub fn FilterBar(
             }
         })
     };
+    // The audit log's own requests (the investigator's reads, exports, verifications) are
+    // captured like any other; one switch hides them all as an exclude of their namespace.
+    let own_reads_hidden = move || {
+        query
+            .get()
+            .filter_strings(Dimension::Action)
+            .1
+            .iter()
+            .any(|value| value == AUDIT_LOG_NAMESPACE)
+    };
+    let reads_navigator = navigator.clone();
+    let toggle_own_reads = move |_| {
+        let current = query.get_untracked();
+        let hidden = current
+            .filter_strings(Dimension::Action)
+            .1
+            .iter()
+            .any(|value| value == AUDIT_LOG_NAMESPACE);
+        if let Some(next) = with_value(
+            &current,
+            Dimension::Action,
+            true,
+            AUDIT_LOG_NAMESPACE,
+            !hidden,
+        ) {
+            reads_navigator.change(&next, |_| {});
+        }
+    };
     let clear_navigator = navigator.clone();
     let clear_all = move |_| {
         let range = query.get_untracked().range;
@@ -336,7 +366,7 @@ pub fn FilterBar(
                 <input
                     class="search"
                     type="search"
-                    placeholder="Search paths, emails, tokens, applications, clusters"
+                    placeholder="Search actions, people, paths, tokens, applications, clusters"
                     aria-label="Search"
                     data-test="search"
                     prop:value=search
@@ -350,6 +380,11 @@ pub fn FilterBar(
                 </p>
             })}
             <div class="filter-row chips">
+                <label class="switch" title="Hide the audit log's own requests: reading, exporting and verifying it (audit_log.*)">
+                    <input type="checkbox" data-test="hide-own-reads" prop:checked=own_reads_hidden
+                        on:change=toggle_own_reads/>
+                    "Hide audit-log reads"
+                </label>
                 {active_chips}
                 {request_chip}
                 <AddFilter query=query view_string=view_string project=project navigator=navigator.clone()/>
