@@ -82,6 +82,17 @@ async fn try_table_rows(browser: &Browser) -> Option<Vec<(i64, String)>> {
     Some(rows)
 }
 
+/// Whether the checkbox `css` is checked.
+async fn is_checked(browser: &Browser, css: &str) -> bool {
+    wait_for(browser, css)
+        .await
+        .prop("checked")
+        .await
+        .unwrap()
+        .as_deref()
+        == Some("true")
+}
+
 async fn sign_in_page(browser: &Browser, url: &str, email: &str, password: &str) {
     browser
         .client
@@ -208,7 +219,7 @@ async fn an_admin_filters_brushes_and_exports_and_a_viewer_is_kept_out() {
         .await
         .unwrap();
     eventually("the URL holds the GET exclusion", || async {
-        current_query(&browser).await == "method.not=GET"
+        current_query(&browser).await == "method.not=GET&action.not=audit_log.*"
     })
     .await;
     wait_for(&browser, "[data-test=entry]").await;
@@ -217,6 +228,10 @@ async fn an_admin_filters_brushes_and_exports_and_a_viewer_is_kept_out() {
     assert!(rows.iter().all(|(_, method)| method != "GET"), "{rows:?}");
     let chip = wait_for_text(&browser, "[data-test=chip]").await;
     assert!(chip.contains("Method excludes GET"), "{chip}");
+    assert!(
+        is_checked(&browser, "[data-test=hide-own-reads]").await,
+        "the navigation default hides the audit log's own requests"
+    );
     save_screenshot(&browser, "audit-logs.png").await;
 
     // Include DELETE: the URL and the rows change.
@@ -736,7 +751,8 @@ async fn the_picker_finds_rare_values_by_name_and_a_loading_view_never_shows_the
         }
     }
     eventually("the URL filters on the revoke", || async {
-        current_query(&browser).await == "method.not=GET&action=api_token.revoke"
+        current_query(&browser).await
+            == "method.not=GET&action=api_token.revoke&action.not=audit_log.*"
     })
     .await;
     eventually("only the revoke shows", || async {
@@ -1148,6 +1164,100 @@ async fn save_screenshot(browser: &Browser, name: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_switch_hides_the_audit_logs_own_reads_and_search_finds_labels() {
+    let admin = AdminAccount::ada();
+    let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+    let client = reqwest::Client::new();
+    let session = sign_in(&client, &url, &admin.email, &admin.password).await;
+    let api = |suffix: &str| session.project_url(project, suffix);
+    let created = session
+        .authorize(client.post(api("/applications")))
+        .json(&json!({"name": "billing", "image": "registry/app:1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let listed = session
+        .authorize(client.get(api("/applications")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let actions_of = |query: String| {
+        let request = session.authorize(client.get(api(&format!("/audit-logs?{query}"))));
+        async move {
+            let page: AuditPage = request.send().await.unwrap().json().await.unwrap();
+            page.entries
+                .into_iter()
+                .map(|e| (e.id, e.action))
+                .collect::<Vec<_>>()
+        }
+    };
+
+    let browser = Browser::start().await;
+    open_audit_logs(&browser, &url, &admin).await;
+    assert!(is_checked(&browser, "[data-test=hide-own-reads]").await);
+    // With GETs included, the switch still keeps the page's own reads out.
+    let method_chip = wait_for(&browser, "[data-test=chip] .chip-remove").await;
+    method_chip.click().await.unwrap();
+    eventually(
+        "GETs are back, the audit log's own requests are not",
+        || async { current_query(&browser).await == "action.not=audit_log.*" },
+    )
+    .await;
+    eventually("the rows are the API's for that view", || async {
+        let expected = actions_of("action.not=audit_log.*".into()).await;
+        let rows = table_rows(&browser).await;
+        expected
+            .iter()
+            .all(|(_, action)| !action.starts_with("audit_log."))
+            && expected
+                .iter()
+                .any(|(_, action)| action == "application.list")
+            && rows.iter().map(|(id, _)| *id).collect::<Vec<_>>()
+                == expected.iter().map(|(id, _)| *id).collect::<Vec<_>>()
+    })
+    .await;
+    // Off: the investigator's own reads show.
+    wait_for(&browser, "[data-test=hide-own-reads]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the switch is off in the URL", || async {
+        current_query(&browser).await.is_empty()
+    })
+    .await;
+    assert!(!is_checked(&browser, "[data-test=hide-own-reads]").await);
+    eventually("the page's own reads are listed", || async {
+        let own: Vec<i64> = actions_of(String::new())
+            .await
+            .into_iter()
+            .filter(|(_, action)| action.starts_with("audit_log."))
+            .map(|(id, _)| id)
+            .collect();
+        table_rows(&browser)
+            .await
+            .iter()
+            .any(|(id, _)| own.contains(id))
+    })
+    .await;
+    // Search finds an action by the label the table shows.
+    wait_for(&browser, "[data-test=search]")
+        .await
+        .send_keys("Create applic")
+        .await
+        .unwrap();
+    eventually("only the create matches", || async {
+        let rows = table_rows(&browser).await;
+        current_query(&browser).await == "q=Create+applic" && rows.len() == 1 && rows[0].1 == "POST"
+    })
+    .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_opens_in_a_drawer_the_url_keeps_and_cells_filter_on_click() {
     let admin = AdminAccount::ada();
     let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
@@ -1185,7 +1295,8 @@ async fn an_entry_opens_in_a_drawer_the_url_keeps_and_cells_filter_on_click() {
         .await
         .unwrap();
     eventually("the URL names the open entry", || async {
-        current_query(&browser).await == format!("method.not=GET&entry={first_id}")
+        current_query(&browser).await
+            == format!("method.not=GET&action.not=audit_log.*&entry={first_id}")
     })
     .await;
     let expected: auditlog_shared::wire::AuditEntry = session
@@ -1230,7 +1341,7 @@ async fn an_entry_opens_in_a_drawer_the_url_keeps_and_cells_filter_on_click() {
         .await
         .unwrap();
     eventually("Escape closes the drawer", || async {
-        current_query(&browser).await == "method.not=GET"
+        current_query(&browser).await == "method.not=GET&action.not=audit_log.*"
     })
     .await;
     assert!(browser
@@ -1495,7 +1606,7 @@ async fn live_tail_announces_new_entries_and_views_are_saved_for_the_project() {
         .await
         .unwrap();
     eventually("the window is a day", || async {
-        current_query(&browser).await == "range=24h&method.not=GET"
+        current_query(&browser).await == "range=24h&method.not=GET&action.not=audit_log.*"
     })
     .await;
     let save = |name: &'static str| {
@@ -1532,7 +1643,10 @@ async fn live_tail_announces_new_entries_and_views_are_saved_for_the_project() {
         .await
         .unwrap();
     assert_eq!(saved.len(), 1);
-    assert_eq!(saved[0].query, "range=24h&method.not=GET");
+    assert_eq!(
+        saved[0].query,
+        "range=24h&method.not=GET&action.not=audit_log.*"
+    );
     save("Writes today").await;
     let refused = wait_for_text(&browser, "[data-test=save-view-error]").await;
     assert!(refused.contains("already exists"), "{refused}");
@@ -1552,7 +1666,7 @@ async fn live_tail_announces_new_entries_and_views_are_saved_for_the_project() {
         .await
         .unwrap();
     eventually("the saved view opens", || async {
-        current_query(&browser).await == "range=24h&method.not=GET"
+        current_query(&browser).await == "range=24h&method.not=GET&action.not=audit_log.*"
     })
     .await;
     // Deleting asks once more.
@@ -1612,13 +1726,13 @@ async fn the_chart_reads_a_bar_zooms_into_it_and_moves_the_window() {
         .await
         .unwrap();
     eventually("the last hour", || async {
-        current_query(&browser).await == "range=1h&method.not=GET"
+        current_query(&browser).await == "range=1h&method.not=GET&action.not=audit_log.*"
     })
     .await;
     wait_for(&browser, "[data-test=chart-card][data-view]").await;
     let chart: Histogram = session
         .authorize(client.get(format!(
-            "{}?range=1h&method.not=GET",
+            "{}?range=1h&method.not=GET&action.not=audit_log.*",
             session.project_url(project, "/audit-logs/histogram")
         )))
         .send()

@@ -897,10 +897,14 @@ impl AuditQuery {
             && self.search.is_none())
     }
 
-    /// The view that opening Audit logs from the navigation shows: reads hidden.
+    /// The view that opening Audit logs from the navigation shows: reads hidden, and the audit
+    /// log's own requests (the investigator's reads, exports, verifications) too.
     pub fn navigation_default() -> AuditQuery {
         let mut query = AuditQuery::default();
         query.method.exclude.insert(Method::Get);
+        query.action.exclude.insert(ActionMatch::Namespace(
+            ActionKey::new("audit_log").expect("a well-formed namespace"),
+        ));
         query
     }
 
@@ -1013,7 +1017,7 @@ mod tests {
         );
         assert_eq!(
             AuditQuery::navigation_default().to_query_string(),
-            "method.not=GET"
+            "method.not=GET&action.not=audit_log.*"
         );
     }
 

@@ -42,7 +42,10 @@ pub fn facets(
     let from_rollups: Vec<Dimension> = match &split {
         Some(_) => Dimension::ALL
             .into_iter()
-            .filter(|&d| request.lists(d) && rollup::plan(&validated.query, Some(d)) == Some(None))
+            .filter(|&d| {
+                request.lists(d)
+                    && rollup::plan(&validated.query, Some(d)) == Some(rollup::RollupView::All)
+            })
             .collect(),
         None => Vec::new(),
     };

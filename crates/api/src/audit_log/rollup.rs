@@ -6,9 +6,10 @@
 //! * The counts are written in the same transaction as the entries they count
 //!   ([`record`], called by the capture writer for every stored entry), so they are exact for
 //!   every whole hour. The retention job deletes the rows of hours wholly past the horizon.
-//! * A rollup answers only what it can answer exactly: a view with no filter and no search, or
-//!   with filters on one dimension only (which is the dimension summed). Everything else reads
-//!   the entries.
+//! * A rollup answers only what it can answer exactly: a view with no filter and no search,
+//!   with filters on one dimension only (which is the dimension summed), or with filters on
+//!   method and action together (summed from the `method_action` pairs: the navigation default
+//!   excludes GET and the audit log's own actions). Everything else reads the entries.
 //! * Only whole hours come from rollups (whole days from the daily table, the other whole hours
 //!   from the hourly one). The partial hours at either end of a window are counted from the
 //!   entries ([`Split`]), so both paths give the same numbers to the entry.
@@ -61,10 +62,12 @@ pub enum RollupDimension {
     ResourceType,
     /// `resource_key`: serves the application and cluster filters and facets.
     Resource,
+    /// `"<method> <action>"`: serves views filtered on both method and action.
+    MethodAction,
 }
 
 impl RollupDimension {
-    pub const ALL: [RollupDimension; 7] = [
+    pub const ALL: [RollupDimension; 8] = [
         RollupDimension::Actor,
         RollupDimension::Method,
         RollupDimension::Source,
@@ -72,6 +75,7 @@ impl RollupDimension {
         RollupDimension::Status,
         RollupDimension::ResourceType,
         RollupDimension::Resource,
+        RollupDimension::MethodAction,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +87,7 @@ impl RollupDimension {
             RollupDimension::Status => "status",
             RollupDimension::ResourceType => "resource_type",
             RollupDimension::Resource => "resource",
+            RollupDimension::MethodAction => "method_action",
         }
     }
 
@@ -96,6 +101,7 @@ impl RollupDimension {
             RollupDimension::Status => entry.status_code.to_string(),
             RollupDimension::ResourceType => entry.resource_type.clone(),
             RollupDimension::Resource => entry.resource_key.clone(),
+            RollupDimension::MethodAction => format!("{} {}", entry.method, entry.action),
         }
     }
 }
@@ -256,10 +262,9 @@ pub fn purge_before(conn: &mut DbConnection, horizon: i64) -> QueryResult<usize>
     Ok(deleted)
 }
 
-/// How rollups answer a view's counts over its whole window: the filtered dimension (if any)
-/// and the window's split. `None` when they cannot (see [`plan`]) or the window holds no whole
-/// hour.
-pub fn window_plan(validated: &ValidatedQuery) -> Option<(Option<Dimension>, Split)> {
+/// How rollups answer a view's counts over its whole window: which counts are summed, and the
+/// window's split. `None` when they cannot (see [`plan`]) or the window holds no whole hour.
+pub fn window_plan(validated: &ValidatedQuery) -> Option<(RollupView, Split)> {
     let filtered = plan(&validated.query, None)?;
     let split = Split::new(
         validated.window.from.timestamp_micros(),
@@ -268,11 +273,21 @@ pub fn window_plan(validated: &ValidatedQuery) -> Option<(Option<Dimension>, Spl
     Some((filtered, split))
 }
 
-/// What a view needs from rollups: nothing filtered (`Some(None)`), or one filtered dimension
-/// (`Some(Some(d))`). `None` when rollups cannot answer it (search, a request id, or filters
-/// on several dimensions). `skip`'s filter is left out, as facets do for the dimension they
-/// count.
-pub fn plan(query: &AuditQuery, skip: Option<Dimension>) -> Option<Option<Dimension>> {
+/// Which rollup counts answer a view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RollupView {
+    /// Nothing is filtered: any one dimension's counts sum to all entries.
+    All,
+    /// One dimension is filtered: its counts, filtered.
+    One(Dimension),
+    /// Method and action are filtered, nothing else: the `method_action` pairs, filtered on both.
+    MethodAndAction,
+}
+
+/// What a view needs from rollups (see [`RollupView`]). `None` when rollups cannot answer it
+/// (search, a request id, or filters on several dimensions other than method and action).
+/// `skip`'s filter is left out, as facets do for the dimension they count.
+pub fn plan(query: &AuditQuery, skip: Option<Dimension>) -> Option<RollupView> {
     if query.search.is_some() || query.request_id.is_some() {
         return None;
     }
@@ -281,8 +296,9 @@ pub fn plan(query: &AuditQuery, skip: Option<Dimension>) -> Option<Option<Dimens
         .filter(|&d| Some(d) != skip && !filter_is_empty(query, d))
         .collect();
     match filtered.as_slice() {
-        [] => Some(None),
-        [only] => Some(Some(*only)),
+        [] => Some(RollupView::All),
+        [only] => Some(RollupView::One(*only)),
+        [Dimension::Method, Dimension::Action] => Some(RollupView::MethodAndAction),
         _ => None,
     }
 }
@@ -350,23 +366,35 @@ impl Split {
 }
 
 /// Counts per `width`-wide bucket (a multiple of the granularity, in microseconds) of a
-/// project's entries in the whole buckets `range` of one rollup table, filtered on `filtered`
-/// as `query` says (or unfiltered).
+/// project's entries in the whole buckets `range` of one rollup table, filtered as `view` and
+/// the query say.
 pub fn bucket_counts(
     conn: &mut DbConnection,
     granularity: Granularity,
     project_id: i64,
     validated: &ValidatedQuery,
-    filtered: Option<Dimension>,
+    view: RollupView,
     range: (i64, i64),
     width: i64,
 ) -> QueryResult<HashMap<i64, i64>> {
     debug_assert_eq!(width % granularity.micros(), 0);
-    // Unfiltered: any one dimension's counts sum to all entries; `source` has the fewest values.
-    let dimension = filtered.map_or(RollupDimension::Source, RollupDimension::from);
-    let (include, exclude) = match filtered {
-        Some(filtered) => filter_values(validated, filtered),
-        None => (Vec::new(), Vec::new()),
+    let (dimension, include, exclude) = match view {
+        // Any one dimension's counts sum to all entries; `source` has the fewest values.
+        RollupView::All => (RollupDimension::Source, Vec::new(), Vec::new()),
+        RollupView::One(filtered) => {
+            let (include, exclude) = filter_values(validated, filtered);
+            (RollupDimension::from(filtered), include, exclude)
+        }
+        RollupView::MethodAndAction => {
+            return method_action_bucket_counts(
+                conn,
+                granularity,
+                project_id,
+                validated,
+                range,
+                width,
+            )
+        }
     };
     // The width is an integer literal: PostgreSQL refuses a GROUP BY on a bound parameter.
     let bucket = format!("((bucket / {width}) * {width})");
@@ -400,12 +428,64 @@ pub fn bucket_counts(
     Ok(rows.into_iter().collect())
 }
 
-/// The entries of a split's whole hours and days (no partial hour), filtered on `filtered`.
+/// Counts per bucket of the entries whose method and action pass the query's filters, from the
+/// `method_action` pairs (`"POST application.deploy"`): the pairs of each bucket are read and
+/// kept when both halves pass, since a pair list has no values of its own to filter on in SQL.
+fn method_action_bucket_counts(
+    conn: &mut DbConnection,
+    granularity: Granularity,
+    project_id: i64,
+    validated: &ValidatedQuery,
+    range: (i64, i64),
+    width: i64,
+) -> QueryResult<HashMap<i64, i64>> {
+    let (methods_in, methods_out) = filter_values(validated, Dimension::Method);
+    let (actions_in, actions_out) = filter_values(validated, Dimension::Action);
+    let passes = |value: &str, include: &[String], exclude: &[String]| {
+        (include.is_empty() || include.iter().any(|v| v == value))
+            && !exclude.iter().any(|v| v == value)
+    };
+    let bucket = format!("((bucket / {width}) * {width})");
+    macro_rules! pairs {
+        ($table:ident) => {{
+            use crate::db::schema::$table::dsl;
+            dsl::$table
+                .filter(dsl::project_id.eq(project_id))
+                .filter(dsl::dimension.eq(RollupDimension::MethodAction.as_str()))
+                .filter(dsl::bucket.ge(range.0))
+                .filter(dsl::bucket.lt(range.1))
+                // One literal for both keys: diesel checks a grouped select column by column.
+                .group_by(sql::<BigInt>(&format!("{bucket}, value")))
+                .select((
+                    sql::<BigInt>(&bucket),
+                    sql::<diesel::sql_types::Text>("value"),
+                    sql::<BigInt>("CAST(SUM(entries) AS BIGINT)"),
+                ))
+                .load::<(i64, String, i64)>(conn)?
+        }};
+    }
+    let rows = match granularity {
+        Granularity::Hour => pairs!(audit_rollups),
+        Granularity::Day => pairs!(audit_rollups_daily),
+    };
+    let mut counts: HashMap<i64, i64> = HashMap::new();
+    for (bucket, pair, entries) in rows {
+        let Some((method, action)) = pair.split_once(' ') else {
+            continue;
+        };
+        if passes(method, &methods_in, &methods_out) && passes(action, &actions_in, &actions_out) {
+            *counts.entry(bucket).or_default() += entries;
+        }
+    }
+    Ok(counts)
+}
+
+/// The entries of a split's whole hours and days (no partial hour), filtered as `view` says.
 pub fn total(
     conn: &mut DbConnection,
     project_id: i64,
     validated: &ValidatedQuery,
-    filtered: Option<Dimension>,
+    view: RollupView,
     split: &Split,
 ) -> QueryResult<i64> {
     let mut total = 0;
@@ -415,7 +495,7 @@ pub fn total(
             granularity,
             project_id,
             validated,
-            filtered,
+            view,
             range,
             granularity.micros(),
         )?
@@ -513,15 +593,26 @@ mod tests {
     #[test]
     fn views_with_search_or_two_filtered_dimensions_read_the_entries() {
         let parse = |raw: &str| AuditQuery::parse(raw).unwrap();
-        assert_eq!(plan(&parse(""), None), Some(None));
+        assert_eq!(plan(&parse(""), None), Some(RollupView::All));
         assert_eq!(
             plan(&parse("method.not=GET"), None),
-            Some(Some(Dimension::Method))
+            Some(RollupView::One(Dimension::Method))
         );
         assert_eq!(plan(&parse("method=GET&status=5xx"), None), None);
         assert_eq!(
             plan(&parse("method=GET&status=5xx"), Some(Dimension::Status)),
-            Some(Some(Dimension::Method))
+            Some(RollupView::One(Dimension::Method))
+        );
+        assert_eq!(
+            plan(&parse("method.not=GET&action.not=audit_log.*"), None),
+            Some(RollupView::MethodAndAction)
+        );
+        assert_eq!(
+            plan(
+                &parse("method.not=GET&action.not=audit_log.*&source=cli"),
+                None
+            ),
+            None
         );
         assert_eq!(plan(&parse("q=deploy"), None), None);
         assert_eq!(plan(&parse("application=1&cluster=2"), None), None);
