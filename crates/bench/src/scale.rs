@@ -528,6 +528,8 @@ async fn shapes(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Re
         path,
         target_ms,
     };
+    // The view the dashboard's navigation opens.
+    let navigation = auditlog_shared::AuditQuery::navigation_default().to_query_string();
     Ok(vec![
         shape(
             "list: first page, default view (7 days)",
@@ -541,6 +543,11 @@ async fn shapes(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Re
             list,
         ),
         shape("list: method ≠ GET, 7 days", "?method.not=GET".into(), list),
+        shape(
+            "list: navigation default (method ≠ GET, audit log's own hidden), 7 days",
+            format!("?{navigation}"),
+            list,
+        ),
         shape(
             "list: actor (a user), 30 days",
             format!("?range=30d&actor={user}"),
@@ -599,6 +606,21 @@ async fn shapes(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Re
             "histogram: method ≠ GET, 30 days",
             "/histogram?range=30d&method.not=GET".into(),
             100.0,
+        ),
+        shape(
+            "histogram: navigation default, 7 days",
+            format!("/histogram?{navigation}"),
+            100.0,
+        ),
+        shape(
+            "histogram: navigation default, 30 days",
+            format!("/histogram?range=30d&{navigation}"),
+            100.0,
+        ),
+        shape(
+            "facets: the navigation default's chip names (method, action), 7 days",
+            format!("/facets?{navigation}&facet=method&facet.limit=1"),
+            50.0,
         ),
         shape(
             "histogram: 3 actors ∧ search, 30 days",
