@@ -14,6 +14,9 @@ pub enum ApiError {
     /// The audit query string could not be read.
     #[error(transparent)]
     InvalidQuery(#[from] QueryError),
+    /// A typed query (the dashboard's query bar) that cannot be read; the span names the token.
+    #[error("{0}")]
+    InvalidBar(auditlog_shared::bar::BarError),
     /// The audit query was readable but cannot be served (for example: past retention).
     #[error("{detail}")]
     UnservableQuery { param: String, detail: String },
@@ -80,9 +83,23 @@ impl ApiError {
                         vec![InvalidParam {
                             name: key.to_string(),
                             reason: error.to_string(),
+                            span: None,
                         }]
                     })
                     .unwrap_or_default(),
+            ),
+            ApiError::InvalidBar(error) => (
+                "/problems/invalid-query",
+                "Invalid audit log query",
+                Some(error.message.clone()),
+                vec![InvalidParam {
+                    name: "bar".to_string(),
+                    reason: error.message.clone(),
+                    span: Some(auditlog_shared::wire::TextSpan {
+                        start: error.span.start,
+                        end: error.span.end,
+                    }),
+                }],
             ),
             ApiError::UnservableQuery { param, detail } => (
                 "/problems/invalid-query",
@@ -91,6 +108,7 @@ impl ApiError {
                 vec![InvalidParam {
                     name: param.clone(),
                     reason: detail.clone(),
+                    span: None,
                 }],
             ),
             ApiError::InvalidField { param, detail } => (
@@ -100,6 +118,7 @@ impl ApiError {
                 vec![InvalidParam {
                     name: param.clone(),
                     reason: detail.clone(),
+                    span: None,
                 }],
             ),
             ApiError::BadRequest { detail } => (
@@ -190,6 +209,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::InvalidQuery(_)
+            | ApiError::InvalidBar(_)
             | ApiError::UnservableQuery { .. }
             | ApiError::InvalidField { .. }
             | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,

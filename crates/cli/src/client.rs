@@ -240,6 +240,7 @@ mod tests {
             vec![InvalidParam {
                 name: "image".to_string(),
                 reason: "must not be empty".to_string(),
+                span: None,
             }],
         );
         assert_eq!(

@@ -9,6 +9,7 @@
 //! ([`AuditQuery::to_query_string`] and [`AuditQuery::parse`]). The browser URL, the REST API and
 //! the CLI's `--query` all use that one form, so a shared link and an API call mean the same thing.
 
+pub mod bar;
 pub mod chain;
 mod cursor;
 mod dimension;

@@ -50,6 +50,28 @@ pub struct Problem {
 pub struct InvalidParam {
     pub name: String,
     pub reason: String,
+    /// For a typed query (`bar`): the characters of the offending token, `[start, end)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<TextSpan>,
+}
+
+/// A range of characters of a text, `[start, end)`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextSpan {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// `GET /api/v1/projects/{project}/audit-logs/query?bar=<text>`: a typed query read against the
+/// project (names resolved to ids).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BarQuery {
+    /// The canonical query string of the view the text describes.
+    pub canonical: String,
+    /// The same view written back as bar text, with names.
+    pub bar: String,
 }
 
 /// `GET /api/v1/query/resolve?<audit query>`: how the server reads an audit query.

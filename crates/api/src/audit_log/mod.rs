@@ -13,6 +13,7 @@
 //!   actions and actors the term also names ([`search::SearchAlso`]) are ORed in by key.
 //! * Order is `(ts, id)` descending everywhere; pages are keyset pages.
 
+pub mod bar;
 pub mod export;
 pub mod facets;
 pub mod histogram;

@@ -230,7 +230,7 @@ const INTEGRATIONS: [RouteSpec; 5] = crud!(
     Admin
 );
 
-const OTHERS: [RouteSpec; 27] = [
+const OTHERS: [RouteSpec; 28] = [
     route(
         "GET",
         "",
@@ -365,6 +365,14 @@ const OTHERS: [RouteSpec; 27] = [
         "/audit-logs/facets",
         "audit_log.facets",
         "View audit log filters",
+        R::Project,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/audit-logs/query",
+        "audit_log.query",
+        "Read a typed audit log query",
         R::Project,
         AtLeast(Admin),
     ),

@@ -23,6 +23,7 @@ pub fn configure(routes: &mut ProjectRoutes) {
         .add("audit_log.list", list)
         .add("audit_log.histogram", histogram)
         .add("audit_log.facets", facets)
+        .add("audit_log.query", query_bar)
         .add("audit_log.verify", verify)
         .add("audit_log.entry", entry)
         .add("audit_log.chain_entry", chain_entry)
@@ -92,6 +93,43 @@ async fn facets(
     })
     .await?;
     Ok(HttpResponse::Ok().json(facets))
+}
+
+/// `GET …/audit-logs/query?bar=<text>`: a typed query (the dashboard's query bar) read against
+/// the project: the canonical query string of its view, names resolved to ids, and the text
+/// written back. A text that cannot be read is a 400 whose `invalid_params` entry carries the
+/// offending token's character span.
+async fn query_bar(
+    state: web::Data<AppState>,
+    access: ProjectAccess,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut text = String::new();
+    for pair in request.query_string().split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key != "bar" {
+            return Err(ApiError::UnservableQuery {
+                param: key.to_string(),
+                detail: format!("unknown query parameter `{key}`: this endpoint reads `bar`"),
+            });
+        }
+        text = auditlog_shared::decode_query_component(value).ok_or_else(|| {
+            ApiError::UnservableQuery {
+                param: "bar".into(),
+                detail: "`bar` is not a well-formed percent-encoded UTF-8 value".into(),
+            }
+        })?;
+    }
+    let project_id = access.project_id;
+    let read = with_project_conn(&state, &access, move |conn| {
+        Ok(audit_log::bar::read(conn, project_id, &text)?)
+    })
+    .await?;
+    let (query, bar) = read.map_err(ApiError::InvalidBar)?;
+    let canonical = query.to_query_string();
+    // The view must also be servable now (a window past retention is refused like elsewhere).
+    ValidatedQuery::from_query_string(&canonical, state.clock.now())?;
+    Ok(HttpResponse::Ok().json(auditlog_shared::wire::BarQuery { canonical, bar }))
 }
 
 /// `GET …/audit-logs/export.{csv|ndjson}?<query>`: the first 10,000 matching entries of the

@@ -128,7 +128,13 @@ pub fn document() -> Value {
                 json!({"type": "string", "enum": ["csv", "ndjson"]}),
             ));
         }
-        if route.action.starts_with("audit_log.") && route.action != "audit_log.ingest" {
+        if route.action == "audit_log.query" {
+            parameters.push(query_parameter(
+                "bar",
+                "A typed query such as `actor:dana -method:GET status:5xx \"payments\" after:2026-11-20`",
+                json!({"type": "string", "maxLength": auditlog_shared::bar::MAX_BAR_CHARS}),
+            ));
+        } else if route.action.starts_with("audit_log.") && route.action != "audit_log.ingest" {
             parameters.extend(audit_query_parameters());
         }
         if route.action == "audit_log.facets" {
@@ -449,6 +455,7 @@ fn catalog_route_types(
             "list" => (None, schema::<AuditPage>(generator)),
             "histogram" => (None, schema::<Histogram>(generator)),
             "facets" => (None, schema::<Facets>(generator)),
+            "query" => (None, schema::<BarQuery>(generator)),
             // JSON by default; with `Accept: application/x-ndjson`, progress lines and then the
             // report, streamed.
             "verify" => (

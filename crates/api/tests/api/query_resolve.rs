@@ -82,5 +82,126 @@ async fn bad_queries_get_a_problem_naming_the_parameter(backend: Backend) {
 crate::on_both_backends!(
     a_dashboard_query_comes_back_canonical,
     ranges_reaching_past_retention_are_clamped,
-    bad_queries_get_a_problem_naming_the_parameter
+    bad_queries_get_a_problem_naming_the_parameter,
+    a_typed_query_resolves_names_in_its_own_project_only
 );
+
+/// `GET …/audit-logs/query?bar=`: the typed query bar, read against one project. Names resolve
+/// to this project's members, tokens, applications and clusters only; every error points at its
+/// token.
+async fn a_typed_query_resolves_names_in_its_own_project_only(backend: Backend) {
+    use auditlog_shared::wire::{BarQuery, Role};
+    use reqwest::Method;
+    use serde_json::{json, Value};
+
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let base = format!("/api/v1/projects/{project}");
+    let (dana_id, dana) = app
+        .add_member(
+            &admin,
+            project,
+            "dq@example.com",
+            "Dana Quill",
+            "dana's long password",
+            Role::Developer,
+        )
+        .await;
+    let mut app_ids = Vec::new();
+    for name in ["billing", "billing-v2"] {
+        let created: Value = admin
+            .send(
+                Method::POST,
+                &format!("{base}/applications"),
+                Some(json!({"name": name, "image": "registry/app:1"})),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        app_ids.push(created["id"].as_i64().unwrap());
+    }
+    // Olga's project has an application only she has: its name means nothing in Acme.
+    let olga = app.outsider_admin("Other").await;
+    let projects: Value = olga.get("/api/v1/projects").await.json().await.unwrap();
+    let olga_project = projects[0]["id"].as_i64().unwrap();
+    let olgas_app = olga
+        .send(
+            Method::POST,
+            &format!("/api/v1/projects/{olga_project}/applications"),
+            Some(json!({"name": "olga-only", "image": "registry/app:1"})),
+        )
+        .await;
+    assert_eq!(olgas_app.status(), 201);
+
+    let ask = |caller: &crate::helpers::Caller, project: i64, text: &str| {
+        let path = format!(
+            "/api/v1/projects/{project}/audit-logs/query?bar={}",
+            auditlog_shared::encode_query_component(text)
+        );
+        let caller = caller.clone();
+        async move { caller.get(&path).await }
+    };
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let text = format!(r#"actor:dana -method:GET app:BILLING "pay ments" after:{today}"#);
+    let response = ask(&admin, project, &text).await;
+    assert_eq!(response.status(), 200);
+    let read: BarQuery = response.json().await.unwrap();
+    assert_eq!(
+        read.canonical,
+        format!(
+            "from={today}T00:00:00Z&actor=user:{dana_id}&method.not=GET&application={}&q=pay+ments",
+            app_ids[0]
+        )
+    );
+    assert_eq!(
+        read.bar,
+        format!(r#"after:{today} actor:"Dana Quill" -method:GET app:billing pay ments"#)
+    );
+    // Ids pass as they are (a deleted resource keeps its entries reachable).
+    let ids: BarQuery = ask(&admin, project, "actor:user:999 app:424242")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids.canonical, "actor=user:999&application=424242");
+
+    for (text, token, says) in [
+        ("status:5xx app:bill", "app:bill", "matches 2 applications"),
+        ("app:olga-only", "app:olga-only", "no application of this project"),
+        ("deploy colour:red", "colour:red", "unknown key"),
+        ("-method:FETCH", "-method:FETCH", "method"),
+        ("after:2001-01-01 before:2001-02-01", "", "retention"),
+    ] {
+        let body = problem(ask(&admin, project, text).await, 400).await;
+        assert_eq!(body["type"], "/problems/invalid-query", "{text}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(says), "{text}: {body}");
+        if !token.is_empty() {
+            let start = text.find(token).unwrap();
+            assert_eq!(body["invalid_params"][0]["name"], "bar", "{text}");
+            assert_eq!(
+                body["invalid_params"][0]["span"],
+                json!({"start": start, "end": start + token.len()}),
+                "{text}: {body}"
+            );
+        }
+    }
+    let unknown = problem(
+        admin.get(&format!("{base}/audit-logs/query?q=x")).await,
+        400,
+    )
+    .await;
+    assert_eq!(unknown["invalid_params"][0]["name"], "q");
+
+    // Admins of this project only: a developer is refused, a stranger is told nothing exists.
+    assert_eq!(ask(&dana, project, "actor:dana").await.status(), 403);
+    assert_eq!(ask(&olga, project, "actor:dana").await.status(), 404);
+    assert_eq!(
+        ask(&app.anonymous(), project, "actor:dana").await.status(),
+        401
+    );
+    // In Olga's own project, Acme's member is nobody.
+    let body = problem(ask(&olga, olga_project, "actor:dana").await, 400).await;
+    assert!(body["detail"].as_str().unwrap().contains("no actor"), "{body}");
+}
