@@ -332,6 +332,29 @@ fn logs_list_and_export_read_dashboard_urls_and_filter_flags() {
     let both = cli.fails(&["logs", "list", "--view", "Writes", "--query", "range=1h"]);
     assert!(both.contains("cannot be used with"), "{both}");
 
+    // A typed query, as the dashboard's bar reads it: names are read by the server.
+    let typed = cli.page(&["--where", "-method:GET range:24h", "--method", "POST"]);
+    assert_eq!(summary(&typed.entries), summary(&direct.entries));
+    let unknown_key = cli.fails(&[
+        "--url",
+        "http://127.0.0.1:9",
+        "logs",
+        "list",
+        "--where",
+        "method:POST colour:red",
+    ]);
+    assert!(
+        unknown_key.contains("unknown key `colour`")
+            && unknown_key.contains("method:POST colour:red\n              ^^^^^^^^^^"),
+        "refused and pointed at before any request: {unknown_key}"
+    );
+    let nobody = cli.fails(&["logs", "list", "--where", "actor:nobody-here"]);
+    assert!(
+        nobody.contains("no actor of this project is named “nobody-here”")
+            && nobody.contains("^^^^^^^^^^^^^^^^^"),
+        "{nobody}"
+    );
+
     // A bad flag value is refused before any request: nothing listens on this address.
     let stderr = cli.fails(&[
         "--url",

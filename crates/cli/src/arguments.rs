@@ -255,8 +255,18 @@ pub struct QueryArguments {
     pub query: Option<String>,
     /// Start from the project's saved view with this name (as `--query` would, with its query);
     /// the filter flags add to it.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "where_")]
     pub view: Option<String>,
+    /// Start from a typed query, as the dashboard's query bar reads it, e.g.
+    /// 'actor:dana -method:GET status:5xx app:billing "payments" after:2026-11-20'; names are
+    /// read by the server against the project. The filter flags add to it.
+    #[arg(
+        long = "where",
+        value_name = "TEXT",
+        conflicts_with = "query",
+        allow_hyphen_values = true
+    )]
+    pub where_: Option<String>,
     /// Only entries by this actor: user:<id> or token:<id>.
     #[arg(long, value_name = "ACTOR", help_heading = "Filters")]
     pub actor: Vec<String>,

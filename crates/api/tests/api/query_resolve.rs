@@ -168,7 +168,11 @@ async fn a_typed_query_resolves_names_in_its_own_project_only(backend: Backend) 
 
     for (text, token, says) in [
         ("status:5xx app:bill", "app:bill", "matches 2 applications"),
-        ("app:olga-only", "app:olga-only", "no application of this project"),
+        (
+            "app:olga-only",
+            "app:olga-only",
+            "no application of this project",
+        ),
         ("deploy colour:red", "colour:red", "unknown key"),
         ("-method:FETCH", "-method:FETCH", "method"),
         ("after:2001-01-01 before:2001-02-01", "", "retention"),
@@ -203,5 +207,8 @@ async fn a_typed_query_resolves_names_in_its_own_project_only(backend: Backend) 
     );
     // In Olga's own project, Acme's member is nobody.
     let body = problem(ask(&olga, olga_project, "actor:dana").await, 400).await;
-    assert!(body["detail"].as_str().unwrap().contains("no actor"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("no actor"),
+        "{body}"
+    );
 }

@@ -83,6 +83,7 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<ExitCode> {
         } => {
             let mut arguments = arguments;
             logs::list::build_list_query(&arguments)?;
+            logs::views::check_where(&arguments.query)?;
             let session = open_project_session(&options)?;
             logs::views::resolve_view(&session, &mut arguments.query).await?;
             let query = logs::list::build_list_query(&arguments)?;
@@ -93,6 +94,7 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<ExitCode> {
         } => {
             let mut arguments = arguments;
             logs::filters::build_query(&arguments.query, None)?;
+            logs::views::check_where(&arguments.query)?;
             let session = open_project_session(&options)?;
             logs::views::resolve_view(&session, &mut arguments.query).await?;
             let query = logs::filters::build_query(&arguments.query, None)?;

@@ -1,17 +1,71 @@
 //! `--view NAME`: a saved view of the project as the starting query of `logs list` and
-//! `logs export`.
+//! `logs export`; `--where TEXT`: a typed query, read by the server against the project.
 
-use auditlog_shared::wire::SavedView;
+use auditlog_shared::bar::{BarError, ParsedBar};
+use auditlog_shared::wire::{BarQuery, SavedView};
 
 use crate::arguments::QueryArguments;
 use crate::commands::ProjectSession;
 
-/// Replaces `--view NAME` with the saved view's query, as if it had been given as `--query`.
-/// The name matches exactly, or else ignoring case when only one view has it.
+/// Checks the syntax of `--where TEXT` without asking the server, so that a mistake is
+/// reported, pointed at, before any request is made.
+pub fn check_where(arguments: &QueryArguments) -> anyhow::Result<()> {
+    if let Some(text) = &arguments.where_ {
+        ParsedBar::parse(text).map_err(|error| pointed(text, &error))?;
+    }
+    Ok(())
+}
+
+/// The text with the offending token underlined, and what is wrong with it.
+fn pointed(text: &str, error: &BarError) -> anyhow::Error {
+    let before = error.span.start.min(text.chars().count());
+    let width = error.span.end.saturating_sub(error.span.start).max(1);
+    anyhow::anyhow!(
+        "--where: {}\n  {text}\n  {}{}",
+        error.message,
+        " ".repeat(before),
+        "^".repeat(width)
+    )
+}
+
+/// Replaces `--view NAME` with the saved view's query, and `--where TEXT` with the view the
+/// server reads it as, as if either had been given as `--query`. A view's name matches exactly,
+/// or else ignoring case when only one view has it.
 pub async fn resolve_view(
     session: &ProjectSession,
     arguments: &mut QueryArguments,
 ) -> anyhow::Result<()> {
+    if let Some(text) = arguments.where_.take() {
+        let path = session.project_path(&format!(
+            "/audit-logs/query?bar={}",
+            auditlog_shared::encode_query_component(&text)
+        ));
+        let read = match session.client.get_json::<BarQuery>(&path).await {
+            Ok(answer) => answer.value,
+            Err(error) => {
+                // A name the project does not know: point at it like a syntax error.
+                let span = error
+                    .downcast_ref::<crate::client::ProblemError>()
+                    .and_then(|problem| problem.problem.invalid_params.first())
+                    .and_then(|param| param.span);
+                return Err(match span {
+                    Some(span) => pointed(
+                        &text,
+                        &BarError {
+                            message: error
+                                .downcast_ref::<crate::client::ProblemError>()
+                                .and_then(|p| p.problem.detail.clone())
+                                .unwrap_or_default(),
+                            span: span.start..span.end,
+                        },
+                    ),
+                    None => error,
+                });
+            }
+        };
+        arguments.query = Some(read.canonical);
+        return Ok(());
+    }
     let Some(name) = arguments.view.take() else {
         return Ok(());
     };
