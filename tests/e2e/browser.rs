@@ -1257,6 +1257,141 @@ async fn one_switch_hides_the_audit_logs_own_reads_and_search_finds_labels() {
     browser.close().await;
 }
 
+/// The query bar's text.
+async fn bar_text(browser: &Browser) -> String {
+    wait_for(browser, "[data-test=query-bar]")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// Replaces the query bar's text with `text` (without submitting it).
+async fn type_into_bar(browser: &Browser, text: &str) {
+    let bar = wait_for(browser, "[data-test=query-bar]").await;
+    bar.clear().await.unwrap();
+    bar.send_keys(text).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_query_bar_and_the_chips_agree_both_ways() {
+    let admin = AdminAccount::ada();
+    let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+    let client = reqwest::Client::new();
+    let session = sign_in(&client, &url, &admin.email, &admin.password).await;
+    let api = |suffix: &str| session.project_url(project, suffix);
+    let mut billing = 0;
+    for name in ["billing", "web"] {
+        let created: serde_json::Value = session
+            .authorize(client.post(api("/applications")))
+            .json(&json!({"name": name, "image": "registry/app:1"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if name == "billing" {
+            billing = created["id"].as_i64().unwrap();
+        }
+    }
+    let browser = Browser::start().await;
+    open_audit_logs(&browser, &url, &admin).await;
+    eventually("the bar shows the navigation default", || async {
+        bar_text(&browser).await == "-method:GET -action:audit_log.*"
+    })
+    .await;
+
+    // A typed name the page does not know is read by the server.
+    type_into_bar(&browser, &format!("method:POST app:billing{ENTER}")).await;
+    eventually("the URL holds the typed view", || async {
+        current_query(&browser).await == format!("method=POST&application={billing}")
+    })
+    .await;
+    eventually("the chips name it, and the bar shows it back", || async {
+        let chips: Vec<String> = match browser
+            .client
+            .find_all(Locator::Css("[data-test=chip]"))
+            .await
+        {
+            Ok(chips) => {
+                let mut texts = Vec::new();
+                for chip in chips {
+                    texts.push(chip.text().await.unwrap_or_default());
+                }
+                texts
+            }
+            Err(_) => Vec::new(),
+        };
+        chips.iter().any(|c| c.contains("Application is billing"))
+            && bar_text(&browser).await == "method:POST app:billing"
+    })
+    .await;
+    eventually("only the billing create shows", || async {
+        let rows = table_rows(&browser).await;
+        rows.len() == 1 && rows[0].1 == "POST"
+    })
+    .await;
+    save_screenshot(&browser, "audit-logs-query-bar.png").await;
+
+    // Removing a chip rewrites the bar.
+    wait_for(&browser, "[data-test=chip] .chip-remove")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the bar follows the chips", || async {
+        bar_text(&browser).await == "app:billing"
+            && current_query(&browser).await == format!("application={billing}")
+    })
+    .await;
+
+    // Errors point at their token and leave the view alone.
+    for (typed, token, says) in [
+        ("deploy status:7xx", "status:7xx", "status"),
+        (
+            "app:nothing-here method:GET",
+            "app:nothing-here",
+            "no application",
+        ),
+    ] {
+        type_into_bar(&browser, &format!("{typed}{ENTER}")).await;
+        let error = wait_for_text(&browser, "[data-test=query-bar-error]").await;
+        assert!(error.contains(says), "{typed}: {error}");
+        assert_eq!(
+            wait_for_text(&browser, "[data-test=query-bar-token]").await,
+            token
+        );
+        assert_eq!(
+            current_query(&browser).await,
+            format!("application={billing}")
+        );
+    }
+
+    // Typing a key suggests the view's values; a picked name needs no server round trip.
+    type_into_bar(&browser, "actor:ad").await;
+    let suggestion = wait_for(&browser, "[data-test=query-bar-suggestion]").await;
+    assert!(
+        suggestion.text().await.unwrap().contains(&admin.name),
+        "suggested: {}",
+        suggestion.text().await.unwrap()
+    );
+    suggestion.click().await.unwrap();
+    assert_eq!(bar_text(&browser).await, format!("actor:{}", admin.name));
+    wait_for(&browser, "[data-test=query-bar]")
+        .await
+        .send_keys(ENTER)
+        .await
+        .unwrap();
+    eventually("the picked actor filters the view", || async {
+        current_query(&browser).await.starts_with("actor=user:")
+    })
+    .await;
+    browser.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_opens_in_a_drawer_the_url_keeps_and_cells_filter_on_click() {
     let admin = AdminAccount::ada();

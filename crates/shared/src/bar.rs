@@ -93,7 +93,8 @@ impl BarKey {
         }
     }
 
-    fn from_bar_name(name: &str) -> Option<BarKey> {
+    /// The key a bar name stands for (`app` and `application` alike), ignoring case.
+    pub fn from_bar_name(name: &str) -> Option<BarKey> {
         let lower = name.to_ascii_lowercase();
         Some(match lower.as_str() {
             "type" | "resource_type" => BarKey::Dimension(Dimension::ResourceType),
@@ -423,7 +424,9 @@ pub fn to_bar(
     parts.join(" ")
 }
 
-fn quote(value: &str) -> String {
+/// A term's value as the bar writes it: quoted when it is empty or holds a space, a quote, a
+/// backslash or a comma.
+pub fn quote(value: &str) -> String {
     if value.is_empty()
         || value.contains([' ', '"', '\\', ','])
         || value.chars().any(char::is_whitespace)
@@ -431,6 +434,18 @@ fn quote(value: &str) -> String {
         quote_always(value)
     } else {
         value.to_string()
+    }
+}
+
+/// Whether a term's value is an id rather than a name: `user:7` or `token:3` for actors, a
+/// number for applications and clusters.
+pub fn is_id(dimension: Dimension, value: &str) -> bool {
+    match dimension {
+        Dimension::Actor => value.split_once(':').is_some_and(|(kind, id)| {
+            matches!(kind.to_ascii_lowercase().as_str(), "user" | "token")
+                && id.parse::<i64>().is_ok()
+        }),
+        _ => value.parse::<i64>().is_ok(),
     }
 }
 

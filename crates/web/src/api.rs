@@ -21,6 +21,8 @@ pub fn set_csrf_token(token: Option<String>) {
 pub struct ApiError {
     pub status: u16,
     pub message: String,
+    /// For a typed query the server could not read: the offending token's characters.
+    pub span: Option<(usize, usize)>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -80,6 +82,7 @@ async fn send_request<B: Serialize>(
     let unreachable = |e: gloo_net::Error| ApiError {
         status: 0,
         message: format!("the server cannot be reached: {e}"),
+        span: None,
     };
     match body {
         Some(body) => builder.json(body).map_err(unreachable)?.send().await,
@@ -95,14 +98,26 @@ async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, ApiErro
     response.json::<T>().await.map_err(|e| ApiError {
         status: response.status(),
         message: format!("unexpected answer from the server: {e}"),
+        span: None,
     })
 }
 
 async fn problem_of(response: Response) -> ApiError {
     let status = response.status();
-    let message = match response.json::<Problem>().await {
-        Ok(problem) => problem.detail.unwrap_or(problem.title),
-        Err(_) => format!("the server answered {status}"),
+    let (message, span) = match response.json::<Problem>().await {
+        Ok(problem) => {
+            let span = problem
+                .invalid_params
+                .first()
+                .and_then(|param| param.span)
+                .map(|span| (span.start, span.end));
+            (problem.detail.unwrap_or(problem.title), span)
+        }
+        Err(_) => (format!("the server answered {status}"), None),
     };
-    ApiError { status, message }
+    ApiError {
+        status,
+        message,
+        span,
+    }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use auditlog_shared::bar::{to_bar, BarError, ParsedBar};
+use auditlog_shared::bar::{is_id, to_bar, BarError, ParsedBar};
 use auditlog_shared::{AuditQuery, Dimension};
 use diesel::prelude::*;
 
@@ -86,14 +86,7 @@ impl Candidates {
 
     /// The query-string value a term's value stands for.
     fn resolve(&self, dimension: Dimension, value: &str) -> Result<String, String> {
-        let is_id = match dimension {
-            Dimension::Actor => value.split_once(':').is_some_and(|(kind, id)| {
-                matches!(kind.to_ascii_lowercase().as_str(), "user" | "token")
-                    && id.parse::<i64>().is_ok()
-            }),
-            _ => value.parse::<i64>().is_ok(),
-        };
-        if is_id {
+        if is_id(dimension, value) {
             return Ok(value.to_string());
         }
         let what = dimension.label().to_lowercase();

@@ -346,6 +346,8 @@ pub fn FilterBar(
 
     view! {
         <section class="card filter-bar">
+            <super::bar::QueryBar query=query view_string=view_string facets=facets project=project
+                navigator=navigator.clone()/>
             <div class="filter-row">
                 <div class="segments" role="group" aria-label="Date range">{presets}</div>
                 <ZoneSwitch/>

@@ -4,6 +4,7 @@
 //! navigates to the new canonical query string, so back/forward, reload and a pasted link all
 //! restore the same view.
 
+mod bar;
 mod chart;
 mod drawer;
 mod export;
