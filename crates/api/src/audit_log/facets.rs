@@ -62,6 +62,32 @@ pub fn facets(
         _ => HashMap::new(),
     };
 
+    // Method under an action filter, and action under a method filter, come from the
+    // `method_action` pairs whose other half passes (the navigation default filters both),
+    // plus the entries of the window's partial hours.
+    let counterpart = |dimension: Dimension| match dimension {
+        Dimension::Method => Some(Dimension::Action),
+        Dimension::Action => Some(Dimension::Method),
+        _ => None,
+    };
+    let paired: Vec<Dimension> = match &split {
+        Some(_) => [Dimension::Method, Dimension::Action]
+            .into_iter()
+            .filter(|&d| {
+                request.lists(d)
+                    && counterpart(d).is_some_and(|other| {
+                        rollup::plan(&validated.query, Some(d))
+                            == Some(rollup::RollupView::One(other))
+                    })
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let pairs = match &split {
+        Some(split) if !paired.is_empty() => rollup::pair_counts(conn, project_id, split)?,
+        _ => Vec::new(),
+    };
+
     // Dimensions read from the entries without a filter of their own all count the same
     // entries (those passing every filter): one scan serves them all.
     let shared: Vec<Dimension> = Dimension::ALL
@@ -103,6 +129,28 @@ pub fn facets(
                 .unwrap_or_default();
             for (value, count) in edge_counts.remove(&dimension).unwrap_or_default() {
                 *counts.entry(value).or_default() += count;
+            }
+            counts
+        } else if let (true, Some(split), Some(other)) =
+            (paired.contains(&dimension), &split, counterpart(dimension))
+        {
+            let (include, exclude) = crate::audit_log::filter_values(validated, other);
+            let mut counts: HashMap<String, i64> = HashMap::new();
+            for ((method, action), entries) in &pairs {
+                let (mine, theirs) = if dimension == Dimension::Method {
+                    (method, action)
+                } else {
+                    (action, method)
+                };
+                if rollup::passes(theirs, &include, &exclude) {
+                    *counts.entry(mine.clone()).or_default() += entries;
+                }
+            }
+            for &(edge_from, edge_to) in &split.edges {
+                let edge = validated.with_window(edge_from, edge_to);
+                for (value, count) in entry_counts(conn, project_id, &edge, dimension)? {
+                    *counts.entry(value).or_default() += count;
+                }
             }
             counts
         } else if shared.len() > 1 && shared.contains(&dimension) {

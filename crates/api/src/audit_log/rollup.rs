@@ -441,15 +441,11 @@ fn method_action_bucket_counts(
 ) -> QueryResult<HashMap<i64, i64>> {
     let (methods_in, methods_out) = filter_values(validated, Dimension::Method);
     let (actions_in, actions_out) = filter_values(validated, Dimension::Action);
-    let passes = |value: &str, include: &[String], exclude: &[String]| {
-        (include.is_empty() || include.iter().any(|v| v == value))
-            && !exclude.iter().any(|v| v == value)
-    };
     let bucket = format!("((bucket / {width}) * {width})");
     macro_rules! pairs {
         ($table:ident) => {{
             use crate::db::schema::$table::dsl;
-            dsl::$table
+            let mut select = dsl::$table
                 .filter(dsl::project_id.eq(project_id))
                 .filter(dsl::dimension.eq(RollupDimension::MethodAction.as_str()))
                 .filter(dsl::bucket.ge(range.0))
@@ -461,7 +457,26 @@ fn method_action_bucket_counts(
                     sql::<diesel::sql_types::Text>("value"),
                     sql::<BigInt>("CAST(SUM(entries) AS BIGINT)"),
                 ))
-                .load::<(i64, String, i64)>(conn)?
+                .into_boxed::<crate::audit_log::DbBackend>();
+            // The method half is filtered before grouping (a method is one uppercase word, no
+            // pattern character); the action half, a list, after.
+            for method in &methods_out {
+                select = select.filter(dsl::value.not_like(format!("{method} %")));
+            }
+            if !methods_in.is_empty() {
+                let mut any: Box<
+                    dyn BoxableExpression<
+                        crate::db::schema::$table::table,
+                        crate::audit_log::DbBackend,
+                        SqlType = diesel::sql_types::Bool,
+                    >,
+                > = Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0"));
+                for method in &methods_in {
+                    any = Box::new(any.or(dsl::value.like(format!("{method} %"))));
+                }
+                select = select.filter(any);
+            }
+            select.load::<(i64, String, i64)>(conn)?
         }};
     }
     let rows = match granularity {
@@ -478,6 +493,31 @@ fn method_action_bucket_counts(
         }
     }
     Ok(counts)
+}
+
+/// Whether a stored value passes include and exclude lists (as [`filter_values`] gives them).
+pub(crate) fn passes(value: &str, include: &[String], exclude: &[String]) -> bool {
+    (include.is_empty() || include.iter().any(|v| v == value))
+        && !exclude.iter().any(|v| v == value)
+}
+
+/// The `method_action` pairs of a split's whole hours and days (`"POST application.deploy"`,
+/// split in two) with their entries, for facets of method under an action filter and of action
+/// under a method filter.
+pub fn pair_counts(
+    conn: &mut DbConnection,
+    project_id: i64,
+    split: &Split,
+) -> QueryResult<Vec<((String, String), i64)>> {
+    let counts = value_counts(conn, project_id, &[RollupDimension::MethodAction], split)?;
+    Ok(counts
+        .into_values()
+        .flatten()
+        .filter_map(|(pair, entries)| {
+            let (method, action) = pair.split_once(' ')?;
+            Some(((method.to_string(), action.to_string()), entries))
+        })
+        .collect())
 }
 
 /// The entries of a split's whole hours and days (no partial hour), filtered as `view` says.
