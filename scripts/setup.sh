@@ -12,6 +12,7 @@ set -euo pipefail
 TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130   # must equal wasm-bindgen in Cargo.lock
 BINARYEN_VERSION=132           # wasm-opt; never Debian's binaryen (its version 108 breaks the app)
+AXE_CORE_VERSION=4.14.1        # the accessibility audit the browser tests run in the page
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$HOME/.cargo/bin:$repo_root/.tools/binaryen/node_modules/.bin:$PATH"
@@ -68,4 +69,10 @@ fi
 if ! wasm-opt --version 2>/dev/null | grep -q "version $BINARYEN_VERSION"; then
   say "installing wasm-opt (binaryen@$BINARYEN_VERSION) from npm into .tools/"
   npm install --silent --no-audit --no-fund --prefix "$repo_root/.tools/binaryen" "binaryen@$BINARYEN_VERSION"
+fi
+
+axe_package="$repo_root/.tools/axe/node_modules/axe-core/package.json"
+if [ -n "$with_browser" ] && ! grep -q "\"version\": \"$AXE_CORE_VERSION\"" "$axe_package" 2>/dev/null; then
+  say "installing axe-core@$AXE_CORE_VERSION from npm into .tools/ (the browser tests' accessibility audit)"
+  npm install --silent --no-audit --no-fund --prefix "$repo_root/.tools/axe" "axe-core@$AXE_CORE_VERSION"
 fi

@@ -2067,3 +2067,107 @@ async fn dark_mode_follows_the_system_and_the_keyboard_reaches_search_and_shortc
     .await;
     browser.close().await;
 }
+
+/// Runs axe-core (installed from npm by `scripts/setup.sh --browser`) in the page and returns
+/// its WCAG 2 A and AA violations, one line each: rule, impact, what it asks and where.
+async fn accessibility_violations(browser: &Browser) -> Vec<String> {
+    let axe = std::fs::read_to_string(
+        workspace_root().join(".tools/axe/node_modules/axe-core/axe.min.js"),
+    )
+    .expect("axe-core is installed: run scripts/setup.sh --browser");
+    browser.client.execute(&axe, vec![]).await.unwrap();
+    let found = browser
+        .client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+                 .then(result => done(result.violations.map(v =>
+                     `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`)))
+                 .catch(error => done([`axe failed: ${error}`]));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(found).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_passes_an_accessibility_audit_in_light_and_dark() {
+    let admin = AdminAccount::ada();
+    let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+    let client = reqwest::Client::new();
+    let session = sign_in(&client, &url, &admin.email, &admin.password).await;
+    let created = session
+        .authorize(client.post(session.project_url(project, "/applications")))
+        .json(&json!({"name": "billing", "image": "registry/app:1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    for dark in [false, true] {
+        let browser = if dark {
+            Browser::start_dark().await
+        } else {
+            Browser::start().await
+        };
+        let mut found = Vec::new();
+        browser
+            .client
+            .goto(&format!("{url}/sign-in"))
+            .await
+            .unwrap();
+        wait_for(&browser, "input[name=email]").await;
+        found.extend(
+            accessibility_violations(&browser)
+                .await
+                .into_iter()
+                .map(|v| format!("sign-in: {v}")),
+        );
+        open_audit_logs(&browser, &url, &admin).await;
+        found.extend(
+            accessibility_violations(&browser)
+                .await
+                .into_iter()
+                .map(|v| format!("audit logs: {v}")),
+        );
+        // The drawer and the shortcuts list open over the page.
+        wait_for(&browser, "[data-test=entry] [data-test=open-entry]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_for(&browser, "[data-test=entry-drawer]").await;
+        found.extend(
+            accessibility_violations(&browser)
+                .await
+                .into_iter()
+                .map(|v| format!("entry drawer: {v}")),
+        );
+        for page in ["applications", "clusters", "members", "tokens", "settings"] {
+            browser
+                .client
+                .goto(&format!("{url}/projects/{project}/{page}"))
+                .await
+                .unwrap();
+            wait_for(&browser, "main h1").await;
+            // Let the page's data arrive before it is audited.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            found.extend(
+                accessibility_violations(&browser)
+                    .await
+                    .into_iter()
+                    .map(|v| format!("{page}: {v}")),
+            );
+        }
+        browser.close().await;
+        assert!(
+            found.is_empty(),
+            "{} violations ({}):\n{}",
+            found.len(),
+            if dark { "dark" } else { "light" },
+            found.join("\n")
+        );
+    }
+}

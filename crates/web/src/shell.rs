@@ -130,7 +130,7 @@ pub fn Shell() -> impl IntoView {
                         }>
                             <span data-test="nav-audit-logs">"Audit logs"</span>
                         </A>
-                        <div class="saved-views" aria-label="Saved views">
+                        <div class="saved-views" role="group" aria-label="Saved views">
                             <crate::saved_views::SavedViewLinks project/>
                         </div>
                     </Show>
