@@ -2171,3 +2171,55 @@ async fn every_page_passes_an_accessibility_audit_in_light_and_dark() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_table_keeps_the_columns_and_density_the_admin_picks() {
+    let admin = AdminAccount::ada();
+    let (running, _project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+    let browser = Browser::start().await;
+    open_audit_logs(&browser, &url, &admin).await;
+    let displayed = |css: &'static str| {
+        let browser = &browser;
+        async move { wait_for(browser, css).await.is_displayed().await.unwrap() }
+    };
+    assert!(displayed("[data-test=heading-method]").await);
+    assert!(
+        !displayed("[data-test=heading-ip]").await,
+        "Client IP is off until chosen"
+    );
+
+    wait_for(&browser, "[data-test=table-options] summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    for choice in ["column-ip", "column-method", "compact-rows"] {
+        wait_for(&browser, &format!("[data-test={choice}]"))
+            .await
+            .click()
+            .await
+            .unwrap();
+    }
+    let check = || async {
+        let table = wait_for(&browser, "[data-test=entries]").await;
+        let classes = table.attr("class").await.unwrap().unwrap_or_default();
+        displayed("[data-test=heading-ip]").await
+            && !displayed("[data-test=heading-method]").await
+            && classes.split(' ').any(|c| c == "compact")
+            && wait_for(&browser, "[data-test=cell-ip]")
+                .await
+                .text()
+                .await
+                .unwrap()
+                .contains("127.0.0.1")
+    };
+    eventually("the chosen columns and density show", check).await;
+    // A preference of this browser: it survives a reload (and is not part of the URL).
+    let before = current_query(&browser).await;
+    browser.client.refresh().await.unwrap();
+    wait_for(&browser, "[data-test=entry]").await;
+    eventually("the choice is remembered", check).await;
+    assert_eq!(current_query(&browser).await, before);
+    browser.close().await;
+}

@@ -11,6 +11,123 @@ use super::ViewNavigator;
 use crate::api::ApiError;
 use auditlog_shared::Dimension;
 
+/// The columns an admin may hide or show (the time always shows): class suffix, heading, and
+/// whether it shows until the admin chooses.
+const COLUMNS: [(&str, &str, bool); 8] = [
+    ("actor", "Actor", true),
+    ("method", "Method", true),
+    ("status", "Status", true),
+    ("resource", "Resource", true),
+    ("action", "Action", true),
+    ("source", "Source", false),
+    ("ip", "Client IP", false),
+    ("duration", "Duration", false),
+];
+const LAYOUT_KEY: &str = "auditlog.table-layout";
+
+/// How the table is laid out: which columns show and whether rows are compact. The admin's
+/// choice, remembered in this browser (a preference, not part of the view or its URL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct TableLayout {
+    compact: bool,
+    shown: Vec<&'static str>,
+}
+
+impl TableLayout {
+    fn load() -> TableLayout {
+        let stored = web_sys::window()
+            .and_then(|w| w.local_storage().ok().flatten())
+            .and_then(|storage| storage.get_item(LAYOUT_KEY).ok().flatten());
+        match stored.as_deref().and_then(|text| text.split_once(';')) {
+            Some((density, columns)) => TableLayout {
+                compact: density == "compact",
+                shown: COLUMNS
+                    .iter()
+                    .map(|(key, _, _)| *key)
+                    .filter(|key| columns.split(',').any(|c| c == *key))
+                    .collect(),
+            },
+            None => TableLayout {
+                compact: false,
+                shown: COLUMNS
+                    .iter()
+                    .filter(|(_, _, default)| *default)
+                    .map(|(key, _, _)| *key)
+                    .collect(),
+            },
+        }
+    }
+
+    fn save(&self) {
+        let text = format!(
+            "{};{}",
+            if self.compact {
+                "compact"
+            } else {
+                "comfortable"
+            },
+            self.shown.join(",")
+        );
+        if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+            let _ = storage.set_item(LAYOUT_KEY, &text);
+        }
+    }
+
+    /// The table's classes: `compact`, and `hide-<column>` for every hidden column.
+    fn classes(&self) -> String {
+        let mut classes = String::from("entries");
+        if self.compact {
+            classes.push_str(" compact");
+        }
+        for (key, _, _) in COLUMNS {
+            if !self.shown.contains(&key) {
+                classes.push_str(" hide-");
+                classes.push_str(key);
+            }
+        }
+        classes
+    }
+}
+
+/// The Columns menu: a checkbox per column and the density.
+#[component]
+fn LayoutMenu(layout: RwSignal<TableLayout>) -> impl IntoView {
+    let change = move |edit: &dyn Fn(&mut TableLayout)| {
+        layout.update(|layout| {
+            edit(layout);
+            layout.save();
+        });
+    };
+    view! {
+        <details class="table-options" data-test="table-options">
+            <summary>"Columns"</summary>
+            <fieldset>
+                <legend class="small muted">"Show"</legend>
+                {COLUMNS.map(|(key, heading, _)| view! {
+                    <label class="small">
+                        <input type="checkbox" data-test=format!("column-{key}")
+                            prop:checked=move || layout.with(|l| l.shown.contains(&key))
+                            on:change=move |_| change(&|l: &mut TableLayout| {
+                                if l.shown.contains(&key) {
+                                    l.shown.retain(|k| *k != key);
+                                } else {
+                                    l.shown.push(key);
+                                }
+                            })/>
+                        {heading}
+                    </label>
+                })}
+            </fieldset>
+            <label class="small">
+                <input type="checkbox" data-test="compact-rows"
+                    prop:checked=move || layout.with(|l| l.compact)
+                    on:change=move |_| change(&|l: &mut TableLayout| l.compact = !l.compact)/>
+                "Compact rows"
+            </label>
+        </details>
+    }
+}
+
 #[component]
 pub fn EntriesTable(
     /// The page of the view the URL names; `None` while it loads.
@@ -24,6 +141,7 @@ pub fn EntriesTable(
     navigator: ViewNavigator,
     project: Signal<i64>,
 ) -> impl IntoView {
+    let layout = RwSignal::new(TableLayout::load());
     let pager = navigator.clone();
     let row_navigator = navigator.clone();
     let go = move |target: Option<String>| {
@@ -52,15 +170,14 @@ pub fn EntriesTable(
                     let (previous, next) = (page.previous.clone(), page.next.clone());
                     let shown = page.entries.len();
                     view! {
-                        <table class="entries" data-test="entries">
+                        <LayoutMenu layout/>
+                        <table class=move || layout.with(TableLayout::classes) data-test="entries">
                             <thead>
                                 <tr>
                                     <th data-test="time-heading">{move || format!("Time ({})", Zone::current().get().name(chrono::Utc::now()))}</th>
-                                    <th>"Actor"</th>
-                                    <th>"Method"</th>
-                                    <th>"Status"</th>
-                                    <th>"Resource"</th>
-                                    <th>"Action"</th>
+                                    {COLUMNS.map(|(key, heading, _)| view! {
+                                        <th class=format!("cell-{key}") data-test=format!("heading-{key}")>{heading}</th>
+                                    })}
                                 </tr>
                             </thead>
                             <tbody>{page.entries.into_iter().map(|entry| {
@@ -267,6 +384,13 @@ fn Row(
             <td class="cell-status" data-label="Status">{status_cell}</td>
             <td class="cell-resource" data-label="Resource">{resource_cell}</td>
             <td class="cell-action" data-label="Action" title=entry.path.clone()>{action_cell}</td>
+            <td class="cell-source cell-extra" data-label="Source">{entry.source.as_str()}</td>
+            <td class="cell-ip cell-extra nowrap" data-label="Client IP" data-test="cell-ip">
+                {entry.client_ip.clone().unwrap_or_default()}
+            </td>
+            <td class="cell-duration cell-extra nowrap" data-label="Duration">
+                {format!("{:.1} ms", entry.duration_ms)}
+            </td>
         </tr>
     }
 }
