@@ -1847,6 +1847,14 @@ async fn the_chart_reads_a_bar_zooms_into_it_and_moves_the_window() {
             .unwrap();
         assert_eq!(response.status(), 201);
     }
+    // A refused create (the name is taken) is a 4xx among the 2xx.
+    let taken = session
+        .authorize(client.post(session.project_url(project, "/applications")))
+        .json(&json!({"name": "chart-0", "image": "registry/app:1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taken.status(), 409);
 
     let browser = Browser::start().await;
     sign_in_page(&browser, &url, &admin.email, &admin.password).await;
@@ -1904,10 +1912,28 @@ async fn the_chart_reads_a_bar_zooms_into_it_and_moves_the_window() {
     });
     browser.client.perform_actions(hover).await.unwrap();
     let readout = wait_for_text(&browser, "[data-test=chart-tooltip]").await;
+    let classes = busiest
+        .by_status_class
+        .expect("the bar is split by status class");
+    assert_eq!(classes[3], 1, "the refused create: {busiest:?}");
+    assert_eq!(classes.iter().sum::<u64>(), busiest.count);
     assert!(
-        readout.ends_with(&format!("· {} entries", busiest.count)),
+        readout.ends_with(&format!(
+            "· {} entries (1 4xx, {} 2xx)",
+            busiest.count, classes[1]
+        )),
         "{readout}"
     );
+    // The bar is drawn in segments, the 4xx one among them, and a legend names the classes.
+    assert!(!browser
+        .client
+        .find_all(Locator::Css("[data-test=volume-chart] rect.fill.s4xx"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(wait_for_text(&browser, "[data-test=chart-legend]")
+        .await
+        .contains("4xx"));
 
     // A click zooms into that bar's window.
     let click = MouseActions::new("mouse".to_string())

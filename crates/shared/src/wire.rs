@@ -770,6 +770,11 @@ pub struct Histogram {
 pub struct HistogramBucket {
     pub start: DateTime<Utc>,
     pub count: u64,
+    /// The bucket's entries per status class, 1xx to 5xx (they sum to `count`). Absent in every
+    /// bucket of a view filtered on actor, source, resource type, application or cluster alone,
+    /// whose counts come from a rollup that knows no status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_status_class: Option<[u64; 5]>,
 }
 
 /// `GET /api/v1/projects/{project}/audit-logs/facets?<query>[&facet=…&facet.contains=…&facet.limit=…]`:

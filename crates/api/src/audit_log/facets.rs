@@ -63,7 +63,7 @@ pub fn facets(
     };
 
     // Method under an action filter, and action under a method filter, come from the
-    // `method_action` pairs whose other half passes (the navigation default filters both),
+    // `method_action_class` triples whose other half passes (the navigation default filters both),
     // plus the entries of the window's partial hours.
     let counterpart = |dimension: Dimension| match dimension {
         Dimension::Method => Some(Dimension::Action),

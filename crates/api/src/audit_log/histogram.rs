@@ -1,9 +1,9 @@
 //! The volume chart: entries per time bucket over the query's window.
 
 use auditlog_shared::wire::{Histogram, HistogramBucket};
-use diesel::dsl::{count_star, sql};
+use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Integer};
 
 use std::collections::HashMap;
 
@@ -46,26 +46,55 @@ pub fn histogram(
     let seconds = bucket_seconds(from, to);
     let width = seconds * 1_000_000;
     let rollup_plan = rollup::window_plan(validated).filter(|_| width % rollup::BUCKET_MICROS == 0);
-    let counts = match rollup_plan {
-        Some((filtered, split)) => {
-            let mut counts = rollup::bucket_counts(
+    // Per bucket: the entries, and (when they can be told apart) per status class.
+    let (counts, classes) = match rollup_plan {
+        Some((view, split)) => {
+            let mut classes = rollup::bucket_class_counts(
                 conn,
                 rollup::Granularity::Hour,
                 project_id,
                 validated,
-                filtered,
+                view,
                 split.hours,
                 width,
             )?;
+            let mut counts: HashMap<i64, i64> = match &classes {
+                Some(classes) => classes
+                    .iter()
+                    .map(|(bucket, split)| (*bucket, split.iter().sum()))
+                    .collect(),
+                None => rollup::bucket_counts(
+                    conn,
+                    rollup::Granularity::Hour,
+                    project_id,
+                    validated,
+                    view,
+                    split.hours,
+                    width,
+                )?,
+            };
             for (edge_from, edge_to) in split.edges {
                 let edge = validated.with_window(edge_from, edge_to);
-                for (bucket, count) in entry_counts(conn, project_id, &edge, width)? {
-                    *counts.entry(bucket).or_default() += count;
+                for (bucket, split) in entry_class_counts(conn, project_id, &edge, width)? {
+                    *counts.entry(bucket).or_default() += split.iter().sum::<i64>();
+                    if let Some(classes) = &mut classes {
+                        let into = classes.entry(bucket).or_default();
+                        for (total, more) in into.iter_mut().zip(split) {
+                            *total += more;
+                        }
+                    }
                 }
             }
-            counts
+            (counts, classes)
         }
-        None => entry_counts(conn, project_id, validated, width)?,
+        None => {
+            let classes = entry_class_counts(conn, project_id, validated, width)?;
+            let counts = classes
+                .iter()
+                .map(|(bucket, split)| (*bucket, split.iter().sum()))
+                .collect();
+            (counts, Some(classes))
+        }
     };
 
     let first = from.div_euclid(width) * width;
@@ -75,6 +104,13 @@ pub fn histogram(
         buckets.push(HistogramBucket {
             start: from_micros(start),
             count: counts.get(&start).copied().unwrap_or(0) as u64,
+            by_status_class: classes.as_ref().map(|classes| {
+                classes
+                    .get(&start)
+                    .copied()
+                    .unwrap_or_default()
+                    .map(|count| count as u64)
+            }),
         });
         start += width;
     }
@@ -87,23 +123,35 @@ pub fn histogram(
     })
 }
 
-/// Counts per `width`-wide bucket (microseconds) read from the entries themselves.
-fn entry_counts(
+/// Counts per `width`-wide bucket (microseconds) and status class, read from the entries
+/// themselves.
+fn entry_class_counts(
     conn: &mut DbConnection,
     project_id: i64,
     validated: &ValidatedQuery,
     width: i64,
-) -> QueryResult<HashMap<i64, i64>> {
+) -> QueryResult<HashMap<i64, rollup::ClassCounts>> {
     // The width is an integer literal, not a bound parameter: PostgreSQL would otherwise refuse
-    // the GROUP BY expression as different from the selected one.
+    // the GROUP BY expression as different from the selected one. One literal groups by both
+    // keys: diesel checks a grouped select column by column.
     let bucket = format!("((ts / {width}) * {width})");
     let grouped = audit_entries::table
-        .group_by(sql::<BigInt>(&bucket))
-        .select((sql::<BigInt>(&bucket), count_star()))
+        .group_by(sql::<BigInt>(&format!("{bucket}, status_code / 100")))
+        .select((
+            sql::<BigInt>(&bucket),
+            sql::<Integer>("status_code / 100"),
+            sql::<BigInt>("COUNT(*)"),
+        ))
         .into_boxed::<DbBackend>();
-    let counts: Vec<(i64, i64)> =
+    let rows: Vec<(i64, i32, i64)> =
         apply_filters!(grouped, project_id, validated, None).load(conn)?;
-    Ok(counts.into_iter().collect())
+    let mut counts: HashMap<i64, rollup::ClassCounts> = HashMap::new();
+    for (bucket, class, entries) in rows {
+        if let Some(index) = usize::try_from(class - 1).ok().filter(|i| *i < 5) {
+            counts.entry(bucket).or_default()[index] += entries;
+        }
+    }
+    Ok(counts)
 }
 
 #[cfg(test)]

@@ -8,8 +8,12 @@
 //!   every whole hour. The retention job deletes the rows of hours wholly past the horizon.
 //! * A rollup answers only what it can answer exactly: a view with no filter and no search,
 //!   with filters on one dimension only (which is the dimension summed), or with filters on
-//!   method and action together (summed from the `method_action` pairs: the navigation default
-//!   excludes GET and the audit log's own actions). Everything else reads the entries.
+//!   method and action together (summed from the `method_action_class` triples: the navigation
+//!   default excludes GET and the audit log's own actions). Everything else reads the entries.
+//! * The histogram splits its bars by status class wherever rollups can: views on method,
+//!   action or both (the triples) and on status (the codes); a view filtered on another
+//!   dimension is counted from its rollup unsplit, and views read from the entries are split as
+//!   they are counted.
 //! * Only whole hours come from rollups (whole days from the daily table, the other whole hours
 //!   from the hourly one). The partial hours at either end of a window are counted from the
 //!   entries ([`Split`]), so both paths give the same numbers to the entry.
@@ -62,8 +66,9 @@ pub enum RollupDimension {
     ResourceType,
     /// `resource_key`: serves the application and cluster filters and facets.
     Resource,
-    /// `"<method> <action>"`: serves views filtered on both method and action.
-    MethodAction,
+    /// `"<method> <action> <status class digit>"`: serves views filtered on method and action
+    /// together, and splits every view on method and action by status class.
+    MethodActionClass,
 }
 
 impl RollupDimension {
@@ -75,7 +80,7 @@ impl RollupDimension {
         RollupDimension::Status,
         RollupDimension::ResourceType,
         RollupDimension::Resource,
-        RollupDimension::MethodAction,
+        RollupDimension::MethodActionClass,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,7 +92,7 @@ impl RollupDimension {
             RollupDimension::Status => "status",
             RollupDimension::ResourceType => "resource_type",
             RollupDimension::Resource => "resource",
-            RollupDimension::MethodAction => "method_action",
+            RollupDimension::MethodActionClass => "method_action_class",
         }
     }
 
@@ -101,7 +106,12 @@ impl RollupDimension {
             RollupDimension::Status => entry.status_code.to_string(),
             RollupDimension::ResourceType => entry.resource_type.clone(),
             RollupDimension::Resource => entry.resource_key.clone(),
-            RollupDimension::MethodAction => format!("{} {}", entry.method, entry.action),
+            RollupDimension::MethodActionClass => format!(
+                "{} {} {}",
+                entry.method,
+                entry.action,
+                entry.status_code / 100
+            ),
         }
     }
 }
@@ -280,7 +290,8 @@ pub enum RollupView {
     All,
     /// One dimension is filtered: its counts, filtered.
     One(Dimension),
-    /// Method and action are filtered, nothing else: the `method_action` pairs, filtered on both.
+    /// Method and action are filtered, nothing else: the `method_action_class` triples, filtered
+    /// on both.
     MethodAndAction,
 }
 
@@ -386,14 +397,20 @@ pub fn bucket_counts(
             (RollupDimension::from(filtered), include, exclude)
         }
         RollupView::MethodAndAction => {
-            return method_action_bucket_counts(
+            let classes = bucket_class_counts(
                 conn,
                 granularity,
                 project_id,
                 validated,
+                RollupView::MethodAndAction,
                 range,
                 width,
-            )
+            )?
+            .unwrap_or_default();
+            return Ok(classes
+                .into_iter()
+                .map(|(bucket, classes)| (bucket, classes.iter().sum()))
+                .collect());
         }
     };
     // The width is an integer literal: PostgreSQL refuses a GROUP BY on a bound parameter.
@@ -428,26 +445,50 @@ pub fn bucket_counts(
     Ok(rows.into_iter().collect())
 }
 
-/// Counts per bucket of the entries whose method and action pass the query's filters, from the
-/// `method_action` pairs (`"POST application.deploy"`): the pairs of each bucket are read and
-/// kept when both halves pass, since a pair list has no values of its own to filter on in SQL.
-fn method_action_bucket_counts(
+/// Entries per status class (1xx … 5xx, at index 0 … 4).
+pub type ClassCounts = [i64; 5];
+
+/// Counts per `width`-wide bucket and status class, in the whole buckets `range` of one rollup
+/// table, for the views rollups can split by status class: unfiltered, filtered on method,
+/// action or both (from the `method_action_class` triples), or on status (from the status
+/// codes). `None` for a view filtered on another dimension, whose rollup knows no status.
+pub fn bucket_class_counts(
     conn: &mut DbConnection,
     granularity: Granularity,
     project_id: i64,
     validated: &ValidatedQuery,
+    view: RollupView,
     range: (i64, i64),
     width: i64,
-) -> QueryResult<HashMap<i64, i64>> {
-    let (methods_in, methods_out) = filter_values(validated, Dimension::Method);
-    let (actions_in, actions_out) = filter_values(validated, Dimension::Action);
+) -> QueryResult<Option<HashMap<i64, ClassCounts>>> {
     let bucket = format!("((bucket / {width}) * {width})");
-    macro_rules! pairs {
+    let (dimension, methods, actions, statuses) = match view {
+        RollupView::All
+        | RollupView::One(Dimension::Method)
+        | RollupView::One(Dimension::Action)
+        | RollupView::MethodAndAction => (
+            RollupDimension::MethodActionClass,
+            filter_values(validated, Dimension::Method),
+            filter_values(validated, Dimension::Action),
+            (Vec::new(), Vec::new()),
+        ),
+        RollupView::One(Dimension::Status) => (
+            RollupDimension::Status,
+            (Vec::new(), Vec::new()),
+            (Vec::new(), Vec::new()),
+            filter_values(validated, Dimension::Status),
+        ),
+        RollupView::One(_) => return Ok(None),
+    };
+    let (methods_in, methods_out) = methods;
+    let (actions_in, actions_out) = actions;
+    let (statuses_in, statuses_out) = statuses;
+    macro_rules! rows {
         ($table:ident) => {{
             use crate::db::schema::$table::dsl;
             let mut select = dsl::$table
                 .filter(dsl::project_id.eq(project_id))
-                .filter(dsl::dimension.eq(RollupDimension::MethodAction.as_str()))
+                .filter(dsl::dimension.eq(dimension.as_str()))
                 .filter(dsl::bucket.ge(range.0))
                 .filter(dsl::bucket.lt(range.1))
                 // One literal for both keys: diesel checks a grouped select column by column.
@@ -458,8 +499,8 @@ fn method_action_bucket_counts(
                     sql::<BigInt>("CAST(SUM(entries) AS BIGINT)"),
                 ))
                 .into_boxed::<crate::audit_log::DbBackend>();
-            // The method half is filtered before grouping (a method is one uppercase word, no
-            // pattern character); the action half, a list, after.
+            // A triple's method is filtered before grouping (a method is one uppercase word, no
+            // pattern character); its action, from a list, after.
             for method in &methods_out {
                 select = select.filter(dsl::value.not_like(format!("{method} %")));
             }
@@ -476,23 +517,52 @@ fn method_action_bucket_counts(
                 }
                 select = select.filter(any);
             }
+            if !statuses_in.is_empty() {
+                select = select.filter(dsl::value.eq_any(statuses_in.clone()));
+            }
+            if !statuses_out.is_empty() {
+                select = select.filter(dsl::value.ne_all(statuses_out.clone()));
+            }
             select.load::<(i64, String, i64)>(conn)?
         }};
     }
     let rows = match granularity {
-        Granularity::Hour => pairs!(audit_rollups),
-        Granularity::Day => pairs!(audit_rollups_daily),
+        Granularity::Hour => rows!(audit_rollups),
+        Granularity::Day => rows!(audit_rollups_daily),
     };
-    let mut counts: HashMap<i64, i64> = HashMap::new();
-    for (bucket, pair, entries) in rows {
-        let Some((method, action)) = pair.split_once(' ') else {
-            continue;
+    let mut counts: HashMap<i64, ClassCounts> = HashMap::new();
+    for (bucket, value, entries) in rows {
+        let class = match dimension {
+            RollupDimension::Status => value.parse::<i64>().ok().map(|code| code / 100),
+            _ => {
+                let Some((method, action, class)) = split_triple(&value) else {
+                    continue;
+                };
+                if !(passes(method, &methods_in, &methods_out)
+                    && passes(action, &actions_in, &actions_out))
+                {
+                    continue;
+                }
+                Some(class)
+            }
         };
-        if passes(method, &methods_in, &methods_out) && passes(action, &actions_in, &actions_out) {
-            *counts.entry(bucket).or_default() += entries;
+        if let Some(index) = class
+            .and_then(|c| usize::try_from(c - 1).ok())
+            .filter(|i| *i < 5)
+        {
+            counts.entry(bucket).or_default()[index] += entries;
         }
     }
-    Ok(counts)
+    Ok(Some(counts))
+}
+
+/// A `method_action_class` value split: `"POST application.deploy 2"` → method, action, class.
+fn split_triple(value: &str) -> Option<(&str, &str, i64)> {
+    let mut parts = value.splitn(3, ' ');
+    let method = parts.next()?;
+    let action = parts.next()?;
+    let class = parts.next()?.parse().ok()?;
+    Some((method, action, class))
 }
 
 /// Whether a stored value passes include and exclude lists (as [`filter_values`] gives them).
@@ -501,20 +571,25 @@ pub(crate) fn passes(value: &str, include: &[String], exclude: &[String]) -> boo
         && !exclude.iter().any(|v| v == value)
 }
 
-/// The `method_action` pairs of a split's whole hours and days (`"POST application.deploy"`,
-/// split in two) with their entries, for facets of method under an action filter and of action
-/// under a method filter.
+/// The method and action of the `method_action_class` triples of a split's whole hours and days
+/// (`"POST application.deploy 2"`) with their entries, for facets of method under an action
+/// filter and of action under a method filter. A pair may come once per status class.
 pub fn pair_counts(
     conn: &mut DbConnection,
     project_id: i64,
     split: &Split,
 ) -> QueryResult<Vec<((String, String), i64)>> {
-    let counts = value_counts(conn, project_id, &[RollupDimension::MethodAction], split)?;
+    let counts = value_counts(
+        conn,
+        project_id,
+        &[RollupDimension::MethodActionClass],
+        split,
+    )?;
     Ok(counts
         .into_values()
         .flatten()
-        .filter_map(|(pair, entries)| {
-            let (method, action) = pair.split_once(' ')?;
+        .filter_map(|(triple, entries)| {
+            let (method, action, _) = split_triple(&triple)?;
             Some(((method.to_string(), action.to_string()), entries))
         })
         .collect())

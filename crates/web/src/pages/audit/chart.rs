@@ -1,5 +1,6 @@
-//! The volume chart: SVG bars over the window with a count axis. Hovering reads a bar's window
-//! and count; clicking a bar zooms into it, dragging zooms into the selection, "Reset zoom" goes
+//! The volume chart: SVG bars over the window with a count axis, each bar split by status class
+//! (2xx at the bottom, 5xx on top) when the server splits it. Hovering reads a bar's window,
+//! count and classes; clicking a bar zooms into it, dragging zooms into the selection, "Reset zoom" goes
 //! back to the range before; "Zoom out", "← Earlier" and "Later →" widen or move the window.
 
 use auditlog_shared::wire::Histogram;
@@ -10,6 +11,11 @@ use leptos::prelude::*;
 use super::time::Zone;
 use super::ViewNavigator;
 use crate::api::ApiError;
+
+/// The CSS class of each status class's segment (index 0 is 1xx).
+const CLASS_NAMES: [&str; 5] = ["s1xx", "s2xx", "s3xx", "s4xx", "s5xx"];
+/// The order segments stack in, from the bottom: successes first, server errors on top.
+const STACK_ORDER: [usize; 5] = [1, 2, 0, 3, 4];
 
 const WIDTH: f64 = 1000.0;
 const HEIGHT: f64 = 140.0;
@@ -185,10 +191,29 @@ pub fn VolumeChart(
                         .enumerate()
                         .map(|(i, bucket)| {
                             let h = if bucket.count == 0 { 0.0 } else { (bucket.count as f64 / max * (HEIGHT - 4.0)).max(2.0) };
+                            let x = i as f64 * bar + bar * 0.1;
+                            // One segment per status class present, stacked from the bottom in
+                            // STACK_ORDER; a bar the server did not split is one segment.
+                            let segments: Vec<(&'static str, f64)> = match bucket.by_status_class {
+                                Some(classes) if bucket.count > 0 => STACK_ORDER
+                                    .iter()
+                                    .filter(|&&class| classes[class] > 0)
+                                    .map(|&class| (CLASS_NAMES[class], h * classes[class] as f64 / bucket.count as f64))
+                                    .collect(),
+                                _ => vec![("", h)],
+                            };
+                            let mut top = HEIGHT;
+                            let rects = segments
+                                .into_iter()
+                                .map(|(class, height)| {
+                                    top -= height;
+                                    view! { <rect class=format!("fill {class}") x=x y=top width=bar * 0.8 height=height></rect> }
+                                })
+                                .collect_view();
                             view! {
                                 <g class="bar">
                                     <rect class="hit" x=i as f64 * bar y=0 width=bar height=HEIGHT></rect>
-                                    <rect class="fill" x=i as f64 * bar + bar * 0.1 y=HEIGHT - h width=bar * 0.8 height=h></rect>
+                                    {rects}
                                 </g>
                             }
                         })
@@ -201,8 +226,20 @@ pub fn VolumeChart(
                             .iter()
                             .map(|bucket| {
                                 let end = (bucket.start + Duration::seconds(chart.bucket_seconds)).min(chart.to);
+                                let classes = bucket
+                                    .by_status_class
+                                    .filter(|_| bucket.count > 0)
+                                    .map(|classes| {
+                                        let parts: Vec<String> = (0..5)
+                                            .rev()
+                                            .filter(|&class| classes[class] > 0)
+                                            .map(|class| format!("{} {}", classes[class], CLASS_NAMES[class].trim_start_matches('s')))
+                                            .collect();
+                                        format!(" ({})", parts.join(", "))
+                                    })
+                                    .unwrap_or_default();
                                 format!(
-                                    "{} – {} · {} entr{}",
+                                    "{} – {} · {} entr{}{classes}",
                                     zone.format(bucket.start, "%b %d %H:%M:%S"),
                                     zone.format(end, "%H:%M:%S"),
                                     bucket.count,
@@ -233,6 +270,14 @@ pub fn VolumeChart(
                             })
                         })
                     };
+                    let stacked = chart.buckets.iter().any(|b| b.by_status_class.is_some());
+                    let legend = stacked.then(|| view! {
+                        <div class="chart-legend small muted" data-test="chart-legend">
+                            {STACK_ORDER.iter().rev().map(|&class| view! {
+                                <span><i class=format!("swatch {}", CLASS_NAMES[class])></i>{CLASS_NAMES[class].trim_start_matches('s')}</span>
+                            }).collect_view()}
+                        </div>
+                    });
                     let ticks = (0..5)
                         .map(|i| {
                             let at = chart.from + Duration::microseconds((span * i as f64 / 4.0) as i64);
@@ -281,6 +326,7 @@ pub fn VolumeChart(
                                 </svg>
                                 {tooltip}
                                 <div class="x-axis muted small">{ticks}</div>
+                                {legend}
                             </div>
                         </div>
                     }

@@ -1,2 +1,0 @@
-DELETE FROM audit_rollups WHERE dimension = 'method_action';
-DELETE FROM audit_rollups_daily WHERE dimension = 'method_action';
