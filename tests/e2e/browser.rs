@@ -2249,3 +2249,58 @@ async fn the_table_keeps_the_columns_and_density_the_admin_picks() {
     assert_eq!(current_query(&browser).await, before);
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drawer_shows_what_a_request_changed() {
+    let admin = AdminAccount::ada();
+    let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+    let client = reqwest::Client::new();
+    let session = sign_in(&client, &url, &admin.email, &admin.password).await;
+    let api = |suffix: &str| session.project_url(project, suffix);
+    let created: serde_json::Value = session
+        .authorize(client.post(api("/applications")))
+        .json(&json!({"name": "web", "image": "registry/web:1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let updated = session
+        .authorize(client.patch(api(&format!("/applications/{id}"))))
+        .json(&json!({"image": "registry/web:2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), 200);
+    let page: AuditPage = session
+        .authorize(client.get(api("/audit-logs?action=application.update")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = page.entries[0].id;
+
+    let browser = Browser::start().await;
+    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
+    wait_for(&browser, "[data-test=nav-audit-logs]").await;
+    browser
+        .client
+        .goto(&format!(
+            "{url}/projects/{project}/security/audit-logs?method.not=GET&entry={entry}"
+        ))
+        .await
+        .unwrap();
+    let changes = wait_for_text(&browser, "[data-test=entry-changes]").await;
+    assert!(
+        changes.contains("What changed")
+            && changes.contains("image registry/web:1 → registry/web:2"),
+        "{changes}"
+    );
+    save_screenshot(&browser, "audit-logs-changes.png").await;
+    browser.close().await;
+}

@@ -856,6 +856,7 @@ impl ProjectModel {
             prev_hash: String::new(),
             entry_hash: String::new(),
             ingested_by_token_id: None,
+            changes: None,
         })
     }
 }

@@ -43,6 +43,18 @@ pub struct HashedFields<'a> {
     /// written before it existed) are unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ingested_by_token_id: Option<i64>,
+    /// What a state-changing request changed ([`changes_text`]). Only entries with changes carry
+    /// it, so the hashes of all others (and of every entry written before it existed) are
+    /// unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The stored and hashed form of an entry's changes: the compact JSON of the list, `None` for
+/// none. Clients recompute it from the entry's `changes` to check its hash.
+pub fn changes_text(changes: &[crate::wire::FieldChange]) -> Option<String> {
+    (!changes.is_empty())
+        .then(|| serde_json::to_string(changes).expect("changes serialize as JSON"))
 }
 
 impl<'a> HashedFields<'a> {
@@ -73,6 +85,7 @@ impl<'a> HashedFields<'a> {
             // stored microseconds exactly for any realistic duration.
             duration_us: (entry.duration_ms * 1000.0).round() as i64,
             ingested_by_token_id: entry.ingested_by_token_id,
+            changes: changes_text(&entry.changes).map(std::borrow::Cow::Owned),
         }
     }
 }
@@ -162,6 +175,9 @@ fn write_canonical_json(out: &mut Vec<u8>, fields: &HashedFields<'_>) {
     if let Some(token) = fields.ingested_by_token_id {
         number(out, b",\"ingested_by_token_id\":", token);
     }
+    if let Some(changes) = &fields.changes {
+        text(out, b",\"changes\":", changes);
+    }
     out.push(b'}');
 }
 
@@ -242,7 +258,38 @@ mod tests {
             chain_seq: 1,
             prev_hash: GENESIS_HASH.into(),
             entry_hash: String::new(),
+            changes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn changes_are_hashed_and_an_entry_without_them_hashes_as_before() {
+        let plain = entry();
+        let before = entry_hash(GENESIS_HASH, &HashedFields::of_entry(1, &plain));
+        let mut json = Vec::new();
+        write_canonical_json(&mut json, &HashedFields::of_entry(1, &plain));
+        assert!(!String::from_utf8(json).unwrap().contains("changes"));
+        let mut changed = entry();
+        changed.changes = vec![crate::wire::FieldChange {
+            field: "image".into(),
+            before: Some("web:1".into()),
+            after: Some("web:2".into()),
+        }];
+        let with = entry_hash(GENESIS_HASH, &HashedFields::of_entry(1, &changed));
+        assert_ne!(with, before);
+        // Read back from JSON, the changes rehash the same; altered, they do not.
+        let read: AuditEntry =
+            serde_json::from_str(&serde_json::to_string(&changed).unwrap()).unwrap();
+        assert_eq!(
+            entry_hash(GENESIS_HASH, &HashedFields::of_entry(1, &read)),
+            with
+        );
+        let mut forged = read;
+        forged.changes[0].after = Some("evil:1".into());
+        assert_ne!(
+            entry_hash(GENESIS_HASH, &HashedFields::of_entry(1, &forged)),
+            with
+        );
     }
 
     #[test]
@@ -290,8 +337,8 @@ mod tests {
         #[test]
         fn the_canonical_json_is_what_serde_json_writes(
             numbers in proptest::array::uniform8(proptest::num::i64::ANY),
-            texts in proptest::collection::vec("(\\PC|[\\x00-\\x1f\"\\\\\\x7f]){0,12}", 13),
-            present in proptest::array::uniform6(proptest::bool::ANY),
+            texts in proptest::collection::vec("(\\PC|[\\x00-\\x1f\"\\\\\\x7f]){0,12}", 14),
+            present in proptest::array::uniform7(proptest::bool::ANY),
         ) {
             let fields = HashedFields {
                 project_id: numbers[0],
@@ -315,6 +362,7 @@ mod tests {
                 request_id: &texts[12],
                 duration_us: numbers[6],
                 ingested_by_token_id: present[5].then_some(numbers[7]),
+                changes: present[6].then(|| std::borrow::Cow::Borrowed(texts[13].as_str())),
             };
             let mut written = Vec::new();
             write_canonical_json(&mut written, &fields);

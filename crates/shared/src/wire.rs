@@ -715,6 +715,20 @@ pub struct AuditEntry {
     pub prev_hash: String,
     /// The entry's own hash: see [`crate::chain`] for how anyone recomputes it.
     pub entry_hash: String,
+    /// What a state-changing request changed, field by field (none for reads, failures and
+    /// requests that changed nothing); covered by the hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+}
+
+/// One field a request changed: its value before and after, as the resource's API shows it
+/// (`None` where it had none). Secrets never appear.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
 }
 
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]

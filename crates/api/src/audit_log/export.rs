@@ -26,7 +26,7 @@ pub const EXPORT_CAP: i64 = 10_000;
 const CHUNK: i64 = 1_000;
 
 /// The stable column order of CSV exports (documented in the README).
-pub const CSV_COLUMNS: [&str; 24] = [
+pub const CSV_COLUMNS: [&str; 25] = [
     "id",
     "timestamp",
     "actor_kind",
@@ -48,6 +48,7 @@ pub const CSV_COLUMNS: [&str; 24] = [
     "request_id",
     "duration_ms",
     "ingested_by_token_id",
+    "changes",
     "chain_seq",
     "prev_hash",
     "entry_hash",
@@ -303,6 +304,7 @@ pub fn csv_record(entry: &AuditEntry) -> Vec<String> {
         entry.request_id.clone(),
         format!("{:.3}", entry.duration_ms),
         number(entry.ingested_by_token_id),
+        auditlog_shared::chain::changes_text(&entry.changes).unwrap_or_default(),
         entry.chain_seq.to_string(),
         entry.prev_hash.clone(),
         entry.entry_hash.clone(),

@@ -342,6 +342,7 @@ pub struct EntryRow {
     pub request_id: String,
     pub duration_us: i64,
     pub ingested_by_token_id: Option<i64>,
+    pub changes: Option<String>,
     pub chain_seq: i64,
     pub prev_hash: String,
     pub entry_hash: String,
@@ -377,6 +378,12 @@ impl From<EntryRow> for AuditEntry {
             request_id: row.request_id,
             duration_ms: row.duration_us as f64 / 1000.0,
             ingested_by_token_id: row.ingested_by_token_id,
+            // A stored text that is not a change list reads as none; its hash then fails.
+            changes: row
+                .changes
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or_default(),
             chain_seq: row.chain_seq,
             prev_hash: row.prev_hash,
             entry_hash: row.entry_hash,

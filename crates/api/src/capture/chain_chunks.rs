@@ -95,6 +95,7 @@ pub fn check(
                     audit_entries::search_text,
                     audit_entries::prev_hash,
                     audit_entries::entry_hash,
+                    audit_entries::changes,
                 ),
             );
             for row in conn.load(stretch.select(columns))? {
@@ -224,7 +225,7 @@ impl StoredLink<'_> {
 
 /// The number columns come first in a row, then the text columns.
 const NUMBERS: usize = 9;
-const TEXTS: usize = 18;
+const TEXTS: usize = 19;
 
 const TEXT_ACTOR_KIND: usize = 0;
 const TEXT_ACTOR_NAME: usize = 1;
@@ -244,6 +245,7 @@ const TEXT_RESOURCE_KEY: usize = 14;
 const TEXT_SEARCH_TEXT: usize = 15;
 const TEXT_PREV_HASH: usize = 16;
 const TEXT_ENTRY_HASH: usize = 17;
+const TEXT_CHANGES: usize = 18;
 
 /// The entry of a row read on SQLite. NOT NULL columns read as 0 or "" if a database
 /// writer nulled them (SQLite does not enforce types): the hash then fails, as it should.
@@ -276,6 +278,7 @@ fn link_of_row<'a>(
             request_id: required(TEXT_REQUEST_ID),
             duration_us: numbers[7].unwrap_or_default(),
             ingested_by_token_id: numbers[8],
+            changes: texts[TEXT_CHANGES].map(std::borrow::Cow::Borrowed),
         },
         prev_hash: required(TEXT_PREV_HASH),
         entry_hash: required(TEXT_ENTRY_HASH),

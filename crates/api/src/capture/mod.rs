@@ -25,7 +25,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage as _, HttpRequest, ResponseError as _};
-use auditlog_shared::wire::Role;
+use auditlog_shared::wire::{FieldChange, Role};
 use auditlog_shared::{ResourceType, Source};
 use diesel::prelude::*;
 
@@ -54,6 +54,62 @@ struct CarriedEntries(Vec<NewAuditEntry>);
 /// Adds entries to be stored with the request's own entry (see [`CarriedEntries`]).
 pub fn carry_entries(request: &HttpRequest, entries: Vec<NewAuditEntry>) {
     request.extensions_mut().insert(CarriedEntries(entries));
+}
+
+/// What a state-changing request changed, for its entry (see [`describe_changes`]).
+#[derive(Clone, Debug)]
+struct EntryChanges(Vec<FieldChange>);
+
+/// The longest value a change records, in characters; longer ones are cut with "…".
+const MAX_CHANGE_VALUE_CHARS: usize = 200;
+
+/// Records what a request changed: each of `fields` whose value in the resource's API form
+/// differs between `before` and `after`. Fields whose name says they hold a secret (secrets,
+/// passwords, tokens' hashes) are never recorded, whatever a caller passes; the API forms carry
+/// none anyway. Stored with the entry, and covered by its hash, only if the request succeeds.
+pub fn describe_changes(
+    request: &HttpRequest,
+    before: &impl serde::Serialize,
+    after: &impl serde::Serialize,
+    fields: &[&str],
+) {
+    let (Ok(before), Ok(after)) = (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return;
+    };
+    let shown = |value: Option<&serde_json::Value>| -> Option<String> {
+        let text = match value? {
+            serde_json::Value::Null => return None,
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        Some(if text.chars().count() > MAX_CHANGE_VALUE_CHARS {
+            text.chars()
+                .take(MAX_CHANGE_VALUE_CHARS)
+                .chain(['…'])
+                .collect()
+        } else {
+            text
+        })
+    };
+    let changes: Vec<FieldChange> = fields
+        .iter()
+        .filter(|field| {
+            let lower = field.to_ascii_lowercase();
+            !["secret", "password", "hash"]
+                .iter()
+                .any(|word| lower.contains(word))
+        })
+        .filter(|field| before.get(**field) != after.get(**field))
+        .map(|field| FieldChange {
+            field: field.to_string(),
+            before: shown(before.get(*field)),
+            after: shown(after.get(*field)),
+        })
+        .collect();
+    if !changes.is_empty() {
+        request.extensions_mut().insert(EntryChanges(changes));
+    }
 }
 
 /// Names the resource a request touched (call it with the name *before* deleting the resource).
@@ -473,6 +529,12 @@ async fn build_entry(
         prev_hash: String::new(),
         entry_hash: String::new(),
         ingested_by_token_id: None,
+        // Only a request that succeeded changed anything.
+        changes: request
+            .extensions()
+            .get::<EntryChanges>()
+            .filter(|_| response.status().is_success())
+            .and_then(|changes| auditlog_shared::chain::changes_text(&changes.0)),
     };
     with_derived_fields(entry)
 }

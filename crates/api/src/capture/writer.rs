@@ -81,6 +81,9 @@ pub struct NewAuditEntry {
     pub entry_hash: String,
     /// For an ingested event: the token that sent it (covered by the hash when present).
     pub ingested_by_token_id: Option<i64>,
+    /// What a state-changing request changed (`auditlog_shared::chain::changes_text`; covered
+    /// by the hash when present).
+    pub changes: Option<String>,
 }
 
 impl NewAuditEntry {
@@ -108,6 +111,7 @@ impl NewAuditEntry {
             request_id: &self.request_id,
             duration_us: self.duration_us,
             ingested_by_token_id: self.ingested_by_token_id,
+            changes: self.changes.as_deref().map(std::borrow::Cow::Borrowed),
         }
     }
 }

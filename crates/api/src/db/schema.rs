@@ -168,6 +168,7 @@ diesel::table! {
         prev_hash -> Text,
         entry_hash -> Text,
         ingested_by_token_id -> Nullable<BigInt>,
+        changes -> Nullable<Text>,
     }
 }
 

@@ -583,5 +583,6 @@ fn ingested_entry(
         prev_hash: String::new(),
         entry_hash: String::new(),
         ingested_by_token_id: Some(sender_token_id),
+        changes: None,
     })
 }

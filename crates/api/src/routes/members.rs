@@ -14,7 +14,7 @@ use auditlog_shared::wire::{Member, Role, UpdateMember};
 use diesel::prelude::*;
 
 use crate::auth::{password, PathId, ProjectAccess};
-use crate::capture::describe_resource;
+use crate::capture::{describe_changes, describe_resource};
 use crate::db::schema::{api_tokens, invitations, memberships, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
@@ -130,8 +130,9 @@ async fn change_role(
     let role = body.into_inner().role;
     let project_id = access.project_id;
     let state_now = state.clock.now_micros();
-    let member = with_project_conn(&state, &access, move |conn| {
+    let (before, member) = with_project_conn(&state, &access, move |conn| {
         let current = load(conn, project_id, user_id)?;
+        let before = current.clone();
         if current.role == Role::Admin && role != Role::Admin {
             ensure_another_admin(conn, project_id)?;
         }
@@ -150,10 +151,11 @@ async fn change_role(
             .set(api_tokens::can_ingest.eq(false))
             .execute(conn)?;
         }
-        load(conn, project_id, user_id)
+        Ok((before, load(conn, project_id, user_id)?))
     })
     .await?;
     describe_resource(&request, Some(member.user_id), member.display_name.clone());
+    describe_changes(&request, &before, &member, &["role"]);
     Ok(HttpResponse::Ok().json(member))
 }
 

@@ -7,7 +7,7 @@ use auditlog_shared::wire::{Application, CreateApplication, DeployApplication, U
 use diesel::prelude::*;
 
 use crate::auth::{PathId, ProjectAccess};
-use crate::capture::describe_resource;
+use crate::capture::{describe_changes, describe_resource};
 use crate::clock::from_micros;
 use crate::db::schema::{applications, clusters};
 use crate::db::DbConnection;
@@ -30,7 +30,7 @@ pub fn configure(routes: &mut ProjectRoutes) {
     integrations_api::configure(routes, "integration");
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = applications)]
 struct ApplicationRow {
     id: i64,
@@ -172,8 +172,9 @@ async fn update_application(
         .transpose()?;
     let image = body.image.as_deref().map(valid_image).transpose()?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
-    let row = with_project_conn(&state, &access, move |conn| {
+    let (before, row) = with_project_conn(&state, &access, move |conn| {
         let current = load_application(conn, project_id, id)?;
+        let before = Application::from(current.clone());
         diesel::update(applications::table.find(id))
             .set((
                 applications::name.eq(name.unwrap_or(current.name)),
@@ -181,11 +182,13 @@ async fn update_application(
                 applications::updated_at.eq(now),
             ))
             .execute(conn)?;
-        load_application(conn, project_id, id)
+        Ok((before, load_application(conn, project_id, id)?))
     })
     .await?;
     describe_resource(&request, Some(row.id), row.name.clone());
-    Ok(HttpResponse::Ok().json(Application::from(row)))
+    let after = Application::from(row);
+    describe_changes(&request, &before, &after, &["name", "image"]);
+    Ok(HttpResponse::Ok().json(after))
 }
 
 async fn deploy_application(
@@ -207,8 +210,9 @@ async fn deploy_application(
     };
     let image = deploy.image.as_deref().map(valid_image).transpose()?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
-    let row = with_project_conn(&state, &access, move |conn| {
+    let (before, row) = with_project_conn(&state, &access, move |conn| {
         let current = load_application(conn, project_id, id)?;
+        let before = Application::from(current.clone());
         diesel::update(applications::table.find(id))
             .set((
                 applications::image.eq(image.unwrap_or(current.image)),
@@ -217,11 +221,13 @@ async fn deploy_application(
                 applications::updated_at.eq(now),
             ))
             .execute(conn)?;
-        load_application(conn, project_id, id)
+        Ok((before, load_application(conn, project_id, id)?))
     })
     .await?;
     describe_resource(&request, Some(row.id), row.name.clone());
-    Ok(HttpResponse::Ok().json(Application::from(row)))
+    let after = Application::from(row);
+    describe_changes(&request, &before, &after, &["image"]);
+    Ok(HttpResponse::Ok().json(after))
 }
 
 async fn delete_application(
@@ -252,7 +258,7 @@ macro_rules! named_resource_api {
             use diesel::prelude::*;
 
             use crate::auth::{PathId, ProjectAccess};
-            use crate::capture::describe_resource;
+            use crate::capture::{describe_changes, describe_resource};
             use crate::clock::from_micros;
             use crate::db::schema::$table;
             use crate::db::DbConnection;
@@ -271,7 +277,7 @@ macro_rules! named_resource_api {
                     .add(&format!("{key}.delete"), delete);
             }
 
-            #[derive(Queryable, Selectable)]
+            #[derive(Clone, Queryable, Selectable)]
             #[diesel(table_name = $table)]
             struct Row {
                 id: i64,
@@ -370,8 +376,9 @@ macro_rules! named_resource_api {
                 let name = body.name.as_deref().map(|v| valid_name("name", v)).transpose()?;
                 $(let $field = body.$field.as_deref().map(|v| valid_name(stringify!($field), v)).transpose()?;)*
                 let (project_id, now) = (access.project_id, state.clock.now_micros());
-                let row = with_project_conn(&state, &access, move |conn| {
+                let (before, row) = with_project_conn(&state, &access, move |conn| {
                     let current = load(conn, project_id, id)?;
+                    let before = $wire::from(current.clone());
                     diesel::update($table::table.find(id))
                         .set((
                             $table::name.eq(name.unwrap_or(current.name)),
@@ -379,11 +386,13 @@ macro_rules! named_resource_api {
                             $table::updated_at.eq(now),
                         ))
                         .execute(conn)?;
-                    load(conn, project_id, id)
+                    Ok((before, load(conn, project_id, id)?))
                 })
                 .await?;
                 describe_resource(&request, Some(row.id), row.name.clone());
-                Ok(HttpResponse::Ok().json($wire::from(row)))
+                let after = $wire::from(row);
+                describe_changes(&request, &before, &after, &["name", $(stringify!($field)),*]);
+                Ok(HttpResponse::Ok().json(after))
             }
 
             async fn delete(

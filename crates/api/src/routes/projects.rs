@@ -92,13 +92,15 @@ struct SettingsChange {
 async fn update_settings(
     state: web::Data<AppState>,
     access: ProjectAccess,
+    request: actix_web::HttpRequest,
     body: web::Json<SettingsChange>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = access.project_id;
     let now = state.clock.now_micros();
     let change = body.into_inner();
-    let settings = with_project_conn(&state, &access, move |conn| {
+    let (before, settings) = with_project_conn(&state, &access, move |conn| {
         let current = load_settings(conn, project_id)?;
+        let before = current.clone();
         let enabled = change
             .audit_export_enabled
             .unwrap_or(current.audit_export_enabled);
@@ -108,11 +110,15 @@ async fn update_settings(
                 project_settings::updated_at.eq(now),
             ))
             .execute(conn)?;
-        Ok(ProjectSettings {
-            audit_export_enabled: enabled,
-        })
+        Ok((
+            before,
+            ProjectSettings {
+                audit_export_enabled: enabled,
+            },
+        ))
     })
     .await?;
+    crate::capture::describe_changes(&request, &before, &settings, &["audit_export_enabled"]);
     Ok(HttpResponse::Ok().json(settings))
 }
 

@@ -10,7 +10,7 @@ use auditlog_shared::AuditQuery;
 use diesel::prelude::*;
 
 use crate::auth::{PathId, ProjectAccess};
-use crate::capture::describe_resource;
+use crate::capture::{describe_changes, describe_resource};
 use crate::clock::from_micros;
 use crate::db::schema::saved_views;
 use crate::db::DbConnection;
@@ -29,7 +29,7 @@ pub fn configure(routes: &mut ProjectRoutes) {
         .add("saved_view.delete", delete);
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = saved_views)]
 struct SavedViewRow {
     id: i64,
@@ -167,8 +167,9 @@ async fn update(
         .transpose()?;
     let query = body.query.as_deref().map(canonical_query).transpose()?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
-    let row = with_project_conn(&state, &access, move |conn| {
+    let (before, row) = with_project_conn(&state, &access, move |conn| {
         let current = load(conn, project_id, id)?;
+        let before = SavedView::from(current.clone());
         if let Some(name) = &name {
             check_name_free(conn, project_id, name, Some(id))?;
         }
@@ -179,11 +180,13 @@ async fn update(
                 saved_views::updated_at.eq(now),
             ))
             .execute(conn)?;
-        load(conn, project_id, id)
+        Ok((before, load(conn, project_id, id)?))
     })
     .await?;
     describe_resource(&request, Some(row.id), row.name.clone());
-    Ok(HttpResponse::Ok().json(SavedView::from(row)))
+    let after = SavedView::from(row);
+    describe_changes(&request, &before, &after, &["name", "query"]);
+    Ok(HttpResponse::Ok().json(after))
 }
 
 /// `DELETE …/saved-views/{id}`.

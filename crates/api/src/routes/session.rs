@@ -323,6 +323,7 @@ pub fn account_entry(
         prev_hash: String::new(),
         entry_hash: String::new(),
         ingested_by_token_id: None,
+        changes: None,
     })
 }
 

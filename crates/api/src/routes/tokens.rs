@@ -6,7 +6,7 @@ use auditlog_shared::wire::{ApiToken, CreateToken, CreatedToken, Role};
 use diesel::prelude::*;
 
 use crate::auth::{tokens, Actor, PathId, ProjectAccess};
-use crate::capture::describe_resource;
+use crate::capture::{describe_changes, describe_resource};
 use crate::clock::from_micros;
 use crate::db::schema::{api_tokens, users};
 use crate::db::DbConnection;
@@ -167,16 +167,19 @@ async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let PathId(id) = path_id;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
-    let row = with_project_conn(&state, &access, move |conn| {
+    let (before, row) = with_project_conn(&state, &access, move |conn| {
+        let before = wire(load(conn, project_id, id)?);
         let current = load(conn, project_id, id)?;
         if current.0.revoked_at.is_none() {
             diesel::update(api_tokens::table.find(id))
                 .set(api_tokens::revoked_at.eq(now))
                 .execute(conn)?;
         }
-        load(conn, project_id, id)
+        Ok((before, load(conn, project_id, id)?))
     })
     .await?;
     describe_resource(&request, Some(row.0.id), row.0.name.clone());
-    Ok(HttpResponse::Ok().json(wire(row)))
+    let after = wire(row);
+    describe_changes(&request, &before, &after, &["revoked_at"]);
+    Ok(HttpResponse::Ok().json(after))
 }

@@ -8,6 +8,7 @@ mod audit_logs;
 mod authorization;
 mod capture;
 mod chain;
+mod changes;
 mod demo;
 mod errors;
 mod exports;

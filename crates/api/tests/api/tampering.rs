@@ -34,7 +34,7 @@ fn reason(report: &VerifyReport) -> String {
         .clone()
 }
 
-fn lift_append_only_guard(app: &TestApp, conn: &mut auditlog_api::db::DbConnection) {
+pub(crate) fn lift_append_only_guard(app: &TestApp, conn: &mut auditlog_api::db::DbConnection) {
     let statements: &[&str] = match app.backend {
         Backend::Sqlite => &[
             "DROP TRIGGER audit_entries_append_only",

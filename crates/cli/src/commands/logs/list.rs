@@ -219,6 +219,7 @@ mod tests {
             request_id: format!("request-{id}"),
             duration_ms: 1.5,
             ingested_by_token_id: None,
+            changes: Vec::new(),
             chain_seq: id,
             prev_hash: auditlog_shared::chain::GENESIS_HASH.to_string(),
             entry_hash: auditlog_shared::chain::GENESIS_HASH.to_string(),

@@ -267,7 +267,25 @@ fn EntryDetails(
         ("Entry hash", entry.entry_hash.clone()),
         ("Previous hash", entry.prev_hash.clone()),
     ];
+    // What the request changed, field by field, before → after.
+    let changes = (!entry.changes.is_empty()).then(|| {
+        let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "—".into());
+        view! {
+            <section class="drawer-changes" data-test="entry-changes">
+                <h3>"What changed"</h3>
+                <ul>
+                    {entry.changes.iter().map(|change| view! {
+                        <li data-field=change.field.clone()>
+                            <span class="change-field">{change.field.replace('_', " ")}</span>" "
+                            <del>{shown(&change.before)}</del>" → "<ins>{shown(&change.after)}</ins>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        }
+    });
     view! {
+        {changes}
         <dl class="drawer-fields" data-test="entry-fields">
             {fields.into_iter().map(|(name, value)| view! {
                 <dt>{name}</dt>
