@@ -100,7 +100,12 @@ pub fn describe_changes(
                 .iter()
                 .any(|word| lower.contains(word))
         })
-        .filter(|field| before.get(**field) != after.get(**field))
+        // A missing field and a null one are the same absence.
+        .filter(|field| {
+            let present_before = before.get(**field).filter(|v| !v.is_null());
+            let present_after = after.get(**field).filter(|v| !v.is_null());
+            present_before != present_after
+        })
         .map(|field| FieldChange {
             field: field.to_string(),
             before: shown(before.get(*field)),

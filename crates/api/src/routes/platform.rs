@@ -30,6 +30,9 @@ pub fn configure(routes: &mut ProjectRoutes) {
     integrations_api::configure(routes, "integration");
 }
 
+/// The "before" of a creation and the "after" of a deletion: no fields at all.
+const NOTHING: serde_json::Value = serde_json::Value::Null;
+
 #[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = applications)]
 struct ApplicationRow {
@@ -137,7 +140,14 @@ async fn create_application(
     })
     .await?;
     describe_resource(&request, Some(row.id), row.name.clone());
-    Ok(HttpResponse::Created().json(Application::from(row)))
+    let created = Application::from(row);
+    describe_changes(
+        &request,
+        &NOTHING,
+        &created,
+        &["name", "image", "cluster_id"],
+    );
+    Ok(HttpResponse::Created().json(created))
 }
 
 async fn read_application(
@@ -238,13 +248,19 @@ async fn delete_application(
 ) -> Result<HttpResponse, ApiError> {
     let PathId(id) = path_id;
     let project_id = access.project_id;
-    let name = with_project_conn(&state, &access, move |conn| {
+    let deleted = with_project_conn(&state, &access, move |conn| {
         let row = load_application(conn, project_id, id)?;
         diesel::delete(applications::table.find(id)).execute(conn)?;
-        Ok(row.name)
+        Ok(Application::from(row))
     })
     .await?;
-    describe_resource(&request, Some(id), name);
+    describe_resource(&request, Some(id), deleted.name.clone());
+    describe_changes(
+        &request,
+        &deleted,
+        &NOTHING,
+        &["name", "image", "cluster_id"],
+    );
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -348,7 +364,9 @@ macro_rules! named_resource_api {
                 })
                 .await?;
                 describe_resource(&request, Some(row.id), row.name.clone());
-                Ok(HttpResponse::Created().json($wire::from(row)))
+                let row = $wire::from(row);
+                describe_changes(&request, &super::NOTHING, &row, &["name", $(stringify!($field)),*]);
+                Ok(HttpResponse::Created().json(row))
             }
 
             async fn read(
@@ -403,13 +421,14 @@ macro_rules! named_resource_api {
             ) -> Result<HttpResponse, ApiError> {
                 let PathId(id) = path_id;
                 let project_id = access.project_id;
-                let name = with_project_conn(&state, &access, move |conn| {
+                let deleted = with_project_conn(&state, &access, move |conn| {
                     let row = load(conn, project_id, id)?;
                     diesel::delete($table::table.find(id)).execute(conn)?;
-                    Ok(row.name)
+                    Ok($wire::from(row))
                 })
                 .await?;
-                describe_resource(&request, Some(id), name);
+                describe_resource(&request, Some(id), deleted.name.clone());
+                describe_changes(&request, &deleted, &super::NOTHING, &["name", $(stringify!($field)),*]);
                 Ok(HttpResponse::NoContent().finish())
             }
         }

@@ -129,6 +129,7 @@ async fn changes_are_recorded_chained_and_never_secret(backend: Backend) {
         .await,
         200
     );
+    assert_eq!(send(Method::DELETE, application.clone(), None).await, 204);
     assert_eq!(
         send(
             Method::POST,
@@ -194,11 +195,26 @@ async fn changes_are_recorded_chained_and_never_secret(backend: Backend) {
         ("revoked_at", None)
     );
     assert!(revoked[0][0].after.is_some());
-    // Reads, creations and the password change record no changes; no secret appears anywhere.
+    // A creation records what it set, a deletion what was there.
+    assert_eq!(
+        of("application.create"),
+        vec![vec![
+            change("name", None, Some("web")),
+            change("image", None, Some("registry/web:1")),
+        ]]
+    );
+    assert_eq!(
+        of("application.delete"),
+        vec![vec![
+            change("name", Some("web"), None),
+            change("image", Some("registry/web:3"), None),
+        ]]
+    );
+    // Reads, a token's creation and the password change record none; no secret appears anywhere.
     assert!(all
         .iter()
         .filter(|e| e.method == "GET"
-            || e.action.ends_with(".create")
+            || e.action == "api_token.create"
             || e.action == "session.password_change")
         .all(|e| e.changes.is_empty()));
     let everything = serde_json::to_string(&all).unwrap();
