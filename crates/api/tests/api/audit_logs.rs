@@ -1122,17 +1122,9 @@ async fn search_finds_action_labels_and_member_names(backend: Backend) {
             Role::Developer,
         )
         .await;
-    let created: Value = dana
-        .send(
-            Method::POST,
-            &format!("{base}/applications"),
-            Some(json!({"name": "web", "image": "registry/web:1"})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let app_id = created["id"].as_i64().unwrap();
+    let app_id = dana
+        .create_application(project, "web", "registry/web:1")
+        .await;
     let deployed = dana
         .send(
             Method::POST,

@@ -39,17 +39,9 @@ async fn changes_are_recorded_chained_and_never_secret(backend: Backend) {
         let admin = &admin;
         async move { admin.send(method, &path, body).await.status().as_u16() }
     };
-    let created: Value = admin
-        .send(
-            Method::POST,
-            &format!("{base}/applications"),
-            Some(json!({"name": "web", "image": "registry/web:1"})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let app_id = created["id"].as_i64().unwrap();
+    let app_id = admin
+        .create_application(project, "web", "registry/web:1")
+        .await;
     let application = format!("{base}/applications/{app_id}");
     assert_eq!(
         send(

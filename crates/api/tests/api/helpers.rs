@@ -406,6 +406,20 @@ impl Caller {
         self
     }
 
+    /// Creates an application in `project`; panics unless it is created. Returns its id.
+    pub async fn create_application(&self, project: i64, name: &str, image: &str) -> i64 {
+        let response = self
+            .send(
+                Method::POST,
+                &format!("/api/v1/projects/{project}/applications"),
+                Some(json!({"name": name, "image": image})),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "creating the application {name}");
+        let created: Value = response.json().await.unwrap();
+        created["id"].as_i64().expect("an application id")
+    }
+
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
         self.send_with(method, path, body, &[]).await
     }

@@ -91,7 +91,6 @@ crate::on_both_backends!(
 /// token.
 async fn a_typed_query_resolves_names_in_its_own_project_only(backend: Backend) {
     use auditlog_shared::wire::{BarQuery, Role};
-    use reqwest::Method;
     use serde_json::{json, Value};
 
     let app = TestApp::spawn(backend).await;
@@ -109,30 +108,18 @@ async fn a_typed_query_resolves_names_in_its_own_project_only(backend: Backend) 
         .await;
     let mut app_ids = Vec::new();
     for name in ["billing", "billing-v2"] {
-        let created: Value = admin
-            .send(
-                Method::POST,
-                &format!("{base}/applications"),
-                Some(json!({"name": name, "image": "registry/app:1"})),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
-        app_ids.push(created["id"].as_i64().unwrap());
+        app_ids.push(
+            admin
+                .create_application(project, name, "registry/app:1")
+                .await,
+        );
     }
     // Olga's project has an application only she has: its name means nothing in Acme.
     let olga = app.outsider_admin("Other").await;
     let projects: Value = olga.get("/api/v1/projects").await.json().await.unwrap();
     let olga_project = projects[0]["id"].as_i64().unwrap();
-    let olgas_app = olga
-        .send(
-            Method::POST,
-            &format!("/api/v1/projects/{olga_project}/applications"),
-            Some(json!({"name": "olga-only", "image": "registry/app:1"})),
-        )
+    olga.create_application(olga_project, "olga-only", "registry/app:1")
         .await;
-    assert_eq!(olgas_app.status(), 201);
 
     let ask = |caller: &crate::helpers::Caller, project: i64, text: &str| {
         let path = format!(
