@@ -314,7 +314,8 @@ pub fn QueryBar(
     }
 }
 
-/// The names of a view's own actor, application and cluster values, from the page's facets.
+/// The names of a view's own actor, application and cluster values, from the page's facets. A
+/// name two values share is left out, so that those values are written (and read) as ids.
 fn known_names(query: &AuditQuery, facets: Option<&Facets>) -> Vec<KnownName> {
     let mut names = Vec::new();
     for dimension in [Dimension::Actor, Dimension::Application, Dimension::Cluster] {
@@ -330,5 +331,14 @@ fn known_names(query: &AuditQuery, facets: Option<&Facets>) -> Vec<KnownName> {
             }
         }
     }
-    names
+    let shared = |known: &KnownName| {
+        names
+            .iter()
+            .filter(|other| other.dimension == known.dimension)
+            .filter(|other| other.name.eq_ignore_ascii_case(&known.name))
+            .count()
+            > 1
+    };
+    let unique: Vec<KnownName> = names.iter().filter(|k| !shared(k)).cloned().collect();
+    unique
 }
