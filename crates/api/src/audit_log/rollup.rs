@@ -449,9 +449,9 @@ pub fn bucket_counts(
 pub type ClassCounts = [i64; 5];
 
 /// Counts per `width`-wide bucket and status class, in the whole buckets `range` of one rollup
-/// table, for the views rollups can split by status class: unfiltered, filtered on method,
-/// action or both (from the `method_action_class` triples), or on status (from the status
-/// codes). `None` for a view filtered on another dimension, whose rollup knows no status.
+/// table, for the views rollups can split by status class: unfiltered or filtered on status
+/// (from the status codes), filtered on method, action or both (from the `method_action_class`
+/// triples). `None` for a view filtered on another dimension, whose rollup knows no status.
 pub fn bucket_class_counts(
     conn: &mut DbConnection,
     granularity: Granularity,
@@ -463,8 +463,14 @@ pub fn bucket_class_counts(
 ) -> QueryResult<Option<HashMap<i64, ClassCounts>>> {
     let bucket = format!("((bucket / {width}) * {width})");
     let (dimension, methods, actions, statuses) = match view {
-        RollupView::All
-        | RollupView::One(Dimension::Method)
+        // Unfiltered: the status codes, the fewest rows that split by class.
+        RollupView::All => (
+            RollupDimension::Status,
+            (Vec::new(), Vec::new()),
+            (Vec::new(), Vec::new()),
+            (Vec::new(), Vec::new()),
+        ),
+        RollupView::One(Dimension::Method)
         | RollupView::One(Dimension::Action)
         | RollupView::MethodAndAction => (
             RollupDimension::MethodActionClass,
