@@ -808,6 +808,8 @@ async fn the_picker_finds_rare_values_by_name_and_a_loading_view_never_shows_the
             .all(|t| !t.contains("token:")),
         "raw ids are not shown"
     );
+    // The new view's facets are slow to come: the chip is named from the pick, never `token:N`.
+    slow_down_requests(&browser, 800).await;
     input.send_keys(ENTER).await.unwrap();
     eventually("the URL filters on the robot", || async {
         current_query(&browser).await == format!("actor=token:{}", token.token.id)

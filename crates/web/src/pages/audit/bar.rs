@@ -185,6 +185,7 @@ pub fn QueryBar(
         async move {
             let (dimension, url) = wanted?;
             let facets = api::get::<Facets>(&url).await.ok()?;
+            super::filters::remember_labels(&facets);
             let values = facets.dimensions.into_iter().next()?.values;
             Some((url, dimension, values))
         }

@@ -61,8 +61,32 @@ pub fn chips(query: &AuditQuery) -> Vec<Chip> {
         .collect()
 }
 
+thread_local! {
+    /// Names of values seen in the facets this page loaded (the view's, the picker's), so that a
+    /// chip added from the picker is named at once, before the new view's facets arrive.
+    static SEEN_LABELS: std::cell::RefCell<std::collections::HashMap<(Dimension, String), String>> =
+        Default::default();
+}
+
+/// Remembers the names a facets answer gives (see [`label_of`]).
+pub fn remember_labels(facets: &Facets) {
+    SEEN_LABELS.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        for dimension in &facets.dimensions {
+            let Some(key) = Dimension::from_key(&dimension.key) else {
+                continue;
+            };
+            for value in dimension.values.iter().chain(&dimension.selected) {
+                if value.label != value.value {
+                    seen.insert((key, value.value.clone()), value.label.clone());
+                }
+            }
+        }
+    });
+}
+
 /// The readable label of a value: from the facets' listed values, or from the values the view
-/// filters on (which the facets always name).
+/// filters on (which the facets always name), or else as an earlier answer named it.
 pub fn label_of(facets: Option<&Facets>, dimension: Dimension, value: &str) -> String {
     facets
         .and_then(|f| f.dimensions.iter().find(|d| d.key == dimension.key()))
@@ -73,6 +97,9 @@ pub fn label_of(facets: Option<&Facets>, dimension: Dimension, value: &str) -> S
                 .find(|v| v.value == value)
         })
         .map(|v| v.label.clone())
+        .or_else(|| {
+            SEEN_LABELS.with(|seen| seen.borrow().get(&(dimension, value.to_string())).cloned())
+        })
         .unwrap_or_else(|| value.to_string())
 }
 
@@ -442,6 +469,9 @@ fn AddFilter(
                 return None;
             }
             let answer = api::get::<Facets>(&url).await;
+            if let Ok(facets) = &answer {
+                remember_labels(facets);
+            }
             Some((url, answer))
         }
     });
@@ -518,6 +548,9 @@ fn AddFilter(
             spawn_local(async move {
                 let found = api::get::<Facets>(&url).await;
                 busy.set(false);
+                if let Ok(facets) = &found {
+                    remember_labels(facets);
+                }
                 let values = match found {
                     Ok(facets) => facets
                         .dimensions

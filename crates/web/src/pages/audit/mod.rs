@@ -165,7 +165,10 @@ fn AuditLogs() -> impl IntoView {
                 };
                 let one = format!("{url}{separator}{}", request.to_query_string());
                 match api::get::<Facets>(&one).await {
-                    Ok(answer) => named.dimensions.extend(answer.dimensions),
+                    Ok(answer) => {
+                        filters::remember_labels(&answer);
+                        named.dimensions.extend(answer.dimensions)
+                    }
                     Err(error) => return Some((url, Err(error))),
                 }
             }
