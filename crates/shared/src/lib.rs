@@ -34,9 +34,9 @@ pub fn decode_query_component(text: &str) -> Option<String> {
     urlencoding::decode(text).ok()
 }
 pub use query::{
-    is_query_key, split_open_entry, ActionKey, ActionMatch, ActorRef, AuditQuery, CustomRange,
-    DateRange, EntityId, Filter, Method, PageSize, Preset, QueryError, RequestId, ResolvedRange,
-    ResourceType, SearchText, Source, StatusMatch, DEFAULT_PAGE_SIZE, MAX_FILTER_VALUES,
-    MAX_PAGE_SIZE, MAX_QUERY_STRING_BYTES, MAX_REQUEST_ID_CHARS, MAX_SEARCH_CHARS, OPEN_ENTRY_KEY,
-    RETENTION_DAYS,
+    in_namespace, is_query_key, namespaces_of, split_open_entry, ActionKey, ActionMatch, ActorRef,
+    AuditQuery, CustomRange, DateRange, EntityId, Filter, Method, PageSize, Preset, QueryError,
+    RequestId, ResolvedRange, ResourceType, SearchText, Source, StatusMatch, DEFAULT_PAGE_SIZE,
+    MAX_FILTER_VALUES, MAX_PAGE_SIZE, MAX_QUERY_STRING_BYTES, MAX_REQUEST_ID_CHARS,
+    MAX_SEARCH_CHARS, OPEN_ENTRY_KEY, RETENTION_DAYS,
 };

@@ -339,12 +339,28 @@ impl ActionMatch {
     pub fn matches(&self, action: &str) -> bool {
         match self {
             ActionMatch::Key(key) => key.as_str() == action,
-            ActionMatch::Namespace(namespace) => action
-                .strip_prefix(namespace.as_str())
-                .is_some_and(|rest| rest.len() > 1 && rest.starts_with('.')),
+            ActionMatch::Namespace(namespace) => in_namespace(action, namespace.as_str()),
         }
     }
 }
+
+/// Whether an action key is in a namespace (`audit_log.list` in `audit_log`, not in `audit`).
+pub fn in_namespace(action: &str, namespace: &str) -> bool {
+    action
+        .strip_prefix(namespace)
+        .is_some_and(|rest| rest.len() > 1 && rest.starts_with('.'))
+}
+
+/// The namespaces an action key is in, innermost first (`ext.billing`, then `ext`, for
+/// `ext.billing.invoice_sent`).
+pub fn namespaces_of(action: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(
+        action.rsplit_once('.').map(|(namespace, _)| namespace),
+        |rest| rest.rsplit_once('.').map(|(namespace, _)| namespace),
+    )
+}
+
+impl ActionMatch {}
 
 /// Search text: 1 to [`MAX_SEARCH_CHARS`] characters, no control characters. It is matched
 /// literally: `%`, `_`, `\` and quotes have no special meaning.

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use auditlog_shared::wire::{FacetDimension, FacetValue, Facets};
-use auditlog_shared::FacetRequest;
+use auditlog_shared::{in_namespace, namespaces_of, FacetRequest};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
@@ -585,22 +585,6 @@ fn action_label(value: &str) -> String {
         Some(namespace) => format!("Any {namespace} action"),
         None => catalog::label(value).unwrap_or(value).to_string(),
     }
-}
-
-/// The namespaces an action is in, innermost first (`ext.billing`, then `ext`, for
-/// `ext.billing.invoice_sent`).
-fn namespaces_of(action: &str) -> impl Iterator<Item = &str> {
-    std::iter::successors(
-        action.rsplit_once('.').map(|(namespace, _)| namespace),
-        |rest| rest.rsplit_once('.').map(|(namespace, _)| namespace),
-    )
-}
-
-/// Whether an action is in a namespace (`audit_log.list` in `audit_log`).
-fn in_namespace(action: &str, namespace: &str) -> bool {
-    action
-        .strip_prefix(namespace)
-        .is_some_and(|rest| rest.len() > 1 && rest.starts_with('.'))
 }
 
 /// What a value is shown as: an action's label, or for actors, applications and clusters the

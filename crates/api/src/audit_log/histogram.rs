@@ -46,10 +46,11 @@ pub fn histogram(
     let seconds = bucket_seconds(from, to);
     let width = seconds * 1_000_000;
     let rollup_plan = rollup::window_plan(validated).filter(|_| width % rollup::BUCKET_MICROS == 0);
-    // Per bucket: the entries, and (when they can be told apart) per status class.
-    let (counts, classes) = match rollup_plan {
+    // Per bucket, split by status class when the counts can tell classes apart (the totals
+    // then derive from the split), else the totals alone.
+    let counted = match rollup_plan {
         Some((view, split)) => {
-            let mut classes = rollup::bucket_class_counts(
+            let mut counted = match rollup::bucket_class_counts(
                 conn,
                 rollup::Granularity::Hour,
                 project_id,
@@ -57,13 +58,9 @@ pub fn histogram(
                 view,
                 split.hours,
                 width,
-            )?;
-            let mut counts: HashMap<i64, i64> = match &classes {
-                Some(classes) => classes
-                    .iter()
-                    .map(|(bucket, split)| (*bucket, split.iter().sum()))
-                    .collect(),
-                None => rollup::bucket_counts(
+            )? {
+                Some(classes) => Counted::Split(classes),
+                None => Counted::Totals(rollup::bucket_counts(
                     conn,
                     rollup::Granularity::Hour,
                     project_id,
@@ -71,30 +68,21 @@ pub fn histogram(
                     view,
                     split.hours,
                     width,
-                )?,
+                )?),
             };
             for (edge_from, edge_to) in split.edges {
                 let edge = validated.with_window(edge_from, edge_to);
-                for (bucket, split) in entry_class_counts(conn, project_id, &edge, width)? {
-                    *counts.entry(bucket).or_default() += split.iter().sum::<i64>();
-                    if let Some(classes) = &mut classes {
-                        let into = classes.entry(bucket).or_default();
-                        for (total, more) in into.iter_mut().zip(split) {
-                            *total += more;
-                        }
-                    }
+                for (bucket, classes) in entry_class_counts(conn, project_id, &edge, width)? {
+                    counted.add(bucket, classes);
                 }
             }
-            (counts, classes)
+            counted
         }
-        None => {
-            let classes = entry_class_counts(conn, project_id, validated, width)?;
-            let counts = classes
-                .iter()
-                .map(|(bucket, split)| (*bucket, split.iter().sum()))
-                .collect();
-            (counts, Some(classes))
-        }
+        None => Counted::Split(entry_class_counts(conn, project_id, validated, width)?),
+    };
+    let (counts, classes) = match counted {
+        Counted::Split(classes) => (rollup::bucket_totals(&classes), Some(classes)),
+        Counted::Totals(counts) => (counts, None),
     };
 
     let first = from.div_euclid(width) * width;
@@ -121,6 +109,29 @@ pub fn histogram(
         total: buckets.iter().map(|b| b.count).sum(),
         buckets,
     })
+}
+
+/// A histogram's counts per bucket: split by status class, or totals only.
+enum Counted {
+    Split(HashMap<i64, rollup::ClassCounts>),
+    Totals(HashMap<i64, i64>),
+}
+
+impl Counted {
+    /// Adds a bucket's entries, split by class.
+    fn add(&mut self, bucket: i64, classes: rollup::ClassCounts) {
+        match self {
+            Counted::Split(split) => {
+                let into = split.entry(bucket).or_default();
+                for (total, more) in into.iter_mut().zip(classes) {
+                    *total += more;
+                }
+            }
+            Counted::Totals(totals) => {
+                *totals.entry(bucket).or_default() += classes.iter().sum::<i64>();
+            }
+        }
+    }
 }
 
 /// Counts per `width`-wide bucket (microseconds) and status class, read from the entries

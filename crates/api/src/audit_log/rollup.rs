@@ -407,10 +407,7 @@ pub fn bucket_counts(
                 width,
             )?
             .unwrap_or_default();
-            return Ok(classes
-                .into_iter()
-                .map(|(bucket, classes)| (bucket, classes.iter().sum()))
-                .collect());
+            return Ok(bucket_totals(&classes));
         }
     };
     // The width is an integer literal: PostgreSQL refuses a GROUP BY on a bound parameter.
@@ -560,6 +557,14 @@ pub fn bucket_class_counts(
         }
     }
     Ok(Some(counts))
+}
+
+/// The entries per bucket of counts split by status class.
+pub fn bucket_totals(classes: &HashMap<i64, ClassCounts>) -> HashMap<i64, i64> {
+    classes
+        .iter()
+        .map(|(bucket, split)| (*bucket, split.iter().sum()))
+        .collect()
 }
 
 /// A `method_action_class` value split: `"POST application.deploy 2"` → method, action, class.

@@ -22,7 +22,7 @@ pub fn configure(routes: &mut ProjectRoutes) {
         .add("api_token.revoke", revoke);
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
 struct TokenRow {
     id: i64,
@@ -168,8 +168,8 @@ async fn revoke(
     let PathId(id) = path_id;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
     let (before, row) = with_project_conn(&state, &access, move |conn| {
-        let before = wire(load(conn, project_id, id)?);
         let current = load(conn, project_id, id)?;
+        let before = wire(current.clone());
         if current.0.revoked_at.is_none() {
             diesel::update(api_tokens::table.find(id))
                 .set(api_tokens::revoked_at.eq(now))
