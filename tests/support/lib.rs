@@ -9,6 +9,7 @@ pub mod api;
 pub mod browser;
 pub mod database;
 pub mod process;
+pub mod receiver;
 pub mod storage;
 
 pub use api::{sign_in, DashboardSession};

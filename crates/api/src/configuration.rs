@@ -209,6 +209,23 @@ pub struct Settings {
     )]
     pub trusted_chain_keys: Vec<String>,
 
+    /// Lets stream destinations point at loopback, private, link-local and other non-public
+    /// addresses, and use plain `http://` there (a receiver on this machine or a private
+    /// network). Off, the server refuses them, so that no admin can make it probe the network
+    /// it runs in.
+    #[arg(long, global = true, env = "AUDITLOG_STREAM_ALLOW_PRIVATE_NETWORKS")]
+    pub stream_allow_private_networks: bool,
+
+    /// The longest pause, in seconds, between two delivery attempts to a failing stream
+    /// destination (pauses double from one second up to it, with jitter).
+    #[arg(
+        long,
+        global = true,
+        env = "AUDITLOG_STREAM_RETRY_MAX_SECONDS",
+        default_value_t = 300
+    )]
+    pub stream_retry_max_seconds: u64,
+
     /// Log format on standard error.
     #[arg(long, global = true, env = "AUDITLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -301,6 +318,33 @@ impl Settings {
             Some(self.data_dir.join("chain-anchor.json")),
             &self.trusted_chain_keys,
         )
+    }
+
+    /// This server's stable name (kept in `<data dir>/server.id`, created on first use): it
+    /// holds the leases of the stream destinations it delivers, and gets them back at once
+    /// after a restart.
+    pub fn server_id(&self) -> anyhow::Result<String> {
+        let path = self.data_dir.join("server.id");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let id = text.trim();
+            anyhow::ensure!(
+                !id.is_empty() && id.len() <= 100,
+                "{} does not hold a server id",
+                path.display()
+            );
+            return Ok(id.to_string());
+        }
+        std::fs::create_dir_all(&self.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                self.data_dir.display()
+            )
+        })?;
+        let id = uuid::Uuid::new_v4().to_string();
+        std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(id)
     }
 
     pub fn resolve_secret_key(&self) -> anyhow::Result<SecretKey> {

@@ -1702,6 +1702,25 @@ impl Driver {
         ])
         .await?;
         self.wave(vec![get(dana, "/saved-views")]).await?;
+
+        // She opens Streaming and starts adding the SIEM with a filter that holds a window,
+        // which the server refuses (a stream's filter matches entries whenever they are written).
+        self.pause(60, 600);
+        self.wave(vec![get(dana, "/streams")]).await?;
+        self.pause(20, 90);
+        self.wave(vec![send(
+            dana,
+            Method::POST,
+            "/streams",
+            json!({
+                "name": "SIEM",
+                "kind": "webhook",
+                "url": "https://siem.acme.example/auditlog",
+                "filter": "range=24h&method.not=GET",
+            }),
+            400,
+        )])
+        .await?;
         Ok(())
     }
 

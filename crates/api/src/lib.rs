@@ -15,5 +15,6 @@ pub mod metrics;
 pub mod routes;
 pub mod security_headers;
 pub mod startup;
+pub mod streaming;
 pub mod synthetic;
 pub mod telemetry;

@@ -52,6 +52,11 @@ pub struct Metrics {
     pub sign_in_throttled: IntCounter,
     /// `auditlog_retention_deleted_entries_total`.
     pub retention_deleted: IntCounter,
+    /// `auditlog_stream_deliveries_total{outcome}`: deliveries to stream destinations,
+    /// `delivered` or `failed`.
+    pub stream_deliveries: IntCounterVec,
+    /// `auditlog_stream_entries_delivered_total`: entries stream destinations accepted.
+    pub stream_entries: IntCounter,
     /// Read when scraped: `auditlog_db_pool_connections{state}` and
     /// `auditlog_capture_queue_depth{lane}`.
     pool_connections: IntGaugeVec,
@@ -147,6 +152,19 @@ impl Metrics {
                 "Audit entries removed by retention.",
             )
             .expect("a valid metric"),
+            stream_deliveries: IntCounterVec::new(
+                Opts::new(
+                    "auditlog_stream_deliveries_total",
+                    "Deliveries to stream destinations, by outcome.",
+                ),
+                &["outcome"],
+            )
+            .expect("a valid metric"),
+            stream_entries: IntCounter::new(
+                "auditlog_stream_entries_delivered_total",
+                "Audit entries stream destinations accepted.",
+            )
+            .expect("a valid metric"),
             pool_connections: IntGaugeVec::new(
                 Opts::new(
                     "auditlog_db_pool_connections",
@@ -165,7 +183,7 @@ impl Metrics {
             .expect("a valid metric"),
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
             Box::new(metrics.http_requests.clone()),
             Box::new(metrics.http_duration.clone()),
             Box::new(metrics.batch_entries.clone()),
@@ -177,6 +195,8 @@ impl Metrics {
             Box::new(metrics.sign_in_failures.clone()),
             Box::new(metrics.sign_in_throttled.clone()),
             Box::new(metrics.retention_deleted.clone()),
+            Box::new(metrics.stream_deliveries.clone()),
+            Box::new(metrics.stream_entries.clone()),
             Box::new(metrics.pool_connections.clone()),
             Box::new(metrics.queue_depth.clone()),
         ];
@@ -189,6 +209,9 @@ impl Metrics {
         // Listed from the start (at 0), so that a dashboard shows them before the first one.
         for reason in ["capture_queue_full", "write_wait"] {
             metrics.shed.with_label_values(&[reason]);
+        }
+        for outcome in ["delivered", "failed"] {
+            metrics.stream_deliveries.with_label_values(&[outcome]);
         }
         metrics
     }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics_token: Option<String>,
     /// Signs chain heads and remembers the newest this server signed.
     pub chain_signer: std::sync::Arc<crate::capture::checkpoint::ChainSigner>,
+    /// Stream destinations' network policy and delivery client.
+    pub streaming: crate::streaming::Streaming,
 }
 
 /// A server that is bound and ready to run.
@@ -47,6 +49,8 @@ pub struct Application {
     server: Server,
     /// The `--metrics-bind` server and its address.
     metrics_server: Option<(Server, std::net::SocketAddr)>,
+    /// Delivers to stream destinations while the server runs.
+    deliverer: crate::streaming::delivery::Deliverer,
 }
 
 impl Application {
@@ -82,13 +86,28 @@ impl Application {
             crate::db::DatabaseTarget::Sqlite(_) => 1,
             crate::db::DatabaseTarget::Postgres(_) => (settings.db_pool_size / 2).max(1) as usize,
         };
+        let committed = crate::capture::writer::commit_signal();
         let writer = AuditWriter::start(
             pool.clone(),
             target.clone(),
             settings.capture_queue_capacity,
             lanes,
             chain_signer.clone(),
+            committed.clone(),
         );
+        let streaming = crate::streaming::Streaming::new(
+            crate::streaming::network::NetworkPolicy {
+                allow_private: settings.stream_allow_private_networks,
+            },
+            std::time::Duration::from_secs(settings.stream_retry_max_seconds),
+            settings.server_id()?,
+            committed,
+        );
+        let deliverer = crate::streaming::delivery::Deliverer {
+            streaming: streaming.clone(),
+            pool: pool.clone(),
+            clock: clock.clone(),
+        };
         crate::audit_log::retention::start(pool.clone(), clock.clone(), chain_signer.clone());
         let state = web::Data::new(AppState {
             pool,
@@ -108,6 +127,7 @@ impl Application {
                 .as_ref()
                 .map(|token| token.expose().to_string()),
             chain_signer,
+            streaming,
         });
 
         let listener = TcpListener::bind(&settings.bind)
@@ -193,6 +213,7 @@ impl Application {
             host: address.ip().to_string(),
             server: server.run(),
             metrics_server,
+            deliverer,
         })
     }
 
@@ -212,10 +233,23 @@ impl Application {
             .map(|(_, address)| format!("http://{address}"))
     }
 
+    /// Serves, and delivers to stream destinations, until the server stops (or this future is
+    /// dropped: the deliveries stop with it).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let deliveries = tokio::spawn(self.deliverer.run());
+        let _stop_deliveries = AbortOnDrop(deliveries);
         match self.metrics_server {
             Some((metrics, _)) => tokio::try_join!(self.server, metrics).map(|_| ()),
             None => self.server.await,
         }
+    }
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

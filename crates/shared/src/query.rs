@@ -269,6 +269,8 @@ pub enum ResourceType {
     Invitation,
     /// A saved audit log view.
     SavedView,
+    /// Where the project's entries are streamed (a webhook, a SIEM).
+    StreamDestination,
 }
 
 /// A status code (`404`) or a status class (`5xx`).
@@ -458,6 +460,8 @@ pub enum QueryError {
     ConflictingRange,
     #[error("invalid date range: {reason}")]
     InvalidRange { reason: String },
+    #[error("`{key}` sets a window or a page; a filter matches entries whenever they are written and takes neither")]
+    NotAFilterKey { key: String },
 }
 
 impl QueryError {
@@ -469,7 +473,8 @@ impl QueryError {
             | QueryError::Repeated { key }
             | QueryError::InvalidValue { key, .. }
             | QueryError::IncludedAndExcluded { key, .. }
-            | QueryError::TooManyValues { key } => Some(key),
+            | QueryError::TooManyValues { key }
+            | QueryError::NotAFilterKey { key } => Some(key),
             QueryError::ConflictingRange | QueryError::InvalidRange { .. } => Some("range"),
         }
     }
@@ -641,11 +646,12 @@ spelled_enum!(Source, "expected one of dashboard, cli, api, ingest", {
 });
 
 spelled_enum!(ResourceType,
-    "expected one of application, cluster, datastore, environment_group, project, cloud_account, api_token, integration, user, invitation, saved_view", {
+    "expected one of application, cluster, datastore, environment_group, project, cloud_account, api_token, integration, user, invitation, saved_view, stream_destination", {
     Application => "application", Cluster => "cluster", Datastore => "datastore",
     EnvironmentGroup => "environment_group", Project => "project", CloudAccount => "cloud_account",
     ApiToken => "api_token", Integration => "integration", User => "user",
     Invitation => "invitation", SavedView => "saved_view",
+    StreamDestination => "stream_destination",
 });
 
 impl fmt::Display for ActorRef {
@@ -826,6 +832,23 @@ impl AuditQuery {
         };
         query.check_include_exclude_overlap()?;
         Ok(query)
+    }
+
+    /// Parses a *filter*: a query string without a window or a page (`range`, `from`, `to`,
+    /// `limit` and `cursor` are refused), as stream destinations hold. It matches entries as
+    /// they are written, whenever that is.
+    pub fn parse_filter(input: &str) -> Result<AuditQuery, QueryError> {
+        let input = input.trim();
+        let input = input.strip_prefix('?').unwrap_or(input);
+        for segment in input.split('&').filter(|s| !s.is_empty()) {
+            let raw_key = segment.split_once('=').map_or(segment, |(key, _)| key);
+            if let Ok(key) = decode(raw_key) {
+                if matches!(key.as_str(), "range" | "from" | "to" | "limit" | "cursor") {
+                    return Err(QueryError::NotAFilterKey { key });
+                }
+            }
+        }
+        AuditQuery::parse(input)
     }
 
     /// The canonical query string, without the leading `?`. Empty for the default view.
@@ -1022,6 +1045,36 @@ mod tests {
             AuditQuery::parse("range=7d&limit=50"),
             Ok(AuditQuery::default())
         );
+    }
+
+    #[test]
+    fn filters_take_dimensions_and_search_but_no_window_or_page() {
+        let filter =
+            AuditQuery::parse_filter(" ?method.not=GET&source.not=dashboard&q=deploy").unwrap();
+        assert_eq!(
+            filter.to_query_string(),
+            "method.not=GET&source.not=dashboard&q=deploy"
+        );
+        for refused in [
+            "range=24h",
+            "from=2026-11-01T00:00:00Z",
+            "to=2026-11-01T00:00:00Z",
+            "limit=5",
+            "cursor=x",
+            "%72ange=1h",
+        ] {
+            let error =
+                AuditQuery::parse_filter(&format!("method=POST&{refused}")).expect_err(refused);
+            assert!(
+                matches!(error, QueryError::NotAFilterKey { .. }),
+                "{refused}: {error}"
+            );
+        }
+        assert!(matches!(
+            AuditQuery::parse_filter("method=FETCH"),
+            Err(QueryError::InvalidValue { .. })
+        ));
+        assert_eq!(AuditQuery::parse_filter(""), Ok(AuditQuery::default()));
     }
 
     #[test]

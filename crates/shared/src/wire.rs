@@ -866,3 +866,185 @@ pub struct UpdateSavedView {
     #[serde(default)]
     pub query: Option<String>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Streaming to SIEMs.
+
+/// Where a stream destination delivers, and in which format.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamKind {
+    /// NDJSON batches of [`StreamMessage`]s, signed with HMAC-SHA256 (`Auditlog-Signature`).
+    Webhook,
+    /// Splunk's HTTP Event Collector: `/services/collector/event`, `Authorization: Splunk …`.
+    SplunkHec,
+}
+
+impl StreamKind {
+    pub const ALL: [StreamKind; 2] = [StreamKind::Webhook, StreamKind::SplunkHec];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::Webhook => "webhook",
+            StreamKind::SplunkHec => "splunk_hec",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<StreamKind> {
+        StreamKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StreamKind::Webhook => "Webhook",
+            StreamKind::SplunkHec => "Splunk HTTP Event Collector",
+        }
+    }
+}
+
+/// A destination's health.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamStatus {
+    /// Delivering; its last attempt (if any) succeeded.
+    Active,
+    /// Paused by an admin: nothing is sent, entries wait.
+    Paused,
+    /// Its last attempts failed; it retries with growing pauses.
+    Retrying,
+    /// It failed so many times in a row that an admin should look ([`StreamDestination::last_error`]).
+    Failing,
+}
+
+/// A stream destination: every entry of the project that passes its filter is delivered to it
+/// at least once, in chain order.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamDestination {
+    pub id: i64,
+    pub name: String,
+    pub kind: StreamKind,
+    pub url: String,
+    /// The canonical audit filter (a query string without window or page); empty for every
+    /// entry.
+    pub filter: String,
+    /// The names of the custom headers sent with every delivery (their values are not shown
+    /// again).
+    pub header_names: Vec<String>,
+    pub paused: bool,
+    pub status: StreamStatus,
+    /// The chain position through which every entry was examined and, when it passed the
+    /// filter, delivered.
+    pub delivered_through_seq: i64,
+    /// Entries written since then (matching the filter or not).
+    pub lag_entries: i64,
+    /// How long ago the oldest of them was written; 0 when caught up.
+    pub lag_seconds: f64,
+    /// Entries delivered since the destination was created.
+    pub delivered_entries: i64,
+    pub last_delivery_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    /// When the next attempt is due after a failure.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST …/streams`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStreamDestination {
+    /// 1 to 100 characters, unique in the project.
+    pub name: String,
+    pub kind: StreamKind,
+    /// `https://…` (plain `http://` only to private addresses the server allows). For Splunk,
+    /// the collector's base URL; `/services/collector/event` is added when no path is given.
+    pub url: String,
+    /// An audit filter; empty delivers every entry.
+    #[serde(default)]
+    pub filter: String,
+    /// Custom headers sent with every delivery (at most 10).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Splunk's HEC token (required for `splunk_hec`, refused for webhooks).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Deliver the entries already kept too (oldest first); otherwise only those written from
+    /// now on.
+    #[serde(default)]
+    pub backfill: bool,
+}
+
+/// The answer to `POST …/streams`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CreatedStreamDestination {
+    pub destination: StreamDestination,
+    /// A webhook's signing secret, shown only here: `Auditlog-Signature` is its HMAC-SHA256.
+    pub signing_secret: Option<String>,
+}
+
+/// `PATCH …/streams/{id}`: what changes. A new URL is verified again before it is kept.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStreamDestination {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// Replaces every custom header.
+    #[serde(default)]
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Pauses or resumes delivery (resuming retries at once).
+    #[serde(default)]
+    pub paused: Option<bool>,
+}
+
+/// The answer to `POST …/streams/{id}/test`: how the destination took a test message.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamTestResult {
+    pub delivered: bool,
+    /// The destination's HTTP status, when it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: f64,
+}
+
+/// One line of a webhook delivery (NDJSON), or the `event` of a Splunk HEC event.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum StreamMessage {
+    /// An audit entry. `event_id` (`<project>:<entry id>`) is stable across redeliveries.
+    #[serde(rename = "auditlog.entry")]
+    Entry {
+        event_id: String,
+        project_id: i64,
+        entry: Box<AuditEntry>,
+    },
+    /// Sent by "send test event".
+    #[serde(rename = "auditlog.test")]
+    Test {
+        event_id: String,
+        project_id: i64,
+        sent_at: DateTime<Utc>,
+    },
+    /// The handshake when a webhook is created or its URL changes: the receiver answers 2xx
+    /// with the challenge in its body.
+    #[serde(rename = "auditlog.verification")]
+    Verification { challenge: String },
+}

@@ -50,10 +50,9 @@ macro_rules! apply_filters {
         use $crate::db::schema::audit_entries::dsl;
         let validated: &$crate::audit_query::ValidatedQuery = $validated;
         let skip: Option<Dimension> = $skip;
-        let query = &validated.query;
         let from = validated.window.from.timestamp_micros();
         let to = validated.window.to.timestamp_micros();
-        let mut boxed = match &validated.search_index {
+        let boxed = match &validated.search_index {
             // The trigram index drives (see `search`): the unary `+` keeps SQLite from using
             // the project and time indexes, so it reads the index's candidates by rowid.
             Some(expression) => $boxed.filter(
@@ -72,6 +71,21 @@ macro_rules! apply_filters {
                 .filter(dsl::ts.ge(from))
                 .filter(dsl::ts.lt(to)),
         };
+        $crate::audit_log::apply_dimension_filters!(boxed, validated, skip)
+    }};
+}
+pub(crate) use apply_filters;
+
+/// Applies a query's filters and search (all but `skip`'s) — not its project or window — to a
+/// boxed query over `audit_entries`.
+macro_rules! apply_dimension_filters {
+    ($boxed:expr, $validated:expr, $skip:expr) => {{
+        use $crate::audit_log::Dimension;
+        use $crate::db::schema::audit_entries::dsl;
+        let validated: &$crate::audit_query::ValidatedQuery = $validated;
+        let skip: Option<Dimension> = $skip;
+        let query = &validated.query;
+        let mut boxed = $boxed;
         macro_rules! include_exclude {
             ($dimension:expr, $column:expr) => {
                 if skip != Some($dimension) {
@@ -118,7 +132,7 @@ macro_rules! apply_filters {
         boxed
     }};
 }
-pub(crate) use apply_filters;
+pub(crate) use apply_dimension_filters;
 
 /// Gets a validated query ready to be read: plans its search, and lists the ingested actions its
 /// action namespaces may stand for. Every read of the audit log calls it first.

@@ -230,7 +230,7 @@ const INTEGRATIONS: [RouteSpec; 5] = crud!(
     Admin
 );
 
-const OTHERS: [RouteSpec; 28] = [
+const OTHERS: [RouteSpec; 33] = [
     route(
         "GET",
         "",
@@ -414,6 +414,46 @@ const OTHERS: [RouteSpec; 28] = [
         "saved_view.delete",
         "Delete saved view",
         R::SavedView,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/streams",
+        "stream.list",
+        "List stream destinations",
+        R::StreamDestination,
+        AtLeast(Admin),
+    ),
+    route(
+        "POST",
+        "/streams",
+        "stream.create",
+        "Create stream destination",
+        R::StreamDestination,
+        AtLeast(Admin),
+    ),
+    route(
+        "PATCH",
+        "/streams/{id}",
+        "stream.update",
+        "Update stream destination",
+        R::StreamDestination,
+        AtLeast(Admin),
+    ),
+    route(
+        "DELETE",
+        "/streams/{id}",
+        "stream.delete",
+        "Delete stream destination",
+        R::StreamDestination,
+        AtLeast(Admin),
+    ),
+    route(
+        "POST",
+        "/streams/{id}/test",
+        "stream.test",
+        "Send stream test event",
+        R::StreamDestination,
         AtLeast(Admin),
     ),
     route(

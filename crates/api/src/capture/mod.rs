@@ -719,6 +719,7 @@ pub(crate) fn collection_name(resource_type: ResourceType) -> &'static str {
         ResourceType::User => "members",
         ResourceType::Invitation => "invitations",
         ResourceType::SavedView => "saved views",
+        ResourceType::StreamDestination => "stream destinations",
     }
 }
 
@@ -749,6 +750,7 @@ pub fn resource_name(
         ResourceType::Integration => name_in!(integrations),
         ResourceType::ApiToken => name_in!(api_tokens),
         ResourceType::SavedView => name_in!(saved_views),
+        ResourceType::StreamDestination => name_in!(stream_destinations),
         ResourceType::Project => projects::table
             .find(id)
             .select(projects::name)

@@ -130,6 +130,15 @@ struct Pending {
     done: oneshot::Sender<Result<(), WriteFailed>>,
 }
 
+/// Announces every committed batch (its value counts them), so that deliveries to stream
+/// destinations start as soon as there is something new.
+pub type CommitSignal = Arc<tokio::sync::watch::Sender<u64>>;
+
+/// A [`CommitSignal`] nobody listens to yet.
+pub fn commit_signal() -> CommitSignal {
+    Arc::new(tokio::sync::watch::channel(0).0)
+}
+
 /// The handle requests use to reach the writer's lanes.
 ///
 /// A lane is a queue, a writer thread and its connection. SQLite has one (it has one writer at
@@ -188,6 +197,7 @@ impl AuditWriter {
         capacity: usize,
         lanes: usize,
         signer: Arc<ChainSigner>,
+        committed: CommitSignal,
     ) -> AuditWriter {
         let count = lanes.max(1);
         let lanes = (0..count)
@@ -203,9 +213,10 @@ impl AuditWriter {
                 }));
                 let writer_connection = connection.clone();
                 let signer = signer.clone();
+                let committed = committed.clone();
                 std::thread::Builder::new()
                     .name(format!("audit-writer-{index}"))
-                    .spawn(move || run(&writer_connection, receiver, &signer))
+                    .spawn(move || run(&writer_connection, receiver, &signer, &committed))
                     .expect("the audit writer thread starts");
                 Lane { sender, connection }
             })
@@ -447,6 +458,7 @@ fn run(
     connection: &tokio::sync::Mutex<WriteConnection>,
     mut receiver: mpsc::Receiver<Pending>,
     signer: &ChainSigner,
+    commit_signal: &CommitSignal,
 ) {
     while let Some(first) = receiver.blocking_recv() {
         // Holding the connection, no request can be between its changes and its entry: every
@@ -522,6 +534,9 @@ fn run(
                     .entries_written
                     .with_label_values(&[backend])
                     .inc_by(entries.len() as u64);
+                if !entries.is_empty() {
+                    commit_signal.send_modify(|batches| *batches = batches.wrapping_add(1));
+                }
             }
             Err(_) => metrics.failed_batches.inc(),
         }

@@ -274,3 +274,29 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    stream_destinations (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        url -> Text,
+        filter -> Text,
+        secret -> Text,
+        headers -> Text,
+        paused -> Bool,
+        cursor_seq -> BigInt,
+        delivered_entries -> BigInt,
+        last_delivery_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<BigInt>,
+        consecutive_failures -> Integer,
+        next_attempt_at -> Nullable<BigInt>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        created_by_name -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}

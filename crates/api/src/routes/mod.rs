@@ -11,6 +11,7 @@ pub mod query;
 pub mod saved_views;
 pub mod session;
 pub mod spa;
+pub mod streams;
 pub mod tokens;
 
 use actix_web::body::BoxBody;
@@ -71,6 +72,7 @@ pub fn project_routes() -> ProjectRoutes {
     invitations::configure(&mut routes);
     audit::configure(&mut routes);
     saved_views::configure(&mut routes);
+    streams::configure(&mut routes);
     routes
 }
 

@@ -443,6 +443,19 @@ fn catalog_route_types(
             ),
             _ => (None, None),
         },
+        "stream" => match verb {
+            "list" => (None, schema::<Vec<StreamDestination>>(generator)),
+            "create" => (
+                schema::<CreateStreamDestination>(generator),
+                schema::<CreatedStreamDestination>(generator),
+            ),
+            "update" => (
+                schema::<UpdateStreamDestination>(generator),
+                schema::<StreamDestination>(generator),
+            ),
+            "test" => (None, schema::<StreamTestResult>(generator)),
+            _ => (None, None),
+        },
         "project" => (None, schema::<ProjectSummary>(generator)),
         "project.settings" => match verb {
             "update" => (

@@ -28,6 +28,7 @@ async fn create(admin: &Caller, project: i64, collection: &str, body: Value) -> 
     assert_eq!(response.status(), 201, "creating a fixture in {collection}");
     let body: Value = response.json().await.unwrap();
     body.get("id")
+        .or_else(|| body.pointer("/destination/id"))
         .or_else(|| body.get("user_id"))
         .or_else(|| body.pointer("/token/id"))
         .and_then(Value::as_i64)
@@ -125,6 +126,16 @@ pub(crate) async fn fixtures(admin: &Caller, project: i64, round: &str) -> Fixtu
         )
         .await,
     );
+    ids.insert(
+        "/streams",
+        create(
+            admin,
+            project,
+            "streams",
+            json!({"name": n("siem"), "kind": "webhook", "url": auditlog_tests::receiver::Receiver::shared().url}),
+        )
+        .await,
+    );
     // A member joins by invitation; a second invitation stays pending.
     let invitation = invite(admin, project, &format!("member-{round}@example.com")).await;
     let accepted = admin
@@ -194,6 +205,11 @@ pub(crate) fn body_for(method: &str, template: &str, round: &str, step: usize) -
         ("POST", "integrations") => Some(json!({"name": name, "kind": "github"})),
         ("POST", "tokens") => Some(json!({"name": name, "role": "viewer"})),
         ("POST", "saved-views") => Some(json!({"name": name, "query": "range=24h"})),
+        ("POST", "streams") if template.ends_with("/test") => None,
+        ("POST", "streams") => Some(json!({
+            "name": name, "kind": "webhook",
+            "url": auditlog_tests::receiver::Receiver::shared().url,
+        })),
         ("POST", "members") => {
             Some(json!({"email": format!("{name}@example.com"), "role": "viewer"}))
         }
@@ -790,6 +806,7 @@ fn direct_writer(app: &TestApp) -> auditlog_api::capture::writer::AuditWriter {
         16,
         1,
         app.chain_signer.clone(),
+        auditlog_api::capture::writer::commit_signal(),
     )
 }
 

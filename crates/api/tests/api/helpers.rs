@@ -64,6 +64,9 @@ impl TestApp {
         settings.static_dir = static_dir.clone();
         settings.workers = Some(2);
         settings.db_pool_size = 4;
+        // Stream destinations are receivers on 127.0.0.1 in tests, retried within a second.
+        settings.stream_allow_private_networks = true;
+        settings.stream_retry_max_seconds = 1;
         adjust(&mut settings);
 
         let clock_offset = Arc::new(AtomicI64::new(0));

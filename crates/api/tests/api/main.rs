@@ -19,5 +19,6 @@ mod openapi;
 mod query_resolve;
 mod saved_views;
 mod spa;
+mod streams;
 mod synthetic;
 mod tampering;

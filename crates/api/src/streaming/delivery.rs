@@ -1,0 +1,458 @@
+//! The deliverer: one task per active destination, each a loop of "take the lease, read what
+//! follows the cursor, send what the filter keeps, move the cursor".
+//!
+//! Invariants:
+//! * The cursor moves only after a 2xx answer for everything up to it (or when nothing up to it
+//!   passes the filter), and only by the lease holder: at least once, in chain order.
+//! * A destination is delivered by one server at a time: the lease (`lease_owner`,
+//!   `lease_until`) is taken or renewed with one conditional `UPDATE` before every step, and
+//!   every write of the cursor requires it.
+//! * Database work runs on the blocking pool; a slow destination only holds its own task.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use auditlog_shared::wire::{AuditEntry, StreamMessage};
+use auditlog_shared::{ActionMatch, AuditQuery, ResolvedRange};
+use diesel::prelude::*;
+
+use crate::audit_log::search::SearchAlso;
+use crate::audit_log::{DbBackend, EntryRow};
+use crate::audit_query::ValidatedQuery;
+use crate::capture::catalog;
+use crate::clock::Clock;
+use crate::db::schema::{audit_entries, stream_destinations};
+use crate::db::{DbConnection, DbPool};
+use crate::streaming::destination::DestinationRow;
+use crate::streaming::send::{self, Answer, Target};
+use crate::streaming::Streaming;
+
+/// How long a lease lasts without renewal (a crashed server's destinations wait this long).
+pub const LEASE: Duration = Duration::from_secs(15);
+/// How often a caught-up task looks for entries no commit of this server announced (written by
+/// another server on the same PostgreSQL), and how often the supervisor looks for new or
+/// resumed destinations.
+pub const POLL: Duration = Duration::from_secs(1);
+/// Chain positions examined per step.
+pub const SCAN: i64 = 5_000;
+/// The most entries sent in one delivery.
+pub const MAX_BATCH: i64 = 500;
+
+/// Runs the deliveries of every destination of the database.
+#[derive(Clone)]
+pub struct Deliverer {
+    pub streaming: Streaming,
+    pub pool: DbPool,
+    pub clock: Clock,
+}
+
+/// What a destination's task does next.
+enum Step {
+    /// The destination is gone or paused: the task ends (the supervisor starts a new one on
+    /// resume).
+    Stop,
+    /// Another server holds the lease, or a failure's pause is not over.
+    Wait(Duration),
+    /// Nothing after the cursor.
+    CaughtUp,
+    /// Nothing up to `through` passes the filter: only the cursor moves.
+    Advance { through: i64 },
+    /// Send these, then move the cursor to `through`.
+    Deliver {
+        target: Result<Target, String>,
+        messages: Vec<StreamMessage>,
+        through: i64,
+    },
+}
+
+impl Deliverer {
+    /// Supervises the tasks until dropped: starts one for each destination that is active and
+    /// has none (new, resumed, or whose task ended). Dropping it ends every task.
+    pub async fn run(self) {
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut running: HashMap<i64, tokio::task::AbortHandle> = HashMap::new();
+        loop {
+            while tasks.try_join_next().is_some() {}
+            running.retain(|_, task| !task.is_finished());
+            match blocking(&self.pool, active_destinations).await {
+                Ok(ids) => {
+                    for id in ids {
+                        if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(id) {
+                            slot.insert(tasks.spawn(self.clone().deliver_to(id)));
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(cause_chain = %format!("{error:#}"), "stream destinations could not be listed")
+                }
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Delivers one destination until it is deleted or paused.
+    async fn deliver_to(self, id: i64) {
+        let mut commits = self.streaming.committed.subscribe();
+        loop {
+            commits.borrow_and_update();
+            let (owner, now) = (self.streaming.server_id.clone(), self.clock.now_micros());
+            let policy = self.streaming.policy;
+            let step = blocking(&self.pool, move |conn| {
+                next_step(conn, id, &owner, now, policy)
+            })
+            .await;
+            let step = match step {
+                Ok(step) => step,
+                Err(error) => {
+                    tracing::warn!(destination = id, cause_chain = %format!("{error:#}"), "a stream delivery step failed");
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+            };
+            let outcome = match step {
+                Step::Stop => return,
+                Step::Wait(pause) => {
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+                Step::CaughtUp => {
+                    tokio::select! {
+                        _ = commits.changed() => {}
+                        _ = tokio::time::sleep(POLL) => {}
+                    }
+                    continue;
+                }
+                Step::Advance { through } => Outcome {
+                    through,
+                    delivered: 0,
+                    error: None,
+                },
+                Step::Deliver {
+                    target,
+                    messages,
+                    through,
+                } => {
+                    let error = match target {
+                        Ok(target) => {
+                            let answer: Answer = send::send(
+                                &self.streaming.client,
+                                &target,
+                                &messages,
+                                self.clock.now(),
+                            )
+                            .await;
+                            answer.error()
+                        }
+                        Err(error) => Some(error),
+                    };
+                    if let Some(error) = &error {
+                        tracing::warn!(destination = id, %error, "a stream delivery failed");
+                    }
+                    let metrics = crate::metrics::metrics();
+                    match &error {
+                        None => {
+                            metrics
+                                .stream_deliveries
+                                .with_label_values(&["delivered"])
+                                .inc();
+                            metrics.stream_entries.inc_by(messages.len() as u64);
+                        }
+                        Some(_) => metrics
+                            .stream_deliveries
+                            .with_label_values(&["failed"])
+                            .inc(),
+                    }
+                    Outcome {
+                        through,
+                        delivered: messages.len() as i64,
+                        error,
+                    }
+                }
+            };
+            let owner = self.streaming.server_id.clone();
+            let (now, retry_max) = (self.clock.now_micros(), self.streaming.retry_max);
+            if let Err(error) = blocking(&self.pool, move |conn| {
+                record(conn, id, &owner, now, &outcome, retry_max)
+            })
+            .await
+            {
+                tracing::warn!(destination = id, cause_chain = %format!("{error:#}"), "a stream delivery could not be recorded");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+/// What an attempt achieved.
+struct Outcome {
+    through: i64,
+    delivered: i64,
+    error: Option<String>,
+}
+
+/// Runs database work on the blocking pool with a pooled connection.
+async fn blocking<T: Send + 'static>(
+    pool: &DbPool,
+    work: impl FnOnce(&mut DbConnection) -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+}
+
+fn active_destinations(conn: &mut DbConnection) -> anyhow::Result<Vec<i64>> {
+    Ok(stream_destinations::table
+        .filter(stream_destinations::paused.eq(false))
+        .select(stream_destinations::id)
+        .load(conn)?)
+}
+
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Takes or renews the lease, then finds what to do.
+fn next_step(
+    conn: &mut DbConnection,
+    id: i64,
+    owner: &str,
+    now: i64,
+    policy: crate::streaming::network::NetworkPolicy,
+) -> anyhow::Result<Step> {
+    use stream_destinations::dsl;
+    let taken = diesel::update(
+        dsl::stream_destinations
+            .filter(dsl::id.eq(id))
+            .filter(dsl::paused.eq(false))
+            .filter(
+                dsl::lease_owner
+                    .is_null()
+                    .or(dsl::lease_owner.eq(owner))
+                    .or(dsl::lease_until.lt(now)),
+            ),
+    )
+    .set((
+        dsl::lease_owner.eq(owner),
+        dsl::lease_until.eq(now + micros(LEASE)),
+    ))
+    .execute(conn)?;
+    let row: Option<DestinationRow> = dsl::stream_destinations
+        .find(id)
+        .select(DestinationRow::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(row) = row.filter(|row| !row.paused) else {
+        return Ok(Step::Stop);
+    };
+    if taken == 0 {
+        return Ok(Step::Wait(POLL));
+    }
+    if let Some(next) = row.next_attempt_at.filter(|next| *next > now) {
+        let pause = Duration::from_micros((next - now) as u64);
+        return Ok(Step::Wait(pause.min(LEASE / 3)));
+    }
+
+    let candidates: Vec<(i64, i64)> = audit_entries::table
+        .filter(audit_entries::project_id.eq(row.project_id))
+        .filter(audit_entries::chain_seq.gt(row.cursor_seq))
+        .order(audit_entries::chain_seq.asc())
+        .select((audit_entries::id, audit_entries::chain_seq))
+        .limit(SCAN)
+        .load(conn)?;
+    let Some(&(_, scanned_through)) = candidates.last() else {
+        return Ok(Step::CaughtUp);
+    };
+    let ids: Vec<i64> = candidates.iter().map(|(id, _)| *id).collect();
+    let validated = stream_query(conn, &row, &ids)?;
+    // Candidates by id: the filters narrow a few thousand known rows, whatever the indexes.
+    let rows: Vec<EntryRow> = crate::audit_log::apply_dimension_filters!(
+        audit_entries::table
+            .filter(audit_entries::project_id.eq(row.project_id))
+            .filter(audit_entries::id.eq_any(ids))
+            .into_boxed::<DbBackend>(),
+        &validated,
+        None
+    )
+    .order(audit_entries::chain_seq.asc())
+    .limit(MAX_BATCH)
+    .select(EntryRow::as_select())
+    .load(conn)?;
+    let through = match rows.last() {
+        Some(last) if rows.len() as i64 == MAX_BATCH => last.chain_seq,
+        _ => scanned_through,
+    };
+    if rows.is_empty() {
+        return Ok(Step::Advance { through });
+    }
+    let project_id = row.project_id;
+    let messages = rows
+        .into_iter()
+        .map(|entry| StreamMessage::Entry {
+            event_id: format!("{project_id}:{}", entry.id),
+            project_id,
+            entry: Box::new(AuditEntry::from(entry)),
+        })
+        .collect();
+    Ok(Step::Deliver {
+        target: target(&row, policy),
+        messages,
+        through,
+    })
+}
+
+/// Where a destination's deliveries go; an error (a URL the policy now refuses, a stored value
+/// that cannot be read) is recorded as the attempt's failure.
+pub fn target(
+    row: &DestinationRow,
+    policy: crate::streaming::network::NetworkPolicy,
+) -> Result<Target, String> {
+    let kind = row.kind().map_err(|error| error.to_string())?;
+    let url = policy.check_url(&row.url)?;
+    Ok(Target {
+        destination_id: Some(row.id),
+        kind,
+        url,
+        secret: row.secret.clone(),
+        headers: row.headers().map_err(|error| error.to_string())?,
+    })
+}
+
+/// The destination's filter as a query the entry filters take: no window (every kept entry is
+/// in it), and the search's and namespaces' values resolved for these candidates.
+fn stream_query(
+    conn: &mut DbConnection,
+    row: &DestinationRow,
+    candidate_ids: &[i64],
+) -> anyhow::Result<ValidatedQuery> {
+    let query = AuditQuery::parse_filter(&row.filter).map_err(|error| {
+        anyhow::anyhow!(
+            "stream destination {} has an unreadable filter: {error}",
+            row.id
+        )
+    })?;
+    let search_also = match &query.search {
+        Some(term) => SearchAlso::resolve(conn, row.project_id, &term.as_str().to_lowercase())?,
+        None => SearchAlso::default(),
+    };
+    let namespaces = query
+        .action
+        .include
+        .iter()
+        .chain(&query.action.exclude)
+        .any(|action| matches!(action, ActionMatch::Namespace(_)));
+    let ingested_actions = if namespaces {
+        audit_entries::table
+            .filter(audit_entries::id.eq_any(candidate_ids))
+            .filter(audit_entries::action.like(format!("{}%", catalog::INGESTED_ACTION_PREFIX)))
+            .select(audit_entries::action)
+            .distinct()
+            .load(conn)?
+    } else {
+        Vec::new()
+    };
+    Ok(ValidatedQuery {
+        query,
+        window: ResolvedRange {
+            from: chrono::DateTime::UNIX_EPOCH,
+            to: chrono::DateTime::<chrono::Utc>::MAX_UTC,
+        },
+        clamped_to_retention: false,
+        search_index: None,
+        search_also,
+        ingested_actions,
+    })
+}
+
+/// Records an attempt: on success the cursor moves and the failures are forgotten; on failure
+/// the error is kept and the next attempt waits (doubling from one second, with jitter, up to
+/// `retry_max`). Nothing is written unless this server still holds the lease.
+fn record(
+    conn: &mut DbConnection,
+    id: i64,
+    owner: &str,
+    now: i64,
+    outcome: &Outcome,
+    retry_max: Duration,
+) -> anyhow::Result<()> {
+    use stream_destinations::dsl;
+    let mine = dsl::stream_destinations
+        .filter(dsl::id.eq(id))
+        .filter(dsl::lease_owner.eq(owner));
+    let lease_until = now + micros(LEASE);
+    match &outcome.error {
+        None if outcome.delivered == 0 => {
+            diesel::update(mine.filter(dsl::cursor_seq.lt(outcome.through)))
+                .set((
+                    dsl::cursor_seq.eq(outcome.through),
+                    dsl::lease_until.eq(lease_until),
+                ))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::update(mine.filter(dsl::cursor_seq.lt(outcome.through)))
+                .set((
+                    dsl::cursor_seq.eq(outcome.through),
+                    dsl::delivered_entries.eq(dsl::delivered_entries + outcome.delivered),
+                    dsl::last_delivery_at.eq(Some(now)),
+                    dsl::consecutive_failures.eq(0),
+                    dsl::next_attempt_at.eq(None::<i64>),
+                    dsl::lease_until.eq(lease_until),
+                ))
+                .execute(conn)?;
+        }
+        Some(error) => {
+            let failures: Option<i32> = mine
+                .select(dsl::consecutive_failures)
+                .first(conn)
+                .optional()?;
+            let Some(failures) = failures else {
+                return Ok(());
+            };
+            let failures = failures.saturating_add(1);
+            let pause = backoff(failures, retry_max);
+            let error: String = error.chars().take(1_000).collect();
+            diesel::update(mine)
+                .set((
+                    dsl::consecutive_failures.eq(failures),
+                    dsl::last_error.eq(Some(error)),
+                    dsl::last_error_at.eq(Some(now)),
+                    dsl::next_attempt_at.eq(Some(now + micros(pause))),
+                    dsl::lease_until.eq(lease_until),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// The pause after the `failures`-th failure in a row: 1 s, 2 s, 4 s … up to `max`, each
+/// scaled by a random factor in [0.5, 1) so that many failing destinations do not retry in step.
+pub fn backoff(failures: i32, max: Duration) -> Duration {
+    let doubling = 2f64.powi((failures - 1).clamp(0, 30));
+    let capped = doubling.min(max.as_secs_f64());
+    Duration::from_secs_f64(capped * (0.5 + rand::random::<f64>() / 2.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_double_up_to_the_maximum_with_jitter() {
+        let max = Duration::from_secs(300);
+        for (failures, full) in [
+            (1, 1.0),
+            (2, 2.0),
+            (3, 4.0),
+            (9, 256.0),
+            (10, 300.0),
+            (40, 300.0),
+        ] {
+            let pause = backoff(failures, max).as_secs_f64();
+            assert!(pause >= full / 2.0 && pause < full, "{failures}: {pause}");
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Streaming the audit log to SIEMs: every entry of a project that passes a destination's filter
+//! is pushed to it (a webhook, Splunk's HTTP Event Collector) at least once, in chain order.
+//!
+//! How it works:
+//! * A destination keeps a cursor: the chain position through which every entry was examined
+//!   and, when it passed the filter, delivered. Chain positions are gap-free and committed in
+//!   order per project (each commit holds the project's chain head), so "everything after the
+//!   cursor" is exactly what is left to send, across restarts and crashes.
+//! * [`delivery::Deliverer`] runs one task per active destination. A task takes the
+//!   destination's lease (several servers on one PostgreSQL: one delivers, the others wait),
+//!   reads the next entries after the cursor, keeps those its filter matches (the same filter
+//!   builder as every read of the audit log), sends them as one batch, and moves the cursor only
+//!   once the destination answered 2xx. A crash between the answer and the cursor's move sends
+//!   the batch again: receivers de-duplicate by `event_id`.
+//! * A failure pauses the destination with exponential backoff and jitter and records the error;
+//!   other destinations and capture go on. Commits wake the tasks at once; a periodic poll
+//!   catches entries written by other servers.
+//! * Deliveries are not requests: they record no audit entries. Creating, changing, testing and
+//!   deleting a destination are requests, recorded like any other.
+
+pub mod delivery;
+pub mod destination;
+pub mod network;
+pub mod send;
+
+use std::time::Duration;
+
+use crate::capture::writer::CommitSignal;
+use network::NetworkPolicy;
+
+/// What the routes and the deliverer share: the network policy, the HTTP client that keeps to
+/// it, and how failures back off.
+#[derive(Clone)]
+pub struct Streaming {
+    pub policy: NetworkPolicy,
+    pub client: reqwest::Client,
+    /// The longest pause between two attempts to a failing destination.
+    pub retry_max: Duration,
+    /// This server's name in leases: stable across restarts of one data directory, so a
+    /// restarted server resumes its own deliveries at once.
+    pub server_id: String,
+    /// Fires after every committed batch of entries.
+    pub committed: CommitSignal,
+}
+
+impl Streaming {
+    pub fn new(
+        policy: NetworkPolicy,
+        retry_max: Duration,
+        server_id: String,
+        committed: CommitSignal,
+    ) -> Streaming {
+        Streaming {
+            policy,
+            client: policy.client(),
+            retry_max: retry_max.max(Duration::from_secs(1)),
+            server_id,
+            committed,
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! One delivery: the messages in a destination's format, signed or authenticated, sent once.
+//!
+//! * Webhook: `POST` of NDJSON (`application/x-ndjson`), one [`StreamMessage`] per line, with
+//!   `Auditlog-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the
+//!   signing secret>`, `Auditlog-Destination` and `Auditlog-Delivery` (a fresh id per attempt).
+//! * Splunk HEC: `POST` of concatenated HEC events (`{"time", "source", "sourcetype",
+//!   "event"}`), `Authorization: Splunk <token>`.
+//!
+//! Any 2xx answer is a delivery; anything else (another status, a timeout, a refused address)
+//! is a failure the caller retries.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use auditlog_shared::wire::{StreamKind, StreamMessage};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// The header carrying a webhook delivery's signature.
+pub const SIGNATURE_HEADER: &str = "Auditlog-Signature";
+/// Characters of a failed answer's body kept in the destination's last error.
+const ERROR_BODY_CHARS: usize = 200;
+
+/// Where and how to send: what a delivery needs of a destination.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// `None` for the handshake of a destination not yet created.
+    pub destination_id: Option<i64>,
+    pub kind: StreamKind,
+    pub url: reqwest::Url,
+    /// The webhook's signing secret, or Splunk's HEC token.
+    pub secret: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// How a destination answered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    /// The HTTP status, when it answered at all.
+    pub status: Option<u16>,
+    /// The answer's body (its first characters), for the handshake and for error reports.
+    pub body: String,
+    pub duration_ms: f64,
+}
+
+impl Answer {
+    pub fn delivered(&self) -> bool {
+        self.status
+            .is_some_and(|status| (200..300).contains(&status))
+    }
+
+    /// What went wrong, for the destination's last error; `None` for a delivery.
+    pub fn error(&self) -> Option<String> {
+        match self.status {
+            Some(status) if (200..300).contains(&status) => None,
+            Some(status) => {
+                let reason = reqwest::StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|code| code.canonical_reason())
+                    .unwrap_or("");
+                let body: String = self.body.trim().chars().take(ERROR_BODY_CHARS).collect();
+                Some(if body.is_empty() {
+                    format!("the destination answered {status} {reason}")
+                } else {
+                    format!("the destination answered {status} {reason}: {body}")
+                })
+            }
+            None => Some(self.body.clone()),
+        }
+    }
+}
+
+/// The signature header's value for `body` sent at `unix_seconds`.
+pub fn signature(secret: &str, unix_seconds: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(unix_seconds.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!(
+        "t={unix_seconds},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+/// The request body of `messages` in the target's format.
+pub fn body(kind: StreamKind, messages: &[StreamMessage]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(messages.len() * 700);
+    for message in messages {
+        match kind {
+            StreamKind::Webhook => {
+                serde_json::to_writer(&mut body, message).expect("messages serialize");
+            }
+            StreamKind::SplunkHec => {
+                let time = match message {
+                    StreamMessage::Entry { entry, .. } => entry.timestamp,
+                    StreamMessage::Test { sent_at, .. } => *sent_at,
+                    StreamMessage::Verification { .. } => chrono::Utc::now(),
+                };
+                let event = serde_json::json!({
+                    "time": time.timestamp_micros() as f64 / 1_000_000.0,
+                    "source": "auditlog",
+                    "sourcetype": "auditlog:entry",
+                    "event": message,
+                });
+                serde_json::to_writer(&mut body, &event).expect("events serialize");
+            }
+        }
+        body.push(b'\n');
+    }
+    body
+}
+
+/// Sends `messages` to the target once.
+pub async fn send(
+    client: &reqwest::Client,
+    target: &Target,
+    messages: &[StreamMessage],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Answer {
+    let body = body(target.kind, messages);
+    let mut request = client.post(target.url.clone());
+    for (name, value) in &target.headers {
+        request = request.header(name, value);
+    }
+    request = match target.kind {
+        StreamKind::Webhook => {
+            if let Some(id) = target.destination_id {
+                request = request.header("Auditlog-Destination", id.to_string());
+            }
+            request
+                .header("Content-Type", "application/x-ndjson")
+                .header(
+                    SIGNATURE_HEADER,
+                    signature(&target.secret, now.timestamp(), &body),
+                )
+                .header("Auditlog-Delivery", uuid::Uuid::new_v4().to_string())
+        }
+        StreamKind::SplunkHec => request
+            .header("Content-Type", "application/json")
+            .header("Authorization", format!("Splunk {}", target.secret)),
+    };
+    let started = Instant::now();
+    let outcome = request.body(body).send().await;
+    let (status, body) = match outcome {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            (Some(status), text.chars().take(4_096).collect())
+        }
+        Err(error) => (None, describe(&error)),
+    };
+    Answer {
+        status,
+        body,
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+/// A transport error with its causes ("error sending request: … connection refused").
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() {
+        "the destination did not answer in time".to_string()
+    } else {
+        "the destination could not be reached".to_string()
+    };
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_the_documented_hmac() {
+        // The recipe in the README: HMAC-SHA256 of "<t>.<body>", hex.
+        let value = signature("whsec_test", 1_700_000_000, b"{\"a\":1}\n");
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"whsec_test").unwrap();
+        mac.update(b"1700000000.{\"a\":1}\n");
+        let expected = hex::encode(mac.finalize().into_bytes());
+        assert_eq!(value, format!("t=1700000000,v1={expected}"));
+    }
+
+    #[test]
+    fn webhook_bodies_are_one_message_per_line() {
+        let messages = vec![
+            StreamMessage::Verification {
+                challenge: "abc".into(),
+            },
+            StreamMessage::Verification {
+                challenge: "def".into(),
+            },
+        ];
+        let text = String::from_utf8(body(StreamKind::Webhook, &messages)).unwrap();
+        assert_eq!(
+            text,
+            "{\"type\":\"auditlog.verification\",\"challenge\":\"abc\"}\n{\"type\":\"auditlog.verification\",\"challenge\":\"def\"}\n"
+        );
+    }
+
+    #[test]
+    fn failed_answers_say_what_came_back() {
+        let answer = Answer {
+            status: Some(503),
+            body: "maintenance".into(),
+            duration_ms: 1.0,
+        };
+        assert!(!answer.delivered());
+        assert_eq!(
+            answer.error().unwrap(),
+            "the destination answered 503 Service Unavailable: maintenance"
+        );
+    }
+}
