@@ -2173,7 +2173,14 @@ async fn every_page_passes_an_accessibility_audit_in_light_and_dark() {
                 .into_iter()
                 .map(|v| format!("entry drawer: {v}")),
         );
-        for page in ["applications", "clusters", "members", "tokens", "settings"] {
+        for page in [
+            "applications",
+            "clusters",
+            "members",
+            "tokens",
+            "settings",
+            "streaming",
+        ] {
             browser
                 .client
                 .goto(&format!("{url}/projects/{project}/{page}"))
@@ -2305,4 +2312,186 @@ async fn the_drawer_shows_what_a_request_changed() {
     );
     save_screenshot(&browser, "audit-logs-changes.png").await;
     browser.close().await;
+}
+
+/// The status badge of the destination named `name` on the Streaming page.
+async fn stream_status(browser: &Browser, name: &str) -> Option<String> {
+    let row = browser
+        .client
+        .find(Locator::Css(&format!(
+            "[data-test=stream-row][data-stream-name='{name}']"
+        )))
+        .await
+        .ok()?;
+    row.attr("data-status").await.ok().flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_streams_the_log_to_a_webhook_and_watches_its_health() {
+    use auditlog_tests::receiver::{Mode, Receiver};
+    use auditlog_tests::{create_admin, ServerProcess, TestDatabase};
+
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(Backend::Sqlite, dir.path());
+    let data_dir = dir.path().join("data");
+    let admin = AdminAccount::ada();
+    let project = create_admin(database.url(), &data_dir, &admin);
+    let server = ServerProcess::start_with_args(
+        database.url(),
+        &data_dir,
+        &built_web_app(),
+        &[
+            "--stream-allow-private-networks",
+            "--stream-retry-max-seconds",
+            "1",
+        ],
+    );
+    let url = server.url().to_string();
+    let receiver = Receiver::start().await;
+    let client = reqwest::Client::new();
+    let session = sign_in(&client, &url, &admin.email, &admin.password).await;
+
+    let browser = Browser::start().await;
+    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
+    wait_for(&browser, "[data-test=nav-streaming]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=create-stream]").await;
+    assert!(wait_for_text(&browser, "[data-test=empty]")
+        .await
+        .contains("Nothing is streamed yet"));
+
+    // A filter with a window is refused as it is typed, by the shared query model.
+    wait_for(&browser, "[data-test=stream-name]")
+        .await
+        .send_keys("Security SIEM")
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-test=stream-url]")
+        .await
+        .send_keys(&format!("{}/hook", receiver.url))
+        .await
+        .unwrap();
+    let filter = wait_for(&browser, "[data-test=stream-filter]").await;
+    filter.send_keys("&range=24h").await.unwrap();
+    assert!(wait_for_text(&browser, "[data-test=stream-filter-error]")
+        .await
+        .contains("range"));
+    filter.clear().await.unwrap();
+    filter.send_keys("method.not=GET").await.unwrap();
+    wait_for(&browser, "[data-test=create-stream] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+
+    // The signing secret is shown once; the destination is listed and active.
+    let secret = wait_for_text(&browser, "[data-test=stream-secret]").await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    wait_for(&browser, "[data-test=dismiss-secret]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the destination is listed as active", || async {
+        stream_status(&browser, "Security SIEM").await.as_deref() == Some("active")
+    })
+    .await;
+
+    // What admins do arrives at the receiver; the page shows it delivered.
+    let created = session
+        .authorize(client.post(session.project_url(project, "/applications")))
+        .json(&json!({"name": "billing", "image": "registry/app:1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    receiver
+        .wait_for_entries(
+            Duration::from_secs(20),
+            "the application's creation",
+            |got| {
+                got.iter()
+                    .any(|e| e["entry"]["action"] == "application.create")
+            },
+        )
+        .await;
+    eventually("the page counts the delivery", || async {
+        let row =
+            "[data-test=stream-row][data-stream-name='Security SIEM'] [data-test=stream-delivered]";
+        wait_for_text(&browser, row)
+            .await
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n >= 2)
+    })
+    .await;
+
+    // The receiver fails: the page says so, with the error, and the test event fails too.
+    receiver.set_mode(Mode::Fail(503));
+    let created = session
+        .authorize(client.post(session.project_url(project, "/applications")))
+        .json(&json!({"name": "web", "image": "registry/app:1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    // Retrying, then failing after five failures in a row (retries come every second here).
+    eventually("the destination shows it is failing", || async {
+        matches!(
+            stream_status(&browser, "Security SIEM").await.as_deref(),
+            Some("retrying" | "failing")
+        )
+    })
+    .await;
+    let error = wait_for_text(&browser, "[data-test=stream-row] [data-test=stream-error]").await;
+    assert!(error.contains("503"), "{error}");
+    let lag = wait_for_text(&browser, "[data-test=stream-row] [data-test=stream-lag]").await;
+    assert!(lag.contains("behind"), "{lag}");
+    wait_for(&browser, "[data-test=stream-row] [data-test=stream-test]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let tested = wait_for_text(&browser, "[data-test=stream-test-result]").await;
+    assert!(
+        tested.contains("not delivered") && tested.contains("503"),
+        "{tested}"
+    );
+    save_screenshot(&browser, "streaming.png").await;
+
+    // Back up, it catches up; paused, it says so; resumed, it is active again.
+    receiver.set_mode(Mode::Accept);
+    receiver
+        .wait_for_entries(Duration::from_secs(20), "the missed entry", |got| {
+            got.iter().any(|e| e["entry"]["resource"]["name"] == "web")
+        })
+        .await;
+    eventually("the destination is active again", || async {
+        stream_status(&browser, "Security SIEM").await.as_deref() == Some("active")
+    })
+    .await;
+    wait_for(&browser, "[data-test=stream-row] [data-test=stream-toggle]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the destination is paused", || async {
+        stream_status(&browser, "Security SIEM").await.as_deref() == Some("paused")
+    })
+    .await;
+    wait_for(&browser, "[data-test=stream-row] [data-test=stream-toggle]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the destination is resumed", || async {
+        stream_status(&browser, "Security SIEM").await.as_deref() == Some("active")
+    })
+    .await;
+    browser.close().await;
+    drop(server);
 }

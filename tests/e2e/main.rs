@@ -7,8 +7,10 @@
 mod browser;
 mod cli;
 mod cli_logs;
+mod cli_streams;
 mod durability;
 mod server;
+mod streaming;
 
 use std::path::PathBuf;
 

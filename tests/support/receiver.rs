@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 pub enum Mode {
     /// 200, echoing a verification's challenge.
     Accept,
+    /// Like `Accept`, after waiting this many milliseconds (a slow receiver).
+    AcceptAfter(u64),
     /// This status, recording nothing.
     Fail(u16),
     /// Closes every connection unanswered (as if the receiver were down).
@@ -29,6 +31,8 @@ pub struct Delivery {
     /// Header names lowercased.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the whole request had arrived.
+    pub received_at: std::time::Instant,
 }
 
 impl Delivery {
@@ -53,6 +57,8 @@ struct State {
     mode: Mode,
     accepted: Vec<Delivery>,
     attempts: usize,
+    /// Lines of accepted bodies, counted as they arrive (cheap to poll).
+    lines: usize,
 }
 
 /// A running receiver; it stops with the test's runtime.
@@ -71,6 +77,7 @@ impl Receiver {
             mode: Mode::Accept,
             accepted: Vec::new(),
             attempts: 0,
+            lines: 0,
         }));
         let shared = state.clone();
         tokio::spawn(async move {
@@ -116,6 +123,13 @@ impl Receiver {
     /// Every request accepted so far, verifications included.
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.state.lock().unwrap().accepted.clone()
+    }
+
+    /// NDJSON lines accepted so far (every message, verifications and tests included), and when
+    /// the last request was accepted.
+    pub fn accepted_lines(&self) -> (usize, Option<std::time::Instant>) {
+        let state = self.state.lock().unwrap();
+        (state.lines, state.accepted.last().map(|d| d.received_at))
     }
 
     /// Requests received in any mode (connections refused in `Refuse` mode included).
@@ -201,12 +215,16 @@ async fn answer(mut socket: tokio::net::TcpStream, state: &Mutex<State>) -> std:
         buffer.extend_from_slice(&chunk[..read]);
     }
     let body = buffer[header_end..].to_vec();
+    if let Mode::AcceptAfter(millis) = mode {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+    }
     let (status, reply) = match mode {
         Mode::Fail(status) => (status, "failing on purpose".to_string()),
         _ => {
             let delivery = Delivery {
                 path,
                 headers,
+                received_at: std::time::Instant::now(),
                 body,
             };
             let challenge = delivery
@@ -214,7 +232,11 @@ async fn answer(mut socket: tokio::net::TcpStream, state: &Mutex<State>) -> std:
                 .iter()
                 .find(|line| line["type"] == "auditlog.verification")
                 .and_then(|line| line["challenge"].as_str().map(str::to_string));
-            state.lock().unwrap().accepted.push(delivery);
+            {
+                let mut state = state.lock().unwrap();
+                state.lines += delivery.body.iter().filter(|b| **b == b'\n').count();
+                state.accepted.push(delivery);
+            }
             (
                 200,
                 match challenge {

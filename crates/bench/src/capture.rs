@@ -763,13 +763,17 @@ async fn expect(request: reqwest::RequestBuilder, status: u16) -> anyhow::Result
 }
 
 /// A fresh database for one backend's run; a PostgreSQL one is dropped when this is.
-struct BenchDatabase {
-    url: String,
+pub(crate) struct BenchDatabase {
+    pub(crate) url: String,
     postgres: Option<(String, String)>,
 }
 
 impl BenchDatabase {
-    fn create(backend: Backend, dir: &std::path::Path, admin_url: &str) -> anyhow::Result<Self> {
+    pub(crate) fn create(
+        backend: Backend,
+        dir: &std::path::Path,
+        admin_url: &str,
+    ) -> anyhow::Result<Self> {
         match backend {
             Backend::Sqlite => Ok(BenchDatabase {
                 url: format!("sqlite://{}", dir.join("bench.db").display()),

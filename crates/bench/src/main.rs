@@ -12,6 +12,7 @@ mod keepalive;
 mod report;
 mod scale;
 mod signing;
+mod stream;
 mod verify;
 mod web;
 
@@ -42,6 +43,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// What one chain-head signature costs the writer.
     Signing(signing::SigningArgs),
+    /// Delivery to stream destinations: backlog rate, latency, and the cost to capture.
+    Stream(stream::StreamArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Keepalive(args) => runtime.block_on(keepalive::run(args)),
         Command::Verify(args) => runtime.block_on(verify::run(args)),
         Command::Signing(args) => signing::run(args),
+        Command::Stream(args) => runtime.block_on(stream::run(args)),
     };
     // The servers' threads are stopped; do not wait for idle blocking threads.
     runtime.shutdown_background();

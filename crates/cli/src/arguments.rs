@@ -63,6 +63,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// Manage the project's stream destinations: webhooks and Splunk collectors the server
+    /// pushes the audit log to (admins only).
+    Streams {
+        #[command(subcommand)]
+        command: StreamCommand,
+    },
 }
 
 /// The commands under `auditlog export`.
@@ -218,6 +224,126 @@ pub enum TokenCommand {
         #[arg(value_parser = clap::value_parser!(i64).range(1..))]
         id: i64,
     },
+}
+
+/// The kinds of stream destination, as given on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StreamKindArgument {
+    /// NDJSON batches, signed with HMAC-SHA256 (the server makes the signing secret).
+    Webhook,
+    /// Splunk's HTTP Event Collector (needs the collector's token).
+    #[value(alias = "splunk_hec")]
+    SplunkHec,
+}
+
+/// Splunk's HEC token, given as is or read from an environment variable (which keeps it out of
+/// the shell's history and the process list).
+#[derive(Clone, Debug, Default, Args)]
+pub struct StreamTokenArguments {
+    /// Splunk's HEC token (splunk-hec only). Prefer --token-env: a token given here stays in the
+    /// shell's history.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "token_env")]
+    pub token: Option<String>,
+    /// Read Splunk's HEC token from this environment variable, e.g. --token-env SPLUNK_HEC_TOKEN.
+    #[arg(long, value_name = "VARIABLE")]
+    pub token_env: Option<String>,
+}
+
+/// The commands under `auditlog streams`. A destination is named by its id, as `auditlog
+/// streams list` shows it.
+#[derive(Debug, Subcommand)]
+pub enum StreamCommand {
+    /// List the project's stream destinations with their health and how far behind they are.
+    List,
+    /// Create a stream destination; the server first checks that it answers. A webhook's signing
+    /// secret is printed once.
+    Create(Box<StreamCreateArguments>),
+    /// Change a stream destination: a new endpoint, token or headers is checked by the server
+    /// before it is kept.
+    Update(Box<StreamUpdateArguments>),
+    /// Pause a stream destination: nothing is sent, entries wait until it is resumed.
+    Pause {
+        /// The destination's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+    },
+    /// Resume a paused stream destination: delivery (and any retry) starts at once.
+    Resume {
+        /// The destination's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+    },
+    /// Send one test message to a stream destination now; exits with code 1 when it was not
+    /// delivered.
+    Test {
+        /// The destination's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+    },
+    /// Delete a stream destination: nothing more is sent to it.
+    Delete {
+        /// The destination's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+    },
+}
+
+/// The arguments of `auditlog streams create`.
+#[derive(Clone, Debug, Args)]
+pub struct StreamCreateArguments {
+    /// The destination's name, unique in the project.
+    pub name: String,
+    /// What the endpoint is.
+    #[arg(long, value_enum)]
+    pub kind: StreamKindArgument,
+    /// Where deliveries go: https://… (plain http:// only to private addresses the server
+    /// allows). For splunk-hec, the collector's base URL is enough.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: String,
+    /// Deliver only the entries this audit filter matches (a query string without range, from,
+    /// to, limit or cursor), e.g. 'method.not=GET&action.not=audit_log.*'. Every entry when left
+    /// out.
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// A custom header sent with every delivery, as 'Name: value'; may be repeated.
+    #[arg(long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
+    #[command(flatten)]
+    pub token: StreamTokenArguments,
+    /// Deliver the entries already kept too, oldest first; otherwise only those written from
+    /// now on.
+    #[arg(long)]
+    pub backfill: bool,
+}
+
+/// The arguments of `auditlog streams update`: at least one change.
+#[derive(Clone, Debug, Args)]
+pub struct StreamUpdateArguments {
+    /// The destination's id.
+    #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+    pub id: i64,
+    /// A new name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A new endpoint URL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// A new audit filter; '' delivers every entry.
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// The custom headers, as 'Name: value' (repeat for several); they replace every custom
+    /// header the destination had.
+    #[arg(
+        long = "header",
+        value_name = "'NAME: VALUE'",
+        conflicts_with = "no_headers"
+    )]
+    pub headers: Vec<String>,
+    /// Remove every custom header.
+    #[arg(long)]
+    pub no_headers: bool,
+    #[command(flatten)]
+    pub token: StreamTokenArguments,
 }
 
 /// The commands under `auditlog logs`.
@@ -393,4 +519,56 @@ pub struct VerifyArguments {
     /// Show the progress on standard error (shown anyway when it is a terminal).
     #[arg(long)]
     pub progress: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        CommandLine::command().debug_assert();
+    }
+
+    #[test]
+    fn streams_take_one_token_source_and_the_api_spelling_of_kinds() {
+        let parse = |args: &[&str]| CommandLine::try_parse_from(args);
+        let error = parse(&[
+            "auditlog",
+            "streams",
+            "update",
+            "3",
+            "--token",
+            "a",
+            "--token-env",
+            "B",
+        ])
+        .expect_err("two token sources");
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let parsed = parse(&[
+            "auditlog",
+            "--url",
+            "http://127.0.0.1:8080",
+            "streams",
+            "create",
+            "splunk",
+            "--kind",
+            "splunk_hec",
+            "--endpoint",
+            "https://splunk.example.com:8088",
+            "--token-env",
+            "HEC_TOKEN",
+        ])
+        .expect("a Splunk destination");
+        assert_eq!(parsed.url.as_deref(), Some("http://127.0.0.1:8080"));
+        let Command::Streams {
+            command: StreamCommand::Create(arguments),
+        } = parsed.command
+        else {
+            panic!("not `streams create`: {parsed:?}");
+        };
+        assert_eq!(arguments.kind, StreamKindArgument::SplunkHec);
+        assert_eq!(arguments.token.token_env.as_deref(), Some("HEC_TOKEN"));
+    }
 }

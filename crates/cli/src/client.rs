@@ -37,14 +37,18 @@ pub struct ProblemError {
 }
 
 impl fmt::Display for ProblemError {
-    /// Writes `<title> (<status>): <detail>`, then one line per invalid parameter.
+    /// Writes `<title> (<status>): <detail>`, then one line per invalid parameter (but the one
+    /// the detail already says word for word, as a problem about one field does).
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(formatter, "{} ({})", self.problem.title, self.status)?;
         if let Some(detail) = &self.problem.detail {
             write!(formatter, ": {detail}")?;
         }
         for parameter in &self.problem.invalid_params {
-            write!(formatter, "\n  {}: {}", parameter.name, parameter.reason)?;
+            let line = format!("{}: {}", parameter.name, parameter.reason);
+            if self.problem.detail.as_deref() != Some(line.as_str()) {
+                write!(formatter, "\n  {line}")?;
+            }
         }
         Ok(())
     }
@@ -128,6 +132,17 @@ impl ApiClient {
     ) -> anyhow::Result<JsonAnswer<T>> {
         let url = self.url_for(path);
         let response = self.send(self.http.post(&url).json(body), &url).await?;
+        read_json(response, &url).await
+    }
+
+    /// `PATCH`es a resource with a JSON body and reads the JSON answer.
+    pub async fn patch_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<JsonAnswer<T>> {
+        let url = self.url_for(path);
+        let response = self.send(self.http.patch(&url).json(body), &url).await?;
         read_json(response, &url).await
     }
 
@@ -246,6 +261,19 @@ mod tests {
         assert_eq!(
             with_parameters.to_string(),
             "Invalid input (422): 2 parameters are invalid\n  image: must not be empty"
+        );
+        // A problem about one field says it once.
+        let one_field = problem(
+            Some("url: the destination did not answer"),
+            vec![InvalidParam {
+                name: "url".to_string(),
+                reason: "the destination did not answer".to_string(),
+                span: None,
+            }],
+        );
+        assert_eq!(
+            one_field.to_string(),
+            "Invalid input (422): url: the destination did not answer"
         );
     }
 

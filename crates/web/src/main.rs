@@ -35,6 +35,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("tokens") view=pages::platform::TokensPage/>
                     <Route path=path!("members") view=pages::platform::MembersPage/>
                     <Route path=path!("settings") view=pages::platform::SettingsPage/>
+                    <Route path=path!("streaming") view=pages::platform::StreamsPage/>
                     <Route path=path!("security/audit-logs") view=pages::audit::AuditLogsPage/>
                 </ParentRoute>
             </Routes>

@@ -133,6 +133,9 @@ pub fn Shell() -> impl IntoView {
                         <div class="saved-views" role="group" aria-label="Saved views">
                             <crate::saved_views::SavedViewLinks project/>
                         </div>
+                        <A href=move || link("streaming")>
+                            <span data-test="nav-streaming">"Streaming"</span>
+                        </A>
                     </Show>
                 </nav>
                 <div class="whoami">

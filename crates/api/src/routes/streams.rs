@@ -306,10 +306,16 @@ async fn update(
                 stream_destinations::headers.eq(headers_text.unwrap_or(current.headers)),
                 stream_destinations::secret.eq(token.unwrap_or(current.secret)),
                 stream_destinations::paused.eq(paused.unwrap_or(current.paused)),
+                // Resumed or pointed elsewhere, it starts afresh: retried now, not counted failing.
                 stream_destinations::next_attempt_at.eq(if retry_now {
                     None
                 } else {
                     current.next_attempt_at
+                }),
+                stream_destinations::consecutive_failures.eq(if retry_now {
+                    0
+                } else {
+                    current.consecutive_failures
                 }),
                 stream_destinations::updated_at.eq(now),
             ))

@@ -37,6 +37,9 @@ pub const POLL: Duration = Duration::from_secs(1);
 pub const SCAN: i64 = 5_000;
 /// The most entries sent in one delivery.
 pub const MAX_BATCH: i64 = 500;
+/// How long a task that has sent everything there was waits before it looks again: new entries
+/// gather into one delivery (and one cursor write) instead of one per commit.
+pub const LINGER: Duration = Duration::from_millis(500);
 
 /// Runs the deliveries of every destination of the database.
 #[derive(Clone)]
@@ -55,13 +58,15 @@ enum Step {
     Wait(Duration),
     /// Nothing after the cursor.
     CaughtUp,
-    /// Nothing up to `through` passes the filter: only the cursor moves.
-    Advance { through: i64 },
+    /// Nothing up to `through` passes the filter: only the cursor moves. `more` says whether
+    /// entries after `through` were already seen.
+    Advance { through: i64, more: bool },
     /// Send these, then move the cursor to `through`.
     Deliver {
         target: Result<Target, String>,
         messages: Vec<StreamMessage>,
         through: i64,
+        more: bool,
     },
 }
 
@@ -109,6 +114,7 @@ impl Deliverer {
                     continue;
                 }
             };
+            let more;
             let outcome = match step {
                 Step::Stop => return,
                 Step::Wait(pause) => {
@@ -122,16 +128,24 @@ impl Deliverer {
                     }
                     continue;
                 }
-                Step::Advance { through } => Outcome {
+                Step::Advance {
                     through,
-                    delivered: 0,
-                    error: None,
-                },
+                    more: seen_more,
+                } => {
+                    more = seen_more;
+                    Outcome {
+                        through,
+                        delivered: 0,
+                        error: None,
+                    }
+                }
                 Step::Deliver {
                     target,
                     messages,
                     through,
+                    more: seen_more,
                 } => {
+                    more = seen_more;
                     let error = match target {
                         Ok(target) => {
                             let answer: Answer = send::send(
@@ -171,6 +185,7 @@ impl Deliverer {
             };
             let owner = self.streaming.server_id.clone();
             let (now, retry_max) = (self.clock.now_micros(), self.streaming.retry_max);
+            let failed = outcome.error.is_some();
             if let Err(error) = blocking(&self.pool, move |conn| {
                 record(conn, id, &owner, now, &outcome, retry_max)
             })
@@ -178,6 +193,8 @@ impl Deliverer {
             {
                 tracing::warn!(destination = id, cause_chain = %format!("{error:#}"), "a stream delivery could not be recorded");
                 tokio::time::sleep(POLL).await;
+            } else if !more && !failed {
+                tokio::time::sleep(LINGER).await;
             }
         }
     }
@@ -223,32 +240,45 @@ fn next_step(
     policy: crate::streaming::network::NetworkPolicy,
 ) -> anyhow::Result<Step> {
     use stream_destinations::dsl;
-    let taken = diesel::update(
+    let load = |conn: &mut DbConnection| -> QueryResult<Option<DestinationRow>> {
         dsl::stream_destinations
-            .filter(dsl::id.eq(id))
-            .filter(dsl::paused.eq(false))
-            .filter(
-                dsl::lease_owner
-                    .is_null()
-                    .or(dsl::lease_owner.eq(owner))
-                    .or(dsl::lease_until.lt(now)),
-            ),
-    )
-    .set((
-        dsl::lease_owner.eq(owner),
-        dsl::lease_until.eq(now + micros(LEASE)),
-    ))
-    .execute(conn)?;
-    let row: Option<DestinationRow> = dsl::stream_destinations
-        .find(id)
-        .select(DestinationRow::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(row) = row.filter(|row| !row.paused) else {
+            .find(id)
+            .select(DestinationRow::as_select())
+            .first(conn)
+            .optional()
+    };
+    let Some(mut row) = load(conn)?.filter(|row| !row.paused) else {
         return Ok(Step::Stop);
     };
-    if taken == 0 {
-        return Ok(Step::Wait(POLL));
+    // A lease held for a while yet is not written again (every recorded attempt renews it).
+    let held = row.lease_owner.as_deref() == Some(owner)
+        && row
+            .lease_until
+            .is_some_and(|until| until > now + micros(LEASE / 2));
+    if !held {
+        let taken = diesel::update(
+            dsl::stream_destinations
+                .filter(dsl::id.eq(id))
+                .filter(dsl::paused.eq(false))
+                .filter(
+                    dsl::lease_owner
+                        .is_null()
+                        .or(dsl::lease_owner.eq(owner))
+                        .or(dsl::lease_until.lt(now)),
+                ),
+        )
+        .set((
+            dsl::lease_owner.eq(owner),
+            dsl::lease_until.eq(now + micros(LEASE)),
+        ))
+        .execute(conn)?;
+        if taken == 0 {
+            return Ok(Step::Wait(POLL));
+        }
+        match load(conn)?.filter(|row| !row.paused) {
+            Some(taken) => row = taken,
+            None => return Ok(Step::Stop),
+        }
     }
     if let Some(next) = row.next_attempt_at.filter(|next| *next > now) {
         let pause = Duration::from_micros((next - now) as u64);
@@ -280,12 +310,12 @@ fn next_step(
     .limit(MAX_BATCH)
     .select(EntryRow::as_select())
     .load(conn)?;
-    let through = match rows.last() {
-        Some(last) if rows.len() as i64 == MAX_BATCH => last.chain_seq,
-        _ => scanned_through,
+    let (through, more) = match rows.last() {
+        Some(last) if rows.len() as i64 == MAX_BATCH => (last.chain_seq, true),
+        _ => (scanned_through, candidates.len() as i64 == SCAN),
     };
     if rows.is_empty() {
-        return Ok(Step::Advance { through });
+        return Ok(Step::Advance { through, more });
     }
     let project_id = row.project_id;
     let messages = rows
@@ -300,6 +330,7 @@ fn next_step(
         target: target(&row, policy),
         messages,
         through,
+        more,
     })
 }
 

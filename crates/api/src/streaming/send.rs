@@ -20,6 +20,8 @@ use sha2::Sha256;
 pub const SIGNATURE_HEADER: &str = "Auditlog-Signature";
 /// Characters of a failed answer's body kept in the destination's last error.
 const ERROR_BODY_CHARS: usize = 200;
+/// Bytes of an answer read at most: a receiver cannot make the server hold a large body.
+const MAX_ANSWER_BYTES: usize = 4_096;
 
 /// Where and how to send: what a delivery needs of a destination.
 #[derive(Clone, Debug)]
@@ -58,7 +60,15 @@ impl Answer {
                     .ok()
                     .and_then(|code| code.canonical_reason())
                     .unwrap_or("");
-                let body: String = self.body.trim().chars().take(ERROR_BODY_CHARS).collect();
+                // One line, and short: a receiver may answer with a whole HTML page.
+                let body: String = self
+                    .body
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .take(ERROR_BODY_CHARS)
+                    .collect();
                 Some(if body.is_empty() {
                     format!("the destination answered {status} {reason}")
                 } else {
@@ -142,10 +152,17 @@ pub async fn send(
     let started = Instant::now();
     let outcome = request.body(body).send().await;
     let (status, body) = match outcome {
-        Ok(response) => {
+        Ok(mut response) => {
             let status = response.status().as_u16();
-            let text = response.text().await.unwrap_or_default();
-            (Some(status), text.chars().take(4_096).collect())
+            let mut bytes = Vec::new();
+            while bytes.len() < MAX_ANSWER_BYTES {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                    _ => break,
+                }
+            }
+            bytes.truncate(MAX_ANSWER_BYTES);
+            (Some(status), String::from_utf8_lossy(&bytes).into_owned())
         }
         Err(error) => (None, describe(&error)),
     };

@@ -8,6 +8,7 @@ mod members;
 mod query;
 mod session;
 mod status;
+mod streams;
 mod tokens;
 
 use std::process::ExitCode;
@@ -118,6 +119,13 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<ExitCode> {
             let session = open_project_session(&options)?;
             let directory = default_config_directory()?;
             return logs::verify_chain(&session, &query, &directory, arguments.progress).await;
+        }
+        // As for `logs`, the flags (the filter above all) are checked before the stored sign-in is
+        // read, and no request is made when one is wrong.
+        Command::Streams { command } => {
+            let action = streams::check_command(command)?;
+            let session = open_project_session(&options)?;
+            return streams::run_stream_command(&session, action).await;
         }
         Command::Export {
             command: ExportCommand::Verify(arguments),

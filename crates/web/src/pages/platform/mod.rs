@@ -1,4 +1,4 @@
-//! The platform pages: applications, clusters, API tokens, members and settings.
+//! The platform pages: applications, clusters, API tokens, members, settings and streaming.
 //!
 //! Each page loads its list with a `LocalResource` whose source reads a version counter; every
 //! successful write bumps the counter, so the list is fetched again and shows what the server now
@@ -9,12 +9,14 @@ mod applications;
 mod clusters;
 mod members;
 mod settings;
+mod streams;
 mod tokens;
 
 pub use applications::ApplicationsPage;
 pub use clusters::ClustersPage;
 pub use members::MembersPage;
 pub use settings::SettingsPage;
+pub use streams::StreamsPage;
 pub use tokens::TokensPage;
 
 use auditlog_shared::wire::Role;
