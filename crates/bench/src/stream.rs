@@ -126,7 +126,7 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<()> {
              clients create clusters in the capture runs ({seconds} s each, three with both \
              destinations paused and three with both delivering, alternating; the mean of each); the latency run \
              writes one entry every 50 ms for {seconds} s and times each from its answer to its \
-             arrival.\n\n{table}\n",
+             arrival.\n\n{table}\n{NOTE}\n",
             date = environment.date,
             cpus = environment.cpus,
             model = environment.cpu_model,
@@ -395,6 +395,9 @@ async fn capture(
     while tasks.join_next().await.is_some() {}
     answers.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
+
+/// What the table means, under it.
+const NOTE: &str = "How to read it: a caught-up destination's latency is set by the deliverer's linger (`streaming::delivery::LINGER`, 500 ms: after sending everything there was, a task waits that long so that new entries gather into one delivery and one cursor write), well inside the 2 s goal. The backlog rate is what one destination drains at from its oldest entry (500 entries per request). The capture change is what two destinations delivering every entry cost writes on these 2 CPUs, which the server, the receivers and the load generator share; capture varies by up to ±20 % from run to run here (PostgreSQL most), which is why the two sides alternate.";
 
 /// Capture runs per side (paused destinations, delivering destinations).
 const ROUNDS: usize = 3;

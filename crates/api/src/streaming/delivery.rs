@@ -297,10 +297,13 @@ fn next_step(
     };
     let ids: Vec<i64> = candidates.iter().map(|(id, _)| *id).collect();
     let validated = stream_query(conn, &row, &ids)?;
-    // Candidates by id: the filters narrow a few thousand known rows, whatever the indexes.
+    // Candidates by id: the filters narrow a few thousand known rows, whatever the indexes. The
+    // chain range repeats what the ids imply, so that no plan walks the chain from its start.
     let rows: Vec<EntryRow> = crate::audit_log::apply_dimension_filters!(
         audit_entries::table
             .filter(audit_entries::project_id.eq(row.project_id))
+            .filter(audit_entries::chain_seq.gt(row.cursor_seq))
+            .filter(audit_entries::chain_seq.le(scanned_through))
             .filter(audit_entries::id.eq_any(ids))
             .into_boxed::<DbBackend>(),
         &validated,
