@@ -99,10 +99,7 @@ async fn verify(
     project_id: i64,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ApiError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|error| ApiError::internal(anyhow::anyhow!("no system randomness: {error}")))?;
-    let challenge = hex::encode(bytes);
+    let challenge = crate::auth::tokens::random_hex(16).map_err(ApiError::internal)?;
     let message = match target.kind {
         StreamKind::Webhook => StreamMessage::Verification {
             challenge: challenge.clone(),
@@ -247,6 +244,8 @@ async fn update(
         .map(destination::check_headers)
         .transpose()?;
     let project_id = access.project_id;
+    // Read outside the request's write transaction: verifying a new URL waits on the network,
+    // and no write may wait with it. The transaction below reads the destination again.
     let current = with_conn(&state, move |conn| destination::load(conn, project_id, id)).await?;
     let kind = current.kind().map_err(ApiError::internal)?;
     let url = body

@@ -268,10 +268,8 @@ pub fn check_token(token: &str) -> Result<String, ApiError> {
 
 /// A new webhook signing secret: 32 random bytes, hex, after `whsec_`.
 pub fn new_signing_secret() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|error| ApiError::internal(anyhow::anyhow!("no system randomness: {error}")))?;
-    Ok(format!("whsec_{}", hex::encode(bytes)))
+    let random = crate::auth::tokens::random_hex(32).map_err(ApiError::internal)?;
+    Ok(format!("whsec_{random}"))
 }
 
 #[cfg(test)]

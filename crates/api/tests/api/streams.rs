@@ -666,6 +666,54 @@ async fn destinations_are_checked_and_only_the_projects_admins_manage_them(backe
     .await;
     assert_eq!(destinations(&admin, project).await.len(), 1);
 
+    // A revoked admin token and a removed admin's live session are refused.
+    let token = app
+        .create_token(&admin, project, "stream-admin", Role::Admin, false)
+        .await;
+    let token_caller = app.token_caller(&token.secret);
+    assert_eq!(token_caller.get(&base).await.status(), 200);
+    app.revoke_token(&admin, project, token.token.id).await;
+    problem(token_caller.get(&base).await, 401).await;
+    problem(
+        token_caller
+            .send(Method::POST, &format!("{item}/test"), None)
+            .await,
+        401,
+    )
+    .await;
+    let (member_id, member) = app
+        .add_member(
+            &admin,
+            project,
+            "mallory@example.com",
+            "Mallory",
+            "mallory's long password",
+            Role::Admin,
+        )
+        .await;
+    assert_eq!(member.get(&base).await.status(), 200);
+    let removed = admin
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/members/{member_id}"),
+            None,
+        )
+        .await;
+    assert!(removed.status().is_success(), "{}", removed.status());
+    problem(member.send(Method::DELETE, &item, None).await, 401).await;
+    problem(
+        member
+            .send(
+                Method::PATCH,
+                &item,
+                Some(json!({"url": "https://attacker.example/hook"})),
+            )
+            .await,
+        401,
+    )
+    .await;
+    assert_eq!(destinations(&admin, project).await.len(), 1);
+
     // Changes are recorded with what changed; deleting stops it.
     let renamed = admin
         .send(
