@@ -67,8 +67,9 @@ fn deliveries_survive_a_kill_and_a_receiver_that_was_down(backend: Backend) {
     });
     let start = created.destination.delivered_through_seq;
 
-    // A slow receiver, and a burst of requests: deliveries trail capture.
-    receiver.set_mode(Mode::AcceptAfter(300));
+    // A slow receiver (it records a delivery only once it answers, 2 s after it arrived) and a
+    // burst of requests: deliveries trail capture, and one is in flight when the server dies.
+    receiver.set_mode(Mode::AcceptAfter(2_000));
     runtime.block_on(async {
         let writers: Vec<_> = (0..4)
             .map(|worker| {
