@@ -67,8 +67,18 @@ fn deliveries_survive_a_kill_and_a_receiver_that_was_down(backend: Backend) {
     });
     let start = created.destination.delivered_through_seq;
 
-    // A slow receiver (it records a delivery only once it answers, 2 s after it arrived) and a
-    // burst of requests: deliveries trail capture, and one is in flight when the server dies.
+    // Delivery is under way (the destination's own creation arrived) …
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.entries().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing was delivered within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // … then a slow receiver (it records a delivery only once it answers, 2 s after it arrived)
+    // and a burst of requests: deliveries trail capture, and the server dies right after the
+    // burst, with a delivery in flight and more waiting.
     receiver.set_mode(Mode::AcceptAfter(2_000));
     runtime.block_on(async {
         let writers: Vec<_> = (0..4)
@@ -92,15 +102,6 @@ fn deliveries_survive_a_kill_and_a_receiver_that_was_down(backend: Backend) {
         }
     });
 
-    // Kill the server once something arrived but not everything.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while receiver.entries().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "nothing was delivered within 20 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
     server.kill();
     let mut stored = StoredDatabase::open(database.url());
     let expected: Vec<i64> = stored
