@@ -6,6 +6,7 @@
 
 mod browser;
 mod cli;
+mod cli_alerts;
 mod cli_logs;
 mod cli_streams;
 mod durability;

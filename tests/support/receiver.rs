@@ -146,6 +146,15 @@ impl Receiver {
             .collect()
     }
 
+    /// Every accepted message of type `auditlog.alert`, in the order received.
+    pub fn alerts(&self) -> Vec<Value> {
+        self.deliveries()
+            .iter()
+            .flat_map(Delivery::lines)
+            .filter(|line| line["type"] == "auditlog.alert")
+            .collect()
+    }
+
     /// Waits until `done` holds for the accepted entries, or panics after `patience`.
     pub async fn wait_for_entries(
         &self,

@@ -1721,6 +1721,24 @@ impl Driver {
             400,
         )])
         .await?;
+        // She looks at the alerts and tries the failed sign-ins preset, which needs a
+        // destination first.
+        self.pause(20, 90);
+        self.wave(vec![get(dana, "/alerts")]).await?;
+        self.pause(10, 60);
+        self.wave(vec![send(
+            dana,
+            Method::POST,
+            "/alerts",
+            json!({
+                "name": "5 failed sign-ins for one account in 10 minutes",
+                "filter": "action=session.sign_in_failed",
+                "condition": {"type": "threshold", "count": 5, "window_seconds": 600, "group_by": "actor"},
+                "destination_id": 1,
+            }),
+            400,
+        )])
+        .await?;
         Ok(())
     }
 

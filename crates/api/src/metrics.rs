@@ -57,6 +57,11 @@ pub struct Metrics {
     pub stream_deliveries: IntCounterVec,
     /// `auditlog_stream_entries_delivered_total`: entries stream destinations accepted.
     pub stream_entries: IntCounter,
+    /// `auditlog_alert_firings_total`: alert firings decided.
+    pub alert_firings: IntCounter,
+    /// `auditlog_alert_notifications_total{outcome}`: notifications of alert firings sent to
+    /// destinations, `delivered` or `failed`.
+    pub alert_notifications: IntCounterVec,
     /// Read when scraped: `auditlog_db_pool_connections{state}` and
     /// `auditlog_capture_queue_depth{lane}`.
     pool_connections: IntGaugeVec,
@@ -165,6 +170,19 @@ impl Metrics {
                 "Audit entries stream destinations accepted.",
             )
             .expect("a valid metric"),
+            alert_firings: IntCounter::new(
+                "auditlog_alert_firings_total",
+                "Alert firings decided.",
+            )
+            .expect("a valid metric"),
+            alert_notifications: IntCounterVec::new(
+                Opts::new(
+                    "auditlog_alert_notifications_total",
+                    "Notifications of alert firings sent to destinations, by outcome.",
+                ),
+                &["outcome"],
+            )
+            .expect("a valid metric"),
             pool_connections: IntGaugeVec::new(
                 Opts::new(
                     "auditlog_db_pool_connections",
@@ -183,7 +201,7 @@ impl Metrics {
             .expect("a valid metric"),
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 17] = [
             Box::new(metrics.http_requests.clone()),
             Box::new(metrics.http_duration.clone()),
             Box::new(metrics.batch_entries.clone()),
@@ -197,6 +215,8 @@ impl Metrics {
             Box::new(metrics.retention_deleted.clone()),
             Box::new(metrics.stream_deliveries.clone()),
             Box::new(metrics.stream_entries.clone()),
+            Box::new(metrics.alert_firings.clone()),
+            Box::new(metrics.alert_notifications.clone()),
             Box::new(metrics.pool_connections.clone()),
             Box::new(metrics.queue_depth.clone()),
         ];
@@ -212,6 +232,7 @@ impl Metrics {
         }
         for outcome in ["delivered", "failed"] {
             metrics.stream_deliveries.with_label_values(&[outcome]);
+            metrics.alert_notifications.with_label_values(&[outcome]);
         }
         metrics
     }

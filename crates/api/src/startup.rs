@@ -102,6 +102,7 @@ impl Application {
             std::time::Duration::from_secs(settings.stream_retry_max_seconds),
             settings.server_id()?,
             committed,
+            settings.public_url.clone(),
         );
         let deliverer = crate::streaming::delivery::Deliverer {
             streaming: streaming.clone(),

@@ -1,6 +1,7 @@
 //! The command line: the global options and the tree of commands, as clap reads them.
 
-use clap::{Args, Parser, Subcommand};
+use auditlog_shared::wire::{alert_presets, AlertCondition};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 /// The Auditlog command-line client.
 #[derive(Debug, Parser)]
@@ -68,6 +69,12 @@ pub enum Command {
     Streams {
         #[command(subcommand)]
         command: StreamCommand,
+    },
+    /// Manage the project's alerts: audit filters counted against a condition, whose firings
+    /// are sent to a stream destination (admins only).
+    Alerts {
+        #[command(subcommand)]
+        command: AlertCommand,
     },
 }
 
@@ -346,6 +353,168 @@ pub struct StreamUpdateArguments {
     pub token: StreamTokenArguments,
 }
 
+/// The commands under `auditlog alerts`. An alert is named by its id, as `auditlog alerts list`
+/// shows it; a stream destination by its id, as `auditlog streams list` shows it.
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// List the project's alerts with their condition, destination and how often they fired.
+    List,
+    /// List the ready-made alerts `auditlog alerts create --preset KEY` creates.
+    Presets,
+    /// Create an alert, from a preset or from a filter and a condition. It counts the entries
+    /// written from now on; its filter and condition cannot be changed afterwards.
+    Create(Box<AlertCreateArguments>),
+    /// Rename an alert.
+    Rename {
+        /// The alert's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+        /// The new name, unique in the project.
+        name: String,
+    },
+    /// Pause an alert: it counts nothing until it is resumed.
+    Pause {
+        /// The alert's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+    },
+    /// Resume a paused alert: it goes on from the entries written while it was paused.
+    Resume {
+        /// The alert's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+    },
+    /// Send an alert's notifications to another stream destination.
+    Route {
+        /// The alert's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+        /// The id of the stream destination to send its notifications to.
+        #[arg(long, value_name = "ID", value_parser = clap::value_parser!(i64).range(1..))]
+        destination: i64,
+    },
+    /// Delete an alert and its firings.
+    Delete {
+        /// The alert's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+    },
+    /// List an alert's firings, newest first, with the dashboard view of the entries that fired
+    /// each.
+    Firings {
+        /// The alert's id.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+    },
+}
+
+/// What a threshold counts separately, as given on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlertGroupByArgument {
+    /// The entry's actor (a user or a token).
+    Actor,
+    /// The resource the request touched.
+    Resource,
+    /// The client's IP address.
+    #[value(name = "client_ip", alias = "client-ip")]
+    ClientIp,
+}
+
+/// The arguments of `auditlog alerts create`: a preset, or a condition (`--any`, or `--count`
+/// with `--window`) with an optional filter and change.
+#[derive(Clone, Debug, Args)]
+#[command(group(
+    ArgGroup::new("condition")
+        .args(["preset", "any", "count"])
+        .required(true)
+        .multiple(false)
+))]
+pub struct AlertCreateArguments {
+    /// The alert's name, unique in the project; the preset's name when left out with --preset.
+    #[arg(required_unless_present = "preset")]
+    pub name: Option<String>,
+    /// The id of the stream destination its notifications are sent to (`auditlog streams
+    /// list` shows the ids).
+    #[arg(long, value_name = "ID", value_parser = clap::value_parser!(i64).range(1..))]
+    pub destination: i64,
+    /// Start from a ready-made alert (`auditlog alerts presets` lists them), which sets the
+    /// filter, change and condition.
+    #[arg(
+        long,
+        value_name = "KEY",
+        value_parser = clap::builder::PossibleValuesParser::new(
+            alert_presets().into_iter().map(|preset| preset.key)
+        ),
+        conflicts_with_all = ["filter", "changed", "window", "group_by"]
+    )]
+    pub preset: Option<String>,
+    /// Count only the entries this audit filter matches (a query string without range, from,
+    /// to, limit or cursor), e.g. 'action=api_token.create&status=2xx'. Every entry when left
+    /// out.
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Count only the entries whose recorded changes set this field, to VALUE when given, e.g.
+    /// 'role=admin' (or 'role' for any change of the role).
+    #[arg(long, value_name = "FIELD[=VALUE]")]
+    pub changed: Option<String>,
+    /// Fire once for every matching entry.
+    #[arg(long, conflicts_with_all = ["window", "group_by"])]
+    pub any: bool,
+    /// Fire when this many matching entries (2 to 10,000) fall within --window.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(2..=i64::from(AlertCondition::MAX_COUNT)),
+        requires = "window"
+    )]
+    pub count: Option<u32>,
+    /// The window of --count, a number and a unit: 90s, 10m, 2h or 1d (at most 7d).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_window,
+        requires = "count"
+    )]
+    pub window: Option<u32>,
+    /// Count each actor, resource or client IP address separately (with --count).
+    #[arg(long, value_enum, value_name = "GROUP", requires = "count")]
+    pub group_by: Option<AlertGroupByArgument>,
+}
+
+/// Reads a window such as `90s`, `10m`, `2h` or `1d` as seconds: a whole number and one unit,
+/// from 1 second to 7 days.
+pub fn parse_window(text: &str) -> Result<u32, String> {
+    let expected = "expected a whole number and a unit (s, m, h or d), e.g. 90s, 10m, 2h or 1d";
+    let text = text.trim();
+    let Some(unit) = text.chars().last() else {
+        return Err(format!("the window is empty: {expected}"));
+    };
+    let seconds_per_unit: u64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        _ => return Err(format!("`{text}` has no unit: {expected}")),
+    };
+    let number = &text[..text.len() - unit.len_utf8()];
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("`{text}` is not a duration: {expected}"));
+    }
+    // A number too large for u64 is too long a window anyway.
+    let seconds = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(seconds_per_unit))
+        .unwrap_or(u64::MAX);
+    match u32::try_from(seconds) {
+        Ok(0) => Err("the window must be at least 1 second".to_string()),
+        Ok(seconds) if seconds <= AlertCondition::MAX_WINDOW_SECONDS => Ok(seconds),
+        _ => Err(format!(
+            "`{text}` is longer than 7 days (7d), the longest window"
+        )),
+    }
+}
+
 /// The commands under `auditlog logs`.
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
@@ -570,5 +739,220 @@ mod tests {
         };
         assert_eq!(arguments.kind, StreamKindArgument::SplunkHec);
         assert_eq!(arguments.token.token_env.as_deref(), Some("HEC_TOKEN"));
+    }
+
+    /// Parses `auditlog alerts create …` and returns its arguments, or clap's error.
+    fn parse_alert_create(args: &[&str]) -> Result<AlertCreateArguments, clap::Error> {
+        let mut command_line = vec!["auditlog", "alerts", "create"];
+        command_line.extend_from_slice(args);
+        let parsed = CommandLine::try_parse_from(command_line)?;
+        let Command::Alerts {
+            command: AlertCommand::Create(arguments),
+        } = parsed.command
+        else {
+            panic!("not `alerts create`: {parsed:?}");
+        };
+        Ok(*arguments)
+    }
+
+    #[test]
+    fn alerts_take_a_preset_or_exactly_one_condition() {
+        let preset = parse_alert_create(&["--preset", "token-created", "--destination", "3"])
+            .expect("a preset without a name");
+        assert_eq!(
+            (preset.name, preset.preset.as_deref(), preset.destination),
+            (None, Some("token-created"), 3)
+        );
+        let threshold = parse_alert_create(&[
+            "Bursts of sign-in failures",
+            "--destination",
+            "3",
+            "--filter",
+            "action=session.sign_in_failed",
+            "--changed",
+            "role=admin",
+            "--count",
+            "5",
+            "--window",
+            "10m",
+            "--group-by",
+            "client_ip",
+        ])
+        .expect("a threshold");
+        assert_eq!(
+            threshold.name.as_deref(),
+            Some("Bursts of sign-in failures")
+        );
+        assert_eq!(
+            (threshold.count, threshold.window, threshold.group_by),
+            (Some(5), Some(600), Some(AlertGroupByArgument::ClientIp))
+        );
+        assert_eq!(threshold.changed.as_deref(), Some("role=admin"));
+        let any = parse_alert_create(&["Exports", "--destination", "3", "--any"]).expect("any");
+        assert!(any.any && any.count.is_none() && any.preset.is_none());
+        let dashed = parse_alert_create(&[
+            "By address",
+            "--destination",
+            "3",
+            "--count",
+            "2",
+            "--window",
+            "1h",
+            "--group-by",
+            "client-ip",
+        ])
+        .expect("the dashed spelling of client_ip");
+        assert_eq!(dashed.group_by, Some(AlertGroupByArgument::ClientIp));
+
+        use clap::error::ErrorKind;
+        let refused: [(&[&str], ErrorKind); 13] = [
+            (
+                &["a", "--destination", "3"],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                &["--destination", "3", "--any"],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (&["a", "--any"], ErrorKind::MissingRequiredArgument),
+            (
+                &["--preset", "token-created", "--destination", "3", "--any"],
+                ErrorKind::ArgumentConflict,
+            ),
+            (
+                &[
+                    "--preset",
+                    "export-run",
+                    "--destination",
+                    "3",
+                    "--filter",
+                    "source=cli",
+                ],
+                ErrorKind::ArgumentConflict,
+            ),
+            (
+                &[
+                    "a",
+                    "--destination",
+                    "3",
+                    "--any",
+                    "--count",
+                    "5",
+                    "--window",
+                    "1m",
+                ],
+                ErrorKind::ArgumentConflict,
+            ),
+            (
+                &["a", "--destination", "3", "--count", "5"],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                &["a", "--destination", "3", "--any", "--window", "5m"],
+                ErrorKind::ArgumentConflict,
+            ),
+            (
+                &["a", "--destination", "3", "--window", "5m"],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                &["a", "--destination", "3", "--any", "--group-by", "actor"],
+                ErrorKind::ArgumentConflict,
+            ),
+            (
+                &["--preset", "nope", "--destination", "3"],
+                ErrorKind::InvalidValue,
+            ),
+            (
+                &["a", "--destination", "3", "--count", "1", "--window", "1m"],
+                ErrorKind::ValueValidation,
+            ),
+            (
+                &["a", "--destination", "0", "--any"],
+                ErrorKind::ValueValidation,
+            ),
+        ];
+        for (args, kind) in refused {
+            let error = parse_alert_create(args).expect_err(&args.join(" "));
+            assert_eq!(error.kind(), kind, "{}: {error}", args.join(" "));
+        }
+        let error =
+            parse_alert_create(&["a", "--destination", "3", "--count", "5", "--window", "10x"])
+                .expect_err("a bad window");
+        assert_eq!(error.kind(), ErrorKind::ValueValidation);
+        assert!(
+            error
+                .to_string()
+                .contains("`10x` has no unit: expected a whole number and a unit"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn alerts_are_changed_by_id() {
+        let parsed =
+            CommandLine::try_parse_from(["auditlog", "alerts", "route", "4", "--destination", "2"])
+                .expect("route");
+        let Command::Alerts {
+            command: AlertCommand::Route { id, destination },
+        } = parsed.command
+        else {
+            panic!("not `alerts route`: {parsed:?}");
+        };
+        assert_eq!((id, destination), (4, 2));
+        let parsed = CommandLine::try_parse_from(["auditlog", "alerts", "rename", "4", "New name"])
+            .expect("rename");
+        let Command::Alerts {
+            command: AlertCommand::Rename { id, name },
+        } = parsed.command
+        else {
+            panic!("not `alerts rename`: {parsed:?}");
+        };
+        assert_eq!((id, name.as_str()), (4, "New name"));
+        let error = CommandLine::try_parse_from(["auditlog", "alerts", "route", "4"])
+            .expect_err("no destination");
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn windows_are_a_whole_number_and_a_unit_up_to_seven_days() {
+        assert_eq!(parse_window("90s"), Ok(90));
+        assert_eq!(parse_window("10m"), Ok(600));
+        assert_eq!(parse_window(" 2h "), Ok(7_200));
+        assert_eq!(parse_window("1d"), Ok(86_400));
+        assert_eq!(parse_window("7d"), Ok(604_800));
+        assert_eq!(parse_window("604800s"), Ok(604_800));
+        assert_eq!(
+            parse_window("8d"),
+            Err("`8d` is longer than 7 days (7d), the longest window".to_string())
+        );
+        assert_eq!(
+            parse_window("99999999999999999999999h"),
+            Err(
+                "`99999999999999999999999h` is longer than 7 days (7d), the longest window"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            parse_window("0m"),
+            Err("the window must be at least 1 second".to_string())
+        );
+        for no_unit in ["10", "10x", "10M", "1w"] {
+            let error = parse_window(no_unit).expect_err(no_unit);
+            assert!(error.contains("has no unit"), "{no_unit}: {error}");
+        }
+        for not_a_duration in ["m", "-5m", "+5m", "1.5h", "10ms", "1 h", "1h30m"] {
+            let error = parse_window(not_a_duration).expect_err(not_a_duration);
+            assert!(
+                error.contains("is not a duration"),
+                "{not_a_duration}: {error}"
+            );
+        }
+        assert!(parse_window("")
+            .expect_err("empty")
+            .starts_with("the window is empty"));
     }
 }

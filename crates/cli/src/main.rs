@@ -2,7 +2,8 @@
 //!
 //! Every request carries the User-Agent `auditlog-cli/<version>`, which the server records as the
 //! `cli` source. `auditlog login` stores a server URL, an API token and a project; the project
-//! commands (`apps`, `clusters`, `members`, `tokens`, `logs`, `streams`) use them.
+//! commands (`apps`, `clusters`, `members`, `tokens`, `logs`, `streams`, `alerts`) use them;
+//! `auditlog alerts presets` lists the ready-made alerts without them.
 //!
 //! Exit codes: 0 on success, 1 on an error (and when `auditlog streams test` could not deliver
 //! its message), 2 on a command-line mistake, and 3 when `auditlog logs verify` finds the hash

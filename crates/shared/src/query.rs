@@ -271,6 +271,8 @@ pub enum ResourceType {
     SavedView,
     /// Where the project's entries are streamed (a webhook, a SIEM).
     StreamDestination,
+    /// An alert on the project's entries.
+    Alert,
 }
 
 /// A status code (`404`) or a status class (`5xx`).
@@ -646,12 +648,12 @@ spelled_enum!(Source, "expected one of dashboard, cli, api, ingest", {
 });
 
 spelled_enum!(ResourceType,
-    "expected one of application, cluster, datastore, environment_group, project, cloud_account, api_token, integration, user, invitation, saved_view, stream_destination", {
+    "expected one of application, cluster, datastore, environment_group, project, cloud_account, api_token, integration, user, invitation, saved_view, stream_destination, alert", {
     Application => "application", Cluster => "cluster", Datastore => "datastore",
     EnvironmentGroup => "environment_group", Project => "project", CloudAccount => "cloud_account",
     ApiToken => "api_token", Integration => "integration", User => "user",
     Invitation => "invitation", SavedView => "saved_view",
-    StreamDestination => "stream_destination",
+    StreamDestination => "stream_destination", Alert => "alert",
 });
 
 impl fmt::Display for ActorRef {

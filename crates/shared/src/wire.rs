@@ -1047,4 +1047,408 @@ pub enum StreamMessage {
     /// with the challenge in its body.
     #[serde(rename = "auditlog.verification")]
     Verification { challenge: String },
+    /// An alert fired. `event_id` (`<project>:alert:<firing id>`) is stable across
+    /// redeliveries.
+    #[serde(rename = "auditlog.alert")]
+    Alert(Box<AlertNotification>),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts.
+
+/// When an alert fires.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AlertCondition {
+    /// Every matching entry fires the alert once.
+    Any,
+    /// Fires when `count` matching entries (of one group, with `group_by`) fall within
+    /// `window_seconds`. The group is then quiet until `window_seconds` after the entry that
+    /// fired it, so a burst fires once, not once per entry.
+    Threshold {
+        /// 2 to 10,000.
+        count: u32,
+        /// 1 second to 7 days.
+        window_seconds: u32,
+        #[serde(default)]
+        group_by: Option<AlertGroupBy>,
+    },
+}
+
+impl AlertCondition {
+    pub const MAX_COUNT: u32 = 10_000;
+    pub const MAX_WINDOW_SECONDS: u32 = 7 * 86_400;
+
+    /// Why the condition cannot be used, in words for the person who wrote it.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            AlertCondition::Any => None,
+            AlertCondition::Threshold {
+                count,
+                window_seconds,
+                ..
+            } => {
+                if !(2..=Self::MAX_COUNT).contains(count) {
+                    Some(format!(
+                        "count must be 2 to {} (use the condition \"any\" for every match)",
+                        Self::MAX_COUNT
+                    ))
+                } else if !(1..=Self::MAX_WINDOW_SECONDS).contains(window_seconds) {
+                    Some(format!(
+                        "window_seconds must be 1 to {} (7 days)",
+                        Self::MAX_WINDOW_SECONDS
+                    ))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// The condition in words: "any match", "5 matches within 10 minutes for one actor".
+    pub fn describe(&self) -> String {
+        match self {
+            AlertCondition::Any => "any match".to_string(),
+            AlertCondition::Threshold {
+                count,
+                window_seconds,
+                group_by,
+            } => {
+                let window = if window_seconds % 3_600 == 0 {
+                    plural(u64::from(window_seconds / 3_600), "hour")
+                } else if window_seconds % 60 == 0 {
+                    plural(u64::from(window_seconds / 60), "minute")
+                } else {
+                    plural(u64::from(*window_seconds), "second")
+                };
+                let group = match group_by {
+                    Some(group) => format!(" for one {}", group.label()),
+                    None => String::new(),
+                };
+                format!("{count} matches within {window}{group}")
+            }
+        }
+    }
+}
+
+fn plural(count: u64, unit: &str) -> String {
+    if count == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{count} {unit}s")
+    }
+}
+
+/// What a threshold counts separately.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertGroupBy {
+    /// The entry's actor (a user or token): "5 failed sign-ins for one account".
+    Actor,
+    /// The resource the request touched.
+    Resource,
+    /// The client's IP address.
+    ClientIp,
+}
+
+impl AlertGroupBy {
+    pub const ALL: [AlertGroupBy; 3] = [
+        AlertGroupBy::Actor,
+        AlertGroupBy::Resource,
+        AlertGroupBy::ClientIp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertGroupBy::Actor => "actor",
+            AlertGroupBy::Resource => "resource",
+            AlertGroupBy::ClientIp => "client_ip",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AlertGroupBy> {
+        AlertGroupBy::ALL
+            .into_iter()
+            .find(|group| group.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AlertGroupBy::Actor => "actor",
+            AlertGroupBy::Resource => "resource",
+            AlertGroupBy::ClientIp => "IP address",
+        }
+    }
+}
+
+/// A field a matching entry must have changed, and to what (the entry's recorded changes):
+/// `role` to `admin`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertChange {
+    pub field: String,
+    /// The value after the change; `None` for any change of the field.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+impl AlertChange {
+    /// Whether an entry with these recorded changes matches.
+    pub fn matches(&self, changes: &[FieldChange]) -> bool {
+        changes.iter().any(|change| {
+            change.field == self.field
+                && match &self.to {
+                    None => change.before != change.after,
+                    Some(to) => change.after.as_deref() == Some(to.as_str()),
+                }
+        })
+    }
+}
+
+/// An alert: entries that pass `filter` (and `changed`) counted against `condition`; each
+/// firing is sent to a stream destination.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertRule {
+    pub id: i64,
+    pub name: String,
+    /// The canonical audit filter (without window or page); empty for every entry.
+    pub filter: String,
+    pub changed: Option<AlertChange>,
+    pub condition: AlertCondition,
+    /// The condition in words.
+    pub condition_text: String,
+    pub destination_id: i64,
+    pub destination_name: String,
+    pub paused: bool,
+    /// The health of its notifications (a paused destination holds them back too).
+    pub status: StreamStatus,
+    /// The chain position through which every entry was counted.
+    pub evaluated_through_seq: i64,
+    pub fired_count: i64,
+    pub last_fired_at: Option<DateTime<Utc>>,
+    /// Firings not yet delivered to the destination.
+    pub pending_notifications: i64,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST …/alerts`. The filter, change and condition are fixed once created (the counting
+/// state belongs to them): to change them, create another alert.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAlertRule {
+    /// 1 to 100 characters, unique in the project.
+    pub name: String,
+    /// An audit filter; empty counts every entry.
+    #[serde(default)]
+    pub filter: String,
+    #[serde(default)]
+    pub changed: Option<AlertChange>,
+    pub condition: AlertCondition,
+    /// The stream destination notifications are sent to.
+    pub destination_id: i64,
+}
+
+/// `PATCH …/alerts/{id}`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAlertRule {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub destination_id: Option<i64>,
+    /// Pauses or resumes the alert. A paused alert counts nothing; resumed, it goes on from
+    /// the entries written while it was paused.
+    #[serde(default)]
+    pub paused: Option<bool>,
+}
+
+/// One firing of an alert.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertFiring {
+    pub id: i64,
+    pub alert_id: i64,
+    pub fired_at: DateTime<Utc>,
+    /// The group's value (an actor, resource or address key) when the condition groups.
+    pub group: Option<String>,
+    /// The matching entries that fired it.
+    pub match_count: i64,
+    pub first_entry_at: DateTime<Utc>,
+    pub last_entry_at: DateTime<Utc>,
+    /// The ids of those entries (at most the first 20).
+    pub entry_ids: Vec<i64>,
+    /// The dashboard view of those entries (the alert's filter over their time span): absolute
+    /// when the server knows its public URL (`--public-url`), else a path.
+    pub view_url: String,
+    /// When the destination accepted the notification; `None` while it is pending.
+    pub notified_at: Option<DateTime<Utc>>,
+}
+
+/// What a destination receives when an alert fires.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertNotification {
+    pub event_id: String,
+    pub project_id: i64,
+    pub alert_id: i64,
+    pub alert_name: String,
+    pub condition: String,
+    pub firing: AlertFiring,
+    /// The entries that fired it (at most the first 20).
+    pub entries: Vec<AuditEntry>,
+}
+
+/// A ready-made alert the dashboard and CLI offer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertPreset {
+    /// A short name for the CLI (`--preset token-created`).
+    pub key: &'static str,
+    pub name: &'static str,
+    pub filter: &'static str,
+    pub changed: Option<(&'static str, &'static str)>,
+    pub condition: AlertCondition,
+}
+
+impl AlertPreset {
+    /// The preset as a creation request for `destination_id`.
+    pub fn to_create(&self, destination_id: i64) -> CreateAlertRule {
+        CreateAlertRule {
+            name: self.name.to_string(),
+            filter: self.filter.to_string(),
+            changed: self.changed.map(|(field, to)| AlertChange {
+                field: field.to_string(),
+                to: Some(to.to_string()),
+            }),
+            condition: self.condition.clone(),
+            destination_id,
+        }
+    }
+}
+
+/// The alerts most projects want.
+pub fn alert_presets() -> Vec<AlertPreset> {
+    vec![
+        AlertPreset {
+            key: "token-created",
+            name: "API token created",
+            filter: "action=api_token.create&status=2xx",
+            changed: None,
+            condition: AlertCondition::Any,
+        },
+        AlertPreset {
+            key: "role-changed-to-admin",
+            name: "Role changed to admin",
+            filter: "action=user.change_role&status=2xx",
+            changed: Some(("role", "admin")),
+            condition: AlertCondition::Any,
+        },
+        AlertPreset {
+            key: "export-run",
+            name: "Audit log exported",
+            filter: "action=audit_log.export&status=2xx",
+            changed: None,
+            condition: AlertCondition::Any,
+        },
+        AlertPreset {
+            key: "failed-sign-ins",
+            name: "5 failed sign-ins for one account in 10 minutes",
+            filter: "action=session.sign_in_failed",
+            changed: None,
+            condition: AlertCondition::Threshold {
+                count: 5,
+                window_seconds: 600,
+                group_by: Some(AlertGroupBy::Actor),
+            },
+        },
+        AlertPreset {
+            key: "verification-failed",
+            name: "Audit log verification failed",
+            filter: "action=audit_log.verification_failed",
+            changed: None,
+            condition: AlertCondition::Any,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_canonical_filters_with_usable_conditions() {
+        let presets = alert_presets();
+        let keys: std::collections::BTreeSet<&str> = presets.iter().map(|p| p.key).collect();
+        assert_eq!(keys.len(), presets.len(), "preset keys are unique");
+        for preset in presets {
+            let query = crate::AuditQuery::parse_filter(preset.filter).unwrap();
+            assert_eq!(query.to_query_string(), preset.filter, "{}", preset.key);
+            assert_eq!(preset.condition.problem(), None, "{}", preset.key);
+        }
+    }
+
+    #[test]
+    fn conditions_say_what_is_wrong_and_read_as_words() {
+        let threshold = |count, window_seconds| AlertCondition::Threshold {
+            count,
+            window_seconds,
+            group_by: None,
+        };
+        assert!(threshold(1, 60).problem().unwrap().contains("\"any\""));
+        assert!(threshold(2, 0)
+            .problem()
+            .unwrap()
+            .contains("window_seconds"));
+        assert!(threshold(2, 8 * 86_400).problem().is_some());
+        assert_eq!(threshold(2, 7 * 86_400).problem(), None);
+        assert_eq!(threshold(3, 90).describe(), "3 matches within 90 seconds");
+        assert_eq!(threshold(3, 7_200).describe(), "3 matches within 2 hours");
+        let grouped = AlertCondition::Threshold {
+            count: 5,
+            window_seconds: 600,
+            group_by: Some(AlertGroupBy::ClientIp),
+        };
+        assert_eq!(
+            grouped.describe(),
+            "5 matches within 10 minutes for one IP address"
+        );
+        assert_eq!(
+            serde_json::to_value(&grouped).unwrap(),
+            serde_json::json!({"type": "threshold", "count": 5, "window_seconds": 600, "group_by": "client_ip"})
+        );
+        assert!(serde_json::from_str::<AlertCondition>(r#"{"type":"sometimes"}"#).is_err());
+    }
+
+    #[test]
+    fn a_change_matches_its_field_and_new_value() {
+        let change = |field: &str, before: &str, after: &str| FieldChange {
+            field: field.into(),
+            before: Some(before.into()),
+            after: Some(after.into()),
+        };
+        let to_admin = AlertChange {
+            field: "role".into(),
+            to: Some("admin".into()),
+        };
+        assert!(to_admin.matches(&[
+            change("name", "a", "b"),
+            change("role", "developer", "admin")
+        ]));
+        assert!(!to_admin.matches(&[change("role", "admin", "viewer")]));
+        let any_role = AlertChange {
+            field: "role".into(),
+            to: None,
+        };
+        assert!(any_role.matches(&[change("role", "admin", "viewer")]));
+        assert!(!any_role.matches(&[change("image", "a", "b")]));
+    }
 }

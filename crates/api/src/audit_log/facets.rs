@@ -383,7 +383,7 @@ fn summarize(
     // that did not happen in the window can still be picked (it shows 0).
     if dimension == Dimension::Action && request.contains.is_some() {
         let mut namespaces: std::collections::BTreeMap<String, u64> = Default::default();
-        for route in catalog::all_routes().chain(catalog::ACCOUNT_EVENTS) {
+        for route in catalog::all_routes().chain(catalog::RECORDED_EVENTS) {
             for namespace in namespaces_of(route.action) {
                 namespaces.entry(namespace.to_string()).or_default();
             }
@@ -404,7 +404,7 @@ fn summarize(
         }
         for route in catalog::all_routes()
             .chain([&catalog::UNMATCHED])
-            .chain(catalog::ACCOUNT_EVENTS)
+            .chain(catalog::RECORDED_EVENTS)
         {
             if listed.len() >= limit {
                 break;

@@ -288,7 +288,7 @@ pub(crate) fn filter_values(
             ActionMatch::Key(key) => vec![key.as_str().to_string()],
             ActionMatch::Namespace(_) => catalog::all_routes()
                 .chain([&catalog::UNMATCHED])
-                .chain(catalog::ACCOUNT_EVENTS)
+                .chain(catalog::RECORDED_EVENTS)
                 .map(|route| route.action)
                 .chain(validated.ingested_actions.iter().map(String::as_str))
                 .filter(|value| action.matches(value))

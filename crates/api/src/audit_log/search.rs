@@ -49,7 +49,7 @@ impl SearchAlso {
         use crate::db::schema::{memberships, users};
         let mut actions: Vec<String> = catalog::all_routes()
             .chain([&catalog::UNMATCHED])
-            .chain(catalog::ACCOUNT_EVENTS)
+            .chain(catalog::RECORDED_EVENTS)
             .filter(|route| route.label.to_lowercase().contains(needle))
             .map(|route| route.action.to_string())
             .collect();

@@ -121,11 +121,12 @@ fn bump<K: std::hash::Hash + Eq>(map: &Mutex<HashMap<K, Failures>>, key: K, now:
     failures.count
 }
 
-/// Whether the failure with this running count is recorded in the audit log: the 1st, 2nd, 4th,
-/// 8th … of a window, each entry carrying the count, so a guessing run of a million attempts
-/// leaves twenty entries instead of a million.
+/// Whether the failure with this running count is recorded in the audit log: every failure up
+/// to the account's limit (so "5 failed sign-ins for one account" can be counted, and the one
+/// that locks the account is seen), then the 8th, 16th, 32nd … of a window, each entry carrying
+/// the count, so a guessing run of a million attempts leaves twenty-odd entries, not a million.
 pub fn is_recorded_failure(count: u32) -> bool {
-    count.is_power_of_two()
+    count <= ACCOUNT_LIMIT || count.is_power_of_two()
 }
 
 #[cfg(test)]
@@ -192,8 +193,8 @@ mod tests {
     }
 
     #[test]
-    fn failures_are_recorded_at_powers_of_two() {
-        let recorded: Vec<u32> = (1..=20).filter(|&n| is_recorded_failure(n)).collect();
-        assert_eq!(recorded, [1, 2, 4, 8, 16]);
+    fn failures_are_recorded_up_to_the_limit_then_at_powers_of_two() {
+        let recorded: Vec<u32> = (1..=40).filter(|&n| is_recorded_failure(n)).collect();
+        assert_eq!(recorded, [1, 2, 3, 4, 5, 8, 16, 32]);
     }
 }

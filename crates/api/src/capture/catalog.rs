@@ -101,8 +101,20 @@ pub const INVITATION_ACCEPTED: RouteSpec = account_event(
     "Accept invitation",
 );
 
-/// Every account event.
-pub const ACCOUNT_EVENTS: [&RouteSpec; 6] = [
+/// A verification that found the chain broken: recorded in the project (by whoever ran it) so
+/// the finding is in the log itself and can fire an alert.
+pub const VERIFICATION_FAILED: RouteSpec = RouteSpec {
+    method: "GET",
+    template: "/api/v1/projects/{project_id}/audit-logs/verify",
+    action: "audit_log.verification_failed",
+    label: "Audit log verification failed",
+    resource_type: ResourceType::Project,
+    permission: Permission::AtLeast(Role::Admin),
+};
+
+/// Entries the server records besides a request's own: account events and findings.
+pub const RECORDED_EVENTS: [&RouteSpec; 7] = [
+    &VERIFICATION_FAILED,
     &SIGN_IN_FAILED,
     &SIGNED_IN,
     &SIGNED_OUT,
@@ -230,7 +242,7 @@ const INTEGRATIONS: [RouteSpec; 5] = crud!(
     Admin
 );
 
-const OTHERS: [RouteSpec; 33] = [
+const OTHERS: [RouteSpec; 38] = [
     route(
         "GET",
         "",
@@ -458,6 +470,46 @@ const OTHERS: [RouteSpec; 33] = [
     ),
     route(
         "GET",
+        "/alerts",
+        "alert.list",
+        "List alerts",
+        R::Alert,
+        AtLeast(Admin),
+    ),
+    route(
+        "POST",
+        "/alerts",
+        "alert.create",
+        "Create alert",
+        R::Alert,
+        AtLeast(Admin),
+    ),
+    route(
+        "PATCH",
+        "/alerts/{id}",
+        "alert.update",
+        "Update alert",
+        R::Alert,
+        AtLeast(Admin),
+    ),
+    route(
+        "DELETE",
+        "/alerts/{id}",
+        "alert.delete",
+        "Delete alert",
+        R::Alert,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
+        "/alerts/{id}/firings",
+        "alert.firings",
+        "List alert firings",
+        R::Alert,
+        AtLeast(Admin),
+    ),
+    route(
+        "GET",
         "/audit-logs/entries/{id}",
         "audit_log.entry",
         "View audit log entry",
@@ -526,7 +578,7 @@ pub fn by_action(action: &str) -> Option<&'static RouteSpec> {
 pub fn label(action: &str) -> Option<&'static str> {
     all_routes()
         .chain([&UNMATCHED])
-        .chain(ACCOUNT_EVENTS)
+        .chain(RECORDED_EVENTS)
         .find(|route| route.action == action)
         .map(|route| route.label)
 }
@@ -555,8 +607,8 @@ mod tests {
     }
 
     #[test]
-    fn account_events_have_their_own_keys() {
-        for event in ACCOUNT_EVENTS {
+    fn recorded_events_have_their_own_keys() {
+        for event in RECORDED_EVENTS {
             assert!(by_action(event.action).is_none(), "{}", event.action);
             assert!(auditlog_shared::ActionKey::new(event.action).is_some());
             assert_eq!(label(event.action), Some(event.label));

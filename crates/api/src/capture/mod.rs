@@ -720,6 +720,7 @@ pub(crate) fn collection_name(resource_type: ResourceType) -> &'static str {
         ResourceType::Invitation => "invitations",
         ResourceType::SavedView => "saved views",
         ResourceType::StreamDestination => "stream destinations",
+        ResourceType::Alert => "alerts",
     }
 }
 
@@ -751,6 +752,7 @@ pub fn resource_name(
         ResourceType::ApiToken => name_in!(api_tokens),
         ResourceType::SavedView => name_in!(saved_views),
         ResourceType::StreamDestination => name_in!(stream_destinations),
+        ResourceType::Alert => name_in!(alert_rules),
         ResourceType::Project => projects::table
             .find(id)
             .select(projects::name)

@@ -300,3 +300,45 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    alert_rules (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        name -> Text,
+        filter -> Text,
+        changed_field -> Nullable<Text>,
+        changed_to -> Nullable<Text>,
+        condition -> Text,
+        destination_id -> BigInt,
+        paused -> Bool,
+        cursor_seq -> BigInt,
+        window_state -> Text,
+        fired_count -> BigInt,
+        last_fired_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<BigInt>,
+        consecutive_failures -> Integer,
+        next_attempt_at -> Nullable<BigInt>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        created_by_name -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    alert_firings (id) {
+        id -> BigInt,
+        alert_id -> BigInt,
+        project_id -> BigInt,
+        fired_at -> BigInt,
+        group_key -> Nullable<Text>,
+        match_count -> BigInt,
+        first_entry_at -> BigInt,
+        last_entry_at -> BigInt,
+        entry_ids -> Text,
+        notified_at -> Nullable<BigInt>,
+    }
+}

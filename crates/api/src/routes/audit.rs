@@ -278,6 +278,12 @@ async fn verify(
         .get(actix_web::http::header::ACCEPT)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("application/x-ndjson"));
+    let finding = VerificationFinding {
+        state: state.clone(),
+        facts: crate::routes::session::RequestFacts::of(&request, &state),
+        identity: access.identity.clone(),
+        project_id,
+    };
     if streamed {
         return Ok(HttpResponse::Ok()
             .content_type("application/x-ndjson")
@@ -286,6 +292,7 @@ async fn verify(
                 project_id,
                 (from, to),
                 signer,
+                finding,
             )));
     }
     let pool = state.pool.clone();
@@ -302,7 +309,43 @@ async fn verify(
         )?)
     })
     .await?;
+    finding.record(&report).await?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// Who ran a verification, to record a broken chain in the project's log.
+struct VerificationFinding {
+    state: web::Data<AppState>,
+    facts: crate::routes::session::RequestFacts,
+    identity: crate::auth::Identity,
+    project_id: i64,
+}
+
+impl VerificationFinding {
+    /// Records `audit_log.verification_failed` when the report found a broken link: the finding
+    /// names the link and is chained like any entry (alerts can fire on it).
+    async fn record(self, report: &VerifyReport) -> Result<(), ApiError> {
+        let Some(broken) = report.broken.as_ref().filter(|_| !report.ok) else {
+            return Ok(());
+        };
+        let actor = &self.identity.actor;
+        let mut entry = crate::routes::session::account_entry(
+            &catalog::VERIFICATION_FAILED,
+            &self.facts,
+            actor,
+            self.project_id,
+            self.state.clock.now_micros(),
+            200,
+            format!(
+                "chain position {}: {}",
+                broken.chain_seq,
+                broken.reason.chars().take(300).collect::<String>()
+            ),
+        );
+        entry.source = self.identity.source.as_str().into();
+        entry.resource_id = Some(self.project_id);
+        capture::commit_entries(&self.state, vec![capture::with_derived_fields(entry)]).await
+    }
 }
 
 /// The chain walk over the window, then, when it holds, the check against the signatures.
@@ -329,8 +372,10 @@ fn verify_streamed(
     project_id: i64,
     window: (i64, i64),
     signer: std::sync::Arc<crate::capture::checkpoint::ChainSigner>,
+    finding: VerificationFinding,
 ) -> audit_log::ChunkStream {
     let (sender, receiver) = tokio::sync::mpsc::channel(8);
+    let runtime = tokio::runtime::Handle::current();
     std::thread::spawn(move || {
         let line = |line: &VerifyLine| {
             let mut bytes = serde_json::to_vec(line).expect("plain data serializes");
@@ -360,6 +405,9 @@ fn verify_streamed(
         })();
         match result {
             Ok(report) => {
+                if let Err(error) = runtime.block_on(finding.record(&report)) {
+                    tracing::error!(%error, "a failed verification could not be recorded");
+                }
                 let _ = sender.blocking_send(line(&VerifyLine::Report(report)));
             }
             Err(error) => {

@@ -1,5 +1,6 @@
 //! HTTP handlers, one file per area, each with its own parameter and response types.
 
+pub mod alerts;
 pub mod audit;
 pub mod health;
 pub mod invitations;
@@ -73,6 +74,7 @@ pub fn project_routes() -> ProjectRoutes {
     audit::configure(&mut routes);
     saved_views::configure(&mut routes);
     streams::configure(&mut routes);
+    alerts::configure(&mut routes);
     routes
 }
 

@@ -456,6 +456,19 @@ fn catalog_route_types(
             "test" => (None, schema::<StreamTestResult>(generator)),
             _ => (None, None),
         },
+        "alert" => match verb {
+            "list" => (None, schema::<Vec<AlertRule>>(generator)),
+            "create" => (
+                schema::<CreateAlertRule>(generator),
+                schema::<AlertRule>(generator),
+            ),
+            "update" => (
+                schema::<UpdateAlertRule>(generator),
+                schema::<AlertRule>(generator),
+            ),
+            "firings" => (None, schema::<Vec<AlertFiring>>(generator)),
+            _ => (None, None),
+        },
         "project" => (None, schema::<ProjectSummary>(generator)),
         "project.settings" => match verb {
             "update" => (

@@ -328,8 +328,8 @@ pub fn account_entry(
 }
 
 /// Records a wrong password for an account (at sign-in, or when accepting an invitation with an
-/// existing account) in each of its projects, coalesced: only the 1st, 2nd, 4th … failure of a
-/// window is recorded, naming the running count.
+/// existing account) in each of its projects, naming the running count; beyond the account's
+/// limit, failures are coalesced (see [`throttle::is_recorded_failure`]).
 pub async fn record_sign_in_failure(
     state: &web::Data<AppState>,
     facts: &RequestFacts,

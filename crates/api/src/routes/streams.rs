@@ -333,7 +333,7 @@ async fn update(
     Ok(HttpResponse::Ok().json(after))
 }
 
-/// `DELETE …/streams/{id}`: stops streaming there for good.
+/// `DELETE …/streams/{id}`: stops streaming there for good; refused while alerts notify it.
 async fn delete(
     state: web::Data<AppState>,
     access: ProjectAccess,
@@ -344,6 +344,17 @@ async fn delete(
     let project_id = access.project_id;
     let row = with_project_conn(&state, &access, move |conn| {
         let current = destination::load(conn, project_id, id)?;
+        let alerts: Vec<String> = crate::db::schema::alert_rules::table
+            .filter(crate::db::schema::alert_rules::destination_id.eq(current.id))
+            .select(crate::db::schema::alert_rules::name)
+            .order(crate::db::schema::alert_rules::name.asc())
+            .load(conn)?;
+        if !alerts.is_empty() {
+            return Err(ApiError::Conflict(format!(
+                "alerts notify this destination ({}): delete them or send them elsewhere first",
+                alerts.join(", ")
+            )));
+        }
         diesel::delete(stream_destinations::table.find(current.id)).execute(conn)?;
         Ok(current)
     })

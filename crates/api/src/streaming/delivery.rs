@@ -49,6 +49,13 @@ pub struct Deliverer {
     pub clock: Clock,
 }
 
+/// A background task: a destination's deliveries, or an alert's counting and notifications.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Task {
+    Destination(i64),
+    Alert(i64),
+}
+
 /// What a destination's task does next.
 enum Step {
     /// The destination is gone or paused: the task ends (the supervisor starts a new one on
@@ -71,24 +78,39 @@ enum Step {
 }
 
 impl Deliverer {
-    /// Supervises the tasks until dropped: starts one for each destination that is active and
-    /// has none (new, resumed, or whose task ended). Dropping it ends every task.
+    /// Supervises the tasks until dropped: starts one for each destination and alert that is
+    /// active and has none (new, resumed, or whose task ended). Dropping it ends every task.
     pub async fn run(self) {
         let mut tasks = tokio::task::JoinSet::new();
-        let mut running: HashMap<i64, tokio::task::AbortHandle> = HashMap::new();
+        let mut running: HashMap<Task, tokio::task::AbortHandle> = HashMap::new();
         loop {
             while tasks.try_join_next().is_some() {}
             running.retain(|_, task| !task.is_finished());
-            match blocking(&self.pool, active_destinations).await {
-                Ok(ids) => {
-                    for id in ids {
-                        if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(id) {
-                            slot.insert(tasks.spawn(self.clone().deliver_to(id)));
+            let active = blocking(&self.pool, |conn| {
+                let destinations = active_destinations(conn)?;
+                let alerts = crate::streaming::alerts::active_alerts(conn)?;
+                Ok(destinations
+                    .into_iter()
+                    .map(Task::Destination)
+                    .chain(alerts.into_iter().map(Task::Alert))
+                    .collect::<Vec<_>>())
+            })
+            .await;
+            match active {
+                Ok(active) => {
+                    for task in active {
+                        if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(task)
+                        {
+                            slot.insert(match task {
+                                Task::Destination(id) => tasks.spawn(self.clone().deliver_to(id)),
+                                Task::Alert(id) => tasks
+                                    .spawn(crate::streaming::alerts::run_alert(self.clone(), id)),
+                            });
                         }
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(cause_chain = %format!("{error:#}"), "stream destinations could not be listed")
+                    tracing::warn!(cause_chain = %format!("{error:#}"), "stream destinations and alerts could not be listed")
                 }
             }
             tokio::time::sleep(POLL).await;
@@ -208,7 +230,7 @@ struct Outcome {
 }
 
 /// Runs database work on the blocking pool with a pooled connection.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     pool: &DbPool,
     work: impl FnOnce(&mut DbConnection) -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
@@ -227,7 +249,7 @@ fn active_destinations(conn: &mut DbConnection) -> anyhow::Result<Vec<i64>> {
         .load(conn)?)
 }
 
-fn micros(duration: Duration) -> i64 {
+pub(super) fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
@@ -285,37 +307,13 @@ fn next_step(
         return Ok(Step::Wait(pause.min(LEASE / 3)));
     }
 
-    let candidates: Vec<(i64, i64)> = audit_entries::table
-        .filter(audit_entries::project_id.eq(row.project_id))
-        .filter(audit_entries::chain_seq.gt(row.cursor_seq))
-        .order(audit_entries::chain_seq.asc())
-        .select((audit_entries::id, audit_entries::chain_seq))
-        .limit(SCAN)
-        .load(conn)?;
-    let Some(&(_, scanned_through)) = candidates.last() else {
+    let Some(Scan {
+        rows,
+        through,
+        more,
+    }) = scan(conn, row.project_id, row.cursor_seq, &row.filter, MAX_BATCH)?
+    else {
         return Ok(Step::CaughtUp);
-    };
-    let ids: Vec<i64> = candidates.iter().map(|(id, _)| *id).collect();
-    let validated = stream_query(conn, &row, &ids)?;
-    // Candidates by id: the filters narrow a few thousand known rows, whatever the indexes. The
-    // chain range repeats what the ids imply, so that no plan walks the chain from its start.
-    let rows: Vec<EntryRow> = crate::audit_log::apply_dimension_filters!(
-        audit_entries::table
-            .filter(audit_entries::project_id.eq(row.project_id))
-            .filter(audit_entries::chain_seq.gt(row.cursor_seq))
-            .filter(audit_entries::chain_seq.le(scanned_through))
-            .filter(audit_entries::id.eq_any(ids))
-            .into_boxed::<DbBackend>(),
-        &validated,
-        None
-    )
-    .order(audit_entries::chain_seq.asc())
-    .limit(MAX_BATCH)
-    .select(EntryRow::as_select())
-    .load(conn)?;
-    let (through, more) = match rows.last() {
-        Some(last) if rows.len() as i64 == MAX_BATCH => (last.chain_seq, true),
-        _ => (scanned_through, candidates.len() as i64 == SCAN),
     };
     if rows.is_empty() {
         return Ok(Step::Advance { through, more });
@@ -354,21 +352,76 @@ pub fn target(
     })
 }
 
-/// The destination's filter as a query the entry filters take: no window (every kept entry is
-/// in it), and the search's and namespaces' values resolved for these candidates.
-fn stream_query(
+/// What follows a cursor: the entries that pass a filter, in chain order.
+pub(super) struct Scan {
+    /// At most the asked number, all with `chain_seq <= through`.
+    pub rows: Vec<EntryRow>,
+    /// The chain position through which every entry was examined.
+    pub through: i64,
+    /// Whether entries after `through` were already seen.
+    pub more: bool,
+}
+
+/// Reads the entries of a project after `cursor_seq` that pass `filter` (at most `max_rows`,
+/// examining at most [`SCAN`] chain positions); `None` when nothing follows the cursor.
+pub(super) fn scan(
     conn: &mut DbConnection,
-    row: &DestinationRow,
+    project_id: i64,
+    cursor_seq: i64,
+    filter: &str,
+    max_rows: i64,
+) -> anyhow::Result<Option<Scan>> {
+    let candidates: Vec<(i64, i64)> = audit_entries::table
+        .filter(audit_entries::project_id.eq(project_id))
+        .filter(audit_entries::chain_seq.gt(cursor_seq))
+        .order(audit_entries::chain_seq.asc())
+        .select((audit_entries::id, audit_entries::chain_seq))
+        .limit(SCAN)
+        .load(conn)?;
+    let Some(&(_, scanned_through)) = candidates.last() else {
+        return Ok(None);
+    };
+    let ids: Vec<i64> = candidates.iter().map(|(id, _)| *id).collect();
+    let validated = filter_query(conn, project_id, filter, &ids)?;
+    // Candidates by id: the filters narrow a few thousand known rows, whatever the indexes. The
+    // chain range repeats what the ids imply, so that no plan walks the chain from its start.
+    let rows: Vec<EntryRow> = crate::audit_log::apply_dimension_filters!(
+        audit_entries::table
+            .filter(audit_entries::project_id.eq(project_id))
+            .filter(audit_entries::chain_seq.gt(cursor_seq))
+            .filter(audit_entries::chain_seq.le(scanned_through))
+            .filter(audit_entries::id.eq_any(ids))
+            .into_boxed::<DbBackend>(),
+        &validated,
+        None
+    )
+    .order(audit_entries::chain_seq.asc())
+    .limit(max_rows)
+    .select(EntryRow::as_select())
+    .load(conn)?;
+    let (through, more) = match rows.last() {
+        Some(last) if rows.len() as i64 == max_rows => (last.chain_seq, true),
+        _ => (scanned_through, candidates.len() as i64 == SCAN),
+    };
+    Ok(Some(Scan {
+        rows,
+        through,
+        more,
+    }))
+}
+
+/// A stored filter as a query the entry filters take: no window (every kept entry is in it),
+/// and the search's and namespaces' values resolved for these candidates.
+fn filter_query(
+    conn: &mut DbConnection,
+    project_id: i64,
+    filter: &str,
     candidate_ids: &[i64],
 ) -> anyhow::Result<ValidatedQuery> {
-    let query = AuditQuery::parse_filter(&row.filter).map_err(|error| {
-        anyhow::anyhow!(
-            "stream destination {} has an unreadable filter: {error}",
-            row.id
-        )
-    })?;
+    let query = AuditQuery::parse_filter(filter)
+        .map_err(|error| anyhow::anyhow!("a stored filter cannot be read ({filter}): {error}"))?;
     let search_also = match &query.search {
-        Some(term) => SearchAlso::resolve(conn, row.project_id, &term.as_str().to_lowercase())?,
+        Some(term) => SearchAlso::resolve(conn, project_id, &term.as_str().to_lowercase())?,
         None => SearchAlso::default(),
     };
     let namespaces = query

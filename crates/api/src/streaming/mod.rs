@@ -15,9 +15,13 @@
 //! * A failure pauses the destination with exponential backoff and jitter and records the error;
 //!   other destinations and capture go on. Commits wake the tasks at once; a periodic poll
 //!   catches entries written by other servers.
+//! * Alerts ([`alerts`]) count the entries that pass their filter against a condition ("any
+//!   match", or "N matches within M minutes, per actor") with a cursor of their own, and send
+//!   each firing to a destination.
 //! * Deliveries are not requests: they record no audit entries. Creating, changing, testing and
 //!   deleting a destination are requests, recorded like any other.
 
+pub mod alerts;
 pub mod delivery;
 pub mod destination;
 pub mod network;
@@ -41,6 +45,8 @@ pub struct Streaming {
     pub server_id: String,
     /// Fires after every committed batch of entries.
     pub committed: CommitSignal,
+    /// `--public-url`, for the dashboard links in alert notifications.
+    pub public_url: Option<String>,
 }
 
 impl Streaming {
@@ -49,6 +55,7 @@ impl Streaming {
         retry_max: Duration,
         server_id: String,
         committed: CommitSignal,
+        public_url: Option<String>,
     ) -> Streaming {
         Streaming {
             policy,
@@ -56,6 +63,7 @@ impl Streaming {
             retry_max: retry_max.max(Duration::from_secs(1)),
             server_id,
             committed,
+            public_url: public_url.map(|url| url.trim_end_matches('/').to_string()),
         }
     }
 }

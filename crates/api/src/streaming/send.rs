@@ -105,11 +105,15 @@ pub fn body(kind: StreamKind, messages: &[StreamMessage]) -> Vec<u8> {
                     StreamMessage::Entry { entry, .. } => entry.timestamp,
                     StreamMessage::Test { sent_at, .. } => *sent_at,
                     StreamMessage::Verification { .. } => chrono::Utc::now(),
+                    StreamMessage::Alert(alert) => alert.firing.fired_at,
                 };
                 let event = serde_json::json!({
                     "time": time.timestamp_micros() as f64 / 1_000_000.0,
                     "source": "auditlog",
-                    "sourcetype": "auditlog:entry",
+                    "sourcetype": match message {
+                        StreamMessage::Alert(_) => "auditlog:alert",
+                        _ => "auditlog:entry",
+                    },
                     "event": message,
                 });
                 serde_json::to_writer(&mut body, &event).expect("events serialize");

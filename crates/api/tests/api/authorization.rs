@@ -218,7 +218,7 @@ async fn respelled_paths_never_escape_the_role_check(backend: Backend) {
                     .send(
                         method,
                         &spelling.path,
-                        body_for(route.method, route.template, round, step),
+                        body_for(route.method, route.template, &fixtures, round, step),
                     )
                     .await;
                 let status = response.status().as_u16();

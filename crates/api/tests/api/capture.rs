@@ -136,6 +136,27 @@ pub(crate) async fn fixtures(admin: &Caller, project: i64, round: &str) -> Fixtu
         )
         .await,
     );
+    // Alerts notify a destination of their own, which no route of the sweep deletes (a
+    // destination alerts notify cannot be deleted).
+    let alert_destination = create(
+        admin,
+        project,
+        "streams",
+        json!({"name": n("pager"), "kind": "webhook", "url": auditlog_tests::receiver::Receiver::shared().url}),
+    )
+    .await;
+    ids.insert("/alert-destination", alert_destination);
+    ids.insert(
+        "/alerts",
+        create(
+            admin,
+            project,
+            "alerts",
+            json!({"name": n("alert"), "filter": "action=api_token.create",
+                   "condition": {"type": "any"}, "destination_id": alert_destination}),
+        )
+        .await,
+    );
     // A member joins by invitation; a second invitation stays pending.
     let invitation = invite(admin, project, &format!("member-{round}@example.com")).await;
     let accepted = admin
@@ -187,7 +208,13 @@ async fn invite(admin: &Caller, project: i64, email: &str) -> Value {
 }
 
 /// A body that the route accepts.
-pub(crate) fn body_for(method: &str, template: &str, round: &str, step: usize) -> Option<Value> {
+pub(crate) fn body_for(
+    method: &str,
+    template: &str,
+    fixtures: &Fixtures,
+    round: &str,
+    step: usize,
+) -> Option<Value> {
     let name = format!("{round}-{step}");
     let collection = template.split('/').nth(1).unwrap_or_default();
     match (method, collection) {
@@ -209,6 +236,10 @@ pub(crate) fn body_for(method: &str, template: &str, round: &str, step: usize) -
         ("POST", "streams") => Some(json!({
             "name": name, "kind": "webhook",
             "url": auditlog_tests::receiver::Receiver::shared().url,
+        })),
+        ("POST", "alerts") => Some(json!({
+            "name": name, "condition": {"type": "any"},
+            "destination_id": fixtures.ids["/alert-destination"],
         })),
         ("POST", "members") => {
             Some(json!({"email": format!("{name}@example.com"), "role": "viewer"}))
@@ -267,7 +298,7 @@ async fn every_role_against_every_route(backend: Backend) {
                 .send(
                     method,
                     &url,
-                    body_for(route.method, route.template, round, step),
+                    body_for(route.method, route.template, &fixtures, round, step),
                 )
                 .await;
             let status = response.status().as_u16();

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod alerts;
 mod audit_logs;
 mod authorization;
 mod capture;

@@ -1,5 +1,6 @@
 //! The commands, and what they share: the global options and the signed-in project session.
 
+mod alerts;
 mod applications;
 mod clusters;
 mod export;
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 
 use crate::arguments::{Command, CommandLine, ExportCommand, LogCommand};
 use crate::client::ApiClient;
+use crate::commands::alerts::AlertAction;
 use crate::config::{default_config_directory, load_config};
 
 /// The server the commands that need no sign-in ask when neither `--url` nor a stored sign-in
@@ -127,6 +129,15 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<ExitCode> {
             let session = open_project_session(&options)?;
             return streams::run_stream_command(&session, action).await;
         }
+        // As for `streams`, the flags are checked before the stored sign-in is read; the presets
+        // are listed without a sign-in, as they need no request.
+        Command::Alerts { command } => match alerts::check_command(command)? {
+            AlertAction::Presets => alerts::print_presets(options.json)?,
+            action => {
+                let session = open_project_session(&options)?;
+                alerts::run_alert_command(&session, action).await?;
+            }
+        },
         Command::Export {
             command: ExportCommand::Verify(arguments),
         } => {

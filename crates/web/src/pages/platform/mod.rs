@@ -5,6 +5,7 @@
 //! holds. The controls follow the caller's role, and a write the server refuses shows the
 //! server's own message next to the control that sent it.
 
+mod alerts;
 mod applications;
 mod clusters;
 mod members;

@@ -1,6 +1,7 @@
 //! Streaming (admin-only): where the project's audit log is pushed — webhooks and Splunk — with
 //! each destination's health (status, lag, last delivery, last error), "send test event",
-//! pause/resume and delete, and the form that adds one (its signing secret is shown once).
+//! pause/resume and delete, and the form that adds one (its signing secret is shown once); then
+//! the project's alerts (see [`super::alerts`]).
 //!
 //! The list is fetched again every few seconds while the page is open, so lag and errors stay
 //! current.
@@ -16,6 +17,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::alerts::AlertsSection;
 use super::{list_view, local_time, project_api, refetch, ChangeNotice, ConfirmButton, FormError};
 use crate::api;
 use crate::shell::use_project_id;
@@ -36,6 +38,9 @@ pub fn StreamsPage() -> impl IntoView {
         version.track();
         async move { api::get::<Vec<StreamDestination>>(&url).await }
     });
+    // The destinations alerts can be sent to.
+    let destination_options =
+        Signal::derive(move || destinations.get().and_then(Result::ok).unwrap_or_default());
     if let Ok(handle) = set_interval_with_handle(move || refetch(version), REFRESH_EVERY) {
         on_cleanup(move || handle.clear());
     }
@@ -89,6 +94,7 @@ pub fn StreamsPage() -> impl IntoView {
         {move || created.get().map(|destination| view! { <SigningSecret destination created/> })}
         <section class="card">{table}</section>
         <CreateStreamForm project=project.into() version created notice/>
+        <AlertsSection project=project.into() version notice destinations=destination_options/>
     }
 }
 

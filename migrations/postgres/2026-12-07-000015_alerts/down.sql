@@ -1,0 +1,2 @@
+DROP TABLE alert_firings;
+DROP TABLE alert_rules;
