@@ -11,6 +11,7 @@ pub mod database;
 pub mod process;
 pub mod receiver;
 pub mod storage;
+pub mod syslog;
 
 pub use api::{sign_in, DashboardSession};
 pub use database::{postgres_admin_url, Backend, TestDatabase};

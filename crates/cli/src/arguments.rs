@@ -241,6 +241,8 @@ pub enum StreamKindArgument {
     /// Splunk's HTTP Event Collector (needs the collector's token).
     #[value(alias = "splunk_hec")]
     SplunkHec,
+    /// RFC 5424 syslog over TLS (`syslog+tls://host:6514`); no token, no headers.
+    Syslog,
 }
 
 /// Splunk's HEC token, given as is or read from an environment variable (which keeps it out of

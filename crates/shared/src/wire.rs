@@ -879,15 +879,22 @@ pub enum StreamKind {
     Webhook,
     /// Splunk's HTTP Event Collector: `/services/collector/event`, `Authorization: Splunk …`.
     SplunkHec,
+    /// RFC 5424 syslog over TCP with TLS (`syslog+tls://host:6514`), one message per entry.
+    Syslog,
 }
 
 impl StreamKind {
-    pub const ALL: [StreamKind; 2] = [StreamKind::Webhook, StreamKind::SplunkHec];
+    pub const ALL: [StreamKind; 3] = [
+        StreamKind::Webhook,
+        StreamKind::SplunkHec,
+        StreamKind::Syslog,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             StreamKind::Webhook => "webhook",
             StreamKind::SplunkHec => "splunk_hec",
+            StreamKind::Syslog => "syslog",
         }
     }
 
@@ -901,6 +908,7 @@ impl StreamKind {
         match self {
             StreamKind::Webhook => "Webhook",
             StreamKind::SplunkHec => "Splunk HTTP Event Collector",
+            StreamKind::Syslog => "Syslog (RFC 5424 over TLS)",
         }
     }
 }
@@ -967,6 +975,8 @@ pub struct CreateStreamDestination {
     pub kind: StreamKind,
     /// `https://…` (plain `http://` only to private addresses the server allows). For Splunk,
     /// the collector's base URL; `/services/collector/event` is added when no path is given.
+    /// For syslog, `syslog+tls://host:6514` (plain `syslog://host:514` only to private
+    /// addresses the server allows).
     pub url: String,
     /// An audit filter; empty delivers every entry.
     #[serde(default)]

@@ -104,7 +104,7 @@ async fn verify(
         StreamKind::Webhook => StreamMessage::Verification {
             challenge: challenge.clone(),
         },
-        StreamKind::SplunkHec => StreamMessage::Test {
+        StreamKind::SplunkHec | StreamKind::Syslog => StreamMessage::Test {
             event_id: format!("{project_id}:verification:{challenge}"),
             project_id,
             sent_at: now,
@@ -157,7 +157,20 @@ async fn create(
                 detail: "Splunk's HEC token is required".into(),
             })
         }
+        (StreamKind::Syslog, None) => String::new(),
+        (StreamKind::Syslog, Some(_)) => {
+            return Err(ApiError::InvalidField {
+                param: "token".into(),
+                detail: "a syslog destination takes no token".into(),
+            })
+        }
     };
+    if body.kind == StreamKind::Syslog && !headers.is_empty() {
+        return Err(ApiError::InvalidField {
+            param: "headers".into(),
+            detail: "a syslog destination takes no headers".into(),
+        });
+    }
     let project_id = access.project_id;
     // Refuse what the insert would refuse before the destination is contacted.
     let checked_name = name.clone();
@@ -171,6 +184,7 @@ async fn create(
         url: url.clone(),
         secret: secret.clone(),
         headers: headers.clone(),
+        policy: state.streaming.policy,
     };
     verify(&state.streaming, &target, project_id, state.clock.now()).await?;
 
@@ -262,7 +276,19 @@ async fn update(
                 detail: "a webhook takes no token: the server makes its signing secret".into(),
             })
         }
+        (StreamKind::Syslog, Some(_)) => {
+            return Err(ApiError::InvalidField {
+                param: "token".into(),
+                detail: "a syslog destination takes no token".into(),
+            })
+        }
     };
+    if kind == StreamKind::Syslog && headers.as_ref().is_some_and(|h| !h.is_empty()) {
+        return Err(ApiError::InvalidField {
+            param: "headers".into(),
+            detail: "a syslog destination takes no headers".into(),
+        });
+    }
     let repointed = url.as_ref().is_some_and(|url| url.as_str() != current.url)
         || token.is_some()
         || headers.is_some();
@@ -279,6 +305,7 @@ async fn update(
                 Some(headers) => headers.clone(),
                 None => current.headers().map_err(ApiError::internal)?,
             },
+            policy: state.streaming.policy,
         };
         verify(&state.streaming, &target, project_id, state.clock.now()).await?;
     }

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use auditlog_shared::wire::{AuditEntry, StreamMessage};
+use auditlog_shared::wire::{AuditEntry, StreamKind, StreamMessage};
 use auditlog_shared::{ActionMatch, AuditQuery, ResolvedRange};
 use diesel::prelude::*;
 
@@ -342,13 +342,17 @@ pub fn target(
     policy: crate::streaming::network::NetworkPolicy,
 ) -> Result<Target, String> {
     let kind = row.kind().map_err(|error| error.to_string())?;
-    let url = policy.check_url(&row.url)?;
+    let url = match kind {
+        StreamKind::Syslog => crate::streaming::syslog::check_url(policy, &row.url)?,
+        _ => policy.check_url(&row.url)?,
+    };
     Ok(Target {
         destination_id: Some(row.id),
         kind,
         url,
         secret: row.secret.clone(),
         headers: row.headers().map_err(|error| error.to_string())?,
+        policy,
     })
 }
 

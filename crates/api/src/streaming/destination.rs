@@ -184,12 +184,14 @@ pub fn delivery_url(
     kind: StreamKind,
     text: &str,
 ) -> Result<reqwest::Url, ApiError> {
-    let mut url = policy
-        .check_url(text)
-        .map_err(|detail| ApiError::InvalidField {
-            param: "url".into(),
-            detail,
-        })?;
+    let invalid = |detail| ApiError::InvalidField {
+        param: "url".into(),
+        detail,
+    };
+    if kind == StreamKind::Syslog {
+        return crate::streaming::syslog::check_url(policy, text).map_err(invalid);
+    }
+    let mut url = policy.check_url(text).map_err(invalid)?;
     if kind == StreamKind::SplunkHec && matches!(url.path(), "" | "/") {
         url.set_path(SPLUNK_EVENT_PATH);
     }

@@ -1,5 +1,6 @@
 //! Streaming the audit log to SIEMs: every entry of a project that passes a destination's filter
-//! is pushed to it (a webhook, Splunk's HTTP Event Collector) at least once, in chain order.
+//! is pushed to it (a webhook, Splunk's HTTP Event Collector, syslog over TLS) at least once, in
+//! chain order.
 //!
 //! How it works:
 //! * A destination keeps a cursor: the chain position through which every entry was examined
@@ -26,6 +27,7 @@ pub mod delivery;
 pub mod destination;
 pub mod network;
 pub mod send;
+pub mod syslog;
 
 use std::time::Duration;
 

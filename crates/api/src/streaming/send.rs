@@ -33,11 +33,16 @@ pub struct Target {
     /// The webhook's signing secret, or Splunk's HEC token.
     pub secret: String,
     pub headers: BTreeMap<String, String>,
+    /// Where a syslog delivery may connect (HTTP deliveries keep to it through the client).
+    pub policy: crate::streaming::network::NetworkPolicy,
 }
 
 /// How a destination answered.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Answer {
+    /// Whether the destination took the messages: a 2xx answer, or (syslog, which answers
+    /// nothing) every byte written and the connection closed cleanly.
+    pub accepted: bool,
     /// The HTTP status, when it answered at all.
     pub status: Option<u16>,
     /// The answer's body (its first characters), for the handshake and for error reports.
@@ -47,14 +52,15 @@ pub struct Answer {
 
 impl Answer {
     pub fn delivered(&self) -> bool {
-        self.status
-            .is_some_and(|status| (200..300).contains(&status))
+        self.accepted
     }
 
     /// What went wrong, for the destination's last error; `None` for a delivery.
     pub fn error(&self) -> Option<String> {
+        if self.accepted {
+            return None;
+        }
         match self.status {
-            Some(status) if (200..300).contains(&status) => None,
             Some(status) => {
                 let reason = reqwest::StatusCode::from_u16(status)
                     .ok()
@@ -97,7 +103,8 @@ pub fn body(kind: StreamKind, messages: &[StreamMessage]) -> Vec<u8> {
     let mut body = Vec::with_capacity(messages.len() * 700);
     for message in messages {
         match kind {
-            StreamKind::Webhook => {
+            // Syslog frames each of these lines itself (`syslog::frame`).
+            StreamKind::Webhook | StreamKind::Syslog => {
                 serde_json::to_writer(&mut body, message).expect("messages serialize");
             }
             StreamKind::SplunkHec => {
@@ -131,6 +138,9 @@ pub async fn send(
     messages: &[StreamMessage],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Answer {
+    if target.kind == StreamKind::Syslog {
+        return crate::streaming::syslog::send(target.policy, &target.url, messages, now).await;
+    }
     let body = body(target.kind, messages);
     let mut request = client.post(target.url.clone());
     for (name, value) in &target.headers {
@@ -152,6 +162,7 @@ pub async fn send(
         StreamKind::SplunkHec => request
             .header("Content-Type", "application/json")
             .header("Authorization", format!("Splunk {}", target.secret)),
+        StreamKind::Syslog => unreachable!("syslog is sent above"),
     };
     let started = Instant::now();
     let outcome = request.body(body).send().await;
@@ -171,6 +182,7 @@ pub async fn send(
         Err(error) => (None, describe(&error)),
     };
     Answer {
+        accepted: status.is_some_and(|status| (200..300).contains(&status)),
         status,
         body,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -227,6 +239,7 @@ mod tests {
     #[test]
     fn failed_answers_say_what_came_back() {
         let answer = Answer {
+            accepted: false,
             status: Some(503),
             body: "maintenance".into(),
             duration_ms: 1.0,

@@ -10,6 +10,7 @@ use auditlog_shared::wire::{
     CreatedStreamDestination, Role, StreamDestination, StreamStatus, StreamTestResult,
 };
 use auditlog_tests::receiver::{Mode, Receiver};
+use auditlog_tests::syslog::{SyslogCollector, SyslogMessage};
 use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -425,6 +426,96 @@ async fn splunk_gets_hec_events_with_its_token(backend: Backend) {
     }
 }
 
+async fn syslog_gets_rfc_5424_messages_over_tcp(backend: Backend) {
+    let app = streaming_app(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let collector = SyslogCollector::start().await;
+    let base = format!("/api/v1/projects/{project}/streams");
+    // A token or headers make no sense for syslog; TLS to a collector that does not speak it
+    // fails its handshake, so the destination is not kept.
+    for (body, field) in [
+        (
+            json!({"name": "Syslog", "kind": "syslog", "url": collector.url, "token": "x"}),
+            "token",
+        ),
+        (
+            json!({"name": "Syslog", "kind": "syslog", "url": collector.url, "headers": {"X-A": "b"}}),
+            "headers",
+        ),
+        (
+            json!({"name": "Syslog", "kind": "syslog", "url": collector.url.replace("syslog://", "syslog+tls://")}),
+            "url",
+        ),
+        (
+            json!({"name": "Syslog", "kind": "syslog", "url": collector.url.replace("syslog://", "https://")}),
+            "url",
+        ),
+    ] {
+        let response = admin.send(Method::POST, &base, Some(body.clone())).await;
+        let problem = problem(response, 400).await;
+        assert_eq!(
+            problem["invalid_params"][0]["name"], field,
+            "{body}: {problem}"
+        );
+    }
+    let created = create_destination(
+        &admin,
+        project,
+        json!({"name": "Syslog", "kind": "syslog", "url": collector.url, "filter": "method.not=GET"}),
+    )
+    .await;
+    assert!(created.signing_secret.is_none());
+    for name in ["web", "worker"] {
+        admin.create_application(project, name, "img:1").await;
+    }
+    let expected: Vec<i64> = app
+        .entries(project)
+        .into_iter()
+        .filter(|e| e.method != "GET" && e.chain_seq > created.destination.delivered_through_seq)
+        .map(|e| e.chain_seq)
+        .collect();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let entries = loop {
+        let entries: Vec<SyslogMessage> = collector
+            .messages()
+            .into_iter()
+            .filter(|m| m.msgid == "entry")
+            .collect();
+        if entries.len() >= expected.len() {
+            break entries;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{entries:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Nothing else than the refused destination's TLS ClientHello (a handshake record: 0x16,
+    // version 3.x) was not a syslog frame.
+    let malformed = collector.malformed();
+    assert_eq!(malformed.len(), 1, "{malformed:?}");
+    assert!(malformed[0].starts_with("\u{16}\u{3}"), "{malformed:?}");
+    // The handshake's test message came first.
+    assert_eq!(collector.messages()[0].msgid, "test");
+    let seqs: Vec<i64> = entries
+        .iter()
+        .map(|m| m.json["entry"]["chain_seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs[..expected.len()], expected[..]);
+    for message in &entries {
+        // Facility 13 (log audit), severity 6 (informational).
+        assert_eq!(message.priority, 13 * 8 + 6, "{}", message.line);
+        assert_eq!(
+            message.structured_data,
+            format!(
+                "[auditlog@32473 event_id=\"{}\" project_id=\"{project}\"]",
+                message.json["event_id"].as_str().unwrap()
+            )
+        );
+        assert_eq!(message.json["type"], "auditlog.entry");
+    }
+    assert!(entries
+        .iter()
+        .any(|m| m.json["entry"]["resource"]["name"] == "worker"));
+}
+
 async fn filters_pick_exactly_the_entries_the_same_query_lists(backend: Backend) {
     let app = streaming_app(backend).await;
     let (project, admin) = app.project_with_admin("Acme").await;
@@ -827,6 +918,7 @@ crate::on_both_backends!(
     a_webhook_receives_every_matching_entry_signed_and_in_chain_order,
     a_failing_destination_backs_off_shows_why_and_catches_up,
     splunk_gets_hec_events_with_its_token,
+    syslog_gets_rfc_5424_messages_over_tcp,
     filters_pick_exactly_the_entries_the_same_query_lists,
     destinations_are_checked_and_only_the_projects_admins_manage_them,
     servers_sharing_a_database_deliver_each_entry_once,

@@ -143,6 +143,7 @@ fn create_request(
             "--kind splunk-hec needs the collector's HEC token: pass --token-env VARIABLE (or \
              --token TOKEN)"
         ),
+        (StreamKind::Syslog, Some(_)) => anyhow::bail!("a syslog destination takes no token"),
         _ => {}
     }
     Ok(CreateStreamDestination {
@@ -255,6 +256,7 @@ pub fn wire_kind(kind: StreamKindArgument) -> StreamKind {
     match kind {
         StreamKindArgument::Webhook => StreamKind::Webhook,
         StreamKindArgument::SplunkHec => StreamKind::SplunkHec,
+        StreamKindArgument::Syslog => StreamKind::Syslog,
     }
 }
 

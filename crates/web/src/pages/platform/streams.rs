@@ -351,7 +351,12 @@ fn CreateStreamForm(
             error.set(Some(format!("The filter cannot be used: {message}")));
             return;
         }
-        let parsed_headers = match parse_headers(&headers.get_untracked()) {
+        let header_text = if kind.get_untracked() == StreamKind::Syslog {
+            String::new()
+        } else {
+            headers.get_untracked()
+        };
+        let parsed_headers = match parse_headers(&header_text) {
             Ok(parsed) => parsed,
             Err(message) => {
                 error.set(Some(message));
@@ -446,7 +451,13 @@ fn CreateStreamForm(
                         type="url"
                         data-test="stream-url"
                         required
-                        placeholder="https://siem.example.com/auditlog"
+                        placeholder=move || {
+                            if kind.get() == StreamKind::Syslog {
+                                "syslog+tls://logs.example.com:6514"
+                            } else {
+                                "https://siem.example.com/auditlog"
+                            }
+                        }
                         prop:value=url
                         on:input=move |ev| url.set(event_target_value(&ev))
                     />
@@ -485,15 +496,17 @@ fn CreateStreamForm(
                         />
                     </label>
                 </Show>
-                <label class="wide">
-                    "Custom headers (one “Name: value” per line)"
-                    <textarea
-                        data-test="stream-headers"
-                        rows="2"
-                        prop:value=headers
-                        on:input=move |ev| headers.set(event_target_value(&ev))
-                    ></textarea>
-                </label>
+                <Show when=move || kind.get() != StreamKind::Syslog>
+                    <label class="wide">
+                        "Custom headers (one “Name: value” per line)"
+                        <textarea
+                            data-test="stream-headers"
+                            rows="2"
+                            prop:value=headers
+                            on:input=move |ev| headers.set(event_target_value(&ev))
+                        ></textarea>
+                    </label>
+                </Show>
                 <label class="checkbox">
                     <input
                         type="checkbox"
