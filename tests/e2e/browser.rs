@@ -2492,6 +2492,98 @@ async fn an_admin_streams_the_log_to_a_webhook_and_watches_its_health() {
         stream_status(&browser, "Security SIEM").await.as_deref() == Some("active")
     })
     .await;
+
+    // An alert from a preset: five failed sign-ins of one account in ten minutes, sent to the
+    // destination; it fires once, and its firing links to the entries.
+    wait_for(&browser, "[data-test=create-alert]").await;
+    wait_for(&browser, "[data-test=alert-preset]")
+        .await
+        .select_by_value("failed-sign-ins")
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_for(&browser, "[data-test=alert-name]")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("5 failed sign-ins for one account in 10 minutes")
+    );
+    wait_for(&browser, "[data-test=create-alert] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let condition = wait_for_text(
+        &browser,
+        "[data-test=alert-row][data-alert-name='5 failed sign-ins for one account in 10 minutes'] [data-test=alert-condition]",
+    )
+    .await;
+    assert_eq!(condition, "5 matches within 10 minutes for one actor");
+    let member_email = "mallory@example.com";
+    let invited = session
+        .authorize(client.post(session.project_url(project, "/members")))
+        .json(&json!({"email": member_email, "role": "developer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invited.status(), 201);
+    let secret = invited.json::<serde_json::Value>().await.unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let accepted = client
+        .post(format!("{url}/api/v1/invitations/{secret}/accept"))
+        .json(&json!({"password": "mallory's long password", "display_name": "Mallory"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    for _ in 0..5 {
+        let refused = client
+            .post(format!("{url}/api/v1/session"))
+            .json(&json!({"email": member_email, "password": "a guess"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+    }
+    eventually("the alert notification arrives", || async {
+        receiver.alerts().len() == 1
+    })
+    .await;
+    eventually("the page counts the firing", || async {
+        wait_for_text(&browser, "[data-test=alert-row] [data-test=alert-fired]")
+            .await
+            .starts_with("1 ·")
+    })
+    .await;
+    wait_for(&browser, "[data-test=alert-row] [data-test=alert-firings]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let firing = wait_for_text(&browser, "[data-test=firing]").await;
+    assert!(
+        firing.contains("5 entries") && firing.contains("Mallory") && firing.contains("sent"),
+        "{firing}"
+    );
+    save_screenshot(&browser, "alerts.png").await;
+    wait_for(&browser, "[data-test=firing-view]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the firing's entries are listed", || async {
+        browser
+            .client
+            .current_url()
+            .await
+            .is_ok_and(|now| now.as_str().contains("action=session.sign_in_failed"))
+    })
+    .await;
+    assert_eq!(receiver.alerts().len(), 1, "the alert fired once");
     browser.close().await;
     drop(server);
 }

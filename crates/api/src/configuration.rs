@@ -176,8 +176,8 @@ pub struct Settings {
     pub workers: Option<usize>,
 
     /// The address users reach the dashboard at (`https://audit.example.com`). It decides
-    /// whether the session cookie is `Secure` (an `https` URL) and makes invitation links
-    /// absolute. Request headers such as `X-Forwarded-Proto` never decide either.
+    /// whether the session cookie is `Secure` (an `https` URL) and makes invitation links and
+    /// the links in alert notifications absolute. Request headers such as `X-Forwarded-Proto` never decide either.
     #[arg(long, global = true, env = "AUDITLOG_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
 

@@ -243,6 +243,8 @@ pub enum StreamKindArgument {
     SplunkHec,
     /// RFC 5424 syslog over TLS (`syslog+tls://host:6514`); no token, no headers.
     Syslog,
+    /// Datadog's logs intake (needs an API key).
+    Datadog,
 }
 
 /// Splunk's HEC token, given as is or read from an environment variable (which keeps it out of

@@ -881,20 +881,30 @@ pub enum StreamKind {
     SplunkHec,
     /// RFC 5424 syslog over TCP with TLS (`syslog+tls://host:6514`), one message per entry.
     Syslog,
+    /// Datadog's logs intake: `/api/v2/logs`, `DD-API-KEY: …`, a JSON array of logs.
+    Datadog,
 }
 
 impl StreamKind {
-    pub const ALL: [StreamKind; 3] = [
+    pub const ALL: [StreamKind; 4] = [
         StreamKind::Webhook,
         StreamKind::SplunkHec,
+        StreamKind::Datadog,
         StreamKind::Syslog,
     ];
+
+    /// Whether the kind authenticates with a token the admin gives (Splunk's HEC token,
+    /// Datadog's API key).
+    pub fn takes_token(self) -> bool {
+        matches!(self, StreamKind::SplunkHec | StreamKind::Datadog)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
             StreamKind::Webhook => "webhook",
             StreamKind::SplunkHec => "splunk_hec",
             StreamKind::Syslog => "syslog",
+            StreamKind::Datadog => "datadog",
         }
     }
 
@@ -909,6 +919,7 @@ impl StreamKind {
             StreamKind::Webhook => "Webhook",
             StreamKind::SplunkHec => "Splunk HTTP Event Collector",
             StreamKind::Syslog => "Syslog (RFC 5424 over TLS)",
+            StreamKind::Datadog => "Datadog logs",
         }
     }
 }
@@ -975,7 +986,8 @@ pub struct CreateStreamDestination {
     pub kind: StreamKind,
     /// `https://…` (plain `http://` only to private addresses the server allows). For Splunk,
     /// the collector's base URL; `/services/collector/event` is added when no path is given.
-    /// For syslog, `syslog+tls://host:6514` (plain `syslog://host:514` only to private
+    /// For Datadog, the intake's base URL for the site (`https://http-intake.logs.datadoghq.eu`);
+    /// `/api/v2/logs` is added when no path is given. For syslog, `syslog+tls://host:6514` (plain `syslog://host:514` only to private
     /// addresses the server allows).
     pub url: String,
     /// An audit filter; empty delivers every entry.
@@ -984,7 +996,8 @@ pub struct CreateStreamDestination {
     /// Custom headers sent with every delivery (at most 10).
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
-    /// Splunk's HEC token (required for `splunk_hec`, refused for webhooks).
+    /// Splunk's HEC token or Datadog's API key (required for `splunk_hec` and `datadog`,
+    /// refused for the others).
     #[serde(default)]
     pub token: Option<String>,
     /// Deliver the entries already kept too (oldest first); otherwise only those written from
@@ -1291,6 +1304,8 @@ pub struct AlertFiring {
     pub fired_at: DateTime<Utc>,
     /// The group's value (an actor, resource or address key) when the condition groups.
     pub group: Option<String>,
+    /// The group as people read it: the actor's or resource's name as recorded, the address.
+    pub group_label: Option<String>,
     /// The matching entries that fired it.
     pub match_count: i64,
     pub first_entry_at: DateTime<Utc>,

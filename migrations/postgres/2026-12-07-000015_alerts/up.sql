@@ -41,7 +41,9 @@ CREATE TABLE alert_firings (
     alert_id BIGINT NOT NULL REFERENCES alert_rules (id) ON DELETE CASCADE,
     project_id BIGINT NOT NULL,
     fired_at BIGINT NOT NULL,
+    -- The group's key (`user:7`, an address) and how people read it (the actor's name).
     group_key TEXT,
+    group_label TEXT,
     match_count BIGINT NOT NULL,
     first_entry_at BIGINT NOT NULL,
     last_entry_at BIGINT NOT NULL,

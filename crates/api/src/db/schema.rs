@@ -335,6 +335,7 @@ diesel::table! {
         project_id -> BigInt,
         fired_at -> BigInt,
         group_key -> Nullable<Text>,
+        group_label -> Nullable<Text>,
         match_count -> BigInt,
         first_entry_at -> BigInt,
         last_entry_at -> BigInt,

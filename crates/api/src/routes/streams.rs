@@ -104,7 +104,7 @@ async fn verify(
         StreamKind::Webhook => StreamMessage::Verification {
             challenge: challenge.clone(),
         },
-        StreamKind::SplunkHec | StreamKind::Syslog => StreamMessage::Test {
+        StreamKind::SplunkHec | StreamKind::Datadog | StreamKind::Syslog => StreamMessage::Test {
             event_id: format!("{project_id}:verification:{challenge}"),
             project_id,
             sent_at: now,
@@ -150,11 +150,19 @@ async fn create(
                 detail: "a webhook takes no token: the server makes its signing secret".into(),
             })
         }
-        (StreamKind::SplunkHec, Some(token)) => destination::check_token(token)?,
+        (StreamKind::SplunkHec | StreamKind::Datadog, Some(token)) => {
+            destination::check_token(token)?
+        }
         (StreamKind::SplunkHec, None) => {
             return Err(ApiError::InvalidField {
                 param: "token".into(),
                 detail: "Splunk's HEC token is required".into(),
+            })
+        }
+        (StreamKind::Datadog, None) => {
+            return Err(ApiError::InvalidField {
+                param: "token".into(),
+                detail: "a Datadog API key is required".into(),
             })
         }
         (StreamKind::Syslog, None) => String::new(),
@@ -269,7 +277,9 @@ async fn update(
         .transpose()?;
     let token = match (kind, body.token.as_deref()) {
         (_, None) => None,
-        (StreamKind::SplunkHec, Some(token)) => Some(destination::check_token(token)?),
+        (StreamKind::SplunkHec | StreamKind::Datadog, Some(token)) => {
+            Some(destination::check_token(token)?)
+        }
         (StreamKind::Webhook, Some(_)) => {
             return Err(ApiError::InvalidField {
                 param: "token".into(),

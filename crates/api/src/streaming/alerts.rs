@@ -136,6 +136,7 @@ pub struct FiringRow {
     pub project_id: i64,
     pub fired_at: i64,
     pub group_key: Option<String>,
+    pub group_label: Option<String>,
     pub match_count: i64,
     pub first_entry_at: i64,
     pub last_entry_at: i64,
@@ -155,6 +156,7 @@ impl FiringRow {
             alert_id: self.alert_id,
             fired_at: from_micros(self.fired_at),
             group: self.group_key.clone(),
+            group_label: self.group_label.clone(),
             match_count: self.match_count,
             first_entry_at: from_micros(self.first_entry_at),
             last_entry_at: from_micros(self.last_entry_at),
@@ -201,12 +203,15 @@ pub struct Match {
     pub id: i64,
     pub ts: i64,
     pub group: Option<String>,
+    /// How people read the group (see [`AlertFiring::group_label`]).
+    pub label: Option<String>,
 }
 
 /// A firing decided, not yet stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewFiring {
     pub group: Option<String>,
+    pub label: Option<String>,
     pub match_count: i64,
     pub first_entry_at: i64,
     pub last_entry_at: i64,
@@ -256,6 +261,7 @@ impl WindowState {
                     .iter()
                     .map(|found| NewFiring {
                         group: found.group.clone(),
+                        label: found.label.clone(),
                         match_count: 1,
                         first_entry_at: found.ts,
                         last_entry_at: found.ts,
@@ -290,6 +296,7 @@ impl WindowState {
                     .unwrap_or(found.ts);
                 fired.push(NewFiring {
                     group: found.group.clone(),
+                    label: found.label.clone(),
                     match_count: group.matches.len() as i64,
                     first_entry_at: first,
                     last_entry_at: found.ts,
@@ -343,12 +350,21 @@ impl WindowState {
     }
 }
 
-/// The value a threshold groups an entry by.
-fn group_of(row: &EntryRow, group_by: Option<AlertGroupBy>) -> Option<String> {
+/// The value a threshold groups an entry by, and how people read it.
+fn group_of(row: &EntryRow, group_by: Option<AlertGroupBy>) -> Option<(String, String)> {
     group_by.map(|group_by| match group_by {
-        AlertGroupBy::Actor => crate::capture::entity_key(&row.actor_kind, row.actor_id),
-        AlertGroupBy::Resource => crate::capture::entity_key(&row.resource_type, row.resource_id),
-        AlertGroupBy::ClientIp => row.client_ip.clone().unwrap_or_default(),
+        AlertGroupBy::Actor => (
+            crate::capture::entity_key(&row.actor_kind, row.actor_id),
+            row.actor_name.clone(),
+        ),
+        AlertGroupBy::Resource => (
+            crate::capture::entity_key(&row.resource_type, row.resource_id),
+            row.resource_name.clone(),
+        ),
+        AlertGroupBy::ClientIp => {
+            let address = row.client_ip.clone().unwrap_or_default();
+            (address.clone(), address)
+        }
     })
 }
 
@@ -603,10 +619,14 @@ fn next_step(
                 .as_ref()
                 .is_none_or(|changed| has_change(entry, changed))
         })
-        .map(|entry| Match {
-            id: entry.id,
-            ts: entry.ts,
-            group: group_of(entry, group_by),
+        .map(|entry| {
+            let (group, label) = group_of(entry, group_by).unzip();
+            Match {
+                id: entry.id,
+                ts: entry.ts,
+                group,
+                label,
+            }
         })
         .collect();
     let mut state = WindowState::parse(&row.window_state)?;
@@ -641,6 +661,7 @@ fn next_step(
                     alert_firings::project_id.eq(project_id),
                     alert_firings::fired_at.eq(now),
                     alert_firings::group_key.eq(&firing.group),
+                    alert_firings::group_label.eq(&firing.label),
                     alert_firings::match_count.eq(firing.match_count),
                     alert_firings::first_entry_at.eq(firing.first_entry_at),
                     alert_firings::last_entry_at.eq(firing.last_entry_at),
@@ -724,6 +745,7 @@ mod tests {
             id,
             ts: seconds * SECOND,
             group: Some(group.to_string()),
+            label: Some(format!("the {group}")),
         }
     }
 
@@ -810,6 +832,7 @@ mod tests {
                 id: n,
                 ts: n,
                 group: Some(format!("ip:{n}")),
+                label: None,
             })
             .collect();
         state.count(&threshold(2, 3_600), &many);

@@ -29,6 +29,8 @@ pub const MAX_HEADERS: usize = 10;
 pub const FAILING_AFTER: i32 = 5;
 /// The path of Splunk's event endpoint, added to a collector URL given without a path.
 pub const SPLUNK_EVENT_PATH: &str = "/services/collector/event";
+/// The path of Datadog's logs intake, added to an intake URL given without a path.
+pub const DATADOG_LOGS_PATH: &str = "/api/v2/logs";
 
 /// A stored destination.
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -192,8 +194,12 @@ pub fn delivery_url(
         return crate::streaming::syslog::check_url(policy, text).map_err(invalid);
     }
     let mut url = policy.check_url(text).map_err(invalid)?;
-    if kind == StreamKind::SplunkHec && matches!(url.path(), "" | "/") {
-        url.set_path(SPLUNK_EVENT_PATH);
+    if matches!(url.path(), "" | "/") {
+        match kind {
+            StreamKind::SplunkHec => url.set_path(SPLUNK_EVENT_PATH),
+            StreamKind::Datadog => url.set_path(DATADOG_LOGS_PATH),
+            _ => {}
+        }
     }
     Ok(url)
 }
@@ -262,7 +268,7 @@ pub fn check_token(token: &str) -> Result<String, ApiError> {
     if token.is_empty() || token.len() > 200 || !token.chars().all(|c| c.is_ascii_graphic()) {
         return Err(ApiError::InvalidField {
             param: "token".into(),
-            detail: "a HEC token is 1 to 200 visible ASCII characters".into(),
+            detail: "a token is 1 to 200 visible ASCII characters".into(),
         });
     }
     Ok(token.to_string())

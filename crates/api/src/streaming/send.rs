@@ -5,6 +5,9 @@
 //!   signing secret>`, `Auditlog-Destination` and `Auditlog-Delivery` (a fresh id per attempt).
 //! * Splunk HEC: `POST` of concatenated HEC events (`{"time", "source", "sourcetype",
 //!   "event"}`), `Authorization: Splunk <token>`.
+//! * Datadog: `POST` of a JSON array of logs (`{"ddsource", "service", "hostname", "ddtags",
+//!   "message"}`, the message being the JSON a webhook receives), `DD-API-KEY: <key>`.
+//! * Syslog: see `syslog.rs`.
 //!
 //! Any 2xx answer is a delivery; anything else (another status, a timeout, a refused address)
 //! is a failure the caller retries.
@@ -100,11 +103,15 @@ pub fn signature(secret: &str, unix_seconds: i64, body: &[u8]) -> String {
 
 /// The request body of `messages` in the target's format.
 pub fn body(kind: StreamKind, messages: &[StreamMessage]) -> Vec<u8> {
+    if kind == StreamKind::Datadog {
+        let logs: Vec<serde_json::Value> = messages.iter().map(datadog_log).collect();
+        return serde_json::to_vec(&logs).expect("logs serialize");
+    }
     let mut body = Vec::with_capacity(messages.len() * 700);
     for message in messages {
         match kind {
             // Syslog frames each of these lines itself (`syslog::frame`).
-            StreamKind::Webhook | StreamKind::Syslog => {
+            StreamKind::Webhook | StreamKind::Syslog | StreamKind::Datadog => {
                 serde_json::to_writer(&mut body, message).expect("messages serialize");
             }
             StreamKind::SplunkHec => {
@@ -129,6 +136,28 @@ pub fn body(kind: StreamKind, messages: &[StreamMessage]) -> Vec<u8> {
         body.push(b'\n');
     }
     body
+}
+
+/// One Datadog log: the message as JSON text (Datadog reads its fields as attributes), tagged
+/// with its type and project.
+fn datadog_log(message: &StreamMessage) -> serde_json::Value {
+    let (kind, project_id) = match message {
+        StreamMessage::Entry { project_id, .. } => ("auditlog.entry", Some(*project_id)),
+        StreamMessage::Test { project_id, .. } => ("auditlog.test", Some(*project_id)),
+        StreamMessage::Alert(alert) => ("auditlog.alert", Some(alert.project_id)),
+        StreamMessage::Verification { .. } => ("auditlog.verification", None),
+    };
+    let mut tags = format!("event_type:{kind}");
+    if let Some(project_id) = project_id {
+        tags.push_str(&format!(",project_id:{project_id}"));
+    }
+    serde_json::json!({
+        "ddsource": "auditlog",
+        "service": "auditlog",
+        "hostname": "auditlog",
+        "ddtags": tags,
+        "message": serde_json::to_string(message).expect("messages serialize"),
+    })
 }
 
 /// Sends `messages` to the target once.
@@ -162,6 +191,9 @@ pub async fn send(
         StreamKind::SplunkHec => request
             .header("Content-Type", "application/json")
             .header("Authorization", format!("Splunk {}", target.secret)),
+        StreamKind::Datadog => request
+            .header("Content-Type", "application/json")
+            .header("DD-API-KEY", &target.secret),
         StreamKind::Syslog => unreachable!("syslog is sent above"),
     };
     let started = Instant::now();

@@ -131,6 +131,7 @@ async fn a_threshold_fires_once_per_window_for_each_account(backend: Backend) {
         format!("{project}:alert:{}", notification["firing"]["id"])
     );
     assert_eq!(notification["firing"]["group"], format!("user:{admin_id}"));
+    assert_eq!(notification["firing"]["group_label"], "Ada Admin");
     assert_eq!(notification["firing"]["match_count"], 5);
     let entries = notification["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 5);
@@ -386,6 +387,48 @@ async fn presets_fire_on_what_they_name(backend: Backend) {
     assert_eq!(promotion["entries"][0]["resource"]["id"], dana);
 }
 
+async fn servers_sharing_a_database_fire_each_alert_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let (second_address, _second_dir) = app.spawn_second_server();
+    let receiver = Receiver::start().await;
+    let (destination, _) = alert_destination(&admin, project, &receiver).await;
+    create_alert(
+        &admin,
+        project,
+        json!({"name": "New applications", "filter": "action=application.create",
+               "condition": {"type": "any"}, "destination_id": destination}),
+    )
+    .await;
+    let mut through_second = admin.clone();
+    through_second.address = second_address;
+    for round in 0..6 {
+        let caller = if round % 2 == 0 {
+            &admin
+        } else {
+            &through_second
+        };
+        caller
+            .create_application(project, &format!("app-{round}"), "img:1")
+            .await;
+    }
+    // Both servers count; one holds the lease, so each creation fires once.
+    let received = wait_for_alerts(&receiver, 6).await;
+    let names: Vec<&str> = received
+        .iter()
+        .map(|n| n["entries"][0]["resource"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["app-0", "app-1", "app-2", "app-3", "app-4", "app-5"]
+    );
+    let ids: BTreeSet<&str> = received
+        .iter()
+        .map(|n| n["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 6);
+}
+
 async fn alerts_are_checked_and_only_the_projects_admins_manage_them(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (project, admin) = app.project_with_admin("Acme").await;
@@ -533,5 +576,6 @@ crate::on_both_backends!(
     a_threshold_fires_once_per_window_for_each_account,
     a_burst_fires_once_and_a_paused_alert_catches_up_on_resume,
     presets_fire_on_what_they_name,
+    servers_sharing_a_database_fire_each_alert_once,
     alerts_are_checked_and_only_the_projects_admins_manage_them,
 );

@@ -112,6 +112,33 @@ impl TestApp {
             .expect("the request is answered")
     }
 
+    /// Starts a second server on the same database (its own data directory, so its own name in
+    /// leases; the same secret key), delivering to private networks; returns its address and
+    /// the directory to keep while it runs.
+    pub fn spawn_second_server(&self) -> (String, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::from_defaults();
+        settings.bind = "127.0.0.1:0".into();
+        settings.database_url = self.database_url.clone();
+        settings.data_dir = dir.path().join("data");
+        settings.static_dir = self.static_dir.clone();
+        settings.workers = Some(1);
+        settings.db_pool_size = 4;
+        settings.stream_allow_private_networks = true;
+        settings.stream_retry_max_seconds = 1;
+        settings.secret_key = Some(
+            std::fs::read_to_string(self.static_dir.parent().unwrap().join("data/secret.key"))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap(),
+        );
+        let second = Application::build(&settings).expect("a second server");
+        let address = second.url();
+        tokio::spawn(second.run_until_stopped());
+        (address, dir)
+    }
+
     /// Moves the server's clock forward.
     pub fn advance_clock(&self, by: chrono::Duration) {
         let micros = by.num_microseconds().expect("a representable duration");

@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use auditlog_api::startup::Application;
 use auditlog_shared::wire::{
     CreatedStreamDestination, Role, StreamDestination, StreamStatus, StreamTestResult,
 };
@@ -424,6 +423,67 @@ async fn splunk_gets_hec_events_with_its_token(backend: Backend) {
         assert_eq!(event["event"]["type"], "auditlog.entry");
         assert!(event["time"].as_f64().unwrap() > 1.7e9);
     }
+}
+
+async fn datadog_gets_json_logs_with_its_api_key(backend: Backend) {
+    let app = streaming_app(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let receiver = Receiver::start().await;
+    let missing = admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/projects/{project}/streams"),
+            Some(json!({"name": "Datadog", "kind": "datadog", "url": receiver.url})),
+        )
+        .await;
+    assert_eq!(
+        problem(missing, 400).await["invalid_params"][0]["name"],
+        "token"
+    );
+    let created = create_destination(
+        &admin,
+        project,
+        json!({"name": "Datadog", "kind": "datadog", "url": receiver.url,
+               "token": "dd0123456789abcdef", "filter": "action=application.create"}),
+    )
+    .await;
+    assert_eq!(
+        created.destination.url,
+        format!("{}/api/v2/logs", receiver.url)
+    );
+    admin.create_application(project, "web", "img:1").await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let logs = loop {
+        let logs: Vec<Value> = receiver
+            .deliveries()
+            .iter()
+            .flat_map(|d| {
+                serde_json::from_slice::<Vec<Value>>(&d.body).expect("a JSON array of logs")
+            })
+            .collect();
+        if logs
+            .iter()
+            .any(|log| log["ddtags"].as_str().unwrap().contains("auditlog.entry"))
+        {
+            break logs;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{logs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for delivery in receiver.deliveries() {
+        assert_eq!(delivery.path, "/api/v2/logs");
+        assert_eq!(delivery.header("dd-api-key"), Some("dd0123456789abcdef"));
+        assert_eq!(delivery.header("content-type"), Some("application/json"));
+    }
+    let entry = logs
+        .iter()
+        .find(|log| log["ddtags"] == format!("event_type:auditlog.entry,project_id:{project}"))
+        .unwrap();
+    assert_eq!(entry["ddsource"], "auditlog");
+    let message: Value = serde_json::from_str(entry["message"].as_str().unwrap()).unwrap();
+    assert_eq!(message["type"], "auditlog.entry");
+    assert_eq!(message["entry"]["action"], "application.create");
+    assert_eq!(message["entry"]["resource"]["name"], "web");
 }
 
 async fn syslog_gets_rfc_5424_messages_over_tcp(backend: Backend) {
@@ -858,26 +918,7 @@ async fn servers_sharing_a_database_deliver_each_entry_once(backend: Backend) {
     let app = streaming_app(backend).await;
     let (project, admin) = app.project_with_admin("Acme").await;
     // A second server on the same database, with its own data directory (its own name).
-    let second_dir = tempfile::tempdir().unwrap();
-    let mut settings = auditlog_api::configuration::Settings::from_defaults();
-    settings.bind = "127.0.0.1:0".into();
-    settings.database_url = app.database_url.clone();
-    settings.data_dir = second_dir.path().join("data");
-    settings.static_dir = app.static_dir.clone();
-    settings.workers = Some(1);
-    settings.db_pool_size = 4;
-    settings.stream_allow_private_networks = true;
-    settings.stream_retry_max_seconds = 1;
-    settings.secret_key = Some(
-        std::fs::read_to_string(app.static_dir.parent().unwrap().join("data/secret.key"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap(),
-    );
-    let second = Application::build(&settings).expect("a second server");
-    let second_address = second.url();
-    tokio::spawn(second.run_until_stopped());
+    let (second_address, _second_dir) = app.spawn_second_server();
 
     let receiver = Receiver::start().await;
     let destination = create_destination(
@@ -919,6 +960,7 @@ crate::on_both_backends!(
     a_failing_destination_backs_off_shows_why_and_catches_up,
     splunk_gets_hec_events_with_its_token,
     syslog_gets_rfc_5424_messages_over_tcp,
+    datadog_gets_json_logs_with_its_api_key,
     filters_pick_exactly_the_entries_the_same_query_lists,
     destinations_are_checked_and_only_the_projects_admins_manage_them,
     servers_sharing_a_database_deliver_each_entry_once,

@@ -320,7 +320,11 @@ pub fn firing_table(firings: &[AlertFiring], server_url: &str) -> Table {
         table.add_row(vec![
             firing.id.to_string(),
             format_instant(firing.fired_at),
-            firing.group.clone().unwrap_or_else(|| "-".to_string()),
+            match (&firing.group_label, &firing.group) {
+                (Some(label), Some(key)) if label != key => format!("{label} ({key})"),
+                (_, Some(key)) => key.clone(),
+                _ => "-".to_string(),
+            },
             group_digits(u64::try_from(firing.match_count).unwrap_or(0)),
             format_instant(firing.first_entry_at),
             format_instant(firing.last_entry_at),
@@ -578,6 +582,7 @@ mod tests {
             alert_id: 2,
             fired_at: instant("2026-11-27T09:30:01Z"),
             group: None,
+            group_label: None,
             match_count: 1,
             first_entry_at: instant("2026-11-27T09:30:00Z"),
             last_entry_at: instant("2026-11-27T09:30:00Z"),

@@ -137,13 +137,16 @@ fn create_request(
     match (kind, &token) {
         (StreamKind::Webhook, Some(_)) => anyhow::bail!(
             "a webhook takes no token: the server makes its signing secret (--token and \
-             --token-env are for --kind splunk-hec)"
+             --token-env are for --kind splunk-hec and datadog)"
         ),
         (StreamKind::SplunkHec, None) => anyhow::bail!(
             "--kind splunk-hec needs the collector's HEC token: pass --token-env VARIABLE (or \
              --token TOKEN)"
         ),
         (StreamKind::Syslog, Some(_)) => anyhow::bail!("a syslog destination takes no token"),
+        (StreamKind::Datadog, None) => anyhow::bail!(
+            "--kind datadog needs a Datadog API key: pass --token-env VARIABLE (or --token KEY)"
+        ),
         _ => {}
     }
     Ok(CreateStreamDestination {
@@ -257,6 +260,7 @@ pub fn wire_kind(kind: StreamKindArgument) -> StreamKind {
         StreamKindArgument::Webhook => StreamKind::Webhook,
         StreamKindArgument::SplunkHec => StreamKind::SplunkHec,
         StreamKindArgument::Syslog => StreamKind::Syslog,
+        StreamKindArgument::Datadog => StreamKind::Datadog,
     }
 }
 

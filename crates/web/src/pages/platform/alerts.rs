@@ -252,7 +252,11 @@ fn FiringList(firings: Vec<AlertFiring>) -> impl IntoView {
                         1 => "1 entry".to_string(),
                         n => format!("{n} entries"),
                     };
-                    let group = firing.group.clone().map(|group| format!(" · {group}"));
+                    let group = firing
+                        .group_label
+                        .clone()
+                        .or(firing.group.clone())
+                        .map(|group| format!(" · {group}"));
                     let sent = if firing.notified_at.is_some() { "sent" } else { "waiting" };
                     view! {
                         <li data-test="firing">

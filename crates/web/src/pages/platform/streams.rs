@@ -370,7 +370,7 @@ fn CreateStreamForm(
             url: url.get_untracked().trim().to_string(),
             filter: filter.get_untracked().trim().to_string(),
             headers: parsed_headers,
-            token: (kind_now == StreamKind::SplunkHec).then(|| token.get_untracked()),
+            token: kind_now.takes_token().then(|| token.get_untracked()),
             backfill: backfill.get_untracked(),
         };
         let endpoint = project_api(project.get_untracked(), "streams");
@@ -484,9 +484,11 @@ fn CreateStreamForm(
                             })
                     }}
                 </label>
-                <Show when=move || kind.get() == StreamKind::SplunkHec>
+                <Show when=move || kind.get().takes_token()>
                     <label>
-                        "HEC token"
+                        {move || {
+                            if kind.get() == StreamKind::Datadog { "API key" } else { "HEC token" }
+                        }}
                         <input
                             type="password"
                             data-test="stream-token"
