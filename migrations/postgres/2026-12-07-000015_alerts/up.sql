@@ -53,3 +53,7 @@ CREATE TABLE alert_firings (
 );
 
 CREATE INDEX alert_firings_alert ON alert_firings (alert_id, id);
+-- The notifications still to send, found without walking the ones sent.
+CREATE INDEX alert_firings_pending ON alert_firings (alert_id, id) WHERE notified_at IS NULL;
+-- Retention removes firings with the entries that fired them.
+CREATE INDEX alert_firings_expiry ON alert_firings (last_entry_at);

@@ -11,7 +11,7 @@ use crate::capture::checkpoint::ChainSigner;
 
 use crate::audit_query::retention_horizon;
 use crate::clock::Clock;
-use crate::db::schema::{audit_entries, audit_export_manifests, sessions};
+use crate::db::schema::{alert_firings, audit_entries, audit_export_manifests, sessions};
 use crate::db::{DbConnection, DbPool};
 
 /// Entries deleted per statement.
@@ -20,7 +20,8 @@ pub const BATCH: i64 = 5_000;
 pub const INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 /// Deletes every entry older than the retention horizon at `now_micros`, batch by batch, the
-/// manifests of exports made before it, and ended sessions. Returns the number of entries
+/// manifests of exports made before it, the alert firings of entries before it, and ended
+/// sessions. Returns the number of entries
 /// deleted.
 ///
 /// Before anything is deleted, each affected project gets a signed retention checkpoint naming
@@ -75,6 +76,14 @@ pub fn purge_expired(
     )
     .execute(conn)?;
     diesel::delete(sessions::table.filter(sessions::expires_at.lt(now_micros))).execute(conn)?;
+    // Alert firings name actors and addresses: they go with the entries that fired them, once
+    // their notification was sent (one still waiting is kept until it is).
+    diesel::delete(
+        alert_firings::table
+            .filter(alert_firings::last_entry_at.lt(horizon))
+            .filter(alert_firings::notified_at.is_not_null()),
+    )
+    .execute(conn)?;
     Ok(deleted)
 }
 

@@ -356,6 +356,16 @@ async fn update(
                 stream_destinations::updated_at.eq(now),
             ))
             .execute(conn)?;
+        if retry_now {
+            // The alerts that notify it retry at once too.
+            use crate::db::schema::alert_rules;
+            diesel::update(alert_rules::table.filter(alert_rules::destination_id.eq(id)))
+                .set((
+                    alert_rules::next_attempt_at.eq(None::<i64>),
+                    alert_rules::consecutive_failures.eq(0),
+                ))
+                .execute(conn)?;
+        }
         let row = destination::load(conn, project_id, id)?;
         Ok((before, to_wire(conn, &row, now)?))
     })

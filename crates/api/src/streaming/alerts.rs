@@ -38,6 +38,9 @@ pub const MAX_FIRING_ENTRIES: usize = 20;
 /// The most groups a threshold keeps counting at once; beyond it, the groups whose latest match
 /// is oldest are forgotten.
 pub const MAX_GROUPS: usize = 10_000;
+/// The most matches a threshold keeps across its groups (its stored state stays under about
+/// 2 MB); beyond it, too, the groups whose latest match is oldest are forgotten.
+pub const MAX_KEPT_MATCHES: usize = 50_000;
 /// How far out of order entries' timestamps may be in chain order (an entry is chained when its
 /// request ends, stamped when it began); state is kept this much longer than its window, so
 /// counting in pieces fires exactly as counting at once.
@@ -294,12 +297,20 @@ impl WindowState {
                     .map(|(ts, _)| *ts)
                     .min()
                     .unwrap_or(found.ts);
+                // Entries are chained when their requests end: the one that fired is not always
+                // the latest stamped.
+                let last = group
+                    .matches
+                    .iter()
+                    .map(|(ts, _)| *ts)
+                    .max()
+                    .unwrap_or(found.ts);
                 fired.push(NewFiring {
                     group: found.group.clone(),
                     label: found.label.clone(),
                     match_count: group.matches.len() as i64,
                     first_entry_at: first,
-                    last_entry_at: found.ts,
+                    last_entry_at: last,
                     entry_ids: group
                         .matches
                         .iter()
@@ -318,7 +329,8 @@ impl WindowState {
     }
 
     /// Drops what can no longer matter at `latest`: matches out of the window, groups with none
-    /// left that are not quiet, and the oldest groups beyond [`MAX_GROUPS`] (with
+    /// left that are not quiet, and beyond [`MAX_GROUPS`] or [`MAX_KEPT_MATCHES`] the groups
+    /// with the fewest matches, oldest first (with
     /// [`DISORDER_MICROS`] to spare for entries chained out of timestamp order).
     fn forget_old(&mut self, latest: i64, window: i64) {
         let horizon = latest.saturating_sub(DISORDER_MICROS);
@@ -326,7 +338,10 @@ impl WindowState {
             group.matches.retain(|(ts, _)| *ts > horizon - window);
             !group.matches.is_empty() || group.quiet_until.is_some_and(|until| until > horizon)
         });
-        if self.groups.len() > MAX_GROUPS {
+        let kept = |groups: &BTreeMap<String, GroupState>| -> usize {
+            groups.values().map(|group| group.matches.len()).sum()
+        };
+        if self.groups.len() > MAX_GROUPS || kept(&self.groups) > MAX_KEPT_MATCHES {
             let newest = |group: &GroupState| {
                 group
                     .matches
@@ -337,35 +352,55 @@ impl WindowState {
                     .max()
                     .unwrap_or(i64::MIN)
             };
-            let mut ages: Vec<(i64, String)> = self
+            // The groups closest to firing are kept: flooding the alert with many groups of one
+            // match each (addresses, say) evicts those, not a group that is counting up.
+            let mut ages: Vec<(usize, i64, String)> = self
                 .groups
                 .iter()
-                .map(|(key, group)| (newest(group), key.clone()))
+                .map(|(key, group)| (group.matches.len(), newest(group), key.clone()))
                 .collect();
             ages.sort();
-            for (_, key) in ages.into_iter().take(self.groups.len() - MAX_GROUPS) {
-                self.groups.remove(&key);
+            let mut total = kept(&self.groups);
+            for (_, _, key) in ages {
+                if self.groups.len() <= MAX_GROUPS && total <= MAX_KEPT_MATCHES {
+                    break;
+                }
+                if let Some(group) = self.groups.remove(&key) {
+                    total -= group.matches.len();
+                }
             }
         }
     }
 }
 
-/// The value a threshold groups an entry by, and how people read it.
-fn group_of(row: &EntryRow, group_by: Option<AlertGroupBy>) -> Option<(String, String)> {
-    group_by.map(|group_by| match group_by {
-        AlertGroupBy::Actor => (
-            crate::capture::entity_key(&row.actor_kind, row.actor_id),
+/// The value a threshold groups an entry by, and how people read it: `None` for an entry
+/// without one (no client address), which the grouped condition does not count. An actor or
+/// resource without an id (an ingested event's external user) is told apart by its recorded
+/// email or name, never lumped with every other one of its kind.
+fn group_of(row: &EntryRow, group_by: AlertGroupBy) -> Option<(String, String)> {
+    let keyed = |kind: &str, id: Option<i64>, name: &str| match id {
+        Some(id) => format!("{kind}:{id}"),
+        None => format!("{kind}:{}", name.to_lowercase()),
+    };
+    match group_by {
+        AlertGroupBy::Actor => Some((
+            keyed(
+                &row.actor_kind,
+                row.actor_id,
+                row.actor_email.as_deref().unwrap_or(&row.actor_name),
+            ),
             row.actor_name.clone(),
-        ),
-        AlertGroupBy::Resource => (
-            crate::capture::entity_key(&row.resource_type, row.resource_id),
+        )),
+        AlertGroupBy::Resource => Some((
+            keyed(&row.resource_type, row.resource_id, &row.resource_name),
             row.resource_name.clone(),
-        ),
-        AlertGroupBy::ClientIp => {
-            let address = row.client_ip.clone().unwrap_or_default();
-            (address.clone(), address)
-        }
-    })
+        )),
+        AlertGroupBy::ClientIp => row
+            .client_ip
+            .clone()
+            .filter(|address| !address.is_empty())
+            .map(|address| (address.clone(), address)),
+    }
 }
 
 /// Whether an entry has the recorded change an alert asks for.
@@ -619,18 +654,27 @@ fn next_step(
                 .as_ref()
                 .is_none_or(|changed| has_change(entry, changed))
         })
-        .map(|entry| {
-            let (group, label) = group_of(entry, group_by).unzip();
-            Match {
+        .filter_map(|entry| {
+            let (group, label) = match group_by {
+                Some(group_by) => {
+                    let (group, label) = group_of(entry, group_by)?;
+                    (Some(group), Some(label))
+                }
+                None => (None, None),
+            };
+            Some(Match {
                 id: entry.id,
                 ts: entry.ts,
                 group,
                 label,
-            }
+            })
         })
         .collect();
     let mut state = WindowState::parse(&row.window_state)?;
     let fired = state.count(&condition, &matches);
+    // The state (up to a couple of megabytes) is written again only when it changed.
+    let state_text = state.to_text();
+    let new_state = (state_text != row.window_state).then_some(state_text);
     let (cursor, project_id) = (row.cursor_seq, row.project_id);
     conn.transaction(|conn| -> anyhow::Result<()> {
         let moved = diesel::update(
@@ -641,13 +685,17 @@ fn next_step(
         )
         .set((
             dsl::cursor_seq.eq(through),
-            dsl::window_state.eq(state.to_text()),
             dsl::fired_count.eq(dsl::fired_count + fired.len() as i64),
             dsl::lease_until.eq(now + micros(LEASE)),
         ))
         .execute(conn)?;
         if moved == 0 {
             anyhow::bail!("alert {id}: the lease was lost or the cursor moved");
+        }
+        if let Some(state) = &new_state {
+            diesel::update(dsl::alert_rules.find(id))
+                .set(dsl::window_state.eq(state))
+                .execute(conn)?;
         }
         if !fired.is_empty() {
             diesel::update(dsl::alert_rules.find(id))
@@ -839,6 +887,52 @@ mod tests {
         assert_eq!(state.groups.len(), MAX_GROUPS);
         assert!(!state.groups.contains_key("ip:0"));
         assert!(state.groups.contains_key(&format!("ip:{}", MAX_GROUPS + 9)));
+    }
+
+    #[test]
+    fn the_kept_matches_stay_bounded() {
+        let mut state = WindowState::default();
+        // 200 groups, each 999 matches short of a threshold of 1,000 within a day.
+        let many: Vec<Match> = (0..200 * 999)
+            .map(|n| Match {
+                id: n,
+                ts: n,
+                group: Some(format!("actor:{}", n % 200)),
+                label: None,
+            })
+            .collect();
+        assert!(state.count(&threshold(1_000, 86_400), &many).is_empty());
+        let kept: usize = state.groups.values().map(|g| g.matches.len()).sum();
+        assert!(kept <= MAX_KEPT_MATCHES, "{kept}");
+        assert!(!state.groups.is_empty());
+    }
+
+    #[test]
+    fn a_flood_of_new_groups_does_not_evict_a_group_counting_up() {
+        let mut state = WindowState::default();
+        // An attacker's four failures from one address, then sign-ins from many addresses.
+        let mut matches: Vec<Match> = (0..4).map(|n| found(n, n, "10.0.0.66")).collect();
+        matches.extend((0..(MAX_GROUPS as i64 + 100)).map(|n| Match {
+            id: 100 + n,
+            ts: 10 + n / 1_000,
+            group: Some(format!("spray:{n}")),
+            label: None,
+        }));
+        assert!(state.count(&threshold(5, 3_600), &matches).is_empty());
+        assert_eq!(state.groups.len(), MAX_GROUPS);
+        // The fifth failure still fires.
+        let fired = state.count(&threshold(5, 3_600), &[found(9_999_999, 30, "10.0.0.66")]);
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert_eq!(fired[0].match_count, 5);
+    }
+
+    #[test]
+    fn a_firing_spans_its_entries_in_whatever_order_they_were_chained() {
+        let mut state = WindowState::default();
+        let matches = [found(1, 10, "a"), found(2, 30, "a"), found(3, 20, "a")];
+        let fired = state.count(&threshold(3, 600), &matches);
+        assert_eq!(fired[0].first_entry_at, 10 * SECOND);
+        assert_eq!(fired[0].last_entry_at, 30 * SECOND);
     }
 
     #[test]

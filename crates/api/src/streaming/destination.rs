@@ -205,12 +205,13 @@ pub fn delivery_url(
 }
 
 /// Headers the server sets itself, or that would change how a request is read.
-const RESERVED_HEADERS: [&str; 11] = [
+const RESERVED_HEADERS: [&str; 12] = [
     "authorization",
     "connection",
     "content-encoding",
     "content-length",
     "content-type",
+    "dd-api-key",
     "host",
     "keep-alive",
     "proxy-authorization",

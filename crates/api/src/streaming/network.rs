@@ -117,7 +117,9 @@ impl reqwest::dns::Resolve for GuardedResolver {
                 let reason = if found.is_empty() {
                     format!("`{host}` resolves to no address")
                 } else {
-                    private_refusal(&format!("{host} ({})", found[0].ip()))
+                    // The address is not named: an admin may not map the server's network by
+                    // names.
+                    private_refusal(&host)
                 };
                 return Err(reason.into());
             }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use auditlog_shared::wire::StreamMessage;
 use chrono::{DateTime, SecondsFormat, Utc};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::streaming::network::NetworkPolicy;
 use crate::streaming::send::Answer;
@@ -30,6 +30,9 @@ const SEVERITY_WARNING: u8 = 4;
 const SEVERITY_INFORMATIONAL: u8 = 6;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the connection is watched after writing: a syslog collector says nothing, so an
+/// answer (an HTTPS server's `400 Bad Request`) or a reset means the bytes were not taken.
+const LISTEN_AFTER_WRITE: Duration = Duration::from_millis(200);
 
 /// Checks a syslog URL: `syslog+tls://` (or `syslog://` where private networks are allowed), a
 /// host, an optional port, nothing else. Returns it with the port spelled out.
@@ -109,6 +112,13 @@ pub fn frame(message: &StreamMessage, hostname: &str, now: DateTime<Utc>) -> Vec
             Some(*project_id),
             *sent_at,
         ),
+        StreamMessage::Alert(alert) if !alert.entries.is_empty() => {
+            // Collectors cut long messages (rsyslog at 8 KB): an alert names its entries by id
+            // and links to them instead of carrying them.
+            let mut short = alert.clone();
+            short.entries.clear();
+            return frame(&StreamMessage::Alert(short), hostname, now);
+        }
         StreamMessage::Alert(alert) => (
             "alert",
             SEVERITY_WARNING,
@@ -194,7 +204,10 @@ async fn deliver(
     else {
         return Err(match found.first() {
             None => format!("`{host}` resolves to no address"),
-            Some(address) => policy.check_address(address.ip()).err().unwrap_or_default(),
+            // The address is not named: an admin may not map the server's network by names.
+            Some(_) => format!(
+                "`{host}` is not a public address: the server delivers to private networks only when started with --stream-allow-private-networks"
+            ),
         });
     };
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address))
@@ -221,7 +234,10 @@ async fn deliver(
     }
 }
 
-async fn write_all(mut stream: impl AsyncWrite + Unpin, body: &[u8]) -> Result<(), String> {
+async fn write_all(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    body: &[u8],
+) -> Result<(), String> {
     stream
         .write_all(body)
         .await
@@ -230,6 +246,28 @@ async fn write_all(mut stream: impl AsyncWrite + Unpin, body: &[u8]) -> Result<(
         .flush()
         .await
         .map_err(|error| format!("the syslog destination stopped reading: {error}"))?;
+    let mut answer = [0_u8; 256];
+    match tokio::time::timeout(LISTEN_AFTER_WRITE, stream.read(&mut answer)).await {
+        // Silence, or a collector that closes once it has read everything.
+        Err(_) | Ok(Ok(0)) => {}
+        Ok(Ok(read)) => {
+            let text: String = String::from_utf8_lossy(&answer[..read])
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(100)
+                .collect();
+            return Err(format!(
+                "the destination answered, which a syslog collector does not: {text}"
+            ));
+        }
+        Ok(Err(error)) => {
+            return Err(format!(
+                "the syslog destination dropped the connection: {error}"
+            ))
+        }
+    }
     stream
         .shutdown()
         .await

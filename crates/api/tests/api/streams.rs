@@ -518,6 +518,36 @@ async fn syslog_gets_rfc_5424_messages_over_tcp(backend: Backend) {
             "{body}: {problem}"
         );
     }
+    // Something that answers (a web server on the port) is not a syslog collector.
+    let web_server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let web_port = web_server.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = web_server.accept().await {
+            let mut request = [0_u8; 1024];
+            let _ = socket.read(&mut request).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    let response = admin
+        .send(
+            Method::POST,
+            &base,
+            Some(json!({"name": "Syslog", "kind": "syslog", "url": format!("syslog://127.0.0.1:{web_port}")})),
+        )
+        .await;
+    let body = problem(response, 400).await;
+    assert!(
+        body["invalid_params"][0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("400 Bad Request")
+            || body["detail"].as_str().unwrap().contains("400 Bad Request"),
+        "{body}"
+    );
     let created = create_destination(
         &admin,
         project,
