@@ -27,8 +27,9 @@ use crate::clock::from_micros;
 use crate::db::schema::{alert_firings, alert_rules, audit_entries, stream_destinations};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::streaming::delivery::{self, backoff, blocking, micros, scan, Scan, LEASE, POLL};
+use crate::streaming::delivery::{self, blocking, scan, Scan, POLL};
 use crate::streaming::destination::{DestinationRow, FAILING_AFTER};
+use crate::streaming::lease::{held_for_a_while, micros, record_failure, take_lease, LEASE};
 use crate::streaming::send::{self, Target};
 
 /// The most alerts one project may have.
@@ -553,28 +554,8 @@ fn next_step(
     let Some(mut row) = load(conn)?.filter(|row| !row.paused) else {
         return Ok(Step::Stop);
     };
-    let held = row.lease_owner.as_deref() == Some(owner)
-        && row
-            .lease_until
-            .is_some_and(|until| until > now + micros(LEASE / 2));
-    if !held {
-        let taken = diesel::update(
-            dsl::alert_rules
-                .filter(dsl::id.eq(id))
-                .filter(dsl::paused.eq(false))
-                .filter(
-                    dsl::lease_owner
-                        .is_null()
-                        .or(dsl::lease_owner.eq(owner))
-                        .or(dsl::lease_until.lt(now)),
-                ),
-        )
-        .set((
-            dsl::lease_owner.eq(owner),
-            dsl::lease_until.eq(now + micros(LEASE)),
-        ))
-        .execute(conn)?;
-        if taken == 0 {
+    if !held_for_a_while(row.lease_owner.as_deref(), row.lease_until, owner, now) {
+        if !take_lease!(conn, alert_rules, id, owner, now)? {
             return Ok(Step::Wait(POLL));
         }
         match load(conn)?.filter(|row| !row.paused) {
@@ -759,24 +740,7 @@ fn record_notification(
                 .execute(conn)?;
         }
         Some(error) => {
-            let failures: Option<i32> = mine
-                .select(dsl::consecutive_failures)
-                .first(conn)
-                .optional()?;
-            let Some(failures) = failures else {
-                return Ok(());
-            };
-            let failures = failures.saturating_add(1);
-            let pause = backoff(failures, retry_max);
-            let error: String = error.chars().take(1_000).collect();
-            diesel::update(mine)
-                .set((
-                    dsl::consecutive_failures.eq(failures),
-                    dsl::last_error.eq(Some(error)),
-                    dsl::last_error_at.eq(Some(now)),
-                    dsl::next_attempt_at.eq(Some(now + micros(pause))),
-                ))
-                .execute(conn)?;
+            record_failure!(conn, alert_rules, id, owner, now, error, retry_max)?;
         }
     }
     Ok(())

@@ -5,8 +5,8 @@
 //! * The cursor moves only after a 2xx answer for everything up to it (or when nothing up to it
 //!   passes the filter), and only by the lease holder: at least once, in chain order.
 //! * A destination is delivered by one server at a time: the lease (`lease_owner`,
-//!   `lease_until`) is taken or renewed with one conditional `UPDATE` before every step, and
-//!   every write of the cursor requires it.
+//!   `lease_until`, see `lease.rs`) is taken or renewed with one conditional `UPDATE` before
+//!   every step, and every write of the cursor requires it.
 //! * Database work runs on the blocking pool; a slow destination only holds its own task.
 
 use std::collections::HashMap;
@@ -24,11 +24,10 @@ use crate::clock::Clock;
 use crate::db::schema::{audit_entries, stream_destinations};
 use crate::db::{DbConnection, DbPool};
 use crate::streaming::destination::DestinationRow;
+use crate::streaming::lease::{held_for_a_while, micros, record_failure, take_lease, LEASE};
 use crate::streaming::send::{self, Answer, Target};
 use crate::streaming::Streaming;
 
-/// How long a lease lasts without renewal (a crashed server's destinations wait this long).
-pub const LEASE: Duration = Duration::from_secs(15);
 /// How often a caught-up task looks for entries no commit of this server announced (written by
 /// another server on the same PostgreSQL), and how often the supervisor looks for new or
 /// resumed destinations.
@@ -249,10 +248,6 @@ fn active_destinations(conn: &mut DbConnection) -> anyhow::Result<Vec<i64>> {
         .load(conn)?)
 }
 
-pub(super) fn micros(duration: Duration) -> i64 {
-    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
-}
-
 /// Takes or renews the lease, then finds what to do.
 fn next_step(
     conn: &mut DbConnection,
@@ -272,29 +267,8 @@ fn next_step(
     let Some(mut row) = load(conn)?.filter(|row| !row.paused) else {
         return Ok(Step::Stop);
     };
-    // A lease held for a while yet is not written again (every recorded attempt renews it).
-    let held = row.lease_owner.as_deref() == Some(owner)
-        && row
-            .lease_until
-            .is_some_and(|until| until > now + micros(LEASE / 2));
-    if !held {
-        let taken = diesel::update(
-            dsl::stream_destinations
-                .filter(dsl::id.eq(id))
-                .filter(dsl::paused.eq(false))
-                .filter(
-                    dsl::lease_owner
-                        .is_null()
-                        .or(dsl::lease_owner.eq(owner))
-                        .or(dsl::lease_until.lt(now)),
-                ),
-        )
-        .set((
-            dsl::lease_owner.eq(owner),
-            dsl::lease_until.eq(now + micros(LEASE)),
-        ))
-        .execute(conn)?;
-        if taken == 0 {
+    if !held_for_a_while(row.lease_owner.as_deref(), row.lease_until, owner, now) {
+        if !take_lease!(conn, stream_destinations, id, owner, now)? {
             return Ok(Step::Wait(POLL));
         }
         match load(conn)?.filter(|row| !row.paused) {
@@ -495,55 +469,8 @@ fn record(
                 .execute(conn)?;
         }
         Some(error) => {
-            let failures: Option<i32> = mine
-                .select(dsl::consecutive_failures)
-                .first(conn)
-                .optional()?;
-            let Some(failures) = failures else {
-                return Ok(());
-            };
-            let failures = failures.saturating_add(1);
-            let pause = backoff(failures, retry_max);
-            let error: String = error.chars().take(1_000).collect();
-            diesel::update(mine)
-                .set((
-                    dsl::consecutive_failures.eq(failures),
-                    dsl::last_error.eq(Some(error)),
-                    dsl::last_error_at.eq(Some(now)),
-                    dsl::next_attempt_at.eq(Some(now + micros(pause))),
-                    dsl::lease_until.eq(lease_until),
-                ))
-                .execute(conn)?;
+            record_failure!(conn, stream_destinations, id, owner, now, error, retry_max)?;
         }
     }
     Ok(())
-}
-
-/// The pause after the `failures`-th failure in a row: 1 s, 2 s, 4 s … up to `max`, each
-/// scaled by a random factor in [0.5, 1) so that many failing destinations do not retry in step.
-pub fn backoff(failures: i32, max: Duration) -> Duration {
-    let doubling = 2f64.powi((failures - 1).clamp(0, 30));
-    let capped = doubling.min(max.as_secs_f64());
-    Duration::from_secs_f64(capped * (0.5 + rand::random::<f64>() / 2.0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pauses_double_up_to_the_maximum_with_jitter() {
-        let max = Duration::from_secs(300);
-        for (failures, full) in [
-            (1, 1.0),
-            (2, 2.0),
-            (3, 4.0),
-            (9, 256.0),
-            (10, 300.0),
-            (40, 300.0),
-        ] {
-            let pause = backoff(failures, max).as_secs_f64();
-            assert!(pause >= full / 2.0 && pause < full, "{failures}: {pause}");
-        }
-    }
 }

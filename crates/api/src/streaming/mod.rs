@@ -25,6 +25,7 @@
 pub mod alerts;
 pub mod delivery;
 pub mod destination;
+pub mod lease;
 pub mod network;
 pub mod send;
 pub mod syslog;
