@@ -327,7 +327,15 @@ fn a_signed_in_cli_manages_the_project_and_every_command_is_recorded_as_cli() {
     let again = cli.ok(&["--json", "logs", "verify", "--range", "1h"]);
     let report: VerifyReport = serde_json::from_str(&again).unwrap();
     assert!(report.ok, "{report:?}");
-    assert_eq!(report.checked as usize, entries.len(), "{report:?}");
+    // Everything above — and, when its entry commits before the walk reads the head (the
+    // answer is streamed, so the request is recorded as the answer starts), this verification
+    // itself.
+    let checked = report.checked as usize;
+    assert!(
+        checked == entries.len() || checked == entries.len() + 1,
+        "{report:?} against {} entries",
+        entries.len()
+    );
 }
 
 #[test]

@@ -108,6 +108,17 @@ pub struct Settings {
     )]
     pub database_url: String,
 
+    /// A PostgreSQL streaming replica for audit-log reads (list, histogram, facets, the query
+    /// bar, export, single entries), repeatable or comma-separated; reads take them in turn and fall back
+    /// to the primary when one is down. Capture and every write go to `--database-url`.
+    #[arg(
+        long = "read-database-url",
+        global = true,
+        env = "AUDITLOG_READ_DATABASE_URLS",
+        value_delimiter = ','
+    )]
+    pub read_database_urls: Vec<String>,
+
     /// Connections kept in the database pool. The audit writer opens its own besides them: one
     /// on SQLite, half this number on PostgreSQL (its lanes).
     #[arg(

@@ -19,6 +19,8 @@ use crate::routes::spa::SpaIndex;
 /// What every handler can reach.
 pub struct AppState {
     pub pool: DbPool,
+    /// Where audit-log reads go: the read replicas in turn, or the primary.
+    pub reads: crate::db::ReadPools,
     /// `"sqlite"` or `"postgres"`.
     pub database_engine: &'static str,
     pub secret_key: SecretKey,
@@ -63,6 +65,16 @@ impl Application {
         let target = settings.database_target()?;
         let secret_key = settings.resolve_secret_key()?;
         let pool = db::connect_and_migrate(&target, settings.db_pool_size)?;
+        anyhow::ensure!(
+            settings.read_database_urls.is_empty()
+                || matches!(target, crate::db::DatabaseTarget::Postgres(_)),
+            "read replicas (--read-database-url) follow a PostgreSQL primary: the database is SQLite"
+        );
+        let replicas = settings
+            .read_database_urls
+            .iter()
+            .map(|url| db::connect_read_replica(url, settings.db_pool_size))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let chain_signer = std::sync::Arc::new(settings.chain_signer(&secret_key)?);
         {
             let mut conn = pool.get().context("a database connection")?;
@@ -111,6 +123,7 @@ impl Application {
         };
         crate::audit_log::retention::start(pool.clone(), clock.clone(), chain_signer.clone());
         let state = web::Data::new(AppState {
+            reads: crate::db::ReadPools::new(pool.clone(), replicas),
             pool,
             database_engine: target.engine(),
             secret_key,

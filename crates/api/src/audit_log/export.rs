@@ -86,7 +86,10 @@ impl ExportFormat {
 
 /// What one export writes and what its manifest states.
 pub struct ExportJob {
+    /// The primary, where the manifest is stored.
     pub pool: DbPool,
+    /// Where the rows are read (a read replica, or the primary).
+    pub read_pool: DbPool,
     pub project_id: i64,
     pub validated: ValidatedQuery,
     pub format: ExportFormat,
@@ -119,7 +122,7 @@ pub fn stream(job: ExportJob) -> ChunkStream {
     let (sender, receiver) = mpsc::channel(4);
     std::thread::spawn(move || {
         let result = (|| -> anyhow::Result<()> {
-            let mut conn = job.pool.get()?;
+            let mut conn = job.read_pool.get()?;
             let mut file = FileDigest::default();
             let mut sent = 0i64;
             let mut after: Option<(i64, i64)> = None;
@@ -157,7 +160,8 @@ pub fn stream(job: ExportJob) -> ChunkStream {
                     return Ok(());
                 }
             }
-            let manifest = store_manifest(&mut conn, &job, file, sent)?;
+            drop(conn);
+            let manifest = store_manifest(&mut *job.pool.get()?, &job, file, sent)?;
             tracing::info!(
                 export_id = %manifest.export_id,
                 rows = manifest.rows,

@@ -117,6 +117,122 @@ pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
     diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
 }
 
+/// Opens a pool on a read replica (a PostgreSQL streaming standby): no migrations (a standby
+/// takes no writes; it follows the primary's schema), and opening succeeds even while the
+/// replica is down, so that reads fall back to the primary until it is back.
+pub fn connect_read_replica(url: &str, max_size: u32) -> anyhow::Result<DbPool> {
+    anyhow::ensure!(
+        url.starts_with("postgres://") || url.starts_with("postgresql://"),
+        "a read replica is a PostgreSQL streaming standby: give its postgres:// URL"
+    );
+    Ok(r2d2::Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(0))
+        .connection_timeout(Duration::from_secs(2))
+        .build_unchecked(ConnectionManager {
+            target: DatabaseTarget::Postgres(url.to_string()),
+        }))
+}
+
+/// Where audit-log reads go: each read takes the next read replica in turn, or the primary
+/// when there is none, or when the replica it drew cannot give a connection (that replica is
+/// then passed over for [`ReadPools::REST`]).
+///
+/// Consistency: a replica replays the primary's write-ahead log in commit order, and an entry,
+/// its chain head and its rollups commit in one transaction, so a replica never shows an entry
+/// without the head and counts it belongs to; it may only be behind (entries of the last moments
+/// are missing until replayed).
+#[derive(Clone)]
+pub struct ReadPools {
+    pub primary: DbPool,
+    replicas: std::sync::Arc<Vec<Replica>>,
+    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct Replica {
+    pool: DbPool,
+    /// Until when (Unix milliseconds) it is passed over after a failure.
+    resting_until: std::sync::atomic::AtomicU64,
+}
+
+impl ReadPools {
+    /// How long a replica that gave no connection is passed over.
+    pub const REST: Duration = Duration::from_secs(10);
+
+    pub fn new(primary: DbPool, replicas: Vec<DbPool>) -> ReadPools {
+        ReadPools {
+            primary,
+            replicas: std::sync::Arc::new(
+                replicas
+                    .into_iter()
+                    .map(|pool| Replica {
+                        pool,
+                        resting_until: Default::default(),
+                    })
+                    .collect(),
+            ),
+            next: Default::default(),
+        }
+    }
+
+    fn now_millis() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis() as u64)
+    }
+
+    /// The next replica that is not resting, if any.
+    fn next_replica(&self) -> Option<&Replica> {
+        let now = Self::now_millis();
+        let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (0..self.replicas.len())
+            .map(|offset| &self.replicas[(turn + offset) % self.replicas.len()])
+            .find(|replica| {
+                replica
+                    .resting_until
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    <= now
+            })
+    }
+
+    fn rest(replica: &Replica, error: &r2d2::Error) {
+        tracing::warn!(%error, "a read replica gave no connection; reading from the primary");
+        replica.resting_until.store(
+            Self::now_millis() + Self::REST.as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// The pool for a read that takes several connections (an export's reads), which must all
+    /// see the same server: the next replica if it gives a connection now, else the primary.
+    pub fn pool_for_read(&self) -> DbPool {
+        let Some(replica) = self.next_replica() else {
+            return self.primary.clone();
+        };
+        match replica.pool.get() {
+            Ok(_) => replica.pool.clone(),
+            Err(error) => {
+                Self::rest(replica, &error);
+                self.primary.clone()
+            }
+        }
+    }
+
+    /// A connection for a read: from the next replica, or from the primary.
+    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, r2d2::Error> {
+        let Some(replica) = self.next_replica() else {
+            return self.primary.get();
+        };
+        match replica.pool.get() {
+            Ok(conn) => Ok(conn),
+            Err(error) => {
+                Self::rest(replica, &error);
+                self.primary.get()
+            }
+        }
+    }
+}
+
 /// Opens the pool (creating a SQLite file's directory if needed) and runs pending migrations.
 pub fn connect_and_migrate(target: &DatabaseTarget, max_size: u32) -> anyhow::Result<DbPool> {
     if let DatabaseTarget::Sqlite(path) = target {

@@ -12,7 +12,7 @@ use crate::auth::{Actor, ProjectAccess};
 use crate::capture::writer::NewAuditEntry;
 use crate::capture::{self, catalog, chain};
 use crate::error::ApiError;
-use crate::routes::{with_project_conn, ProjectRoutes};
+use crate::routes::{with_project_conn, with_read_conn, ProjectRoutes};
 use crate::startup::AppState;
 
 /// The most events one ingest request may carry.
@@ -46,7 +46,7 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let mut validated = validated(&state, &request)?;
     let project_id = access.project_id;
-    let page = with_project_conn(&state, &access, move |conn| {
+    let page = with_read_conn(&state, move |conn| {
         audit_log::prepare(conn, project_id, &mut validated)?;
         Ok(audit_log::list(conn, project_id, &validated)?)
     })
@@ -62,7 +62,7 @@ async fn histogram(
 ) -> Result<HttpResponse, ApiError> {
     let mut validated = validated(&state, &request)?;
     let project_id = access.project_id;
-    let chart = with_project_conn(&state, &access, move |conn| {
+    let chart = with_read_conn(&state, move |conn| {
         audit_log::prepare(conn, project_id, &mut validated)?;
         Ok(audit_log::histogram::histogram(
             conn, project_id, &validated,
@@ -82,7 +82,7 @@ async fn facets(
     let (facet_request, audit_query) = FacetRequest::split(request.query_string())?;
     let mut validated = ValidatedQuery::from_query_string(&audit_query, state.clock.now())?;
     let project_id = access.project_id;
-    let facets = with_project_conn(&state, &access, move |conn| {
+    let facets = with_read_conn(&state, move |conn| {
         audit_log::prepare(conn, project_id, &mut validated)?;
         Ok(audit_log::facets::facets(
             conn,
@@ -121,7 +121,7 @@ async fn query_bar(
         })?;
     }
     let project_id = access.project_id;
-    let read = with_project_conn(&state, &access, move |conn| {
+    let read = with_read_conn(&state, move |conn| {
         Ok(audit_log::bar::read(conn, project_id, &text)?)
     })
     .await?;
@@ -154,7 +154,7 @@ async fn export(
     let project_id = access.project_id;
     let (matched, slug, enabled, validated) = {
         let mut validated = validated.clone();
-        with_project_conn(&state, &access, move |conn| {
+        with_read_conn(&state, move |conn| {
             use crate::db::schema::{project_settings, projects};
             use diesel::prelude::*;
             let enabled = project_settings::table
@@ -195,6 +195,7 @@ async fn export(
         format!("/api/v1/projects/{project_id}/audit-logs/exports/{export_id}/manifest");
     let body = audit_log::export::stream(audit_log::export::ExportJob {
         pool: state.pool.clone(),
+        read_pool: state.reads.pool_for_read(),
         project_id,
         validated,
         format,
@@ -295,8 +296,12 @@ async fn verify(
                 finding,
             )));
     }
+    // On the primary, never a read replica: the chain head this server signed last may be newer
+    // than a replica has replayed, which would read as a rolled-back chain.
     let pool = state.pool.clone();
-    let report = with_project_conn(&state, &access, move |conn| {
+    let report = web::block(move || -> Result<VerifyReport, ApiError> {
+        let mut conn = pool.get()?;
+        let conn = &mut *conn;
         // A second connection, when one is idle, reads half of the chain.
         let mut second = pool.try_get();
         Ok(verify_with_signatures(
@@ -308,7 +313,7 @@ async fn verify(
             &mut |_| {},
         )?)
     })
-    .await?;
+    .await??;
     if let Err(error) = finding.record(&report).await {
         // The report still reaches the admin who asked; the log says why it was not recorded.
         tracing::error!(%error, "a failed verification could not be recorded");
@@ -430,7 +435,7 @@ async fn entry(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, entry_id) = (access.project_id, access.resource_id.unwrap_or_default());
     let horizon = crate::audit_query::retention_horizon(state.clock.now());
-    let entry = with_project_conn(&state, &access, move |conn| {
+    let entry = with_read_conn(&state, move |conn| {
         Ok(audit_log::entry(conn, project_id, entry_id, horizon)?)
     })
     .await?
@@ -446,7 +451,7 @@ async fn chain_entry(
     access: ProjectAccess,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, chain_seq) = (access.project_id, access.resource_id.unwrap_or_default());
-    let link = with_project_conn(&state, &access, move |conn| {
+    let link = with_read_conn(&state, move |conn| {
         use crate::db::schema::audit_entries;
         use diesel::prelude::*;
         Ok(audit_entries::table

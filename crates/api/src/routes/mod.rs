@@ -217,6 +217,21 @@ where
     .await?
 }
 
+/// Runs an audit-log read (a GET: no request transaction) on a read replica's connection, or
+/// the primary's when there is none (see [`crate::db::ReadPools`]).
+pub async fn with_read_conn<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let reads = state.reads.clone();
+    web::block(move || {
+        let mut conn = reads.get()?;
+        work(&mut conn)
+    })
+    .await?
+}
+
 /// Runs a project handler's database work: inside the request's transaction when the request
 /// changes state (so the change commits together with its audit entry), else on a pooled
 /// connection.

@@ -18,6 +18,7 @@ mod health;
 mod metrics;
 mod openapi;
 mod query_resolve;
+mod replicas;
 mod saved_views;
 mod spa;
 mod streams;
