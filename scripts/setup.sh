@@ -13,6 +13,7 @@ TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130   # must equal wasm-bindgen in Cargo.lock
 BINARYEN_VERSION=132           # wasm-opt; never Debian's binaryen (its version 108 breaks the app)
 AXE_CORE_VERSION=4.14.1        # the accessibility audit the browser tests run in the page
+SCHEMATHESIS_VERSION=4.32.5    # the API contract test (PyPI), in a virtualenv under .tools/
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$HOME/.cargo/bin:$repo_root/.tools/binaryen/node_modules/.bin:$PATH"
@@ -75,4 +76,12 @@ axe_package="$repo_root/.tools/axe/node_modules/axe-core/package.json"
 if [ -n "$with_browser" ] && ! grep -q "\"version\": \"$AXE_CORE_VERSION\"" "$axe_package" 2>/dev/null; then
   say "installing axe-core@$AXE_CORE_VERSION from npm into .tools/ (the browser tests' accessibility audit)"
   npm install --silent --no-audit --no-fund --prefix "$repo_root/.tools/axe" "axe-core@$AXE_CORE_VERSION"
+fi
+
+schemathesis="$repo_root/.tools/schemathesis/bin/st"
+if ! "$schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION from PyPI into .tools/ (the API contract test)"
+  python3 -m venv "$repo_root/.tools/schemathesis"
+  "$repo_root/.tools/schemathesis/bin/pip" install --quiet --disable-pip-version-check \
+    "schemathesis==$SCHEMATHESIS_VERSION"
 fi

@@ -189,10 +189,16 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(|error, _| {
                     extraction_error(format!("invalid path parameter: {error}"))
                 }))
-                .service(routes::health::healthz)
-                .service(routes::health::readyz)
-                .service(routes::query::resolve)
-                .route("/metrics", web::get().to(crate::metrics::scrape_with_token))
+                .service(routes::resource("/healthz").route(web::get().to(routes::health::healthz)))
+                .service(routes::resource("/readyz").route(web::get().to(routes::health::readyz)))
+                .service(
+                    routes::resource("/api/v1/query/resolve")
+                        .route(web::get().to(routes::query::resolve)),
+                )
+                .service(
+                    routes::resource("/metrics")
+                        .route(web::get().to(crate::metrics::scrape_with_token)),
+                )
                 .configure(routes::configure_api);
             if static_dir.is_dir() {
                 app = app.service(

@@ -325,7 +325,8 @@ fn gate(
         ));
     }
     // Before the role check, so that the answer to a misspelled id does not depend on the role.
-    if path_id == Some(None) {
+    // (A method the route does not have is answered 405 whatever the id: no handler reads it.)
+    if path_id == Some(None) && route.action != catalog::UNMATCHED.action {
         return refuse(ApiError::BadRequest {
             detail: non_canonical_id("id"),
         });

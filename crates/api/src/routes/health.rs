@@ -1,6 +1,6 @@
 //! `GET /healthz` (liveness) and `GET /readyz` (readiness: the database answers).
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{web, HttpResponse};
 use auditlog_shared::wire::{Health, Readiness};
 
 use crate::db;
@@ -8,7 +8,6 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 
 /// The process is up and serving. Never touches the database.
-#[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok".into(),
@@ -18,7 +17,6 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The server can take traffic: a connection is borrowed and the database answers a query.
-#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let pool = state.pool.clone();
     web::block(move || -> anyhow::Result<()> {

@@ -31,7 +31,7 @@ use crate::startup::AppState;
 /// handler is registered through [`ProjectRoutes`].
 pub fn configure_api(config: &mut web::ServiceConfig) {
     config
-        .service(openapi::openapi)
+        .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::openapi)))
         .service(
             resource("/api/v1/session")
                 .route(web::post().to(session::sign_in))
@@ -175,13 +175,24 @@ fn allowed_methods<'a>(methods: impl Iterator<Item = &'a str>) -> String {
     allowed.join(", ")
 }
 
-/// A resource whose unsupported methods get a 405 problem document with `Allow`.
-pub fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
-}
-
-async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
-    method_not_allowed_with(request, None)
+/// A resource outside the project scope, whose unsupported methods get a 405 problem document
+/// with `Allow`: the methods its entries in [`openapi::SERVER_ROUTES`] name.
+///
+/// # Panics
+/// When `path` is not in `SERVER_ROUTES` (a route the API document would not show), which the
+/// first start of the server reveals.
+pub fn resource(path: &'static str) -> actix_web::Resource {
+    let methods: Vec<&str> = openapi::SERVER_ROUTES
+        .iter()
+        .filter(|(_, documented, _)| *documented == path)
+        .map(|(method, _, _)| *method)
+        .collect();
+    assert!(!methods.is_empty(), "`{path}` is not in SERVER_ROUTES");
+    let allow = allowed_methods(methods.into_iter());
+    web::resource(path).default_service(web::to(move |request: HttpRequest| {
+        let allow = allow.clone();
+        async move { method_not_allowed_with(request, Some(allow)) }
+    }))
 }
 
 fn method_not_allowed_with(request: HttpRequest, allow: Option<String>) -> HttpResponse {

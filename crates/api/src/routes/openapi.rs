@@ -4,7 +4,7 @@
 //! project-scoped route, [`SERVER_ROUTES`] for the rest — and from the JSON Schemas of the wire
 //! types in `auditlog_shared::wire`, so it cannot drift from what is served.
 
-use actix_web::{get, HttpResponse};
+use actix_web::HttpResponse;
 use auditlog_shared::wire::*;
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
@@ -13,8 +13,15 @@ use serde_json::{json, Map, Value};
 use crate::capture::catalog::{self, Permission, RouteSpec};
 
 /// The routes outside the project scope: (method, path, summary).
-pub const SERVER_ROUTES: [(&str, &str, &str); 13] = [
+///
+/// Which of them need no credentials: see [`is_public`].
+pub const SERVER_ROUTES: [(&str, &str, &str); 14] = [
     ("GET", "/healthz", "Liveness: the process serves"),
+    (
+        "GET",
+        "/metrics",
+        "Prometheus metrics, text exposition format (with `--metrics-token` as the bearer token; 404 without one)",
+    ),
     ("GET", "/readyz", "Readiness: the database answers"),
     ("GET", "/api/v1/openapi.json", "This document"),
     (
@@ -61,7 +68,6 @@ pub const SERVER_ROUTES: [(&str, &str, &str); 13] = [
     ),
 ];
 
-#[get("/api/v1/openapi.json")]
 pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok().json(document())
 }
@@ -104,21 +110,27 @@ pub fn document() -> Value {
                 request,
                 response,
                 None,
+                &server_answers(method, path),
             ),
         );
     }
     for route in catalog::all_routes() {
         let path = format!("{}{}", catalog::PROJECT_SCOPE, route.template);
+        // Ids are positive decimals without sign or leading zeros: any other spelling is a 400.
+        let id_schema = json!({"type": "integer", "format": "int64", "minimum": 1});
         let mut parameters = vec![path_parameter(
             "project_id",
             "The project's id",
-            json!({"type": "integer"}),
+            id_schema.clone(),
         )];
         if route.template.contains("{id}") {
+            parameters.push(path_parameter("id", "The resource's id", id_schema));
+        }
+        if route.template.contains("{export_id}") {
             parameters.push(path_parameter(
-                "id",
-                "The resource's id",
-                json!({"type": "integer"}),
+                "export_id",
+                "The export's id (its x-audit-export-id header)",
+                json!({"type": "string", "format": "uuid"}),
             ));
         }
         if route.template.contains("{format}") {
@@ -157,6 +169,7 @@ pub fn document() -> Value {
                 request,
                 response,
                 Some(&role),
+                &catalog_answers(route),
             ),
         );
     }
@@ -197,6 +210,7 @@ fn operation(
     request: Option<Value>,
     response: Option<Value>,
     permission: Option<&str>,
+    answers: &Answers,
 ) -> Value {
     let mut responses = Map::new();
     match response {
@@ -215,7 +229,7 @@ fn operation(
         }
         Some(schema) => {
             responses.insert(
-                "200".into(),
+                answers.success.into(),
                 json!({"description": "Success", "content": {"application/json": {"schema": schema}}}),
             );
         }
@@ -224,7 +238,10 @@ fn operation(
         }
     }
     let problem = json!({"description": "A problem document", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
-    for status in ["400", "401", "403", "404", "503"] {
+    for status in ["400", "401", "403", "404", "503"]
+        .into_iter()
+        .chain(answers.errors.iter().copied())
+    {
         responses.insert(status.into(), problem.clone());
     }
     let mut operation = json!({
@@ -234,6 +251,9 @@ fn operation(
         "parameters": parameters,
         "responses": responses,
     });
+    if answers.public {
+        operation["security"] = json!([]);
+    }
     if let Some(permission) = permission {
         operation["description"] = json!(permission);
     }
@@ -242,6 +262,69 @@ fn operation(
             json!({"required": true, "content": {"application/json": {"schema": schema}}});
     }
     operation
+}
+
+/// What an operation answers besides its body: its success status, the error statuses it
+/// may give beyond those of every operation (400, 401, 403, 404, 503), and whether it needs
+/// no credentials.
+struct Answers {
+    success: &'static str,
+    errors: Vec<&'static str>,
+    public: bool,
+}
+
+/// The routes outside the project scope that answer without credentials (sign-in, invitation
+/// links, health, the API document, query resolution and the public keys). `/metrics` takes
+/// its own bearer token, not an API token.
+fn is_public(method: &str, path: &str) -> bool {
+    matches!(
+        (method, path),
+        ("GET", "/healthz")
+            | ("GET", "/readyz")
+            | ("GET", "/metrics")
+            | ("GET", "/api/v1/openapi.json")
+            | ("GET", "/api/v1/query/resolve")
+            | ("POST", "/api/v1/session")
+            | ("GET", "/api/v1/invitations/{secret}")
+            | ("POST", "/api/v1/invitations/{secret}/accept")
+            | ("GET", "/api/v1/audit-log-keys")
+    )
+}
+
+fn server_answers(method: &str, path: &str) -> Answers {
+    let errors = match (method, path) {
+        // Sign-in and accepting an invitation are throttled; a taken email conflicts.
+        ("POST", "/api/v1/session") => vec!["429"],
+        ("POST", "/api/v1/invitations/{secret}/accept") => vec!["409", "429"],
+        ("POST", "/api/v1/session/password") => vec!["429"],
+        _ => Vec::new(),
+    };
+    Answers {
+        success: "200",
+        errors,
+        public: is_public(method, path),
+    }
+}
+
+fn catalog_answers(route: &RouteSpec) -> Answers {
+    let verb = route.action.rsplit('.').next().unwrap_or_default();
+    let success = match (route.method, verb) {
+        ("POST", "create" | "add") => "201",
+        _ => "200",
+    };
+    let mut errors = Vec::new();
+    if route.method != "GET" {
+        // A name already taken, a limit reached, the last admin removed; a body too large.
+        errors.extend(["409", "413"]);
+    }
+    if route.action == "audit_log.ingest" {
+        errors.push("429");
+    }
+    Answers {
+        success,
+        errors,
+        public: false,
+    }
 }
 
 fn path_parameter(name: &str, description: &str, schema: Value) -> Value {
@@ -351,6 +434,7 @@ fn server_route_types(
 ) -> (Option<Value>, Option<Value>) {
     match (method, path) {
         ("GET", "/healthz") => (None, schema::<Health>(generator)),
+        ("GET", "/metrics") => (None, Some(json!("text/plain; version=0.0.4"))),
         ("GET", "/readyz") => (None, schema::<Readiness>(generator)),
         ("GET", "/api/v1/openapi.json") => (None, Some(json!({"type": "object"}))),
         ("GET", "/api/v1/query/resolve") => (None, schema::<ResolvedQuery>(generator)),

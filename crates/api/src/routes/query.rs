@@ -3,13 +3,12 @@
 //! Clients use it to check a hand-written or pasted query and to learn its canonical form and the
 //! exact window it covers after retention.
 
-use actix_web::{get, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use auditlog_shared::wire::ResolvedQuery;
 
 use crate::audit_query::ValidatedQuery;
 use crate::error::ApiError;
 
-#[get("/api/v1/query/resolve")]
 pub async fn resolve(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let validated = ValidatedQuery::from_query_string(request.query_string(), chrono::Utc::now())?;
     Ok(HttpResponse::Ok().json(ResolvedQuery {

@@ -13,7 +13,10 @@ async fn unknown_api_routes_are_problem_documents(backend: Backend) {
         .send()
         .await
         .unwrap();
-    problem(post, 404).await;
+    // A route that exists does not take every method: 405, saying which it takes.
+    assert_eq!(post.headers()["allow"], "GET, HEAD");
+    let body = problem(post, 405).await;
+    assert_eq!(body["type"], "/problems/method-not-allowed");
 }
 
 async fn a_body_that_cannot_be_read_is_refused_not_ignored(backend: Backend) {

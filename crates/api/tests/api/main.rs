@@ -10,6 +10,7 @@ mod authorization;
 mod capture;
 mod chain;
 mod changes;
+mod contract;
 mod demo;
 mod errors;
 mod exports;

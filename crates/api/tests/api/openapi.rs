@@ -100,7 +100,12 @@ async fn the_document_lists_every_route_and_each_is_served(backend: Backend) {
     );
 
     // Every documented read is served (no route-less 404 or 405) for an admin.
-    for (method, path) in documented.iter().filter(|(method, _)| method == "GET") {
+    // (`/metrics` answers 404 on the main address unless the server has a metrics token; the
+    // metrics tests read it.)
+    for (method, path) in documented
+        .iter()
+        .filter(|(method, path)| method == "GET" && path != "/metrics")
+    {
         let concrete = path
             .replace("{project_id}", &project.to_string())
             .replace("{id}", "1")
