@@ -233,6 +233,10 @@ pub struct InvitationDetails {
 pub struct AcceptInvitation {
     pub password: String,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 100), pattern(NAME_PATTERN))
+    )]
     pub display_name: Option<String>,
 }
 
@@ -275,6 +279,10 @@ pub struct ApiToken {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 100), pattern(NAME_PATTERN))
+    )]
     pub name: String,
     pub role: Role,
     /// May post events to the ingest endpoint.
@@ -282,6 +290,7 @@ pub struct CreateToken {
     pub can_ingest: bool,
     /// Days until the token expires; never when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(range(min = 1, max = 3650)))]
     pub expires_in_days: Option<u32>,
 }
 
@@ -314,6 +323,10 @@ pub struct Application {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApplication {
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 100), pattern(NAME_PATTERN))
+    )]
     pub name: String,
     pub image: String,
     #[serde(default)]
@@ -325,6 +338,10 @@ pub struct CreateApplication {
 #[serde(deny_unknown_fields)]
 pub struct UpdateApplication {
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 100), pattern(NAME_PATTERN))
+    )]
     pub name: Option<String>,
     #[serde(default)]
     pub image: Option<String>,
@@ -338,6 +355,13 @@ pub struct DeployApplication {
     #[serde(default)]
     pub image: Option<String>,
 }
+
+/// What the server takes as a name (and as a platform resource's text attribute), as a JSON
+/// Schema pattern: after trimming, at least one character and no control or invisible character
+/// (soft hyphen, zero-width and direction marks, word joiners, the byte-order mark). The server's
+/// own check is `routes::valid_name`; the length (1 to 100 characters) is the schema's
+/// `minLength`/`maxLength`.
+pub const NAME_PATTERN: &str = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff][^\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff]*$";
 
 /// Declares the wire types of a platform resource that is a name plus text attributes.
 macro_rules! named_resource {
@@ -356,8 +380,12 @@ macro_rules! named_resource {
         #[derive(Clone, Debug, Serialize, Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct $create {
+            #[cfg_attr(feature = "openapi", schemars(length(min = 1, max = 100), pattern(NAME_PATTERN)))]
             pub name: String,
-            $(pub $field: String,)*
+            $(
+                #[cfg_attr(feature = "openapi", schemars(length(min = 1, max = 100), pattern(NAME_PATTERN)))]
+                pub $field: String,
+            )*
         }
 
         #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
@@ -365,8 +393,13 @@ macro_rules! named_resource {
         #[serde(deny_unknown_fields)]
         pub struct $update {
             #[serde(default)]
+            #[cfg_attr(feature = "openapi", schemars(length(min = 1, max = 100), pattern(NAME_PATTERN)))]
             pub name: Option<String>,
-            $(#[serde(default)] pub $field: Option<String>,)*
+            $(
+                #[serde(default)]
+                #[cfg_attr(feature = "openapi", schemars(length(min = 1, max = 100), pattern(NAME_PATTERN)))]
+                pub $field: Option<String>,
+            )*
         }
     };
 }
@@ -658,6 +691,7 @@ pub struct IngestEvent {
 pub struct IngestActor {
     /// `user` or `token`. The actor is as the sending service names it: it has no id here, so
     /// it can never pass for one of this server's users or tokens.
+    #[cfg_attr(feature = "openapi", schemars(extend("enum" = ["user", "token"])))]
     pub kind: String,
     pub name: String,
     #[serde(default)]
@@ -851,6 +885,10 @@ pub struct SavedView {
 #[serde(deny_unknown_fields)]
 pub struct CreateSavedView {
     /// 1 to 100 characters, unique in the project.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 100), pattern(NAME_PATTERN))
+    )]
     pub name: String,
     /// An audit query string in any spelling the query language accepts; stored canonical.
     pub query: String,
@@ -862,6 +900,10 @@ pub struct CreateSavedView {
 #[serde(deny_unknown_fields)]
 pub struct UpdateSavedView {
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 100), pattern(NAME_PATTERN))
+    )]
     pub name: Option<String>,
     #[serde(default)]
     pub query: Option<String>,
@@ -982,6 +1024,10 @@ pub struct StreamDestination {
 #[serde(deny_unknown_fields)]
 pub struct CreateStreamDestination {
     /// 1 to 100 characters, unique in the project.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 100), pattern(NAME_PATTERN))
+    )]
     pub name: String,
     pub kind: StreamKind,
     /// `https://…` (plain `http://` only to private addresses the server allows). For Splunk,
@@ -1021,6 +1067,10 @@ pub struct CreatedStreamDestination {
 #[serde(deny_unknown_fields)]
 pub struct UpdateStreamDestination {
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 100), pattern(NAME_PATTERN))
+    )]
     pub name: Option<String>,
     #[serde(default)]
     pub url: Option<String>,
@@ -1091,8 +1141,10 @@ pub enum AlertCondition {
     /// fired it, so a burst fires once, not once per entry.
     Threshold {
         /// 2 to 10,000.
+        #[cfg_attr(feature = "openapi", schemars(range(min = 2, max = 10_000)))]
         count: u32,
         /// 1 second to 7 days.
+        #[cfg_attr(feature = "openapi", schemars(range(min = 1, max = 604_800)))]
         window_seconds: u32,
         #[serde(default)]
         group_by: Option<AlertGroupBy>,
@@ -1269,6 +1321,10 @@ pub struct AlertRule {
 #[serde(deny_unknown_fields)]
 pub struct CreateAlertRule {
     /// 1 to 100 characters, unique in the project.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 100), pattern(NAME_PATTERN))
+    )]
     pub name: String,
     /// An audit filter; empty counts every entry.
     #[serde(default)]
@@ -1286,6 +1342,10 @@ pub struct CreateAlertRule {
 #[serde(deny_unknown_fields)]
 pub struct UpdateAlertRule {
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 100), pattern(NAME_PATTERN))
+    )]
     pub name: Option<String>,
     #[serde(default)]
     pub destination_id: Option<i64>,

@@ -362,7 +362,31 @@ fn audit_query_parameters() -> Vec<Value> {
             auditlog_shared::Dimension::Application => "Application id",
             auditlog_shared::Dimension::Cluster => "Cluster id",
         };
-        let list = json!({"type": "array", "items": {"type": "string"}});
+        // The values the query language reads (comma-separated lists split the same way).
+        let item = match dimension {
+            auditlog_shared::Dimension::Actor => {
+                json!({"type": "string", "pattern": "^(user|token):[1-9][0-9]{0,17}$"})
+            }
+            auditlog_shared::Dimension::Method => {
+                json!({"type": "string", "enum": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]})
+            }
+            auditlog_shared::Dimension::Source => {
+                json!({"type": "string", "enum": ["dashboard", "cli", "api", "ingest"]})
+            }
+            auditlog_shared::Dimension::Action => {
+                json!({"type": "string", "maxLength": 64, "pattern": "^[a-z0-9_]+(\\.[a-z0-9_]+)*(\\.\\*)?$"})
+            }
+            auditlog_shared::Dimension::Status => {
+                json!({"type": "string", "pattern": "^([1-5][0-9][0-9]|[1-5]xx)$"})
+            }
+            auditlog_shared::Dimension::ResourceType => {
+                json!({"type": "string", "enum": auditlog_shared::ResourceType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>()})
+            }
+            auditlog_shared::Dimension::Application | auditlog_shared::Dimension::Cluster => {
+                json!({"type": "string", "pattern": "^[1-9][0-9]{0,17}$"})
+            }
+        };
+        let list = json!({"type": "array", "items": item});
         parameters.push(query_parameter(
             key,
             &format!("Include: {description}. Repeat or separate by commas."),
