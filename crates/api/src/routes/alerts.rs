@@ -85,29 +85,16 @@ fn check_room(
     name: &str,
     except: Option<i64>,
 ) -> Result<(), ApiError> {
-    if except.is_none() {
-        let count: i64 = alert_rules::table
-            .filter(alert_rules::project_id.eq(project_id))
-            .count()
-            .get_result(conn)?;
-        if count >= MAX_ALERTS {
-            return Err(ApiError::Conflict(format!(
-                "a project has at most {MAX_ALERTS} alerts: delete one first"
-            )));
-        }
-    }
-    let taken: Option<i64> = alert_rules::table
-        .filter(alert_rules::project_id.eq(project_id))
-        .filter(alert_rules::name.eq(name))
-        .select(alert_rules::id)
-        .first(conn)
-        .optional()?;
-    match taken {
-        Some(id) if Some(id) != except => Err(ApiError::Conflict(format!(
-            "an alert named “{name}” already exists in this project"
-        ))),
-        _ => Ok(()),
-    }
+    crate::routes::check_room!(
+        conn,
+        alert_rules,
+        project_id,
+        name,
+        except,
+        MAX_ALERTS,
+        "an alert",
+        "alerts"
+    )
 }
 
 /// A change condition as it is stored: a field name of letters, digits and `_`, and a value

@@ -261,6 +261,52 @@ where
     }
 }
 
+/// Refuses with a clear 409, before the unique index or the limit would: a `$name` another row
+/// of `$table` in the project has (other than `$except`), or, when creating (`$except` is
+/// `None`), a project that has `$max` rows already. `$noun` names one row ("a saved view"),
+/// `$plural` several ("saved views"). Evaluates to `Result<(), ApiError>`.
+macro_rules! check_room {
+    ($conn:expr, $table:ident, $project_id:expr, $name:expr, $except:expr, $max:expr, $noun:expr, $plural:expr) => {{
+        use crate::db::schema::$table;
+        let (project_id, name, except): (i64, &str, Option<i64>) = ($project_id, $name, $except);
+        let full = match except {
+            Some(_) => false,
+            None => {
+                let count: i64 = $table::table
+                    .filter($table::project_id.eq(project_id))
+                    .count()
+                    .get_result($conn)?;
+                count >= $max
+            }
+        };
+        let taken: Option<i64> = if full {
+            None
+        } else {
+            $table::table
+                .filter($table::project_id.eq(project_id))
+                .filter($table::name.eq(name))
+                .select($table::id)
+                .first($conn)
+                .optional()?
+        };
+        if full {
+            Err(crate::error::ApiError::Conflict(format!(
+                "a project has at most {} {}: delete one first",
+                $max, $plural
+            )))
+        } else {
+            match taken {
+                Some(id) if Some(id) != except => Err(crate::error::ApiError::Conflict(format!(
+                    "{} named “{name}” already exists in this project",
+                    $noun
+                ))),
+                _ => Ok(()),
+            }
+        }
+    }};
+}
+pub(crate) use check_room;
+
 /// Checks a human-given name: 1 to 100 characters, no control characters, trimmed.
 pub fn valid_name(field: &str, value: &str) -> Result<String, ApiError> {
     let trimmed = value.trim();

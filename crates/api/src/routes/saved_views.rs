@@ -74,25 +74,23 @@ fn load(conn: &mut DbConnection, project_id: i64, id: i64) -> Result<SavedViewRo
         .first(conn)?)
 }
 
-/// Refuses a name another view of the project has (a clear 409 before the unique index would).
-fn check_name_free(
+/// Refuses a name another view of the project has, or a project at its limit.
+fn check_room(
     conn: &mut DbConnection,
     project_id: i64,
     name: &str,
     except: Option<i64>,
 ) -> Result<(), ApiError> {
-    let taken: Option<i64> = saved_views::table
-        .filter(saved_views::project_id.eq(project_id))
-        .filter(saved_views::name.eq(name))
-        .select(saved_views::id)
-        .first(conn)
-        .optional()?;
-    match taken {
-        Some(id) if Some(id) != except => Err(ApiError::Conflict(format!(
-            "a saved view named “{name}” already exists in this project"
-        ))),
-        _ => Ok(()),
-    }
+    crate::routes::check_room!(
+        conn,
+        saved_views,
+        project_id,
+        name,
+        except,
+        MAX_SAVED_VIEWS,
+        "a saved view",
+        "saved views"
+    )
 }
 
 /// `GET …/saved-views`: the project's saved views, by name.
@@ -122,16 +120,7 @@ async fn create(
     let (project_id, now) = (access.project_id, state.clock.now_micros());
     let created_by = access.identity.actor.name().to_string();
     let row = with_project_conn(&state, &access, move |conn| {
-        let count: i64 = saved_views::table
-            .filter(saved_views::project_id.eq(project_id))
-            .count()
-            .get_result(conn)?;
-        if count >= MAX_SAVED_VIEWS {
-            return Err(ApiError::Conflict(format!(
-                "a project keeps at most {MAX_SAVED_VIEWS} saved views: delete one first"
-            )));
-        }
-        check_name_free(conn, project_id, &name, None)?;
+        check_room(conn, project_id, &name, None)?;
         let id: i64 = diesel::insert_into(saved_views::table)
             .values((
                 saved_views::project_id.eq(project_id),
@@ -171,7 +160,7 @@ async fn update(
         let current = load(conn, project_id, id)?;
         let before = SavedView::from(current.clone());
         if let Some(name) = &name {
-            check_name_free(conn, project_id, name, Some(id))?;
+            check_room(conn, project_id, name, Some(id))?;
         }
         diesel::update(saved_views::table.find(current.id))
             .set((

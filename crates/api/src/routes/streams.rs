@@ -66,29 +66,16 @@ fn check_room(
     name: &str,
     except: Option<i64>,
 ) -> Result<(), ApiError> {
-    if except.is_none() {
-        let count: i64 = stream_destinations::table
-            .filter(stream_destinations::project_id.eq(project_id))
-            .count()
-            .get_result(conn)?;
-        if count >= MAX_DESTINATIONS {
-            return Err(ApiError::Conflict(format!(
-                "a project streams to at most {MAX_DESTINATIONS} destinations: delete one first"
-            )));
-        }
-    }
-    let taken: Option<i64> = stream_destinations::table
-        .filter(stream_destinations::project_id.eq(project_id))
-        .filter(stream_destinations::name.eq(name))
-        .select(stream_destinations::id)
-        .first(conn)
-        .optional()?;
-    match taken {
-        Some(id) if Some(id) != except => Err(ApiError::Conflict(format!(
-            "a stream destination named “{name}” already exists in this project"
-        ))),
-        _ => Ok(()),
-    }
+    crate::routes::check_room!(
+        conn,
+        stream_destinations,
+        project_id,
+        name,
+        except,
+        MAX_DESTINATIONS,
+        "a stream destination",
+        "stream destinations"
+    )
 }
 
 /// The handshake before a URL (or its credentials) is kept: a webhook must answer 2xx with the

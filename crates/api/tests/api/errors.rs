@@ -17,6 +17,32 @@ async fn unknown_api_routes_are_problem_documents(backend: Backend) {
     assert_eq!(post.headers()["allow"], "GET, HEAD");
     let body = problem(post, 405).await;
     assert_eq!(body["type"], "/problems/method-not-allowed");
+
+    // In a project, whatever the id's spelling (no handler reads it), for its members only —
+    // and recorded; another project's admin learns nothing (404).
+    let (project, admin) = app.project_with_admin("Acme").await;
+    for spelled in ["7", "0", "007"] {
+        let path = format!("/api/v1/projects/{project}/applications/{spelled}");
+        let response = admin
+            .send(reqwest::Method::PUT, &path, Some(serde_json::json!({})))
+            .await;
+        assert_eq!(response.headers()["allow"], "GET, HEAD, PATCH, DELETE", "{path}");
+        problem(response, 405).await;
+        let recorded = app.last_entry(project).unwrap();
+        assert_eq!(
+            (recorded.action.as_str(), recorded.status_code),
+            ("request.unmatched", 405)
+        );
+    }
+    let outsider = app.outsider_admin("Globex").await;
+    let response = outsider
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/projects/{project}/applications/7"),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    problem(response, 404).await;
 }
 
 async fn a_body_that_cannot_be_read_is_refused_not_ignored(backend: Backend) {
