@@ -26,7 +26,11 @@ async fn unknown_api_routes_are_problem_documents(backend: Backend) {
         let response = admin
             .send(reqwest::Method::PUT, &path, Some(serde_json::json!({})))
             .await;
-        assert_eq!(response.headers()["allow"], "GET, HEAD, PATCH, DELETE", "{path}");
+        assert_eq!(
+            response.headers()["allow"],
+            "GET, HEAD, PATCH, DELETE",
+            "{path}"
+        );
         problem(response, 405).await;
         let recorded = app.last_entry(project).unwrap();
         assert_eq!(

@@ -11,7 +11,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::{list_view, local_time, project_api, refetch, ConfirmButton, FormError};
+use super::{list_view, local_time, project_api, refetch, ConfirmButton, FormError, RowChange};
 use crate::api;
 
 /// The alerts of the project and the form that adds one. `version` is the Streaming page's
@@ -95,48 +95,38 @@ fn AlertRow(
     let item = project_api(project, &format!("alerts/{}", alert.id));
     let name = alert.name.clone();
 
+    let change = RowChange {
+        busy,
+        error,
+        notice,
+        version,
+    };
     let toggle = {
         let (url, name, paused) = (item.clone(), name.clone(), alert.paused);
         move |_| {
-            let (url, name) = (url.clone(), name.clone());
-            busy.set(true);
-            error.set(None);
-            spawn_local(async move {
-                let body = UpdateAlertRule {
-                    paused: Some(!paused),
-                    ..Default::default()
-                };
-                match api::patch::<AlertRule, _>(&url, &body).await {
-                    Ok(_) => {
-                        notice.set(Some(if paused {
-                            format!("Resumed {name}: it counts what was written meanwhile.")
-                        } else {
-                            format!("Paused {name}: it counts nothing until resumed.")
-                        }));
-                        refetch(version);
-                    }
-                    Err(e) => error.set(Some(e.message)),
-                }
-                busy.set(false);
-            });
+            let body = UpdateAlertRule {
+                paused: Some(!paused),
+                ..Default::default()
+            };
+            let url = url.clone();
+            change.run(
+                async move { api::patch::<AlertRule, _>(&url, &body).await },
+                if paused {
+                    format!("Resumed {name}: it counts what was written meanwhile.")
+                } else {
+                    format!("Paused {name}: it counts nothing until resumed.")
+                },
+            );
         }
     };
     let delete = {
         let (url, name) = (item.clone(), name.clone());
         move |()| {
-            let (url, name) = (url.clone(), name.clone());
-            busy.set(true);
-            error.set(None);
-            spawn_local(async move {
-                match api::delete(&url).await {
-                    Ok(()) => {
-                        notice.set(Some(format!("Deleted the alert {name}.")));
-                        refetch(version);
-                    }
-                    Err(e) => error.set(Some(e.message)),
-                }
-                busy.set(false);
-            });
+            let url = url.clone();
+            change.run(
+                async move { api::delete(&url).await },
+                format!("Deleted the alert {name}."),
+            );
         }
     };
     let show_firings = {

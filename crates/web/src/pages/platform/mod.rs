@@ -99,6 +99,42 @@ fn list_view<T>(
     }
 }
 
+/// What a row's buttons share while one of its changes runs.
+#[derive(Clone, Copy)]
+struct RowChange {
+    /// The row's buttons are disabled meanwhile.
+    busy: RwSignal<bool>,
+    /// Why the last change failed, shown in the row.
+    error: RwSignal<Option<String>>,
+    /// What the last change did, shown above the list.
+    notice: RwSignal<Option<String>>,
+    /// The list's version: bumped after a change so that it is fetched again.
+    version: RwSignal<u32>,
+}
+
+impl RowChange {
+    /// Runs `change`: on success the page says `done` and fetches the list again; on failure
+    /// the row says why.
+    fn run<T: 'static>(
+        self,
+        change: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
+        done: String,
+    ) {
+        self.busy.set(true);
+        self.error.set(None);
+        leptos::task::spawn_local(async move {
+            match change.await {
+                Ok(_) => {
+                    self.notice.set(Some(done));
+                    refetch(self.version);
+                }
+                Err(e) => self.error.set(Some(e.message)),
+            }
+            self.busy.set(false);
+        });
+    }
+}
+
 /// The message of a failed write, when there is one.
 #[component]
 fn FormError(error: RwSignal<Option<String>>) -> impl IntoView {

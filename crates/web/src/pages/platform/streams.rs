@@ -18,7 +18,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::alerts::AlertsSection;
-use super::{list_view, local_time, project_api, refetch, ChangeNotice, ConfirmButton, FormError};
+use super::{
+    list_view, local_time, project_api, refetch, ChangeNotice, ConfirmButton, FormError, RowChange,
+};
 use crate::api;
 use crate::shell::use_project_id;
 
@@ -178,48 +180,38 @@ fn StreamRow(
             });
         }
     };
+    let change = RowChange {
+        busy,
+        error,
+        notice,
+        version,
+    };
     let toggle = {
         let (url, name, paused) = (item.clone(), name.clone(), destination.paused);
         move |_| {
-            let (url, name) = (url.clone(), name.clone());
-            busy.set(true);
-            error.set(None);
-            spawn_local(async move {
-                let body = UpdateStreamDestination {
-                    paused: Some(!paused),
-                    ..Default::default()
-                };
-                match api::patch::<StreamDestination, _>(&url, &body).await {
-                    Ok(_) => {
-                        notice.set(Some(if paused {
-                            format!("Resumed {name}: what waited is being delivered.")
-                        } else {
-                            format!("Paused {name}: entries wait until it is resumed.")
-                        }));
-                        refetch(version);
-                    }
-                    Err(e) => error.set(Some(e.message)),
-                }
-                busy.set(false);
-            });
+            let body = UpdateStreamDestination {
+                paused: Some(!paused),
+                ..Default::default()
+            };
+            let url = url.clone();
+            change.run(
+                async move { api::patch::<StreamDestination, _>(&url, &body).await },
+                if paused {
+                    format!("Resumed {name}: what waited is being delivered.")
+                } else {
+                    format!("Paused {name}: entries wait until it is resumed.")
+                },
+            );
         }
     };
     let delete = {
         let (url, name) = (item.clone(), name.clone());
         move |()| {
-            let (url, name) = (url.clone(), name.clone());
-            busy.set(true);
-            error.set(None);
-            spawn_local(async move {
-                match api::delete(&url).await {
-                    Ok(()) => {
-                        notice.set(Some(format!("Deleted {name}; nothing more is sent to it.")));
-                        refetch(version);
-                    }
-                    Err(e) => error.set(Some(e.message)),
-                }
-                busy.set(false);
-            });
+            let url = url.clone();
+            change.run(
+                async move { api::delete(&url).await },
+                format!("Deleted {name}; nothing more is sent to it."),
+            );
         }
     };
 
