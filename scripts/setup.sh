@@ -3,7 +3,8 @@
 # Everything comes from the package registries: Debian's packages, crates.io and npm.
 #
 #   scripts/setup.sh            build tools: wasm32 target, trunk, wasm-bindgen-cli, wasm-opt
-#   scripts/setup.sh --browser  also Chromium and ChromeDriver for the browser tests
+#   scripts/setup.sh --browser  also what only the tests need: Chromium and ChromeDriver, axe-core,
+#                               and schemathesis (the API contract test)
 #
 # Source it (`. scripts/setup.sh`) to get the tools on PATH in the calling shell.
 
@@ -79,7 +80,7 @@ if [ -n "$with_browser" ] && ! grep -q "\"version\": \"$AXE_CORE_VERSION\"" "$ax
 fi
 
 schemathesis="$repo_root/.tools/schemathesis/bin/st"
-if ! "$schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+if [ -n "$with_browser" ] && ! "$schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
   say "installing schemathesis $SCHEMATHESIS_VERSION from PyPI into .tools/ (the API contract test)"
   python3 -m venv "$repo_root/.tools/schemathesis"
   "$repo_root/.tools/schemathesis/bin/pip" install --quiet --disable-pip-version-check \
