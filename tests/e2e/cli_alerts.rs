@@ -4,13 +4,13 @@
 //! in the flags are refused by the command line before any request; the server's refusals are
 //! printed once.
 
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use auditlog_shared::wire::{AlertRule, Role, StreamStatus};
 use auditlog_tests::receiver::Receiver;
 use auditlog_tests::{
-    binary, create_admin, sign_in, AdminAccount, Backend, ServerProcess, TestDatabase,
+    create_admin, sign_in, AdminAccount, Backend, CliProcess, ServerProcess, TestDatabase,
+    STREAMING_FLAGS,
 };
 use serde_json::Value;
 
@@ -22,68 +22,32 @@ const PATIENCE: Duration = Duration::from_secs(15);
 /// How long to watch for a notification that should not come.
 const QUIET: Duration = Duration::from_secs(3);
 
-/// The flags that let the server deliver to a receiver on 127.0.0.1 and retry within a second.
-const STREAMING_FLAGS: [&str; 3] = [
-    "--stream-allow-private-networks",
-    "--stream-retry-max-seconds",
-    "1",
-];
+/// The CLI, with what these tests ask of it besides running commands.
+struct Cli(CliProcess);
 
-/// The `auditlog` binary with its own configuration directory and no `AUDITLOG_URL` from the
-/// environment.
-struct Cli {
-    config_dir: tempfile::TempDir,
+impl std::ops::Deref for Cli {
+    type Target = CliProcess;
+
+    fn deref(&self) -> &CliProcess {
+        &self.0
+    }
 }
 
 impl Cli {
     fn new() -> Cli {
-        Cli {
-            config_dir: tempfile::tempdir().expect("a temporary directory"),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(binary("auditlog"))
-            .args(args)
-            .env("AUDITLOG_CONFIG_DIR", self.config_dir.path())
-            .env_remove("AUDITLOG_URL")
-            .output()
-            .expect("auditlog runs")
-    }
-
-    /// Runs a command that must succeed and returns its standard output.
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "`auditlog {}` failed with {}:\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        Cli(CliProcess::new())
     }
 
     /// Runs a command that must exit with `code` and print nothing to standard output; returns
     /// its standard error.
     fn fails_with(&self, code: i32, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "`auditlog {}` should have failed with exit code {code}:\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let (stdout, stderr) = self.exits_with(code, args);
         assert!(
-            output.stdout.is_empty(),
-            "`auditlog {}` printed to standard output: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout)
+            stdout.is_empty(),
+            "`auditlog {}` printed to standard output: {stdout}",
+            args.join(" ")
         );
-        String::from_utf8_lossy(&output.stderr).into_owned()
+        stderr
     }
 
     /// The alerts `auditlog --json alerts list` prints.

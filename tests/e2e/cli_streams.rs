@@ -3,13 +3,13 @@
 //! matches, and the CLI lists, tests, pauses, resumes, renames and deletes it. A filter with a
 //! window is refused before any request.
 
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use auditlog_shared::wire::{Role, StreamDestination, StreamStatus};
 use auditlog_tests::receiver::{Mode, Receiver};
 use auditlog_tests::{
-    binary, create_admin, sign_in, AdminAccount, Backend, ServerProcess, TestDatabase,
+    create_admin, sign_in, AdminAccount, Backend, CliProcess, ServerProcess, TestDatabase,
+    STREAMING_FLAGS,
 };
 use serde_json::Value;
 
@@ -18,64 +18,25 @@ use crate::runtime;
 /// How long deliveries may take to arrive (they usually take milliseconds).
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// The flags that let the server deliver to a receiver on 127.0.0.1 and retry within a second.
-const STREAMING_FLAGS: [&str; 3] = [
-    "--stream-allow-private-networks",
-    "--stream-retry-max-seconds",
-    "1",
-];
+/// The CLI, with what these tests ask of it besides running commands.
+struct Cli(CliProcess);
 
-/// The `auditlog` binary with its own configuration directory and no `AUDITLOG_URL` from the
-/// environment.
-struct Cli {
-    config_dir: tempfile::TempDir,
+impl std::ops::Deref for Cli {
+    type Target = CliProcess;
+
+    fn deref(&self) -> &CliProcess {
+        &self.0
+    }
 }
 
 impl Cli {
     fn new() -> Cli {
-        Cli {
-            config_dir: tempfile::tempdir().expect("a temporary directory"),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(binary("auditlog"))
-            .args(args)
-            .env("AUDITLOG_CONFIG_DIR", self.config_dir.path())
-            .env_remove("AUDITLOG_URL")
-            .output()
-            .expect("auditlog runs")
-    }
-
-    /// Runs a command that must succeed and returns its standard output.
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "`auditlog {}` failed with {}:\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        Cli(CliProcess::new())
     }
 
     /// Runs a command that must exit with code 1 and returns its standard output and error.
     fn fails(&self, args: &[&str]) -> (String, String) {
-        let output = self.run(args);
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "`auditlog {}` should have failed with exit code 1:\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        self.exits_with(1, args)
     }
 
     /// The destinations `auditlog --json streams list` prints.

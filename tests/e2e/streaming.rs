@@ -9,16 +9,11 @@ use auditlog_shared::wire::CreatedStreamDestination;
 use auditlog_tests::receiver::{Mode, Receiver};
 use auditlog_tests::{
     create_admin, sign_in, AdminAccount, Backend, ServerProcess, StoredDatabase, TestDatabase,
+    STREAMING_FLAGS,
 };
 use serde_json::json;
 
 use crate::runtime;
-
-const STREAMING_FLAGS: [&str; 3] = [
-    "--stream-allow-private-networks",
-    "--stream-retry-max-seconds",
-    "1",
-];
 
 /// How long the receiver is down after the restart.
 const RECEIVER_DOWN: Duration = Duration::from_secs(60);

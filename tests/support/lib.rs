@@ -16,6 +16,7 @@ pub mod syslog;
 pub use api::{sign_in, DashboardSession};
 pub use database::{postgres_admin_url, Backend, TestDatabase};
 pub use process::{
-    binary, create_admin, random_secret_key, workspace_root, AdminAccount, ServerProcess,
+    binary, create_admin, random_secret_key, workspace_root, AdminAccount, CliProcess,
+    ServerProcess, STREAMING_FLAGS,
 };
 pub use storage::{chain_defect, StoredDatabase, StoredEntry, GENESIS_HASH};

@@ -173,3 +173,70 @@ pub fn random_secret_key() -> String {
         uuid::Uuid::new_v4().simple()
     )
 }
+
+/// The server flags that let it deliver to receivers on 127.0.0.1 and retry within a second.
+pub const STREAMING_FLAGS: [&str; 3] = [
+    "--stream-allow-private-networks",
+    "--stream-retry-max-seconds",
+    "1",
+];
+
+/// The `auditlog` binary with its own configuration directory and no `AUDITLOG_URL` from the
+/// environment.
+pub struct CliProcess {
+    config_dir: tempfile::TempDir,
+}
+
+impl Default for CliProcess {
+    fn default() -> CliProcess {
+        CliProcess::new()
+    }
+}
+
+impl CliProcess {
+    pub fn new() -> CliProcess {
+        CliProcess {
+            config_dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(binary("auditlog"))
+            .args(args)
+            .env("AUDITLOG_CONFIG_DIR", self.config_dir.path())
+            .env_remove("AUDITLOG_URL")
+            .output()
+            .expect("auditlog runs")
+    }
+
+    /// Runs a command that must succeed and returns its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "`auditlog {}` failed with {}:\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Runs a command that must exit with `code`; returns its standard output and error.
+    pub fn exits_with(&self, code: i32, args: &[&str]) -> (String, String) {
+        let output = self.run(args);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "`auditlog {}` should have failed with exit code {code}:\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
