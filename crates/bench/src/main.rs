@@ -10,6 +10,7 @@
 mod capture;
 mod keepalive;
 mod report;
+mod retention;
 mod scale;
 mod signing;
 mod stream;
@@ -43,6 +44,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// What one chain-head signature costs the writer.
     Signing(signing::SigningArgs),
+    /// PostgreSQL retention of a day's entries: a dropped partition against deleted rows.
+    Retention(retention::RetentionArgs),
     /// Delivery to stream destinations: backlog rate, latency, and the cost to capture.
     Stream(stream::StreamArgs),
 }
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => runtime.block_on(verify::run(args)),
         Command::Signing(args) => signing::run(args),
         Command::Stream(args) => runtime.block_on(stream::run(args)),
+        Command::Retention(args) => runtime.block_on(retention::run(args)),
     };
     // The servers' threads are stopped; do not wait for idle blocking threads.
     runtime.shutdown_background();

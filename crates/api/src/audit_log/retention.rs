@@ -1,6 +1,9 @@
-//! Retention: entries older than 30 days are deleted by a background job, in
-//! small batches so that writers are never blocked for long. Every query also clamps its window
-//! (see `audit_query`), so an expired entry is never returned even before the job runs.
+//! Retention: entries older than 30 days are removed by a background job. On SQLite they are
+//! deleted in small batches so that writers are never blocked for long. On PostgreSQL each UTC
+//! day is a partition (see `db::partitions`), dropped whole once the day is past the horizon;
+//! the entries of the day the horizon falls in stay stored until then. Every query clamps its
+//! window (see `audit_query`), so an expired entry is never returned, whether or not the job
+//! has run.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,10 +56,15 @@ pub fn purge_expired(
             conn, signer, project_id, seq, &hash, now_micros,
         )?;
     }
-    let mut deleted = 0u64;
+    // PostgreSQL: whole days past the horizon go with their partition; rows below the daily
+    // partitions (the history partition) are deleted like SQLite's.
+    let dropped = crate::db::partitions::drop_expired(conn, horizon)?;
+    let mut deleted = dropped.entries;
+    let delete_before = crate::db::partitions::daily_from(&crate::db::partitions::list(conn)?)
+        .map_or(horizon, |from| from.min(horizon));
     loop {
         let expired: Vec<i64> = audit_entries::table
-            .filter(audit_entries::ts.lt(horizon))
+            .filter(audit_entries::ts.lt(delete_before))
             .order(audit_entries::ts.asc())
             .select(audit_entries::id)
             .limit(BATCH)
@@ -64,8 +72,12 @@ pub fn purge_expired(
         if expired.is_empty() {
             break;
         }
-        deleted += diesel::delete(audit_entries::table.filter(audit_entries::id.eq_any(&expired)))
-            .execute(conn)? as u64;
+        deleted += diesel::delete(
+            audit_entries::table
+                .filter(audit_entries::ts.lt(delete_before))
+                .filter(audit_entries::id.eq_any(&expired)),
+        )
+        .execute(conn)? as u64;
         // Let queued writers in between batches.
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -87,14 +99,21 @@ pub fn purge_expired(
     Ok(deleted)
 }
 
-/// Runs [`purge_expired`] now and then every [`INTERVAL`], on its own thread, for the life of
+/// Makes the coming days' partitions, then purges what expired.
+fn maintain(conn: &mut DbConnection, clock: &Clock, signer: &ChainSigner) -> QueryResult<u64> {
+    let now = clock.now();
+    crate::db::partitions::ensure_daily(conn, now, retention_horizon(now))?;
+    purge_expired(conn, now.timestamp_micros(), signer)
+}
+
+/// Runs [`maintain`] now and then every [`INTERVAL`], on its own thread, for the life of
 /// the process.
 pub fn start(pool: DbPool, clock: Clock, signer: Arc<ChainSigner>) {
     std::thread::Builder::new()
         .name("retention".into())
         .spawn(move || loop {
             match pool.get() {
-                Ok(mut conn) => match purge_expired(&mut conn, clock.now_micros(), &signer) {
+                Ok(mut conn) => match maintain(&mut conn, &clock, &signer) {
                     Ok(0) => {}
                     Ok(deleted) => {
                         crate::metrics::metrics().retention_deleted.inc_by(deleted);

@@ -164,6 +164,16 @@ impl ChunkChecker<'_> {
             }
             None => return false, // The first entry broke.
             Some((last_seq, last_hash)) => {
+                if seq == *last_seq {
+                    // Nothing but a direct write to the database stores a second entry at a
+                    // position (PostgreSQL's partitioned table has no unique index on it).
+                    summary.broken = Some((
+                        seq,
+                        Some(stored.id),
+                        "two entries hold this position in the chain",
+                    ));
+                    return false;
+                }
                 if seq != *last_seq + 1 {
                     summary.broken = Some((*last_seq + 1, None, "this entry is missing"));
                     return false;

@@ -8,6 +8,7 @@
 //! * Migrations for both backends are embedded in the binary and run before the server binds.
 //!   On PostgreSQL they run under an advisory lock, so several servers may start at once.
 
+pub mod partitions;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -250,6 +251,10 @@ pub fn connect_and_migrate(target: &DatabaseTarget, max_size: u32) -> anyhow::Re
         .get()
         .context("cannot borrow a connection to migrate")?;
     run_migrations(&mut conn)?;
+    // Writes must find their day's partition (PostgreSQL): made before the first request.
+    let now = chrono::Utc::now();
+    partitions::ensure_daily(&mut conn, now, crate::audit_query::retention_horizon(now))
+        .context("cannot make the daily partitions of the audit log")?;
     Ok(pool)
 }
 

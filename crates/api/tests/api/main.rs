@@ -18,6 +18,7 @@ mod headers;
 mod health;
 mod metrics;
 mod openapi;
+mod partitions;
 mod query_resolve;
 mod replicas;
 mod saved_views;

@@ -302,6 +302,44 @@ async fn a_forged_append_stays_found_after_the_server_appends_on_top(backend: Ba
     assert_eq!(report.broken.as_ref().unwrap().chain_seq, forged.chain_seq);
 }
 
+/// A second entry stored at a position the chain already holds, hashed and linked like the
+/// first: PostgreSQL's partitioned table cannot refuse it with a unique index, SQLite's index
+/// can be dropped by whoever writes the file. Verification names the position.
+async fn a_second_entry_at_a_chain_position_is_found(backend: Backend) {
+    use auditlog_api::db::schema::audit_entries;
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    some_activity(&admin, project, 4, "c").await;
+    let mut conn = app.pool.get().unwrap();
+    lift_append_only_guard(&app, &mut conn);
+    if app.backend == Backend::Sqlite {
+        diesel::sql_query("DROP INDEX audit_entries_project_chain")
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let original: ChainedEntry = audit_entries::table
+        .filter(audit_entries::project_id.eq(project))
+        .filter(audit_entries::chain_seq.eq(3))
+        .select(ChainedEntry::as_select())
+        .first(&mut conn)
+        .unwrap();
+    let mut twin = original.fields.clone();
+    twin.action = "cluster.delete".into();
+    twin.request_id = "forged-request".into();
+    twin.entry_hash = chain::entry_hash(&twin.prev_hash, &twin.hashed_fields());
+    diesel::insert_into(audit_entries::table)
+        .values(&twin)
+        .execute(&mut conn)
+        .unwrap();
+    drop(conn);
+    let report = admin.verify(project).await;
+    assert!(
+        reason(&report).contains("two entries hold this position"),
+        "{report:?}"
+    );
+    assert_eq!(report.broken.as_ref().unwrap().chain_seq, 3);
+}
+
 /// (5) Delete a project's entries, its head and its checkpoints.
 async fn a_deleted_chain_is_found(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -378,5 +416,6 @@ crate::on_both_backends!(
     a_forged_append_is_found,
     a_forged_append_stays_found_after_the_server_appends_on_top,
     a_deleted_chain_is_found,
+    a_second_entry_at_a_chain_position_is_found,
     forged_checkpoints_are_refused_and_retention_is_not_tampering,
 );
