@@ -2587,3 +2587,54 @@ async fn an_admin_streams_the_log_to_a_webhook_and_watches_its_health() {
     browser.close().await;
     drop(server);
 }
+
+/// The interactive API reference at `/api/docs` renders this server's own document under its
+/// Content-Security-Policy (every script from the server, nothing from another origin), and
+/// "Try it out" reaches the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_reference_renders_the_servers_own_document() {
+    let admin = AdminAccount::ada();
+    let (running, _project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}/api/docs", running.url()))
+        .await
+        .unwrap();
+    let title = wait_for_text(&browser, ".information-container .title").await;
+    assert!(title.contains("Auditlog API"), "{title}");
+    let paths: Vec<String> = {
+        let mut paths = Vec::new();
+        for element in browser
+            .client
+            .find_all(Locator::Css(".opblock-summary-path"))
+            .await
+            .unwrap()
+        {
+            paths.push(element.text().await.unwrap().replace('\u{200b}', ""));
+        }
+        paths
+    };
+    assert!(paths.iter().any(|p| p == "/api/v1/session"), "{paths:?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| p == "/api/v1/projects/{project_id}/audit-logs"),
+        "{paths:?}"
+    );
+    assert_eq!(
+        browser.client.current_url().await.unwrap().path(),
+        "/api/docs/"
+    );
+    // Try it out: the public health check answers through the page.
+    wait_for(&browser, ".opblock-summary-path[data-path='/healthz']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // "Try it out" is on from the start: the operation opens ready to execute.
+    wait_for(&browser, ".execute").await.click().await.unwrap();
+    let status = wait_for_text(&browser, ".live-responses-table tbody .response-col_status").await;
+    assert!(status.contains("200"), "{status}");
+    save_screenshot(&browser, "api-reference.png").await;
+}

@@ -7,7 +7,8 @@
 //! - `Content-Security-Policy`: only this origin's scripts, styles, images and connections; the
 //!   WebAssembly module may be compiled (`'wasm-unsafe-eval'`); the one inline script Trunk writes
 //!   into `index.html` to start the app is allowed by its SHA-256 hash, computed from the file the
-//!   server serves; no frames, plugins or `<base>`.
+//!   server serves; no frames, plugins or `<base>`. A handler may set its page's own policy
+//!   instead: the API reference (`routes::docs`) also allows inline style attributes.
 //! - `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`.
 //! - `Cache-Control: no-store` on every `/api/` answer that does not set its own: sessions, audit
 //!   logs and exports are never kept by a browser or proxy cache.
@@ -63,7 +64,10 @@ pub async fn add(
             headers.insert(name, request_id);
         }
     }
-    if let Some(policy) = policy {
+    // A handler may set a page's own policy (the API reference does); every other answer gets
+    // the app's.
+    if let Some(policy) = policy.filter(|_| !headers.contains_key(header::CONTENT_SECURITY_POLICY))
+    {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     headers.insert(

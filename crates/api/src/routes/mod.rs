@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod docs;
 pub mod health;
 pub mod invitations;
 pub mod members;
@@ -32,6 +33,7 @@ use crate::startup::AppState;
 pub fn configure_api(config: &mut web::ServiceConfig) {
     config
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::openapi)))
+        .configure(docs::configure)
         .service(
             resource("/api/v1/session")
                 .route(web::post().to(session::sign_in))

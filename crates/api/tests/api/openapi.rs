@@ -123,4 +123,92 @@ async fn the_document_lists_every_route_and_each_is_served(backend: Backend) {
     }
 }
 
-crate::on_both_backends!(the_document_lists_every_route_and_each_is_served);
+/// `/api/docs/` serves Swagger UI from the binary, pointed at this server's document, with a
+/// policy that lets no script in but the server's own files; other methods and unknown files
+/// get problem documents.
+async fn the_api_reference_is_served_from_the_binary(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let at = |path: &str| format!("{}{path}", app.address);
+    let bare = client.get(at("/api/docs")).send().await.unwrap();
+    assert_eq!(bare.status(), 308);
+    assert_eq!(bare.headers()["location"], "/api/docs/");
+
+    let page = client.get(at("/api/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(policy.contains("script-src 'self';"), "{policy}");
+    assert!(!policy.contains("unsafe-eval"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui-bundle.js"), "{html}");
+    // Every script is a file: the policy's `script-src 'self'` holds for the whole page.
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches("<script src=").count(),
+        "{html}"
+    );
+    let initializer = client
+        .get(at("/api/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        initializer.contains("/api/v1/openapi.json"),
+        "{initializer}"
+    );
+    assert!(!initializer.contains("petstore"), "{initializer}");
+    let bundle = client
+        .get(at("/api/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle.status(), 200);
+    assert!(bundle.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    assert!(bundle.bytes().await.unwrap().len() > 100_000);
+
+    let unknown = client
+        .get(at("/api/docs/..%2F..%2FCargo.toml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let missing = client.get(at("/api/docs/nope.js")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+    let posted = client.post(at("/api/docs/")).send().await.unwrap();
+    assert_eq!(posted.status(), 405);
+    assert_eq!(posted.headers()["allow"], "GET, HEAD");
+    let head = client.head(at("/api/docs/index.css")).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    // The app's pages keep their own, stricter policy.
+    let app_policy = client.get(at("/healthz")).send().await.unwrap().headers()
+        ["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(app_policy.contains("style-src 'self';"), "{app_policy}");
+}
+
+crate::on_both_backends!(
+    the_document_lists_every_route_and_each_is_served,
+    the_api_reference_is_served_from_the_binary
+);
