@@ -164,6 +164,15 @@ pub struct ProjectSettings {
     pub audit_export_enabled: bool,
 }
 
+/// `PATCH …/settings`: the settings to change; those left out stay as they are.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsChange {
+    #[serde(default)]
+    pub audit_export_enabled: Option<bool>,
+}
+
 /// A project member.
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +190,10 @@ pub struct Member {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 254), pattern(EMAIL_PATTERN))
+    )]
     pub email: String,
     pub role: Role,
 }
@@ -231,6 +244,7 @@ pub struct InvitationDetails {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitation {
+    #[cfg_attr(feature = "openapi", schemars(length(min = 10, max = 1024)))]
     pub password: String,
     #[serde(default)]
     #[cfg_attr(
@@ -247,6 +261,7 @@ pub struct AcceptInvitation {
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current_password: String,
+    #[cfg_attr(feature = "openapi", schemars(length(min = 10, max = 1024)))]
     pub new_password: String,
 }
 
@@ -328,6 +343,7 @@ pub struct CreateApplication {
         schemars(length(min = 1, max = 100), pattern(NAME_PATTERN))
     )]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schemars(pattern(IMAGE_PATTERN)))]
     pub image: String,
     #[serde(default)]
     pub cluster_id: Option<i64>,
@@ -344,6 +360,7 @@ pub struct UpdateApplication {
     )]
     pub name: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(pattern(IMAGE_PATTERN)))]
     pub image: Option<String>,
 }
 
@@ -353,6 +370,7 @@ pub struct UpdateApplication {
 #[serde(deny_unknown_fields)]
 pub struct DeployApplication {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(pattern(IMAGE_PATTERN)))]
     pub image: Option<String>,
 }
 
@@ -362,6 +380,24 @@ pub struct DeployApplication {
 /// own check is `routes::valid_name`; the length (1 to 100 characters) is the schema's
 /// `minLength`/`maxLength`.
 pub const NAME_PATTERN: &str = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff][^\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff]*$";
+
+/// A stream destination's custom header name, as a JSON Schema pattern: an HTTP token of 1 to
+/// 100 characters. (The server also refuses the names it sets itself.)
+pub const HEADER_NAME_PATTERN: &str = "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$";
+/// A custom header's value: 1 to 1,000 printable ASCII characters (spaces included).
+pub const HEADER_VALUE_PATTERN: &str = "^[ -~]{1,1000}$";
+/// A container image reference as the server takes it: 1 to 300 printable ASCII characters
+/// without spaces.
+pub const IMAGE_PATTERN: &str = "^[!-~]{1,300}$";
+/// An email address as the server takes it: something, `@`, a domain with a dot and no second
+/// `@`; no spaces or control characters inside (around it they are trimmed); at most 254
+/// characters (the schema's `maxLength`).
+pub const EMAIL_PATTERN: &str = "^\\s*[^\\s@\\x00-\\x1f\\x7f-\\x9f]+@[^\\s@\\x00-\\x1f\\x7f-\\x9f]*\\.[^\\s@\\x00-\\x1f\\x7f-\\x9f]*\\s*$";
+
+/// An ingested event's path: starts with `/`, no control or invisible characters.
+pub const INGEST_PATH_PATTERN: &str = "^/[^\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff]*$";
+/// An ingested event's action: an action key in the `ext.` namespace.
+pub const INGEST_ACTION_PATTERN: &str = "^ext(\\.[a-z0-9_]+)+$";
 
 /// Declares the wire types of a platform resource that is a name plus text attributes.
 macro_rules! named_resource {
@@ -661,6 +697,7 @@ pub struct BrokenLink {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngestBatch {
+    #[cfg_attr(feature = "openapi", schemars(length(min = 1, max = 1000)))]
     pub events: Vec<IngestEvent>,
 }
 
@@ -670,18 +707,41 @@ pub struct IngestBatch {
 #[serde(deny_unknown_fields)]
 pub struct IngestEvent {
     pub actor: IngestActor,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(extend("enum" = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]))
+    )]
     pub method: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 2000), pattern(INGEST_PATH_PATTERN))
+    )]
     pub path: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 64), pattern(INGEST_ACTION_PATTERN))
+    )]
     pub action: String,
+    #[cfg_attr(feature = "openapi", schemars(range(min = 100, max = 599)))]
     pub status: u16,
     pub resource: IngestResource,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(extend("anyOf" = [{"format": "ipv4"}, {"format": "ipv6"}])))]
     pub client_ip: Option<String>,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 512), pattern(NAME_PATTERN))
+    )]
     pub user_agent: Option<String>,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 100), pattern(NAME_PATTERN))
+    )]
     pub request_id: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(range(min = 0, max = 86_400_000)))]
     pub duration_ms: Option<f64>,
 }
 
@@ -693,8 +753,16 @@ pub struct IngestActor {
     /// it can never pass for one of this server's users or tokens.
     #[cfg_attr(feature = "openapi", schemars(extend("enum" = ["user", "token"])))]
     pub kind: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 200), pattern(NAME_PATTERN))
+    )]
     pub name: String,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 254), pattern(NAME_PATTERN))
+    )]
     pub email: Option<String>,
 }
 
@@ -703,9 +771,14 @@ pub struct IngestActor {
 #[serde(deny_unknown_fields)]
 pub struct IngestResource {
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schemars(extend("enum" = crate::ResourceType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>())))]
     pub kind: String,
     #[serde(default)]
     pub id: Option<i64>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 200), pattern(NAME_PATTERN))
+    )]
     pub name: String,
 }
 
@@ -1041,6 +1114,7 @@ pub struct CreateStreamDestination {
     pub filter: String,
     /// Custom headers sent with every delivery (at most 10).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(extend("maxProperties" = 10, "propertyNames" = {"pattern": HEADER_NAME_PATTERN}, "additionalProperties" = {"type": "string", "pattern": HEADER_VALUE_PATTERN})))]
     pub headers: std::collections::BTreeMap<String, String>,
     /// Splunk's HEC token or Datadog's API key (required for `splunk_hec` and `datadog`,
     /// refused for the others).
@@ -1078,6 +1152,7 @@ pub struct UpdateStreamDestination {
     pub filter: Option<String>,
     /// Replaces every custom header.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(extend("maxProperties" = 10, "propertyNames" = {"pattern": HEADER_NAME_PATTERN}, "additionalProperties" = {"type": "string", "pattern": HEADER_VALUE_PATTERN})))]
     pub headers: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default)]
     pub token: Option<String>,

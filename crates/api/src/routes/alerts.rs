@@ -134,7 +134,7 @@ async fn create(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    body: web::Json<CreateAlertRule>,
+    body: crate::routes::JsonObject<CreateAlertRule>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let name = valid_name("name", &body.name)?;
@@ -189,7 +189,7 @@ async fn update(
     access: ProjectAccess,
     request: HttpRequest,
     path_id: PathId,
-    body: web::Json<UpdateAlertRule>,
+    body: crate::routes::JsonObject<UpdateAlertRule>,
 ) -> Result<HttpResponse, ApiError> {
     let PathId(id) = path_id;
     let body = body.into_inner();

@@ -486,7 +486,7 @@ async fn ingest(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    body: web::Json<IngestBatch>,
+    body: crate::routes::JsonObject<IngestBatch>,
 ) -> Result<HttpResponse, ApiError> {
     let events = body.into_inner().events;
     if events.is_empty() || events.len() > MAX_INGEST_EVENTS {
@@ -531,17 +531,20 @@ fn ingested_entry(
         param: format!("events[{index}].{field}"),
         detail: detail.to_string(),
     };
+    // The rule of names (`wire::NAME_PATTERN`): at most `max` characters as sent, something
+    // besides whitespace, no control or invisible character inside; stored trimmed.
     let text = |field: &str, value: &str, max: usize| -> Result<String, ApiError> {
-        if value.trim().is_empty()
+        let trimmed = value.trim();
+        if trimmed.is_empty()
             || value.chars().count() > max
-            || value.chars().any(crate::routes::hides_text)
+            || trimmed.chars().any(crate::routes::hides_text)
         {
             return Err(invalid(
                 field,
                 &format!("must be 1 to {max} characters without control or invisible characters"),
             ));
         }
-        Ok(value.to_string())
+        Ok(trimmed.to_string())
     };
     if event.actor.kind != "user" && event.actor.kind != "token" {
         return Err(invalid("actor.kind", "must be `user` or `token`"));

@@ -100,7 +100,7 @@ async fn create(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    body: web::Json<AddMember>,
+    body: crate::routes::JsonObject<AddMember>,
 ) -> Result<HttpResponse, ApiError> {
     let AddMember { email, role } = body.into_inner();
     let email = valid_email(&email)?;
@@ -271,7 +271,7 @@ pub async fn accept(
     state: web::Data<AppState>,
     request: HttpRequest,
     secret: web::Path<String>,
-    body: web::Json<AcceptInvitation>,
+    body: crate::routes::JsonObject<AcceptInvitation>,
 ) -> Result<HttpResponse, ApiError> {
     let secret = secret.into_inner();
     let AcceptInvitation {

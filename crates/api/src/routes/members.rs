@@ -103,13 +103,15 @@ pub fn create_user(
         .get_result(conn)?)
 }
 
-/// Checks and normalizes (trims, lowercases) an email address.
+/// Checks and normalizes (trims, lowercases) an email address: `wire::EMAIL_PATTERN`, at most
+/// 254 characters as sent.
 pub fn valid_email(email: &str) -> Result<String, ApiError> {
+    let plausible = email.chars().count() <= 254;
     let email = email.trim().to_lowercase();
-    let plausible = email.len() <= 254
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+    let plausible = plausible
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if !plausible {
         return Err(ApiError::BadRequest {
@@ -124,7 +126,7 @@ async fn change_role(
     access: ProjectAccess,
     request: HttpRequest,
     path_id: PathId,
-    body: web::Json<UpdateMember>,
+    body: crate::routes::JsonObject<UpdateMember>,
 ) -> Result<HttpResponse, ApiError> {
     let PathId(user_id) = path_id;
     let role = body.into_inner().role;

@@ -216,6 +216,39 @@ fn method_not_allowed_with(request: HttpRequest, allow: Option<String>) -> HttpR
     response
 }
 
+/// A JSON request body that must be an object, read into `T`. (serde's derived structs also
+/// read a JSON array as their fields in order, so `[null, null]` would pass for a change of
+/// nothing; an API document says "object" and so does the server.)
+pub struct JsonObject<T>(pub T);
+
+impl<T> JsonObject<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let json = web::Json::<serde_json::Value>::from_request(request, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            if !value.is_object() {
+                return Err(crate::error::extraction_error(
+                    "invalid JSON body: expected a JSON object".into(),
+                ));
+            }
+            serde_json::from_value(value)
+                .map(JsonObject)
+                .map_err(|error| {
+                    crate::error::extraction_error(format!("invalid JSON body: {error}"))
+                })
+        })
+    }
+}
+
 /// Runs blocking database work on a pooled connection, off the async workers.
 pub async fn with_conn<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
 where
@@ -309,10 +342,11 @@ macro_rules! check_room {
 }
 pub(crate) use check_room;
 
-/// Checks a human-given name: 1 to 100 characters, no control characters, trimmed.
+/// Checks a human-given name: at most 100 characters as sent (the limit the API document
+/// states), something besides whitespace, no control or invisible characters; stored trimmed.
 pub fn valid_name(field: &str, value: &str) -> Result<String, ApiError> {
     let trimmed = value.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(hides_text) {
+    if trimmed.is_empty() || value.chars().count() > 100 || trimmed.chars().any(hides_text) {
         return Err(ApiError::BadRequest {
             detail: format!(
                 "`{field}` must be 1 to 100 characters without control or invisible characters"

@@ -146,7 +146,17 @@ pub fn document() -> Value {
                 "A typed query such as `actor:dana -method:GET status:5xx \"payments\" after:2026-11-20`",
                 json!({"type": "string", "maxLength": auditlog_shared::bar::MAX_BAR_CHARS}),
             ));
-        } else if route.action.starts_with("audit_log.") && route.action != "audit_log.ingest" {
+        } else if route.action == "audit_log.verify" {
+            // Verification covers a whole window: it takes no filters.
+            parameters.extend(
+                audit_query_parameters()
+                    .into_iter()
+                    .filter(|p| matches!(p["name"].as_str(), Some("range" | "from" | "to"))),
+            );
+        } else if matches!(
+            route.action,
+            "audit_log.list" | "audit_log.histogram" | "audit_log.facets" | "audit_log.export"
+        ) {
             parameters.extend(audit_query_parameters());
         }
         if route.action == "audit_log.facets" {
@@ -258,8 +268,10 @@ fn operation(
         operation["description"] = json!(permission);
     }
     if let Some(schema) = request {
+        // A deploy without a body redeploys the current image.
+        let required = id != "application.deploy";
         operation["requestBody"] =
-            json!({"required": true, "content": {"application/json": {"schema": schema}}});
+            json!({"required": required, "content": {"application/json": {"schema": schema}}});
     }
     operation
 }
@@ -295,7 +307,9 @@ fn server_answers(method: &str, path: &str) -> Answers {
     let errors = match (method, path) {
         // Sign-in and accepting an invitation are throttled; a taken email conflicts.
         ("POST", "/api/v1/session") => vec!["429"],
-        ("POST", "/api/v1/invitations/{secret}/accept") => vec!["409", "429"],
+        // An invitation link that was valid once (revoked, accepted or expired) is gone.
+        ("GET", "/api/v1/invitations/{secret}") => vec!["410"],
+        ("POST", "/api/v1/invitations/{secret}/accept") => vec!["409", "410", "429"],
         ("POST", "/api/v1/session/password") => vec!["429"],
         _ => Vec::new(),
     };
@@ -580,7 +594,7 @@ fn catalog_route_types(
         "project" => (None, schema::<ProjectSummary>(generator)),
         "project.settings" => match verb {
             "update" => (
-                schema::<ProjectSettings>(generator),
+                schema::<SettingsChange>(generator),
                 schema::<ProjectSettings>(generator),
             ),
             _ => (None, schema::<ProjectSettings>(generator)),

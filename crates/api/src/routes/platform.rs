@@ -73,12 +73,10 @@ fn load_application(
         .first(conn)?)
 }
 
+/// An image reference: 1 to 300 printable ASCII characters without spaces
+/// (`wire::IMAGE_PATTERN`).
 fn valid_image(image: &str) -> Result<String, ApiError> {
-    let image = image.trim();
-    if image.is_empty()
-        || image.len() > 300
-        || image.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    if image.is_empty() || image.len() > 300 || !image.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ApiError::BadRequest {
             detail: "`image` must be a container image reference such as registry/app:1.2.3".into(),
         });
@@ -106,7 +104,7 @@ async fn create_application(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    body: web::Json<CreateApplication>,
+    body: crate::routes::JsonObject<CreateApplication>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let name = valid_name("name", &body.name)?;
@@ -171,7 +169,7 @@ async fn update_application(
     access: ProjectAccess,
     request: HttpRequest,
     path_id: PathId,
-    body: web::Json<UpdateApplication>,
+    body: crate::routes::JsonObject<UpdateApplication>,
 ) -> Result<HttpResponse, ApiError> {
     let PathId(id) = path_id;
     let body = body.into_inner();
@@ -214,9 +212,15 @@ async fn deploy_application(
     let deploy: DeployApplication = if body.iter().all(u8::is_ascii_whitespace) {
         DeployApplication::default()
     } else {
-        serde_json::from_slice(&body).map_err(|error| ApiError::BadRequest {
-            detail: format!("invalid JSON body: {error}"),
-        })?
+        let invalid = |detail: String| ApiError::BadRequest {
+            detail: format!("invalid JSON body: {detail}"),
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|error| invalid(error.to_string()))?;
+        if !value.is_object() {
+            return Err(invalid("expected a JSON object".into()));
+        }
+        serde_json::from_value(value).map_err(|error| invalid(error.to_string()))?
     };
     let image = deploy.image.as_deref().map(valid_image).transpose()?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
@@ -343,7 +347,7 @@ macro_rules! named_resource_api {
                 state: web::Data<AppState>,
                 access: ProjectAccess,
                 request: HttpRequest,
-                body: web::Json<$create>,
+                body: crate::routes::JsonObject<$create>,
             ) -> Result<HttpResponse, ApiError> {
                 let body = body.into_inner();
                 let name = valid_name("name", &body.name)?;
@@ -387,7 +391,7 @@ macro_rules! named_resource_api {
                 access: ProjectAccess,
                 request: HttpRequest,
                 path_id: PathId,
-                body: web::Json<$update>,
+                body: crate::routes::JsonObject<$update>,
             ) -> Result<HttpResponse, ApiError> {
                 let PathId(id) = path_id;
                 let body = body.into_inner();

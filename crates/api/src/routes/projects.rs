@@ -1,9 +1,8 @@
 //! Projects: the caller's project list, one project, and its settings.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use auditlog_shared::wire::{ProjectSettings, ProjectSummary};
+use auditlog_shared::wire::{ProjectSettings, ProjectSummary, SettingsChange};
 use diesel::prelude::*;
-use serde::Deserialize;
 
 use crate::auth::{self, Actor, AuthFailure, Credentials, ProjectAccess};
 use crate::db::schema::{project_settings, projects};
@@ -83,17 +82,11 @@ async fn read_settings(
     Ok(HttpResponse::Ok().json(settings))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SettingsChange {
-    audit_export_enabled: Option<bool>,
-}
-
 async fn update_settings(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: actix_web::HttpRequest,
-    body: web::Json<SettingsChange>,
+    body: crate::routes::JsonObject<SettingsChange>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = access.project_id;
     let now = state.clock.now_micros();

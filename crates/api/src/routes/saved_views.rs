@@ -112,7 +112,7 @@ async fn create(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    body: web::Json<CreateSavedView>,
+    body: crate::routes::JsonObject<CreateSavedView>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let name = valid_name("name", &body.name)?;
@@ -145,7 +145,7 @@ async fn update(
     access: ProjectAccess,
     request: HttpRequest,
     path_id: PathId,
-    body: web::Json<UpdateSavedView>,
+    body: crate::routes::JsonObject<UpdateSavedView>,
 ) -> Result<HttpResponse, ApiError> {
     let PathId(id) = path_id;
     let body = body.into_inner();

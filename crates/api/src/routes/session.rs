@@ -41,7 +41,7 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 pub async fn sign_in(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: web::Json<SignIn>,
+    body: crate::routes::JsonObject<SignIn>,
 ) -> Result<HttpResponse, ApiError> {
     let SignIn { email, password } = body.into_inner();
     let email = email.trim().to_lowercase();
@@ -199,7 +199,7 @@ pub async fn sign_out_everywhere(
 pub async fn change_password(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: web::Json<ChangePassword>,
+    body: crate::routes::JsonObject<ChangePassword>,
 ) -> Result<HttpResponse, ApiError> {
     let identity = changing_session_identity(&state, &request).await?;
     let ChangePassword {

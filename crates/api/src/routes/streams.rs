@@ -122,7 +122,7 @@ async fn create(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    body: web::Json<CreateStreamDestination>,
+    body: crate::routes::JsonObject<CreateStreamDestination>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let name = valid_name("name", &body.name)?;
@@ -233,7 +233,7 @@ async fn update(
     access: ProjectAccess,
     request: HttpRequest,
     path_id: PathId,
-    body: web::Json<UpdateStreamDestination>,
+    body: crate::routes::JsonObject<UpdateStreamDestination>,
 ) -> Result<HttpResponse, ApiError> {
     let PathId(id) = path_id;
     let body = body.into_inner();

@@ -90,7 +90,7 @@ async fn create(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
-    body: web::Json<CreateToken>,
+    body: crate::routes::JsonObject<CreateToken>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let name = valid_name("name", &body.name)?;

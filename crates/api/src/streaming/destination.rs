@@ -236,7 +236,8 @@ pub fn check_headers(
     }
     let mut checked = BTreeMap::new();
     for (name, value) in headers {
-        let lower = name.trim().to_ascii_lowercase();
+        let lower = name.to_ascii_lowercase();
+        // `wire::HEADER_NAME_PATTERN`: an HTTP token.
         if reqwest::header::HeaderName::from_bytes(lower.as_bytes()).is_err() || lower.len() > 100 {
             return Err(invalid(format!("`{name}` is not a valid header name")));
         }
@@ -248,12 +249,13 @@ pub fn check_headers(
                 "`{name}` is set by the server and cannot be a custom header"
             )));
         }
-        if value.chars().count() > 1_000
+        // `wire::HEADER_VALUE_PATTERN`.
+        if value.len() > 1_000
             || value.is_empty()
-            || value.chars().any(|c| c.is_control() || !c.is_ascii())
+            || !value.bytes().all(|b| (b' '..=b'~').contains(&b))
         {
             return Err(invalid(format!(
-                "the value of `{name}` must be 1 to 1,000 visible ASCII characters"
+                "the value of `{name}` must be 1 to 1,000 printable ASCII characters"
             )));
         }
         if checked.insert(lower, value.clone()).is_some() {
