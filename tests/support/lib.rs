@@ -8,6 +8,7 @@
 pub mod api;
 pub mod browser;
 pub mod database;
+pub mod postgres_cluster;
 pub mod process;
 pub mod receiver;
 pub mod storage;

@@ -9,6 +9,7 @@
 
 mod capture;
 mod keepalive;
+mod replica;
 mod report;
 mod retention;
 mod scale;
@@ -44,6 +45,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// What one chain-head signature costs the writer.
     Signing(signing::SigningArgs),
+    /// Audit-log reads from a PostgreSQL streaming standby while the primary's server captures.
+    Replica(replica::ReplicaArgs),
     /// PostgreSQL retention of a day's entries: a dropped partition against deleted rows.
     Retention(retention::RetentionArgs),
     /// Delivery to stream destinations: backlog rate, latency, and the cost to capture.
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Signing(args) => signing::run(args),
         Command::Stream(args) => runtime.block_on(stream::run(args)),
         Command::Retention(args) => runtime.block_on(retention::run(args)),
+        Command::Replica(args) => runtime.block_on(replica::run(args)),
     };
     // The servers' threads are stopped; do not wait for idle blocking threads.
     runtime.shutdown_background();

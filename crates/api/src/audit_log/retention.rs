@@ -22,10 +22,10 @@ pub const BATCH: i64 = 5_000;
 /// How often the job looks for expired entries.
 pub const INTERVAL: Duration = Duration::from_secs(15 * 60);
 
-/// Deletes every entry older than the retention horizon at `now_micros`, batch by batch, the
-/// manifests of exports made before it, the alert firings of entries before it, and ended
-/// sessions. Returns the number of entries
-/// deleted.
+/// Removes every entry older than the retention horizon at `now_micros`
+/// ([`remove_expired_entries`]), their rollup counts, the manifests of exports made before it,
+/// the alert firings of entries before it, and ended sessions. Returns the number of entries
+/// removed.
 ///
 /// Before anything is deleted, each affected project gets a signed retention checkpoint naming
 /// the newest entry about to go: verification then knows the chain may start after it, and that
@@ -56,8 +56,30 @@ pub fn purge_expired(
             conn, signer, project_id, seq, &hash, now_micros,
         )?;
     }
-    // PostgreSQL: whole days past the horizon go with their partition; rows below the daily
-    // partitions (the history partition) are deleted like SQLite's.
+    let deleted = remove_expired_entries(conn, horizon)?;
+    crate::audit_log::rollup::purge_before(conn, horizon)?;
+    // An export's manifest is kept as long as the entries it describes could be.
+    diesel::delete(
+        audit_export_manifests::table.filter(audit_export_manifests::created_at.lt(horizon)),
+    )
+    .execute(conn)?;
+    diesel::delete(sessions::table.filter(sessions::expires_at.lt(now_micros))).execute(conn)?;
+    // Alert firings name actors and addresses: they go with the entries that fired them, once
+    // their notification was sent (one still waiting is kept until it is).
+    diesel::delete(
+        alert_firings::table
+            .filter(alert_firings::last_entry_at.lt(horizon))
+            .filter(alert_firings::notified_at.is_not_null()),
+    )
+    .execute(conn)?;
+    Ok(deleted)
+}
+
+/// Removes the entries older than `horizon` (microseconds): on PostgreSQL whole days past it go
+/// with their partition, and rows below the daily partitions (the history partition) are
+/// deleted like SQLite's, in batches. Returns how many entries were removed. Callers record the
+/// retention checkpoint first ([`purge_expired`] does).
+pub fn remove_expired_entries(conn: &mut DbConnection, horizon: i64) -> QueryResult<u64> {
     let dropped = crate::db::partitions::drop_expired(conn, horizon)?;
     let mut deleted = dropped.entries;
     let delete_before = crate::db::partitions::daily_from(&crate::db::partitions::list(conn)?)
@@ -81,21 +103,6 @@ pub fn purge_expired(
         // Let queued writers in between batches.
         std::thread::sleep(Duration::from_millis(10));
     }
-    crate::audit_log::rollup::purge_before(conn, horizon)?;
-    // An export's manifest is kept as long as the entries it describes could be.
-    diesel::delete(
-        audit_export_manifests::table.filter(audit_export_manifests::created_at.lt(horizon)),
-    )
-    .execute(conn)?;
-    diesel::delete(sessions::table.filter(sessions::expires_at.lt(now_micros))).execute(conn)?;
-    // Alert firings name actors and addresses: they go with the entries that fired them, once
-    // their notification was sent (one still waiting is kept until it is).
-    diesel::delete(
-        alert_firings::table
-            .filter(alert_firings::last_entry_at.lt(horizon))
-            .filter(alert_firings::notified_at.is_not_null()),
-    )
-    .execute(conn)?;
     Ok(deleted)
 }
 
