@@ -99,6 +99,46 @@ async fn a_body_that_cannot_be_read_is_refused_not_ignored(backend: Backend) {
     let response = admin.send(Method::POST, &deploy, None).await;
     assert_eq!(response.status(), 200);
 
+    // A JSON array is not an object: serde would read `[null, null]` as a change of nothing
+    // (a struct's fields in order), so it must be refused before, on every route with a body.
+    for (method, path) in [
+        (
+            Method::PATCH,
+            format!("/api/v1/projects/{project}/applications/{app_id}"),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/projects/{project}/settings"),
+        ),
+        (Method::POST, format!("/api/v1/projects/{project}/clusters")),
+        (Method::POST, deploy.clone()),
+    ] {
+        let response = admin
+            .client
+            .request(method.clone(), format!("{}{path}", admin.address))
+            .header("cookie", admin.cookie.as_deref().unwrap())
+            .header("x-csrf-token", admin.csrf.as_deref().unwrap())
+            .header("content-type", "application/json")
+            .body("[null, null]")
+            .send()
+            .await
+            .unwrap();
+        let body = problem(response, 400).await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("JSON object"),
+            "{method} {path}: {body}"
+        );
+    }
+    // A name over 100 characters as sent is refused, even if trimming would fit it.
+    let response = admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/projects/{project}/clusters"),
+            Some(json!({ "name": format!(" {}", "c".repeat(100)), "region": "eu" })),
+        )
+        .await;
+    problem(response, 400).await;
+
     // Names refuse control characters too.
     let response = admin
         .send(

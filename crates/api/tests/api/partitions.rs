@@ -9,10 +9,9 @@ use chrono::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use reqwest::Method;
-use serde_json::json;
 
-use crate::helpers::{Backend, Caller, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::helpers::{Backend, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::tampering::some_activity;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -34,19 +33,6 @@ fn placement(conn: &mut DbConnection, project: i64) -> Vec<Placed> {
     ))
     .load(conn)
     .unwrap()
-}
-
-async fn some_activity(admin: &Caller, project: i64, count: usize, prefix: &str) {
-    for i in 0..count {
-        let response = admin
-            .send(
-                Method::POST,
-                &format!("/api/v1/projects/{project}/clusters"),
-                Some(json!({"name": format!("{prefix}-{i}"), "region": "eu-west-1"})),
-            )
-            .await;
-        assert_eq!(response.status(), 201);
-    }
 }
 
 fn partition_names(conn: &mut DbConnection) -> Vec<String> {

@@ -11,7 +11,8 @@ use serde_json::json;
 
 use crate::helpers::{Backend, Caller, TestApp};
 
-async fn some_activity(admin: &Caller, project: i64, count: usize, prefix: &str) {
+/// `count` clusters created, named `<prefix>-<n>`: as many audited writes.
+pub(crate) async fn some_activity(admin: &Caller, project: i64, count: usize, prefix: &str) {
     for i in 0..count {
         let response = admin
             .send(
