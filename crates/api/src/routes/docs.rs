@@ -34,20 +34,15 @@ static CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
 /// Registers `/api/docs` (redirected to `/api/docs/`) and the reference's files.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .service(
-            web::resource("/api/docs")
-                .route(get_or_head().to(redirect))
-                .default_service(web::to(|request: HttpRequest| async move {
-                    super::method_not_allowed_with(request, Some("GET, HEAD".into()))
-                })),
-        )
-        .service(
-            web::resource("/api/docs/{file:.*}")
-                .route(get_or_head().to(file))
-                .default_service(web::to(|request: HttpRequest| async move {
-                    super::method_not_allowed_with(request, Some("GET, HEAD".into()))
-                })),
-        );
+        .service(read_only("/api/docs").route(get_or_head().to(redirect)))
+        .service(read_only("/api/docs/{file:.*}").route(get_or_head().to(file)));
+}
+
+/// A resource whose other methods get a 405 problem document with `Allow: GET, HEAD`.
+fn read_only(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|request: HttpRequest| async move {
+        super::method_not_allowed_with(request, Some("GET, HEAD".into()))
+    }))
 }
 
 fn get_or_head() -> actix_web::Route {

@@ -233,20 +233,23 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonOb
 
     fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let json = web::Json::<serde_json::Value>::from_request(request, payload);
-        Box::pin(async move {
-            let value = json.await?.into_inner();
-            if !value.is_object() {
-                return Err(crate::error::extraction_error(
-                    "invalid JSON body: expected a JSON object".into(),
-                ));
-            }
-            serde_json::from_value(value)
-                .map(JsonObject)
-                .map_err(|error| {
-                    crate::error::extraction_error(format!("invalid JSON body: {error}"))
-                })
-        })
+        Box::pin(async move { Ok(JsonObject(json_object(json.await?.into_inner())?)) })
     }
+}
+
+/// Reads a parsed JSON body into `T` if it is an object: the one rule of [`JsonObject`], for
+/// handlers that read their body themselves.
+pub fn json_object<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::BadRequest {
+            detail: "invalid JSON body: expected a JSON object".into(),
+        });
+    }
+    serde_json::from_value(value).map_err(|error| ApiError::BadRequest {
+        detail: format!("invalid JSON body: {error}"),
+    })
 }
 
 /// Runs blocking database work on a pooled connection, off the async workers.

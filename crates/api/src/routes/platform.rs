@@ -212,15 +212,10 @@ async fn deploy_application(
     let deploy: DeployApplication = if body.iter().all(u8::is_ascii_whitespace) {
         DeployApplication::default()
     } else {
-        let invalid = |detail: String| ApiError::BadRequest {
-            detail: format!("invalid JSON body: {detail}"),
-        };
-        let value: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|error| invalid(error.to_string()))?;
-        if !value.is_object() {
-            return Err(invalid("expected a JSON object".into()));
-        }
-        serde_json::from_value(value).map_err(|error| invalid(error.to_string()))?
+        let value = serde_json::from_slice(&body).map_err(|error| ApiError::BadRequest {
+            detail: format!("invalid JSON body: {error}"),
+        })?;
+        crate::routes::json_object(value)?
     };
     let image = deploy.image.as_deref().map(valid_image).transpose()?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
