@@ -40,6 +40,8 @@ pub struct AppState {
     pub metrics_token: Option<String>,
     /// Signs chain heads and remembers the newest this server signed.
     pub chain_signer: std::sync::Arc<crate::capture::checkpoint::ChainSigner>,
+    /// Each project's entries in memory by column, for counting.
+    pub columns: std::sync::Arc<crate::audit_log::columns::ColumnStore>,
     /// Stream destinations' network policy and delivery client.
     pub streaming: crate::streaming::Streaming,
 }
@@ -122,6 +124,9 @@ impl Application {
             clock: clock.clone(),
         };
         crate::audit_log::retention::start(pool.clone(), clock.clone(), chain_signer.clone());
+        let columns =
+            crate::audit_log::columns::ColumnStore::new(!settings.no_memory_columns, clock.clone());
+        crate::audit_log::columns::ColumnStore::start_loading(columns.clone(), pool.clone());
         let state = web::Data::new(AppState {
             reads: crate::db::ReadPools::new(pool.clone(), replicas),
             pool,
@@ -141,6 +146,7 @@ impl Application {
                 .as_ref()
                 .map(|token| token.expose().to_string()),
             chain_signer,
+            columns,
             streaming,
         });
 

@@ -13,8 +13,9 @@ use auditlog_shared::{in_namespace, namespaces_of, FacetRequest};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
+use crate::audit_log::columns::ColumnStore;
 use crate::audit_log::rollup::{self, RollupDimension};
-use crate::audit_log::{apply_filters, DbBackend, Dimension};
+use crate::audit_log::{apply_filters, CountedFrom, DbBackend, Dimension};
 use crate::audit_query::ValidatedQuery;
 use crate::capture::catalog;
 use crate::db::schema::audit_entries;
@@ -27,12 +28,15 @@ use crate::db::DbConnection;
 /// value only. Values that still exist are matched by their current name in one read.
 pub const MAX_RECORDED_NAME_LOOKUPS: usize = 200;
 
+/// The view's facets, and where their counts came from (the in-memory columns when any
+/// dimension needs the entries and they can answer).
 pub fn facets(
     conn: &mut DbConnection,
+    columns: &ColumnStore,
     project_id: i64,
     validated: &ValidatedQuery,
     request: &FacetRequest,
-) -> QueryResult<Facets> {
+) -> QueryResult<(Facets, CountedFrom)> {
     let from = validated.window.from.timestamp_micros();
     let to = validated.window.to.timestamp_micros();
     let split = rollup::Split::new(from, to);
@@ -88,12 +92,32 @@ pub fn facets(
         _ => Vec::new(),
     };
 
+    // Every other dimension reads the entries over the whole window: from the in-memory
+    // columns, all in one pass, when they can answer.
+    let from_entries: Vec<Dimension> = Dimension::ALL
+        .into_iter()
+        .filter(|&d| request.lists(d) && !from_rollups.contains(&d) && !paired.contains(&d))
+        .collect();
+    let mut column_counts = if from_entries.is_empty() {
+        None
+    } else {
+        columns.with_current(conn, project_id, validated, |copy| {
+            copy.facet_counts(validated, &from_entries)
+        })?
+    };
+    let counted_from = match (&column_counts, from_entries.is_empty()) {
+        (Some(_), _) => CountedFrom::Columns,
+        (None, true) => CountedFrom::Rollups,
+        (None, false) => CountedFrom::Entries,
+    };
+
     // Dimensions read from the entries without a filter of their own all count the same
     // entries (those passing every filter): one scan serves them all.
     let shared: Vec<Dimension> = Dimension::ALL
         .into_iter()
         .filter(|&d| {
-            request.lists(d)
+            column_counts.is_none()
+                && request.lists(d)
                 && !from_rollups.contains(&d)
                 && rollup::filter_is_empty(&validated.query, d)
         })
@@ -153,6 +177,8 @@ pub fn facets(
                 }
             }
             counts
+        } else if let Some(counted) = &mut column_counts {
+            counted.remove(&dimension).unwrap_or_default()
         } else if shared.len() > 1 && shared.contains(&dimension) {
             shared_counts.remove(&dimension).unwrap_or_default()
         } else {
@@ -165,7 +191,7 @@ pub fn facets(
             conn, project_id, validated, request, dimension, values,
         )?);
     }
-    Ok(Facets { dimensions })
+    Ok((Facets { dimensions }, counted_from))
 }
 
 /// Counts per stored value of a dimension (`actor_key`, `resource_key`, a status code …),

@@ -7,7 +7,8 @@ use diesel::sql_types::{BigInt, Integer};
 
 use std::collections::HashMap;
 
-use crate::audit_log::{apply_filters, rollup, DbBackend};
+use crate::audit_log::columns::ColumnStore;
+use crate::audit_log::{apply_filters, rollup, CountedFrom, DbBackend};
 use crate::audit_query::ValidatedQuery;
 use crate::clock::from_micros;
 use crate::db::schema::audit_entries;
@@ -36,11 +37,13 @@ pub fn bucket_seconds(from: i64, to: i64) -> i64 {
         .unwrap_or(604_800)
 }
 
+/// The view's chart, and where its counts came from.
 pub fn histogram(
     conn: &mut DbConnection,
+    columns: &ColumnStore,
     project_id: i64,
     validated: &ValidatedQuery,
-) -> QueryResult<Histogram> {
+) -> QueryResult<(Histogram, CountedFrom)> {
     let from = validated.window.from.timestamp_micros();
     let to = validated.window.to.timestamp_micros();
     let seconds = bucket_seconds(from, to);
@@ -48,6 +51,7 @@ pub fn histogram(
     let rollup_plan = rollup::window_plan(validated).filter(|_| width % rollup::BUCKET_MICROS == 0);
     // Per bucket, split by status class when the counts can tell classes apart (the totals
     // then derive from the split), else the totals alone.
+    let mut counted_from = CountedFrom::Rollups;
     let counted = match rollup_plan {
         Some((view, split)) => {
             let mut counted = match rollup::bucket_class_counts(
@@ -78,7 +82,18 @@ pub fn histogram(
             }
             counted
         }
-        None => Counted::Split(entry_class_counts(conn, project_id, validated, width)?),
+        None => match columns.with_current(conn, project_id, validated, |copy| {
+            copy.bucket_class_counts(validated, width)
+        })? {
+            Some(classes) => {
+                counted_from = CountedFrom::Columns;
+                Counted::Split(classes)
+            }
+            None => {
+                counted_from = CountedFrom::Entries;
+                Counted::Split(entry_class_counts(conn, project_id, validated, width)?)
+            }
+        },
     };
     let (counts, classes) = match counted {
         Counted::Split(classes) => (rollup::bucket_totals(&classes), Some(classes)),
@@ -102,13 +117,14 @@ pub fn histogram(
         });
         start += width;
     }
-    Ok(Histogram {
+    let histogram = Histogram {
         from: validated.window.from,
         to: validated.window.to,
         bucket_seconds: seconds,
         total: buckets.iter().map(|b| b.count).sum(),
         buckets,
-    })
+    };
+    Ok((histogram, counted_from))
 }
 
 /// A histogram's counts per bucket: split by status class, or totals only.

@@ -14,6 +14,7 @@
 //! * Order is `(ts, id)` descending everywhere; pages are keyset pages.
 
 pub mod bar;
+pub mod columns;
 pub mod export;
 pub mod facets;
 pub mod histogram;
@@ -235,14 +236,41 @@ pub(crate) fn status_predicate(
         .reduce(|either, or| Box::new(either.or(or)))
 }
 
+/// Where a count came from, for the `Server-Timing` header of the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountedFrom {
+    /// The hourly and daily rollups (plus the entries of the window's partial hours).
+    Rollups,
+    /// The in-memory columns (`columns`).
+    Columns,
+    /// The entries, read from the database.
+    Entries,
+}
+
+impl CountedFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CountedFrom::Rollups => "rollups",
+            CountedFrom::Columns => "columns",
+            CountedFrom::Entries => "entries",
+        }
+    }
+}
+
 /// How many entries the view matches in its whole window: from rollups where they can answer,
-/// by counting entries otherwise.
+/// else from the in-memory columns, else by counting entries.
 pub fn count(
     conn: &mut DbConnection,
+    columns: &columns::ColumnStore,
     project_id: i64,
     validated: &ValidatedQuery,
 ) -> QueryResult<i64> {
     let Some((filtered_dimension, split)) = rollup::window_plan(validated) else {
+        if let Some(total) =
+            columns.with_current(conn, project_id, validated, |copy| copy.count(validated))?
+        {
+            return Ok(total);
+        }
         return filtered(project_id, validated, None)
             .count()
             .get_result(conn);

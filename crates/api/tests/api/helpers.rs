@@ -139,6 +139,37 @@ impl TestApp {
         (address, dir)
     }
 
+    /// Starts another server on the same database, on this server's clock (so that both pin
+    /// the same windows), with its settings adjusted; returns its address and the directory to
+    /// keep while it runs.
+    pub fn spawn_server_with(
+        &self,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> (String, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::from_defaults();
+        settings.bind = "127.0.0.1:0".into();
+        settings.database_url = self.database_url.clone();
+        settings.data_dir = dir.path().join("data");
+        settings.static_dir = self.static_dir.clone();
+        settings.workers = Some(1);
+        settings.db_pool_size = 4;
+        settings.secret_key = Some(
+            std::fs::read_to_string(self.static_dir.parent().unwrap().join("data/secret.key"))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap(),
+        );
+        adjust(&mut settings);
+        let server =
+            Application::build_with_clock(&settings, Clock::Shifted(self.clock_offset.clone()))
+                .expect("another server");
+        let address = server.url();
+        tokio::spawn(server.run_until_stopped());
+        (address, dir)
+    }
+
     /// Moves the server's clock forward.
     pub fn advance_clock(&self, by: chrono::Duration) {
         let micros = by.num_microseconds().expect("a representable duration");

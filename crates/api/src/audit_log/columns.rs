@@ -1,0 +1,618 @@
+//! Counting from memory: a columnar copy of each project's entries in retention, which answers
+//! the histograms, facets and match counts that rollups cannot (several filtered dimensions, a
+//! search, a status filter beside another) without reading the entries row by row in SQL.
+//!
+//! Each entry is held as what a filter or a count reads — its time and seven dictionary-encoded
+//! values (actor key, method, source, action, status code, resource type, resource key) plus the
+//! index of its search text in a dictionary of the project's distinct search texts — about 27
+//! bytes, in blocks of [`BLOCK_ROWS`] entries in chain order, each with its earliest and latest
+//! time so that a window skips the blocks outside it. A filter becomes one table of booleans per
+//! dimension (indexed by dictionary code), a search one pass over the distinct texts; a facet is
+//! counted in the same pass over the rows as every other facet (a row failing exactly one
+//! dimension's filter counts for that dimension only).
+//!
+//! Invariants:
+//! * **The database is the source of truth; a copy is never ahead of it and never stale when
+//!   read.** [`ColumnStore::current`] catches a copy up, on the connection the read uses, with
+//!   the entries after the copy's last chain position: positions are gap-free and committed in
+//!   order per project (each commit holds the project's chain head), so those rows are exactly
+//!   what the copy lacks, whichever server wrote them.
+//! * **Answers are exact and the same as the entries'.** Filters are the values
+//!   [`crate::audit_log::filter_values`] gives the SQL path; a search is the lowercased term
+//!   contained in the stored (lowercased) search text, or the actions and actors it also names.
+//!   Tests compare every answer with a server that reads the entries.
+//! * A copy that cannot answer says so (`None`) and the caller reads the entries: while the
+//!   server is still loading copies at start, when a catch-up is longer than
+//!   [`CATCH_UP_ROWS`], when a small dictionary outgrew its width, and for views filtered on a
+//!   request id (those read the window's entries by index and are cheap).
+//! * Entries past the retention horizon are never loaded; whole blocks past it are dropped as
+//!   copies catch up. Windows are clamped to retention before they get here.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use diesel::prelude::*;
+use indexmap::IndexSet;
+
+use crate::audit_log::{rollup, Dimension};
+use crate::audit_query::ValidatedQuery;
+use crate::clock::Clock;
+use crate::db::schema::{audit_chain_heads, audit_entries, projects};
+use crate::db::{DbConnection, DbPool};
+
+/// Entries per block: the unit of time pruning and of dropping expired entries.
+pub const BLOCK_ROWS: usize = 65_536;
+/// The most entries a read catches up before it answers; a copy further behind answers `None`
+/// this time (the read goes to the entries) and is caught up further by the next read.
+pub const CATCH_UP_ROWS: i64 = 100_000;
+/// Days before the retention horizon that copies still hold.
+const HORIZON_MARGIN_DAYS: i64 = 2;
+/// Entries read per query while a copy is loaded at start.
+const LOAD_CHUNK: i64 = 50_000;
+
+/// Every project's copy, shared by the server's workers.
+pub struct ColumnStore {
+    enabled: bool,
+    clock: Clock,
+    projects: RwLock<HashMap<i64, Arc<RwLock<ProjectColumns>>>>,
+    /// Set once the copies of every project that existed at start are loaded: from then on a
+    /// project without a copy is new and starts from an empty one.
+    loaded: AtomicBool,
+}
+
+/// The counts a histogram reads: per bucket start (microseconds), entries per status class.
+pub type BucketClassCounts = HashMap<i64, rollup::ClassCounts>;
+/// The counts facets read: per dimension, stored value → entries.
+pub type DimensionCounts = HashMap<Dimension, HashMap<String, i64>>;
+
+impl ColumnStore {
+    /// A store; a disabled one answers `None` to everything (every count reads the entries).
+    pub fn new(enabled: bool, clock: Clock) -> Arc<ColumnStore> {
+        Arc::new(ColumnStore {
+            enabled,
+            clock,
+            projects: RwLock::new(HashMap::new()),
+            loaded: AtomicBool::new(!enabled),
+        })
+    }
+
+    /// Loads every project's copy on a thread of its own, the largest projects' work spread
+    /// over the time it takes; reads answered before a project's copy is in read the entries.
+    pub fn start_loading(store: Arc<ColumnStore>, pool: DbPool) {
+        if !store.enabled {
+            return;
+        }
+        std::thread::Builder::new()
+            .name("column-loader".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                match store.load_all(&pool) {
+                    Ok(entries) => tracing::info!(
+                        entries,
+                        seconds = started.elapsed().as_secs_f64(),
+                        "loaded the in-memory columns of every project"
+                    ),
+                    Err(error) => tracing::error!(
+                        error = format!("{error:#}"),
+                        "cannot load the in-memory columns; counts read the entries until each project's copy catches up"
+                    ),
+                }
+                store.loaded.store(true, Ordering::Release);
+            })
+            .expect("the column loader thread starts");
+    }
+
+    fn load_all(&self, pool: &DbPool) -> anyhow::Result<usize> {
+        let mut conn = pool.get()?;
+        let ids: Vec<i64> = projects::table
+            .select(projects::id)
+            .order(projects::id)
+            .load(&mut conn)?;
+        drop(conn);
+        let mut total = 0;
+        for project_id in ids {
+            let mut copy = ProjectColumns::default();
+            loop {
+                // A connection per chunk: the loader never holds one for long.
+                let mut conn = pool.get()?;
+                let horizon = self.horizon();
+                let rows = rows_after(&mut conn, project_id, copy.last_seq, horizon, LOAD_CHUNK)?;
+                let read = rows.len() as i64;
+                copy.append(rows, horizon);
+                if read < LOAD_CHUNK {
+                    break;
+                }
+            }
+            total += copy.len();
+            self.projects
+                .write()
+                .expect("the column store's lock")
+                .entry(project_id)
+                .or_insert_with(|| Arc::new(RwLock::new(copy)));
+        }
+        Ok(total)
+    }
+
+    /// The oldest time a copy holds: the retention horizon, less a margin of [`HORIZON_MARGIN_DAYS`]
+    /// so that a clock set back by less than that never asks for an entry a copy skipped.
+    fn horizon(&self) -> i64 {
+        (crate::audit_query::retention_horizon(self.clock.now())
+            - chrono::Duration::days(HORIZON_MARGIN_DAYS))
+        .timestamp_micros()
+    }
+
+    /// The project's copy, caught up with what `conn` sees, to read with `read`; `None` when it
+    /// cannot answer (see the module's invariants).
+    pub fn with_current<T>(
+        &self,
+        conn: &mut DbConnection,
+        project_id: i64,
+        validated: &ValidatedQuery,
+        read: impl FnOnce(&ProjectColumns) -> T,
+    ) -> QueryResult<Option<T>> {
+        if !self.enabled || validated.query.request_id.is_some() {
+            return Ok(None);
+        }
+        let existing = self
+            .projects
+            .read()
+            .expect("the column store's lock")
+            .get(&project_id)
+            .cloned();
+        let copy = match existing {
+            Some(copy) => copy,
+            None if self.loaded.load(Ordering::Acquire) => self
+                .projects
+                .write()
+                .expect("the column store's lock")
+                .entry(project_id)
+                .or_default()
+                .clone(),
+            None => return Ok(None),
+        };
+        let horizon = self.horizon();
+        let last_seq = copy.read().expect("a project's column lock").last_seq;
+        let head: Option<i64> = audit_chain_heads::table
+            .find(project_id)
+            .select(audit_chain_heads::chain_seq)
+            .first(conn)
+            .optional()?;
+        if head.is_some_and(|head| head > last_seq) {
+            let rows = rows_after(conn, project_id, last_seq, horizon, CATCH_UP_ROWS)?;
+            let complete = (rows.len() as i64) < CATCH_UP_ROWS;
+            let mut writable = copy.write().expect("a project's column lock");
+            writable.append(rows, horizon);
+            if !complete {
+                return Ok(None);
+            }
+            // Everything up to the head was read (older entries past the horizon are skipped,
+            // not missing).
+            writable.last_seq = writable.last_seq.max(head.unwrap_or(0));
+        }
+        let readable = copy.read().expect("a project's column lock");
+        if readable.overflowed {
+            return Ok(None);
+        }
+        Ok(Some(read(&readable)))
+    }
+}
+
+/// One stored row as a copy reads it:
+/// `(chain_seq, ts, actor_key, method, source, action, status_code, resource_type, resource_key,
+/// search_text)`.
+type ColumnRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i32,
+    String,
+    String,
+    String,
+);
+
+/// The project's entries after chain position `after` inside retention, in chain order, at most
+/// `limit`.
+fn rows_after(
+    conn: &mut DbConnection,
+    project_id: i64,
+    after: i64,
+    horizon: i64,
+    limit: i64,
+) -> QueryResult<Vec<ColumnRow>> {
+    use audit_entries::dsl;
+    dsl::audit_entries
+        .filter(dsl::project_id.eq(project_id))
+        .filter(dsl::chain_seq.gt(after))
+        .filter(dsl::ts.ge(horizon))
+        .order(dsl::chain_seq.asc())
+        .limit(limit)
+        .select((
+            dsl::chain_seq,
+            dsl::ts,
+            dsl::actor_key,
+            dsl::method,
+            dsl::source,
+            dsl::action,
+            dsl::status_code,
+            dsl::resource_type,
+            dsl::resource_key,
+            dsl::search_text,
+        ))
+        .load(conn)
+}
+
+/// One project's entries, by column.
+#[derive(Default)]
+pub struct ProjectColumns {
+    /// The chain position of the newest entry held (or known to be past the horizon).
+    last_seq: i64,
+    blocks: Vec<Block>,
+    actors: IndexSet<Box<str>>,
+    methods: IndexSet<Box<str>>,
+    sources: IndexSet<Box<str>>,
+    actions: IndexSet<Box<str>>,
+    statuses: IndexSet<i32>,
+    resource_types: IndexSet<Box<str>>,
+    resources: IndexSet<Box<str>>,
+    search_texts: IndexSet<Box<str>>,
+    /// A dictionary stored in fewer than 32 bits outgrew its width: this copy answers nothing.
+    overflowed: bool,
+}
+
+#[derive(Default)]
+struct Block {
+    min_ts: i64,
+    max_ts: i64,
+    ts: Vec<i64>,
+    actor: Vec<u32>,
+    method: Vec<u8>,
+    source: Vec<u8>,
+    action: Vec<u16>,
+    status: Vec<u16>,
+    resource_type: Vec<u8>,
+    resource: Vec<u32>,
+    search: Vec<u32>,
+}
+
+/// The dictionary code of `value`, added when new.
+fn code<T: Hash + Eq>(dictionary: &mut IndexSet<T>, value: T) -> usize {
+    dictionary.insert_full(value).0
+}
+
+fn boxed(value: String) -> Box<str> {
+    value.into_boxed_str()
+}
+
+impl ProjectColumns {
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.blocks.iter().map(|b| b.ts.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends rows read after `last_seq` (those at or before it, read by a concurrent
+    /// catch-up, are skipped) and drops whole blocks that ended before `horizon`.
+    fn append(&mut self, rows: Vec<ColumnRow>, horizon: i64) {
+        for (seq, ts, actor, method, source, action, status, resource_type, resource, search) in
+            rows
+        {
+            if seq <= self.last_seq {
+                continue;
+            }
+            self.last_seq = seq;
+            let actor = code(&mut self.actors, boxed(actor));
+            let method = code(&mut self.methods, boxed(method));
+            let source = code(&mut self.sources, boxed(source));
+            let action = code(&mut self.actions, boxed(action));
+            let status = code(&mut self.statuses, status);
+            let resource_type = code(&mut self.resource_types, boxed(resource_type));
+            let resource = code(&mut self.resources, boxed(resource));
+            let search = code(&mut self.search_texts, boxed(search));
+            let (Ok(method), Ok(source), Ok(action), Ok(status), Ok(resource_type)) = (
+                u8::try_from(method),
+                u8::try_from(source),
+                u16::try_from(action),
+                u16::try_from(status),
+                u8::try_from(resource_type),
+            ) else {
+                if !self.overflowed {
+                    tracing::warn!(
+                        "a project's in-memory columns outgrew a dictionary; its counts read the entries"
+                    );
+                }
+                self.overflowed = true;
+                continue;
+            };
+            if self.blocks.last().is_none_or(|b| b.ts.len() >= BLOCK_ROWS) {
+                self.blocks.push(Block {
+                    min_ts: ts,
+                    max_ts: ts,
+                    ..Block::default()
+                });
+            }
+            let block = self.blocks.last_mut().expect("a block to append to");
+            block.min_ts = block.min_ts.min(ts);
+            block.max_ts = block.max_ts.max(ts);
+            block.ts.push(ts);
+            block.actor.push(actor as u32);
+            block.method.push(method);
+            block.source.push(source);
+            block.action.push(action);
+            block.status.push(status);
+            block.resource_type.push(resource_type);
+            block.resource.push(resource as u32);
+            block.search.push(search as u32);
+        }
+        while self.blocks.len() > 1 && self.blocks[0].max_ts < horizon {
+            self.blocks.remove(0);
+        }
+    }
+
+    /// Entries passing every filter and the search, per `width`-wide bucket (keyed by its
+    /// start) and status class.
+    pub fn bucket_class_counts(&self, validated: &ValidatedQuery, width: i64) -> BucketClassCounts {
+        let view = self.compile(validated);
+        let (from, to) = window(validated);
+        let first = from.div_euclid(width) * width;
+        let buckets = ((to - 1).div_euclid(width) * width - first) / width + 1;
+        let mut counts = vec![[0_i64; 5]; buckets.max(0) as usize];
+        let classes: Vec<Option<usize>> = self
+            .statuses
+            .iter()
+            .map(|&code| usize::try_from(code / 100 - 1).ok().filter(|c| *c < 5))
+            .collect();
+        view.for_each_row(self, from, to, |block, row, failed| {
+            if failed == Failed::None {
+                if let Some(class) = classes[block.status[row] as usize] {
+                    let bucket = ((block.ts[row] - first) / width) as usize;
+                    counts[bucket][class] += 1;
+                }
+            }
+        });
+        counts
+            .into_iter()
+            .enumerate()
+            .filter(|(_, classes)| classes.iter().any(|c| *c > 0))
+            .map(|(index, classes)| (first + index as i64 * width, classes))
+            .collect()
+    }
+
+    /// How many entries pass every filter and the search.
+    pub fn count(&self, validated: &ValidatedQuery) -> i64 {
+        let view = self.compile(validated);
+        let (from, to) = window(validated);
+        let mut total = 0;
+        view.for_each_row(self, from, to, |_, _, failed| {
+            if failed == Failed::None {
+                total += 1;
+            }
+        });
+        total
+    }
+
+    /// For each of `dimensions`, its stored values' counts over the entries passing every
+    /// filter but its own (and the search): what [`crate::audit_log::facets`] lists.
+    pub fn facet_counts(
+        &self,
+        validated: &ValidatedQuery,
+        dimensions: &[Dimension],
+    ) -> DimensionCounts {
+        let view = self.compile(validated);
+        let (from, to) = window(validated);
+        let wanted = |d: Dimension| dimensions.contains(&d);
+        // Per dimension, counts by dictionary code (application and cluster both by resource).
+        let mut counts: [Vec<i64>; 8] = Default::default();
+        for dimension in Dimension::ALL {
+            if wanted(dimension) {
+                counts[slot(dimension)] = vec![0; self.dictionary_len(dimension)];
+            }
+        }
+        view.for_each_row(self, from, to, |block, row, failed| match failed {
+            Failed::None => {
+                for dimension in Dimension::ALL {
+                    let counted = &mut counts[slot(dimension)];
+                    if !counted.is_empty() {
+                        counted[block.code(dimension, row)] += 1;
+                    }
+                }
+            }
+            Failed::One(dimension) => {
+                let counted = &mut counts[slot(dimension)];
+                if !counted.is_empty() {
+                    counted[block.code(dimension, row)] += 1;
+                }
+            }
+            Failed::Several => {}
+        });
+        let mut answer = DimensionCounts::new();
+        for dimension in Dimension::ALL.into_iter().filter(|&d| wanted(d)) {
+            let prefix = match dimension {
+                Dimension::Application => Some("application:"),
+                Dimension::Cluster => Some("cluster:"),
+                _ => None,
+            };
+            let values = answer.entry(dimension).or_default();
+            for (code, &count) in counts[slot(dimension)].iter().enumerate() {
+                if count == 0 {
+                    continue;
+                }
+                let value = self.value(dimension, code);
+                if prefix.is_none_or(|prefix| value.starts_with(prefix)) {
+                    values.insert(value, count);
+                }
+            }
+        }
+        answer
+    }
+
+    fn dictionary_len(&self, dimension: Dimension) -> usize {
+        match dimension {
+            Dimension::Actor => self.actors.len(),
+            Dimension::Method => self.methods.len(),
+            Dimension::Source => self.sources.len(),
+            Dimension::Action => self.actions.len(),
+            Dimension::Status => self.statuses.len(),
+            Dimension::ResourceType => self.resource_types.len(),
+            Dimension::Application | Dimension::Cluster => self.resources.len(),
+        }
+    }
+
+    /// The stored value (as the facets and filters spell it) of a dimension's code.
+    fn value(&self, dimension: Dimension, code: usize) -> String {
+        let text = |dictionary: &IndexSet<Box<str>>| dictionary[code].to_string();
+        match dimension {
+            Dimension::Actor => text(&self.actors),
+            Dimension::Method => text(&self.methods),
+            Dimension::Source => text(&self.sources),
+            Dimension::Action => text(&self.actions),
+            Dimension::Status => self.statuses[code].to_string(),
+            Dimension::ResourceType => text(&self.resource_types),
+            Dimension::Application | Dimension::Cluster => text(&self.resources),
+        }
+    }
+
+    /// The view's filters and search as tables over this copy's dictionaries.
+    fn compile(&self, validated: &ValidatedQuery) -> CompiledView {
+        let mut filters = Vec::new();
+        for dimension in Dimension::ALL {
+            let (include, exclude) = crate::audit_log::filter_values(validated, dimension);
+            if include.is_empty() && exclude.is_empty() {
+                continue;
+            }
+            let passes = |value: &str| {
+                (include.is_empty() || include.iter().any(|i| i == value))
+                    && !exclude.iter().any(|e| e == value)
+            };
+            let table: Vec<bool> = (0..self.dictionary_len(dimension))
+                .map(|code| passes(&self.value(dimension, code)))
+                .collect();
+            filters.push((dimension, table));
+        }
+        let search = validated.query.search.as_ref().map(|term| {
+            let term = term.as_str().to_lowercase();
+            let also = &validated.search_also;
+            SearchTables {
+                text: self
+                    .search_texts
+                    .iter()
+                    .map(|text| text.contains(term.as_str()))
+                    .collect(),
+                action: self
+                    .actions
+                    .iter()
+                    .map(|action| also.actions.iter().any(|a| a.as_str() == &**action))
+                    .collect(),
+                actor: self
+                    .actors
+                    .iter()
+                    .map(|actor| also.actor_keys.iter().any(|a| a.as_str() == &**actor))
+                    .collect(),
+            }
+        });
+        CompiledView { filters, search }
+    }
+}
+
+/// Which of the view's filters a row failed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Failed {
+    None,
+    One(Dimension),
+    Several,
+}
+
+struct SearchTables {
+    text: Vec<bool>,
+    action: Vec<bool>,
+    actor: Vec<bool>,
+}
+
+struct CompiledView {
+    /// Per filtered dimension, whether each dictionary code passes its filter.
+    filters: Vec<(Dimension, Vec<bool>)>,
+    search: Option<SearchTables>,
+}
+
+impl CompiledView {
+    /// Calls `each` for every row in `[from, to)` that the search matches, with which filters it
+    /// failed.
+    fn for_each_row(
+        &self,
+        columns: &ProjectColumns,
+        from: i64,
+        to: i64,
+        mut each: impl FnMut(&Block, usize, Failed),
+    ) {
+        for block in &columns.blocks {
+            if block.max_ts < from || block.min_ts >= to {
+                continue;
+            }
+            let whole = block.min_ts >= from && block.max_ts < to;
+            for row in 0..block.ts.len() {
+                if !whole && (block.ts[row] < from || block.ts[row] >= to) {
+                    continue;
+                }
+                if let Some(search) = &self.search {
+                    if !(search.text[block.search[row] as usize]
+                        || search.action[block.action[row] as usize]
+                        || search.actor[block.actor[row] as usize])
+                    {
+                        continue;
+                    }
+                }
+                let mut failed = Failed::None;
+                for (dimension, table) in &self.filters {
+                    if !table[block.code(*dimension, row)] {
+                        failed = match failed {
+                            Failed::None => Failed::One(*dimension),
+                            _ => Failed::Several,
+                        };
+                        if failed == Failed::Several {
+                            break;
+                        }
+                    }
+                }
+                each(block, row, failed);
+            }
+        }
+    }
+}
+
+impl Block {
+    /// A row's dictionary code in a dimension's column.
+    #[inline]
+    fn code(&self, dimension: Dimension, row: usize) -> usize {
+        match dimension {
+            Dimension::Actor => self.actor[row] as usize,
+            Dimension::Method => self.method[row] as usize,
+            Dimension::Source => self.source[row] as usize,
+            Dimension::Action => self.action[row] as usize,
+            Dimension::Status => self.status[row] as usize,
+            Dimension::ResourceType => self.resource_type[row] as usize,
+            Dimension::Application | Dimension::Cluster => self.resource[row] as usize,
+        }
+    }
+}
+
+/// A dimension's place in per-dimension arrays.
+fn slot(dimension: Dimension) -> usize {
+    Dimension::ALL
+        .iter()
+        .position(|&d| d == dimension)
+        .expect("every dimension is in ALL")
+}
+
+fn window(validated: &ValidatedQuery) -> (i64, i64) {
+    (
+        validated.window.from.timestamp_micros(),
+        validated.window.to.timestamp_micros(),
+    )
+}
