@@ -201,7 +201,7 @@ impl ColumnStore {
 
 /// One stored row as a copy reads it:
 /// `(chain_seq, ts, actor_key, method, source, action, status_code, resource_type, resource_key,
-/// search_text)`.
+/// search_text, actor_name, resource_name)`.
 type ColumnRow = (
     i64,
     i64,
@@ -210,6 +210,8 @@ type ColumnRow = (
     String,
     String,
     i32,
+    String,
+    String,
     String,
     String,
     String,
@@ -242,6 +244,8 @@ fn rows_after(
             dsl::resource_type,
             dsl::resource_key,
             dsl::search_text,
+            dsl::actor_name,
+            dsl::resource_name,
         ))
         .load(conn)
 }
@@ -260,12 +264,22 @@ pub struct ProjectColumns {
     resource_types: IndexSet<Box<str>>,
     resources: IndexSet<Box<str>>,
     search_texts: IndexSet<Box<str>>,
+    /// The names entries recorded for their actor and resource (names change; entries keep the
+    /// one they were recorded with): per actor or resource code, each change as the position of
+    /// the first row with the name and the name's code in `names`.
+    actor_names: Vec<Vec<(u64, u32)>>,
+    resource_names: Vec<Vec<(u64, u32)>>,
+    names: IndexSet<Box<str>>,
+    /// The position the next row appended gets (positions count every row ever appended).
+    next_position: u64,
     /// A dictionary stored in fewer than 32 bits outgrew its width: this copy answers nothing.
     overflowed: bool,
 }
 
 #[derive(Default)]
 struct Block {
+    /// The position of the block's first row.
+    first_position: u64,
     min_ts: i64,
     max_ts: i64,
     ts: Vec<i64>,
@@ -288,6 +302,10 @@ fn boxed(value: String) -> Box<str> {
     value.into_boxed_str()
 }
 
+fn code_of_name(names: &mut IndexSet<Box<str>>, name: String) -> u32 {
+    code(names, boxed(name)) as u32
+}
+
 impl ProjectColumns {
     /// Entries held.
     pub fn len(&self) -> usize {
@@ -301,8 +319,20 @@ impl ProjectColumns {
     /// Appends rows read after `last_seq` (those at or before it, read by a concurrent
     /// catch-up, are skipped) and drops whole blocks that ended before `horizon`.
     fn append(&mut self, rows: Vec<ColumnRow>, horizon: i64) {
-        for (seq, ts, actor, method, source, action, status, resource_type, resource, search) in
-            rows
+        for (
+            seq,
+            ts,
+            actor,
+            method,
+            source,
+            action,
+            status,
+            resource_type,
+            resource,
+            search,
+            actor_name,
+            resource_name,
+        ) in rows
         {
             if seq <= self.last_seq {
                 continue;
@@ -331,8 +361,23 @@ impl ProjectColumns {
                 self.overflowed = true;
                 continue;
             };
+            let position = self.next_position;
+            self.next_position += 1;
+            for (changes, code, name) in [
+                (&mut self.actor_names, actor, actor_name),
+                (&mut self.resource_names, resource, resource_name),
+            ] {
+                let name = code_of_name(&mut self.names, name);
+                if changes.len() <= code {
+                    changes.resize_with(code + 1, Vec::new);
+                }
+                if changes[code].last().map(|&(_, last)| last) != Some(name) {
+                    changes[code].push((position, name));
+                }
+            }
             if self.blocks.last().is_none_or(|b| b.ts.len() >= BLOCK_ROWS) {
                 self.blocks.push(Block {
+                    first_position: position,
                     min_ts: ts,
                     max_ts: ts,
                     ..Block::default()
@@ -451,6 +496,89 @@ impl ProjectColumns {
             }
         }
         answer
+    }
+
+    /// For each of `values` of a named dimension (actor keys; application or cluster ids), the
+    /// name recorded on its newest entry in the window (by time, then chain order), or `None`
+    /// when it has no entry there. Blocks are read newest first, and the read stops once every
+    /// value is found and no older block reaches past the oldest newest entry found.
+    pub fn newest_names(
+        &self,
+        validated: &ValidatedQuery,
+        dimension: Dimension,
+        values: &[String],
+    ) -> HashMap<String, Option<String>> {
+        let (from, to) = window(validated);
+        let (dictionary, changes) = match dimension {
+            Dimension::Actor => (&self.actors, &self.actor_names),
+            Dimension::Application | Dimension::Cluster => (&self.resources, &self.resource_names),
+            _ => return HashMap::new(),
+        };
+        let key = |value: &str| match dimension {
+            Dimension::Application => format!("application:{value}"),
+            Dimension::Cluster => format!("cluster:{value}"),
+            _ => value.to_string(),
+        };
+        // Per wanted code, the newest (time, position) seen.
+        let mut wanted: HashMap<usize, Option<(i64, u64)>> = values
+            .iter()
+            .filter_map(|value| dictionary.get_index_of(key(value).as_str()))
+            .map(|code| (code, None))
+            .collect();
+        let mut missing = wanted.len();
+        let mut reaches: Vec<i64> = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            let before = reaches.last().copied().unwrap_or(i64::MIN);
+            reaches.push(before.max(block.max_ts));
+        }
+        for (index, block) in self.blocks.iter().enumerate().rev() {
+            if missing == 0 {
+                let oldest_found = wanted
+                    .values()
+                    .filter_map(|found| found.map(|(ts, _)| ts))
+                    .min()
+                    .unwrap_or(i64::MAX);
+                if reaches[index] < oldest_found {
+                    break;
+                }
+            }
+            if block.max_ts < from || block.min_ts >= to {
+                continue;
+            }
+            for row in 0..block.ts.len() {
+                let ts = block.ts[row];
+                if ts < from || ts >= to {
+                    continue;
+                }
+                let code = match dimension {
+                    Dimension::Actor => block.actor[row] as usize,
+                    _ => block.resource[row] as usize,
+                };
+                if let Some(found) = wanted.get_mut(&code) {
+                    let here = (ts, block.first_position + row as u64);
+                    if found.is_none() {
+                        missing -= 1;
+                    }
+                    if found.is_none_or(|newest| here > newest) {
+                        *found = Some(here);
+                    }
+                }
+            }
+        }
+        values
+            .iter()
+            .map(|value| {
+                let name = dictionary
+                    .get_index_of(key(value).as_str())
+                    .and_then(|code| wanted.get(&code).copied().flatten().map(|f| (code, f)))
+                    .map(|(code, (_, position))| {
+                        let runs = &changes[code];
+                        let run = runs.partition_point(|&(start, _)| start <= position);
+                        self.names[runs[run - 1].1 as usize].to_string()
+                    });
+                (value.clone(), name)
+            })
+            .collect()
     }
 
     fn dictionary_len(&self, dimension: Dimension) -> usize {

@@ -187,8 +187,27 @@ pub fn facets(
                 .collect()
         };
         let values = facet_values(dimension, counts);
+        // Names from the in-memory columns when they can answer (one lookup per value
+        // otherwise).
+        let names = if is_named(dimension) {
+            let (include, exclude) = validated.query.filter_strings(dimension);
+            let mut wanted: Vec<String> = values.iter().map(|(value, _)| value.clone()).collect();
+            wanted.extend(include);
+            wanted.extend(exclude);
+            columns.with_current(conn, project_id, validated, |copy| {
+                copy.newest_names(validated, dimension, &wanted)
+            })?
+        } else {
+            None
+        };
         dimensions.push(summarize(
-            conn, project_id, validated, request, dimension, values,
+            conn,
+            project_id,
+            validated,
+            request,
+            dimension,
+            values,
+            names.as_ref(),
         )?);
     }
     Ok((Facets { dimensions }, counted_from))
@@ -328,14 +347,12 @@ fn summarize(
     request: &FacetRequest,
     dimension: Dimension,
     mut values: Vec<(String, i64)>,
+    names: Option<&RecordedNames>,
 ) -> QueryResult<FacetDimension> {
     values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let limit = request.limit as usize;
-    let named = matches!(
-        dimension,
-        Dimension::Actor | Dimension::Application | Dimension::Cluster
-    );
-    let selected = selected_values(conn, project_id, validated, dimension, &values)?;
+    let named = is_named(dimension);
+    let selected = selected_values(conn, project_id, validated, dimension, &values, names)?;
 
     let live = match (&request.contains, named) {
         (Some(needle), true) => live_names(conn, project_id, dimension, &values, needle)?,
@@ -363,7 +380,9 @@ fn summarize(
             if listed.len() >= limit {
                 None
             } else {
-                Some(label(conn, project_id, validated, dimension, &value)?)
+                Some(label(
+                    conn, project_id, validated, dimension, &value, names,
+                )?)
             }
         } else if request.matches(&value, "") {
             Some(cheap_label(dimension, &value))
@@ -374,7 +393,7 @@ fn summarize(
             Some(value.clone())
         } else if !live.existing.contains(&value) && recorded_lookups < MAX_RECORDED_NAME_LOOKUPS {
             recorded_lookups += 1;
-            let label = label(conn, project_id, validated, dimension, &value)?;
+            let label = label(conn, project_id, validated, dimension, &value, names)?;
             request.matches(&value, &label).then_some(label)
         } else {
             None
@@ -383,7 +402,7 @@ fn summarize(
             Some(label) if listed.len() < limit => {
                 // A value matched by itself is named once it is listed.
                 let label = if named && label == value {
-                    self::label(conn, project_id, validated, dimension, &value)?
+                    self::label(conn, project_id, validated, dimension, &value, names)?
                 } else {
                     label
                 };
@@ -567,6 +586,7 @@ fn selected_values(
     validated: &ValidatedQuery,
     dimension: Dimension,
     counted: &[(String, i64)],
+    names: Option<&RecordedNames>,
 ) -> QueryResult<Vec<FacetValue>> {
     let (include, exclude) = validated.query.filter_strings(dimension);
     let mut selected = Vec::with_capacity(include.len() + exclude.len());
@@ -587,7 +607,7 @@ fn selected_values(
             })
             .map(|(_, count)| count)
             .sum();
-        let label = label(conn, project_id, validated, dimension, &value)?;
+        let label = label(conn, project_id, validated, dimension, &value, names)?;
         selected.push(FacetValue {
             value,
             label,
@@ -613,16 +633,32 @@ fn action_label(value: &str) -> String {
     }
 }
 
+/// Whether a dimension's values are ids shown by name (actors, applications, clusters).
+fn is_named(dimension: Dimension) -> bool {
+    matches!(
+        dimension,
+        Dimension::Actor | Dimension::Application | Dimension::Cluster
+    )
+}
+
+/// Per value, the name on its newest entry in the window (`None`: no entry there), as the
+/// in-memory columns read it.
+type RecordedNames = HashMap<String, Option<String>>;
+
 /// What a value is shown as: an action's label, or for actors, applications and clusters the
 /// name on the newest entry of the window that names them (names change; entries keep the name
-/// they were recorded with).
+/// they were recorded with), from `names` when they hold the value.
 fn label(
     conn: &mut DbConnection,
     project_id: i64,
     validated: &ValidatedQuery,
     dimension: Dimension,
     value: &str,
+    names: Option<&RecordedNames>,
 ) -> QueryResult<String> {
+    if let Some(recorded) = names.and_then(|names| names.get(value)) {
+        return Ok(recorded.clone().unwrap_or_else(|| value.to_string()));
+    }
     let newest = audit_entries::table
         .filter(dsl::project_id.eq(project_id))
         .filter(dsl::ts.ge(validated.window.from.timestamp_micros()))

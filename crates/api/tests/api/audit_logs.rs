@@ -1250,6 +1250,33 @@ async fn memory_columns_answer_exactly_as_the_entries_do(backend: Backend) {
     assert_eq!(histogram(loaded.clone()).await, before + 3);
     assert_eq!(histogram(entries.clone()).await, before + 3);
     assert_eq!(histogram(writer.clone()).await, before + 3);
+
+    // A renamed application is shown by the name on its newest entry of the window, by every
+    // server.
+    let base = format!("/api/v1/projects/{}/applications/{deployed}", data.project);
+    let renamed = writer
+        .send(Method::PATCH, &base, Some(json!({"name": "renamed-app"})))
+        .await;
+    assert_eq!(renamed.status(), 200);
+    let redeployed = writer
+        .send(Method::POST, &format!("{base}/deploy"), Some(json!({})))
+        .await;
+    assert_eq!(redeployed.status(), 200);
+    let path = data.path(
+        "/facets",
+        &format!("{fresh}&application={deployed}&facet=application"),
+    );
+    let mut answers = Vec::new();
+    for caller in [&writer, &loaded, &entries] {
+        let facets: Value = caller.get(&path).await.json().await.unwrap();
+        answers.push(facets["dimensions"][0].clone());
+    }
+    assert_eq!(
+        answers[0]["selected"][0]["label"], "renamed-app",
+        "{answers:?}"
+    );
+    assert_eq!(answers[0], answers[2]);
+    assert_eq!(answers[1], answers[2]);
 }
 
 /// Where a histogram's or facets' counts came from: `Server-Timing: columns;dur=…`.
