@@ -47,6 +47,10 @@ pub const BLOCK_ROWS: usize = 65_536;
 /// The most entries a read catches up before it answers; a copy further behind answers `None`
 /// this time (the read goes to the entries) and is caught up further by the next read.
 pub const CATCH_UP_ROWS: i64 = 100_000;
+/// A scan of at least this many entries is split between threads.
+const PARALLEL_ROWS: usize = 262_144;
+/// The most threads one scan uses.
+const MAX_SCAN_THREADS: usize = 4;
 /// Days before the retention horizon that copies still hold.
 const HORIZON_MARGIN_DAYS: i64 = 2;
 /// Entries read per query while a copy is loaded at start.
@@ -407,21 +411,36 @@ impl ProjectColumns {
         let view = self.compile(validated);
         let (from, to) = window(validated);
         let first = from.div_euclid(width) * width;
-        let buckets = ((to - 1).div_euclid(width) * width - first) / width + 1;
-        let mut counts = vec![[0_i64; 5]; buckets.max(0) as usize];
+        let buckets = (((to - 1).div_euclid(width) * width - first) / width + 1).max(0) as usize;
         let classes: Vec<Option<usize>> = self
             .statuses
             .iter()
             .map(|&code| usize::try_from(code / 100 - 1).ok().filter(|c| *c < 5))
             .collect();
-        view.for_each_row(self, from, to, |block, row, failed| {
-            if failed == Failed::None {
-                if let Some(class) = classes[block.status[row] as usize] {
-                    let bucket = ((block.ts[row] - first) / width) as usize;
-                    counts[bucket][class] += 1;
+        let counts = self.in_parts(
+            from,
+            to,
+            |blocks| {
+                let mut counts = vec![[0_i64; 5]; buckets];
+                view.for_each_row(blocks, from, to, |block, row, failed| {
+                    if failed == Failed::None {
+                        if let Some(class) = classes[block.status[row] as usize] {
+                            let bucket = ((block.ts[row] - first) / width) as usize;
+                            counts[bucket][class] += 1;
+                        }
+                    }
+                });
+                counts
+            },
+            |mut counts, more| {
+                for (into, more) in counts.iter_mut().zip(more) {
+                    for (total, more) in into.iter_mut().zip(more) {
+                        *total += more;
+                    }
                 }
-            }
-        });
+                counts
+            },
+        );
         counts
             .into_iter()
             .enumerate()
@@ -434,13 +453,20 @@ impl ProjectColumns {
     pub fn count(&self, validated: &ValidatedQuery) -> i64 {
         let view = self.compile(validated);
         let (from, to) = window(validated);
-        let mut total = 0;
-        view.for_each_row(self, from, to, |_, _, failed| {
-            if failed == Failed::None {
-                total += 1;
-            }
-        });
-        total
+        self.in_parts(
+            from,
+            to,
+            |blocks| {
+                let mut total = 0;
+                view.for_each_row(blocks, from, to, |_, _, failed| {
+                    if failed == Failed::None {
+                        total += 1;
+                    }
+                });
+                total
+            },
+            |total, more| total + more,
+        )
     }
 
     /// For each of `dimensions`, its stored values' counts over the entries passing every
@@ -452,33 +478,47 @@ impl ProjectColumns {
     ) -> DimensionCounts {
         let view = self.compile(validated);
         let (from, to) = window(validated);
-        let wanted = |d: Dimension| dimensions.contains(&d);
-        // Per dimension, counts by dictionary code (application and cluster both by resource).
-        let mut counts: [Vec<i64>; 8] = Default::default();
-        for dimension in Dimension::ALL {
-            if wanted(dimension) {
-                counts[slot(dimension)] = vec![0; self.dictionary_len(dimension)];
-            }
-        }
-        view.for_each_row(self, from, to, |block, row, failed| match failed {
-            Failed::None => {
-                for dimension in Dimension::ALL {
-                    let counted = &mut counts[slot(dimension)];
-                    if !counted.is_empty() {
-                        counted[block.code(dimension, row)] += 1;
+        let wanted: Vec<Dimension> = Dimension::ALL
+            .into_iter()
+            .filter(|d| dimensions.contains(d))
+            .collect();
+        // Per dimension, counts by dictionary code (application and cluster both by resource);
+        // an empty vector for a dimension not asked for.
+        let counts = self.in_parts(
+            from,
+            to,
+            |blocks| {
+                let mut counts: [Vec<i64>; 8] = Default::default();
+                for &dimension in &wanted {
+                    counts[slot(dimension)] = vec![0; self.dictionary_len(dimension)];
+                }
+                view.for_each_row(blocks, from, to, |block, row, failed| match failed {
+                    Failed::None => {
+                        for &dimension in &wanted {
+                            counts[slot(dimension)][block.code(dimension, row)] += 1;
+                        }
+                    }
+                    Failed::One(dimension) => {
+                        let counted = &mut counts[slot(dimension)];
+                        if !counted.is_empty() {
+                            counted[block.code(dimension, row)] += 1;
+                        }
+                    }
+                    Failed::Several => {}
+                });
+                counts
+            },
+            |mut counts, more| {
+                for (into, more) in counts.iter_mut().zip(more) {
+                    for (total, more) in into.iter_mut().zip(more) {
+                        *total += more;
                     }
                 }
-            }
-            Failed::One(dimension) => {
-                let counted = &mut counts[slot(dimension)];
-                if !counted.is_empty() {
-                    counted[block.code(dimension, row)] += 1;
-                }
-            }
-            Failed::Several => {}
-        });
+                counts
+            },
+        );
         let mut answer = DimensionCounts::new();
-        for dimension in Dimension::ALL.into_iter().filter(|&d| wanted(d)) {
+        for dimension in wanted {
             let prefix = match dimension {
                 Dimension::Application => Some("application:"),
                 Dimension::Cluster => Some("cluster:"),
@@ -581,6 +621,43 @@ impl ProjectColumns {
             .collect()
     }
 
+    /// Runs `scan` over the blocks that overlap `[from, to)` — in parts at once, one per core
+    /// (at most [`MAX_SCAN_THREADS`]), when they hold at least [`PARALLEL_ROWS`] entries — and
+    /// merges what the parts return.
+    fn in_parts<A: Send>(
+        &self,
+        from: i64,
+        to: i64,
+        scan: impl Fn(&[&Block]) -> A + Sync,
+        merge: impl Fn(A, A) -> A,
+    ) -> A {
+        let blocks: Vec<&Block> = self
+            .blocks
+            .iter()
+            .filter(|block| block.max_ts >= from && block.min_ts < to)
+            .collect();
+        let rows: usize = blocks.iter().map(|block| block.ts.len()).sum();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_SCAN_THREADS)
+            .min(blocks.len());
+        if rows < PARALLEL_ROWS || threads < 2 {
+            return scan(&blocks);
+        }
+        let part = blocks.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = blocks
+                .chunks(part)
+                .map(|part| scope.spawn(|| scan(part)))
+                .collect();
+            parts
+                .into_iter()
+                .map(|part| part.join().expect("a scan thread finishes"))
+                .reduce(&merge)
+                .expect("at least one part")
+        })
+    }
+
     fn dictionary_len(&self, dimension: Dimension) -> usize {
         match dimension {
             Dimension::Actor => self.actors.len(),
@@ -674,12 +751,12 @@ impl CompiledView {
     /// failed.
     fn for_each_row(
         &self,
-        columns: &ProjectColumns,
+        blocks: &[&Block],
         from: i64,
         to: i64,
         mut each: impl FnMut(&Block, usize, Failed),
     ) {
-        for block in &columns.blocks {
+        for block in blocks {
             if block.max_ts < from || block.min_ts >= to {
                 continue;
             }
@@ -730,12 +807,10 @@ impl Block {
     }
 }
 
-/// A dimension's place in per-dimension arrays.
+/// A dimension's place in per-dimension arrays (its place in `Dimension::ALL`, which lists
+/// them in declaration order).
 fn slot(dimension: Dimension) -> usize {
-    Dimension::ALL
-        .iter()
-        .position(|&d| d == dimension)
-        .expect("every dimension is in ALL")
+    dimension as usize
 }
 
 fn window(validated: &ValidatedQuery) -> (i64, i64) {
@@ -743,4 +818,94 @@ fn window(validated: &ValidatedQuery) -> (i64, i64) {
         validated.window.from.timestamp_micros(),
         validated.window.to.timestamp_micros(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy large enough to be scanned in parts counts what a plain count of its rows gives:
+    /// facets (each dimension without its own filter), the histogram and the total.
+    #[test]
+    fn a_copy_scanned_in_parts_counts_like_its_rows() {
+        let now: chrono::DateTime<chrono::Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
+        let validated = ValidatedQuery::from_query_string(
+            "range=7d&method.not=GET&status=4xx&status=201&q=ap",
+            now,
+        )
+        .unwrap();
+        let (from, to) = window(&validated);
+        let methods = ["GET", "POST", "DELETE", "PATCH"];
+        let statuses = [200, 201, 404, 403, 500];
+        let rows: Vec<ColumnRow> = (0..PARALLEL_ROWS as i64 * 2)
+            .map(|i| {
+                (
+                    i + 1,
+                    // Ten days of entries, so that the window leaves some out on both sides.
+                    to - 9 * 86_400_000_000 + i * 1_500_000 + (i % 7) * 1_000,
+                    format!("user:{}", i % 13),
+                    methods[(i % 4) as usize].to_string(),
+                    "api".to_string(),
+                    format!("application.action{}", i % 5),
+                    statuses[(i % 5) as usize],
+                    "application".to_string(),
+                    format!("application:{}", i % 11),
+                    format!(
+                        "/api/v1/projects/1/{}",
+                        ["apps", "clusters", "tokens"][(i % 3) as usize]
+                    ),
+                    format!("User {}", i % 13),
+                    format!("app-{}", i % 11),
+                )
+            })
+            .collect();
+        let passes = |row: &ColumnRow, skip: Option<Dimension>| {
+            let (_, ts, _, method, _, _, status, _, _, search, _, _) = row;
+            *ts >= from
+                && *ts < to
+                && search.contains("ap")
+                && (skip == Some(Dimension::Method) || method != "GET")
+                && (skip == Some(Dimension::Status)
+                    || (400..500).contains(status)
+                    || *status == 201)
+        };
+        let mut expected: DimensionCounts = HashMap::new();
+        for row in &rows {
+            for (dimension, value) in [
+                (Dimension::Actor, row.2.clone()),
+                (Dimension::Method, row.3.clone()),
+                (Dimension::Status, row.6.to_string()),
+                (Dimension::Application, row.8.clone()),
+            ] {
+                if passes(row, Some(dimension)) {
+                    *expected
+                        .entry(dimension)
+                        .or_default()
+                        .entry(value)
+                        .or_default() += 1;
+                }
+            }
+        }
+        let total = rows.iter().filter(|row| passes(row, None)).count() as i64;
+        let mut copy = ProjectColumns::default();
+        copy.append(rows, 0);
+        assert!(copy.blocks.len() > 2);
+        let dimensions = [
+            Dimension::Actor,
+            Dimension::Method,
+            Dimension::Status,
+            Dimension::Application,
+        ];
+        assert_eq!(copy.facet_counts(&validated, &dimensions), expected);
+        assert_eq!(copy.count(&validated), total);
+        let buckets = copy.bucket_class_counts(&validated, 3_600_000_000);
+        assert_eq!(buckets.values().flatten().sum::<i64>(), total);
+    }
+
+    #[test]
+    fn slots_follow_the_canonical_order() {
+        for (index, dimension) in Dimension::ALL.into_iter().enumerate() {
+            assert_eq!(slot(dimension), index, "{dimension}");
+        }
+    }
 }
