@@ -39,7 +39,16 @@ pub fn facets(
 ) -> QueryResult<(Facets, CountedFrom)> {
     let from = validated.window.from.timestamp_micros();
     let to = validated.window.to.timestamp_micros();
-    let split = rollup::Split::new(from, to);
+    // Every listed dimension from the in-memory columns, in one pass, when they can answer.
+    let listed: Vec<Dimension> = Dimension::ALL
+        .into_iter()
+        .filter(|&d| request.lists(d))
+        .collect();
+    let mut column_counts = columns.with_current(conn, project_id, validated, |copy| {
+        copy.facet_counts(validated, &listed)
+    })?;
+    // Otherwise from rollups where they can answer, and the entries for the rest.
+    let split = rollup::Split::new(from, to).filter(|_| column_counts.is_none());
 
     // Dimensions whose view (every filter but their own) is unfiltered come from rollups over
     // the window's whole hours, plus the entries of its partial hours.
@@ -92,19 +101,11 @@ pub fn facets(
         _ => Vec::new(),
     };
 
-    // Every other dimension reads the entries over the whole window: from the in-memory
-    // columns, all in one pass, when they can answer.
-    let from_entries: Vec<Dimension> = Dimension::ALL
-        .into_iter()
-        .filter(|&d| request.lists(d) && !from_rollups.contains(&d) && !paired.contains(&d))
+    let from_entries: Vec<Dimension> = listed
+        .iter()
+        .copied()
+        .filter(|d| !from_rollups.contains(d) && !paired.contains(d))
         .collect();
-    let mut column_counts = if from_entries.is_empty() {
-        None
-    } else {
-        columns.with_current(conn, project_id, validated, |copy| {
-            copy.facet_counts(validated, &from_entries)
-        })?
-    };
     let counted_from = match (&column_counts, from_entries.is_empty()) {
         (Some(_), _) => CountedFrom::Columns,
         (None, true) => CountedFrom::Rollups,

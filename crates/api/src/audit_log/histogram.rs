@@ -48,12 +48,21 @@ pub fn histogram(
     let to = validated.window.to.timestamp_micros();
     let seconds = bucket_seconds(from, to);
     let width = seconds * 1_000_000;
-    let rollup_plan = rollup::window_plan(validated).filter(|_| width % rollup::BUCKET_MICROS == 0);
-    // Per bucket, split by status class when the counts can tell classes apart (the totals
-    // then derive from the split), else the totals alone.
+    // From the in-memory columns when they can answer; else from rollups when they can (per
+    // bucket, split by status class when the counts can tell classes apart, the totals then
+    // deriving from the split, else the totals alone); else from the entries.
+    let from_columns = columns.with_current(conn, project_id, validated, |copy| {
+        copy.bucket_class_counts(validated, width)
+    })?;
+    let rollup_plan = rollup::window_plan(validated)
+        .filter(|_| width % rollup::BUCKET_MICROS == 0 && from_columns.is_none());
     let mut counted_from = CountedFrom::Rollups;
-    let counted = match rollup_plan {
-        Some((view, split)) => {
+    let counted = match (from_columns, rollup_plan) {
+        (Some(classes), _) => {
+            counted_from = CountedFrom::Columns;
+            Counted::Split(classes)
+        }
+        (None, Some((view, split))) => {
             let mut counted = match rollup::bucket_class_counts(
                 conn,
                 rollup::Granularity::Hour,
@@ -82,18 +91,10 @@ pub fn histogram(
             }
             counted
         }
-        None => match columns.with_current(conn, project_id, validated, |copy| {
-            copy.bucket_class_counts(validated, width)
-        })? {
-            Some(classes) => {
-                counted_from = CountedFrom::Columns;
-                Counted::Split(classes)
-            }
-            None => {
-                counted_from = CountedFrom::Entries;
-                Counted::Split(entry_class_counts(conn, project_id, validated, width)?)
-            }
-        },
+        (None, None) => {
+            counted_from = CountedFrom::Entries;
+            Counted::Split(entry_class_counts(conn, project_id, validated, width)?)
+        }
     };
     let (counts, classes) = match counted {
         Counted::Split(classes) => (rollup::bucket_totals(&classes), Some(classes)),

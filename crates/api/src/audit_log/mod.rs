@@ -257,20 +257,20 @@ impl CountedFrom {
     }
 }
 
-/// How many entries the view matches in its whole window: from rollups where they can answer,
-/// else from the in-memory columns, else by counting entries.
+/// How many entries the view matches in its whole window: from the in-memory columns when they
+/// can answer, else from rollups where they can, else by counting entries.
 pub fn count(
     conn: &mut DbConnection,
     columns: &columns::ColumnStore,
     project_id: i64,
     validated: &ValidatedQuery,
 ) -> QueryResult<i64> {
+    if let Some(total) =
+        columns.with_current(conn, project_id, validated, |copy| copy.count(validated))?
+    {
+        return Ok(total);
+    }
     let Some((filtered_dimension, split)) = rollup::window_plan(validated) else {
-        if let Some(total) =
-            columns.with_current(conn, project_id, validated, |copy| copy.count(validated))?
-        {
-            return Ok(total);
-        }
         return filtered(project_id, validated, None)
             .count()
             .get_result(conn);

@@ -20,7 +20,15 @@ struct Dataset {
 }
 
 async fn dataset(backend: Backend) -> Dataset {
-    let app = TestApp::spawn(backend).await;
+    dataset_with(backend, |_| {}).await
+}
+
+/// [`dataset`] on a server with its settings adjusted.
+async fn dataset_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut auditlog_api::configuration::Settings),
+) -> Dataset {
+    let app = TestApp::spawn_with(backend, adjust).await;
     app.advance_clock(-Duration::days(10));
     let (project, admin) = app.project_with_admin("Acme").await;
     let base = format!("/api/v1/projects/{project}");
@@ -1017,12 +1025,12 @@ async fn retention_removes_and_hides_old_entries(backend: Backend) {
     assert!(report.ok, "{report:?}");
 }
 
-/// Views with no filter, or one filtered dimension, are answered from the hourly rollups (plus
-/// the entries of the window's partial hours). Adding a search every entry matches (`/api/` is
-/// in every path) makes the same view read the entries instead: the answers must be identical,
-/// bucket by bucket and value by value.
+/// Without the in-memory columns, views with no filter, or one filtered dimension, are answered
+/// from the hourly rollups (plus the entries of the window's partial hours). Adding a search
+/// every entry matches (`/api/` is in every path) makes the same view read the entries instead:
+/// the answers must be identical, bucket by bucket and value by value.
 async fn rollups_answer_exactly_as_the_entries_do(backend: Backend) {
-    let data = dataset(backend).await;
+    let data = dataset_with(backend, |settings| settings.no_memory_columns = true).await;
     let window = data.window().await;
     let (everything, _) = data.all_pages(&format!("{window}&limit=200")).await;
     let token = everything
@@ -1153,6 +1161,12 @@ async fn memory_columns_answer_exactly_as_the_entries_do(backend: Backend) {
     }
 
     let views = [
+        // Views rollups answer on the server without columns …
+        window.clone(),
+        format!("{window}&method.not=GET"),
+        format!("{window}&method.not=GET&action.not=audit_log.*"),
+        format!("{window}&actor=token:{token}"),
+        // … and views it reads the entries for.
         format!("{window}&method.not=GET&source=cli"),
         format!("{window}&actor=token:{token}&actor=user:{user}&status=4xx"),
         format!("{window}&q=deploy"),
@@ -1190,13 +1204,34 @@ async fn memory_columns_answer_exactly_as_the_entries_do(backend: Backend) {
                     let matched = response.headers()["x-audit-export-matched"].clone();
                     answers.push(Value::from(matched.to_str().unwrap()));
                 } else {
-                    assert_eq!(timing(&response), expected, "{path}");
+                    let counted_from = timing(&response);
+                    if expected == "columns" {
+                        assert_eq!(counted_from, expected, "{path}");
+                    } else {
+                        assert_ne!(counted_from, "columns", "{path}");
+                    }
                     let mut answer = response.json::<Value>().await.unwrap();
                     // The window starts at the retention horizon, which moves with each read.
                     if let Some(answer) = answer.as_object_mut() {
                         answer.remove("from");
                     }
                     answers.push(answer);
+                }
+            }
+            // Rollups of one dimension other than method, action and status cannot split a
+            // chart's bars by status class; the columns always do.
+            if let Some(buckets) = answers[2]["buckets"].as_array().cloned() {
+                for answer in &mut answers[..2] {
+                    for (bucket, reference) in answer["buckets"]
+                        .as_array_mut()
+                        .unwrap()
+                        .iter_mut()
+                        .zip(&buckets)
+                    {
+                        if reference.get("by_status_class").is_none() {
+                            bucket.as_object_mut().unwrap().remove("by_status_class");
+                        }
+                    }
                 }
             }
             assert_eq!(
@@ -1214,7 +1249,7 @@ async fn memory_columns_answer_exactly_as_the_entries_do(backend: Backend) {
     }
     // The views are not all empty: most match something, the last nothing.
     assert!(
-        totals.iter().filter(|&&total| total > 0).count() >= 8,
+        totals.iter().filter(|&&total| total > 0).count() >= 12,
         "{totals:?}"
     );
     assert_eq!(totals.last(), Some(&0));
