@@ -117,22 +117,9 @@ impl TestApp {
     /// the directory to keep while it runs.
     pub fn spawn_second_server(&self) -> (String, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let mut settings = Settings::from_defaults();
-        settings.bind = "127.0.0.1:0".into();
-        settings.database_url = self.database_url.clone();
-        settings.data_dir = dir.path().join("data");
-        settings.static_dir = self.static_dir.clone();
-        settings.workers = Some(1);
-        settings.db_pool_size = 4;
+        let mut settings = self.another_server_settings(&dir);
         settings.stream_allow_private_networks = true;
         settings.stream_retry_max_seconds = 1;
-        settings.secret_key = Some(
-            std::fs::read_to_string(self.static_dir.parent().unwrap().join("data/secret.key"))
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap(),
-        );
         let second = Application::build(&settings).expect("a second server");
         let address = second.url();
         tokio::spawn(second.run_until_stopped());
@@ -147,6 +134,19 @@ impl TestApp {
         adjust: impl FnOnce(&mut Settings),
     ) -> (String, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
+        let mut settings = self.another_server_settings(&dir);
+        adjust(&mut settings);
+        let server =
+            Application::build_with_clock(&settings, Clock::Shifted(self.clock_offset.clone()))
+                .expect("another server");
+        let address = server.url();
+        tokio::spawn(server.run_until_stopped());
+        (address, dir)
+    }
+
+    /// The settings of another server on this database: its own data directory in `dir` (so
+    /// its own name in leases), the same secret key.
+    fn another_server_settings(&self, dir: &tempfile::TempDir) -> Settings {
         let mut settings = Settings::from_defaults();
         settings.bind = "127.0.0.1:0".into();
         settings.database_url = self.database_url.clone();
@@ -161,13 +161,7 @@ impl TestApp {
                 .parse()
                 .unwrap(),
         );
-        adjust(&mut settings);
-        let server =
-            Application::build_with_clock(&settings, Clock::Shifted(self.clock_offset.clone()))
-                .expect("another server");
-        let address = server.url();
-        tokio::spawn(server.run_until_stopped());
-        (address, dir)
+        settings
     }
 
     /// Moves the server's clock forward.
