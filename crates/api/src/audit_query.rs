@@ -4,9 +4,24 @@
 //! of the world: the current time and the retention window.
 
 use auditlog_shared::{AuditQuery, ResolvedRange, RETENTION_DAYS};
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::error::ApiError;
+
+/// The action keys and actor keys a search term stands for besides the search text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchAlso {
+    /// The actions whose label holds the term (`application.deploy` for "deploy app").
+    pub actions: Vec<String>,
+    /// The project's current members whose name holds the term (`user:7` for "dana").
+    pub actor_keys: Vec<String>,
+}
+
+impl SearchAlso {
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty() && self.actor_keys.is_empty()
+    }
+}
 
 /// A query that every endpoint can serve as is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,7 +36,7 @@ pub struct ValidatedQuery {
     pub search_index: Option<String>,
     /// What the search term matches besides the entries' search text (action labels, actor
     /// names), filled in by [`crate::audit_log::search::plan`].
-    pub search_also: crate::audit_log::search::SearchAlso,
+    pub search_also: SearchAlso,
     /// The ingested actions (`ext.…`) in the window that the query's action namespaces may
     /// stand for, filled in by [`crate::audit_log::prepare`].
     pub ingested_actions: Vec<String>,
@@ -43,7 +58,7 @@ impl ValidatedQuery {
 
     /// Pins the query's range to `now` and clamps it to the retention window.
     pub fn new(query: AuditQuery, now: DateTime<Utc>) -> Result<ValidatedQuery, ApiError> {
-        let horizon = retention_horizon(now);
+        let horizon = crate::db::retention_horizon(now);
         let mut window = query.range.resolve(now);
         if window.from >= now {
             return Err(ApiError::UnservableQuery {
@@ -77,11 +92,6 @@ impl ValidatedQuery {
     }
 }
 
-/// The oldest instant any query may return entries from.
-pub fn retention_horizon(now: DateTime<Utc>) -> DateTime<Utc> {
-    now - Duration::days(RETENTION_DAYS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +108,7 @@ mod tests {
         )
         .unwrap();
         assert!(query.clamped_to_retention);
-        assert_eq!(query.window.from, retention_horizon(now()));
+        assert_eq!(query.window.from, crate::db::retention_horizon(now()));
         assert_eq!(query.window.to, now());
     }
 
@@ -114,6 +124,9 @@ mod tests {
     fn presets_end_now() {
         let query = ValidatedQuery::from_query_string("range=24h", now()).unwrap();
         assert!(!query.clamped_to_retention);
-        assert_eq!(query.window.to - query.window.from, Duration::hours(24));
+        assert_eq!(
+            query.window.to - query.window.from,
+            chrono::Duration::hours(24)
+        );
     }
 }

@@ -325,20 +325,6 @@ impl Settings {
         DatabaseTarget::parse(&self.database_url)
     }
 
-    /// The configured secret key, or the one kept in the data directory (created on first use).
-    /// The chain signer: the signing key, the trusted keys and this data directory's anchor.
-    pub fn chain_signer(
-        &self,
-        secret_key: &SecretKey,
-    ) -> anyhow::Result<crate::capture::checkpoint::ChainSigner> {
-        crate::capture::checkpoint::ChainSigner::load(
-            self.chain_signing_key_file.as_deref(),
-            secret_key.expose(),
-            Some(self.data_dir.join("chain-anchor.json")),
-            &self.trusted_chain_keys,
-        )
-    }
-
     /// This server's stable name (kept in `<data dir>/server.id`, created on first use): it
     /// holds the leases of the stream destinations it delivers, and gets them back at once
     /// after a restart.

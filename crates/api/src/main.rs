@@ -100,7 +100,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 seed: args.seed,
                 password: args.password,
             };
-            let signer = settings.chain_signer(&settings.resolve_secret_key()?)?;
+            let signer = auditlog_api::entry::checkpoint::ChainSigner::from_settings(
+                &settings,
+                &settings.resolve_secret_key()?,
+            )?;
             let summary = synthetic::seed(&mut conn, &options, &signer)?;
             println!(
                 "Generated {} entries in {} projects in {:.1} s ({:.0} entries/s); the largest, #{}, holds {}.",

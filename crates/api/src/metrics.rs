@@ -7,25 +7,20 @@
 //!   the router matched (or `(unmatched)`), a method one of the standard ones (or `OTHER`), a
 //!   status its class. A client cannot add series (or read its own path back) by spelling
 //!   requests differently.
-//! * `/metrics` is served only when asked for: on the main address with a bearer token
-//!   (`--metrics-token`), and/or without one on a separate address (`--metrics-bind`) meant for
-//!   an internal network. It is not an audited project route.
+//! * `/metrics` is served only when asked for (`routes/metrics.rs`).
 
 use std::sync::LazyLock;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError as _};
 use prometheus::{
     Encoder as _, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec,
     Opts, Registry, TextEncoder,
 };
 
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::db::DbPool;
 
 /// Every metric of the server, registered in one registry.
 pub struct Metrics {
@@ -238,15 +233,15 @@ impl Metrics {
     }
 
     /// The text exposition of every metric, with the gauges read now.
-    pub fn render(&self, state: &AppState) -> String {
-        let pool = state.pool.state();
+    pub fn render(&self, pool: &DbPool, queue_depths: Vec<usize>) -> String {
+        let pool = pool.state();
         self.pool_connections
             .with_label_values(&["idle"])
             .set(i64::from(pool.idle_connections));
         self.pool_connections
             .with_label_values(&["in_use"])
             .set(i64::from(pool.connections - pool.idle_connections));
-        for (lane, depth) in state.writer.queue_depths().into_iter().enumerate() {
+        for (lane, depth) in queue_depths.into_iter().enumerate() {
             self.queue_depth
                 .with_label_values(&[&lane.to_string()])
                 .set(i64::try_from(depth).unwrap_or(i64::MAX));
@@ -302,35 +297,4 @@ fn known_method(method: &actix_web::http::Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "OTHER",
     }
-}
-
-/// `GET /metrics` on the main address: only with `Authorization: Bearer <--metrics-token>`.
-pub async fn scrape_with_token(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
-    let Some(expected) = &state.metrics_token else {
-        return crate::error::not_found(&request);
-    };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let allowed = given.is_some_and(|given| {
-        use sha2::Digest as _;
-        // Compared as digests, so the time taken says nothing about the token.
-        sha2::Sha256::digest(given.as_bytes()) == sha2::Sha256::digest(expected.as_bytes())
-    });
-    if !allowed {
-        return ApiError::Unauthorized(
-            "the metrics need `Authorization: Bearer <metrics token>`".into(),
-        )
-        .error_response();
-    }
-    scrape(state).await
-}
-
-/// `GET /metrics`: the text exposition format.
-pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics().render(&state))
 }

@@ -10,41 +10,12 @@ use tracing_actix_web::TracingLogger;
 
 use crate::capture::writer::AuditWriter;
 use crate::clock::Clock;
-use crate::configuration::{SecretKey, Settings};
-use crate::db::{self, DbPool};
+use crate::configuration::Settings;
+use crate::db;
 use crate::error::extraction_error;
 use crate::routes;
 use crate::routes::spa::SpaIndex;
-
-/// What every handler can reach.
-pub struct AppState {
-    pub pool: DbPool,
-    /// Where audit-log reads go: the read replicas in turn, or the primary.
-    pub reads: crate::db::ReadPools,
-    /// `"sqlite"` or `"postgres"`.
-    pub database_engine: &'static str,
-    pub secret_key: SecretKey,
-    pub writer: AuditWriter,
-    pub clock: Clock,
-    /// Password hashes computed at once (each costs tens of milliseconds of a core and some
-    /// memory): sign-in floods queue here instead of starving every other request.
-    pub password_hashing: std::sync::Arc<tokio::sync::Semaphore>,
-    pub sign_in_throttle: std::sync::Arc<crate::auth::throttle::SignInThrottle>,
-    /// Whether the session cookie is `Secure`: decided by `--public-url`, never by a header.
-    pub secure_cookies: bool,
-    /// `--public-url`, without a trailing slash.
-    pub public_url: Option<String>,
-    /// Peers whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
-    /// The bearer token of `GET /metrics` on the main address (`--metrics-token`).
-    pub metrics_token: Option<String>,
-    /// Signs chain heads and remembers the newest this server signed.
-    pub chain_signer: std::sync::Arc<crate::capture::checkpoint::ChainSigner>,
-    /// Each project's entries in memory by column, for counting.
-    pub columns: std::sync::Arc<crate::audit_log::columns::ColumnStore>,
-    /// Stream destinations' network policy and delivery client.
-    pub streaming: crate::streaming::Streaming,
-}
+use crate::state::AppState;
 
 /// A server that is bound and ready to run.
 pub struct Application {
@@ -54,7 +25,7 @@ pub struct Application {
     /// The `--metrics-bind` server and its address.
     metrics_server: Option<(Server, std::net::SocketAddr)>,
     /// Delivers to stream destinations while the server runs.
-    deliverer: crate::streaming::delivery::Deliverer,
+    deliverer: crate::streaming::Deliverer,
 }
 
 impl Application {
@@ -77,12 +48,13 @@ impl Application {
             .iter()
             .map(|url| db::connect_read_replica(url, settings.db_pool_size))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let chain_signer = std::sync::Arc::new(settings.chain_signer(&secret_key)?);
+        let chain_signer = std::sync::Arc::new(
+            crate::entry::checkpoint::ChainSigner::from_settings(settings, &secret_key)?,
+        );
         {
             let mut conn = pool.get().context("a database connection")?;
-            let adopted =
-                crate::audit_log::signing::adopt_unanchored_heads(&mut conn, &chain_signer)
-                    .context("cannot sign the chain heads of an older database")?;
+            let adopted = crate::entry::signing::adopt_unanchored_heads(&mut conn, &chain_signer)
+                .context("cannot sign the chain heads of an older database")?;
             if adopted > 0 {
                 tracing::info!(
                     adopted,
@@ -91,7 +63,7 @@ impl Application {
             }
             chain_signer.persist()?;
         }
-        crate::capture::checkpoint::ChainSigner::start_persisting(
+        crate::entry::checkpoint::ChainSigner::start_persisting(
             chain_signer.clone(),
             std::time::Duration::from_secs(1),
         );
@@ -118,7 +90,7 @@ impl Application {
             committed,
             settings.public_url.clone(),
         );
-        let deliverer = crate::streaming::delivery::Deliverer {
+        let deliverer = crate::streaming::Deliverer {
             streaming: streaming.clone(),
             pool: pool.clone(),
             clock: clock.clone(),
@@ -168,7 +140,7 @@ impl Application {
                 let server = HttpServer::new(move || {
                     App::new()
                         .app_data(state.clone())
-                        .route("/metrics", web::get().to(crate::metrics::scrape))
+                        .route("/metrics", web::get().to(crate::routes::metrics::scrape))
                 })
                 .workers(1)
                 .listen(listener)?
@@ -203,7 +175,7 @@ impl Application {
                 )
                 .service(
                     routes::resource("/metrics")
-                        .route(web::get().to(crate::metrics::scrape_with_token)),
+                        .route(web::get().to(crate::routes::metrics::scrape_with_token)),
                 )
                 .configure(routes::configure_api);
             if static_dir.is_dir() {

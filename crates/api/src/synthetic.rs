@@ -23,23 +23,23 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use auditlog_shared::wire::Role;
-use auditlog_shared::ResourceType;
+use auditlog_shared::{ResourceType, Source};
 use diesel::prelude::*;
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::audit_log::rollup;
 use crate::auth::password;
-use crate::capture::catalog::{self, RouteSpec};
-use crate::capture::chain::{self, GENESIS_HASH};
-use crate::capture::writer::NewAuditEntry;
-use crate::capture::{collection_name, with_derived_fields};
+use crate::capture::collection_name;
+use crate::catalog::{self, RouteSpec};
 use crate::db::schema::{
     api_tokens, applications, audit_chain_heads, audit_entries, cloud_accounts, clusters,
     datastores, environment_groups, integrations, memberships, project_settings, projects, users,
 };
 use crate::db::DbConnection;
+use crate::entry::chain::{self, GENESIS_HASH};
+use crate::entry::draft::{ActorKind, DraftActor, EntryDraft};
+use crate::entry::NewAuditEntry;
 
 /// The account that administers every generated project.
 pub const ADMIN_EMAIL: &str = "bench@auditlog.local";
@@ -77,7 +77,7 @@ const MINUTE: i64 = 60_000_000;
 pub fn seed(
     conn: &mut DbConnection,
     options: &SeedOptions,
-    signer: &crate::capture::checkpoint::ChainSigner,
+    signer: &crate::entry::checkpoint::ChainSigner,
 ) -> anyhow::Result<SeedSummary> {
     let started = Instant::now();
     anyhow::ensure!(options.projects > 0, "--projects must be at least 1");
@@ -189,7 +189,7 @@ fn write(conn: &mut DbConnection, batch: &mut Vec<NewAuditEntry>) -> anyhow::Res
                 }
             }
         }
-        rollup::record(conn, batch)
+        crate::entry::rollup::record(conn, batch)
     })
     .context("writing generated entries")?;
     batch.clear();
@@ -226,11 +226,11 @@ fn finish_bulk_load(conn: &mut DbConnection) -> QueryResult<()> {
 
 /// Someone or something that calls the API.
 struct Actor {
-    kind: &'static str,
+    kind: ActorKind,
     id: i64,
     name: String,
     email: Option<String>,
-    ip: String,
+    ip: std::net::IpAddr,
     /// For users: how often they use the CLI rather than the dashboard.
     cli_share: f64,
     user_agent: &'static str,
@@ -451,11 +451,16 @@ fn create_fixtures(
                 };
                 member(conn, *user_id, role)?;
                 actors.push(Actor {
-                    kind: "user",
+                    kind: ActorKind::User,
                     id: *user_id,
                     name: user_name.clone(),
                     email: Some(email.clone()),
-                    ip: format!("10.{}.{}.{}", index % 250, k % 250, 10 + k % 200),
+                    ip: std::net::IpAddr::from([
+                        10,
+                        (index % 250) as u8,
+                        (k % 250) as u8,
+                        (10 + k % 200) as u8,
+                    ]),
                     cli_share: [0.05, 0.1, 0.3, 0.6][k % 4],
                     user_agent: BROWSERS[k % BROWSERS.len()],
                 });
@@ -480,11 +485,11 @@ fn create_fixtures(
                 actors.insert(
                     k,
                     Actor {
-                        kind: "token",
+                        kind: ActorKind::Token,
                         id,
                         name: token_name.to_string(),
                         email: None,
-                        ip: format!("172.16.{}.{}", index % 250, 10 + k),
+                        ip: std::net::IpAddr::from([172, 16, (index % 250) as u8, (10 + k) as u8]),
                         cli_share: 0.0,
                         user_agent: agent,
                     },
@@ -492,7 +497,7 @@ fn create_fixtures(
             }
             let user_resources: Vec<(i64, String)> = actors
                 .iter()
-                .filter(|a| a.kind == "user")
+                .filter(|a| a.kind == ActorKind::User)
                 .map(|a| (a.id, a.name.clone()))
                 .collect();
             resources.insert(ResourceType::User, user_resources);
@@ -779,15 +784,15 @@ fn route_weight(route: &RouteSpec) -> f64 {
 impl ProjectModel {
     fn entry(&self, ts: i64, routes: &RouteTable, rng: &mut ChaCha8Rng) -> NewAuditEntry {
         let actor = &self.actors[self.actor_weights.sample(rng)];
-        let source = if actor.kind == "token" {
-            "api"
+        let source = if actor.kind == ActorKind::Token {
+            Source::Api
         } else if rng.gen_bool(actor.cli_share) {
-            "cli"
+            Source::Cli
         } else {
-            "dashboard"
+            Source::Dashboard
         };
         let user_agent = match source {
-            "cli" => "auditlog-cli/0.1.0",
+            Source::Cli => "auditlog-cli/0.1.0",
             _ => actor.user_agent,
         };
         let route = routes.routes[routes.weights.sample(rng)];
@@ -829,35 +834,33 @@ impl ProjectModel {
             _ => 25_000.0,
         };
         let duration = base + (-mean * (1.0 - rng.gen::<f64>()).ln()) as i64;
-        with_derived_fields(NewAuditEntry {
+        EntryDraft {
             project_id: self.id,
             ts,
-            actor_kind: actor.kind.to_string(),
-            actor_id: Some(actor.id),
-            actor_name: actor.name.clone(),
-            actor_email: actor.email.clone(),
-            source: source.to_string(),
-            method: route.method.to_string(),
+            actor: DraftActor {
+                kind: actor.kind,
+                id: Some(actor.id),
+                name: actor.name.clone(),
+                email: actor.email.clone(),
+            },
+            source,
+            method: actix_web::http::Method::from_bytes(route.method.as_bytes())
+                .expect("the catalog's methods are standard"),
             path,
             route: format!("{}{}", catalog::PROJECT_SCOPE, route.template),
             action: route.action.to_string(),
-            status_code: i32::from(status),
-            resource_type: route.resource_type.as_str().to_string(),
+            status,
+            resource_type: route.resource_type,
             resource_id,
             resource_name,
-            client_ip: Some(actor.ip.clone()),
+            client_ip: Some(actor.ip),
             user_agent: Some(user_agent.to_string()),
             request_id: format!("{:016x}{:016x}", rng.gen::<u64>(), rng.gen::<u64>()),
             duration_us: duration,
-            actor_key: String::new(),
-            resource_key: String::new(),
-            search_text: String::new(),
-            chain_seq: 0,
-            prev_hash: String::new(),
-            entry_hash: String::new(),
             ingested_by_token_id: None,
             changes: None,
-        })
+        }
+        .into_entry()
     }
 }
 

@@ -26,10 +26,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use auditlog_api::capture::checkpoint;
 use auditlog_api::configuration::Settings;
 use auditlog_api::db;
 use auditlog_api::db::schema::audit_entries;
+use auditlog_api::entry::checkpoint;
 use auditlog_api::startup::Application;
 use clap::{Args, ValueEnum};
 use diesel::prelude::*;

@@ -54,7 +54,10 @@ pub async fn run(args: ReplicaArgs) -> anyhow::Result<()> {
             let pool = db::connect_and_migrate(&target, 2)?;
             let mut conn = pool.get()?;
             let settings = settings_for(&url, None, &tempfile::tempdir()?.keep());
-            let signer = settings.chain_signer(&settings.resolve_secret_key()?)?;
+            let signer = auditlog_api::entry::checkpoint::ChainSigner::from_settings(
+                &settings,
+                &settings.resolve_secret_key()?,
+            )?;
             eprintln!("generating {entries} entries on the primary");
             let summary = synthetic::seed(
                 &mut conn,

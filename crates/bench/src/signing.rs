@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use auditlog_api::capture::checkpoint::ChainSigner;
+use auditlog_api::entry::checkpoint::ChainSigner;
 
 #[derive(Debug, Args)]
 pub struct SigningArgs {
@@ -29,7 +29,7 @@ pub fn run(args: SigningArgs) -> anyhow::Result<()> {
         last = std::hint::black_box(signer.sign_head(1, seq, &hash, 1_764_000_000_000_000 + seq));
     }
     let sign_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(args.signatures);
-    let message = auditlog_api::capture::checkpoint::head_message(
+    let message = auditlog_api::entry::checkpoint::head_message(
         1,
         i64::from(args.signatures) - 1,
         &hash,

@@ -167,7 +167,7 @@ async fn measure(backend: Backend, args: &StreamArgs) -> anyhow::Result<Row> {
         let pool = db::connect_and_migrate(&target, 2)?;
         let mut conn = pool.get()?;
         let key = settings.resolve_secret_key()?;
-        let signer = settings.chain_signer(&key)?;
+        let signer = auditlog_api::entry::checkpoint::ChainSigner::from_settings(&settings, &key)?;
         auditlog_api::synthetic::seed(
             &mut conn,
             &auditlog_api::synthetic::SeedOptions {

@@ -142,7 +142,7 @@ impl ColumnStore {
     /// The oldest time a copy holds: the retention horizon, less a margin of [`HORIZON_MARGIN_DAYS`]
     /// so that a clock set back by less than that never asks for an entry a copy skipped.
     fn horizon(&self) -> i64 {
-        (crate::audit_query::retention_horizon(self.clock.now())
+        (crate::db::retention_horizon(self.clock.now())
             - chrono::Duration::days(HORIZON_MARGIN_DAYS))
         .timestamp_micros()
     }

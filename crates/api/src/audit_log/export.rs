@@ -12,13 +12,14 @@ use diesel::prelude::*;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
-use crate::audit_log::{filtered, signing, ChunkStream, EntryRow};
+use crate::audit_log::{filtered, ChunkStream, EntryRow};
 use crate::audit_query::ValidatedQuery;
-use crate::capture::checkpoint::ChainSigner;
 use crate::clock::Clock;
 use crate::db::schema::audit_entries::dsl::{id, ts};
 use crate::db::schema::audit_export_manifests;
 use crate::db::{DbConnection, DbPool};
+use crate::entry::checkpoint::ChainSigner;
+use crate::entry::signing;
 
 /// The most rows one export holds.
 pub const EXPORT_CAP: i64 = 10_000;

@@ -17,7 +17,7 @@ use crate::audit_log::columns::ColumnStore;
 use crate::audit_log::rollup::{self, RollupDimension};
 use crate::audit_log::{apply_filters, CountedFrom, DbBackend, Dimension};
 use crate::audit_query::ValidatedQuery;
-use crate::capture::catalog;
+use crate::catalog;
 use crate::db::schema::audit_entries;
 use crate::db::schema::audit_entries::dsl;
 use crate::db::DbConnection;

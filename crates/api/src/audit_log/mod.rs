@@ -10,7 +10,7 @@
 //!   `application:7`), so an exclude never drops entries with a missing id.
 //! * Search lowercases the text in Rust and matches the lowercased `search_text` column with a
 //!   `LIKE` whose `%`, `_` and `\` are escaped: the same answer on SQLite and PostgreSQL. The
-//!   actions and actors the term also names ([`search::SearchAlso`]) are ORed in by key.
+//!   actions and actors the term also names ([`crate::audit_query::SearchAlso`]) are ORed in by key.
 //! * Order is `(ts, id)` descending everywhere; pages are keyset pages.
 
 pub mod bar;
@@ -21,7 +21,6 @@ pub mod histogram;
 pub mod retention;
 pub mod rollup;
 pub mod search;
-pub mod signing;
 
 use actix_web::web::Bytes;
 use auditlog_shared::wire::{AuditEntry, AuditPage, EntryActor, EntryResource};
@@ -29,7 +28,7 @@ use auditlog_shared::{ActionMatch, Cursor, CursorDirection, ResourceType, Source
 use diesel::prelude::*;
 
 use crate::audit_query::ValidatedQuery;
-use crate::capture::catalog;
+use crate::catalog;
 use crate::clock::from_micros;
 use crate::db::schema::audit_entries;
 use crate::db::DbConnection;
@@ -176,8 +175,8 @@ fn ingested_actions(
 }
 
 /// What a search matches: the term in the search text, or one of the actions and actors it
-/// also stands for (see [`search::SearchAlso`]).
-pub fn search_predicate(term: &str, also: &search::SearchAlso) -> EntryPredicate {
+/// also stands for (see [`crate::audit_query::SearchAlso`]).
+pub fn search_predicate(term: &str, also: &crate::audit_query::SearchAlso) -> EntryPredicate {
     use audit_entries::dsl;
     let text = dsl::search_text.like(like_pattern(term)).escape('\\');
     match (also.actions.is_empty(), also.actor_keys.is_empty()) {

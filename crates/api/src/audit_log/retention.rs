@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 
-use crate::capture::checkpoint::ChainSigner;
+use crate::entry::checkpoint::ChainSigner;
 
-use crate::audit_query::retention_horizon;
 use crate::clock::Clock;
+use crate::db::retention_horizon;
 use crate::db::schema::{alert_firings, audit_entries, audit_export_manifests, sessions};
 use crate::db::{DbConnection, DbPool};
 
@@ -52,12 +52,10 @@ pub fn purge_expired(
             .filter(audit_entries::chain_seq.eq(seq))
             .select(audit_entries::entry_hash)
             .first(conn)?;
-        crate::audit_log::signing::record_retention(
-            conn, signer, project_id, seq, &hash, now_micros,
-        )?;
+        crate::entry::signing::record_retention(conn, signer, project_id, seq, &hash, now_micros)?;
     }
     let deleted = remove_expired_entries(conn, horizon)?;
-    crate::audit_log::rollup::purge_before(conn, horizon)?;
+    crate::entry::rollup::purge_before(conn, horizon)?;
     // An export's manifest is kept as long as the entries it describes could be.
     diesel::delete(
         audit_export_manifests::table.filter(audit_export_manifests::created_at.lt(horizon)),

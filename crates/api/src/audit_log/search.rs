@@ -24,56 +24,41 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use crate::audit_query::ValidatedQuery;
-use crate::capture::catalog;
+use crate::audit_query::{SearchAlso, ValidatedQuery};
+use crate::catalog;
 use crate::db::DbConnection;
 
-/// The action keys and actor keys a search term stands for besides the search text.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SearchAlso {
-    /// The actions whose label holds the term (`application.deploy` for "deploy app").
-    pub actions: Vec<String>,
-    /// The project's current members whose name holds the term (`user:7` for "dana").
-    pub actor_keys: Vec<String>,
-}
-
-impl SearchAlso {
-    /// Resolves a lowercased term against the catalog's action labels and the names of the
-    /// project's current members. A former member is still found by the email recorded on
-    /// their entries, not by a name the project no longer has.
-    pub fn resolve(
-        conn: &mut DbConnection,
-        project_id: i64,
-        needle: &str,
-    ) -> QueryResult<SearchAlso> {
-        use crate::db::schema::{memberships, users};
-        let mut actions: Vec<String> = catalog::all_routes()
-            .chain([&catalog::UNMATCHED])
-            .chain(catalog::RECORDED_EVENTS)
-            .filter(|route| route.label.to_lowercase().contains(needle))
-            .map(|route| route.action.to_string())
-            .collect();
-        actions.sort();
-        actions.dedup();
-        let members: Vec<(i64, String)> = users::table
-            .inner_join(memberships::table.on(memberships::user_id.eq(users::id)))
-            .filter(memberships::project_id.eq(project_id))
-            .select((users::id, users::display_name))
-            .load(conn)?;
-        let actor_keys = members
-            .into_iter()
-            .filter(|(_, name)| name.to_lowercase().contains(needle))
-            .map(|(id, _)| format!("user:{id}"))
-            .collect();
-        Ok(SearchAlso {
-            actions,
-            actor_keys,
-        })
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.actions.is_empty() && self.actor_keys.is_empty()
-    }
+/// Resolves a lowercased term against the catalog's action labels and the names of the
+/// project's current members. A former member is still found by the email recorded on
+/// their entries, not by a name the project no longer has.
+pub fn resolve_search_also(
+    conn: &mut DbConnection,
+    project_id: i64,
+    needle: &str,
+) -> QueryResult<SearchAlso> {
+    use crate::db::schema::{memberships, users};
+    let mut actions: Vec<String> = catalog::all_routes()
+        .chain([&catalog::UNMATCHED])
+        .chain(catalog::RECORDED_EVENTS)
+        .filter(|route| route.label.to_lowercase().contains(needle))
+        .map(|route| route.action.to_string())
+        .collect();
+    actions.sort();
+    actions.dedup();
+    let members: Vec<(i64, String)> = users::table
+        .inner_join(memberships::table.on(memberships::user_id.eq(users::id)))
+        .filter(memberships::project_id.eq(project_id))
+        .select((users::id, users::display_name))
+        .load(conn)?;
+    let actor_keys = members
+        .into_iter()
+        .filter(|(_, name)| name.to_lowercase().contains(needle))
+        .map(|(id, _)| format!("user:{id}"))
+        .collect();
+    Ok(SearchAlso {
+        actions,
+        actor_keys,
+    })
 }
 
 /// The most entries the index's candidates may number for it to drive the query.
@@ -106,7 +91,7 @@ pub fn plan(
     let Some(term) = &validated.query.search else {
         return Ok(());
     };
-    validated.search_also = SearchAlso::resolve(conn, project_id, &term.as_str().to_lowercase())?;
+    validated.search_also = resolve_search_also(conn, project_id, &term.as_str().to_lowercase())?;
     let DbConnection::Sqlite(sqlite) = &mut *conn else {
         return Ok(());
     };

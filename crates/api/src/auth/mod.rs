@@ -11,16 +11,15 @@ pub mod password;
 pub mod throttle;
 pub mod tokens;
 
-use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
+use actix_web::HttpRequest;
 use auditlog_shared::wire::Role;
 use auditlog_shared::Source;
 use diesel::prelude::*;
 
 use crate::db::schema::{api_tokens, memberships, projects, sessions, users};
 use crate::db::DbConnection;
-use crate::error::ApiError;
+use crate::entry::draft::{ActorKind, DraftActor};
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "auditlog_session";
@@ -47,6 +46,19 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// The actor as an entry records it.
+    pub fn draft(&self) -> DraftActor {
+        DraftActor {
+            kind: match self {
+                Actor::User { .. } => ActorKind::User,
+                Actor::Token { .. } => ActorKind::Token,
+            },
+            id: Some(self.id()),
+            name: self.name().into(),
+            email: self.email().map(str::to_string),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Actor::User { .. } => "user",
@@ -259,63 +271,6 @@ pub fn csrf_ok(identity: &Identity, credentials: &Credentials) -> bool {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// A project as the caller may use it: set by the capture middleware on every project-scoped
-/// request once the caller is authenticated, a member, and allowed the route.
-#[derive(Clone, Debug)]
-pub struct ProjectAccess {
-    pub project_id: i64,
-    pub project_name: String,
-    pub role: Role,
-    pub identity: Identity,
-    /// The route's `{id}`, read in its canonical spelling by the capture middleware: the one
-    /// resource the handler may act on and the one its audit entry names.
-    pub resource_id: Option<i64>,
-    /// For a state-changing request: the transaction its changes and its audit entry share.
-    pub transaction: Option<crate::capture::RequestTransaction>,
-}
-
-impl FromRequest for ProjectAccess {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<ProjectAccess, ApiError>>;
-
-    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        std::future::ready(
-            request
-                .extensions()
-                .get::<ProjectAccess>()
-                .cloned()
-                .ok_or_else(|| {
-                    ApiError::internal(anyhow::anyhow!(
-                        "project route outside the capture middleware"
-                    ))
-                }),
-        )
-    }
-}
-
-/// The `{id}` of a project route, as the capture middleware read and recorded it. Handlers take
-/// this instead of `web::Path`, whose number parsing accepts other spellings (`+7`, `007`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PathId(pub i64);
-
-impl FromRequest for PathId {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<PathId, ApiError>>;
-
-    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        std::future::ready(
-            request
-                .extensions()
-                .get::<ProjectAccess>()
-                .and_then(|access| access.resource_id)
-                .map(PathId)
-                .ok_or_else(|| {
-                    ApiError::internal(anyhow::anyhow!("a route without an `{{id}}` asked for one"))
-                }),
-        )
-    }
 }
 
 /// The project's name and the caller's role in it; `None` when the project does not exist or the

@@ -13,8 +13,9 @@ use std::time::Duration;
 use actix_web::web;
 use tokio::sync::OwnedMutexGuard;
 
-use crate::capture::writer::{AuditWriter, NewAuditEntry, Reservation, WriteConnection};
+use crate::capture::writer::{AuditWriter, Reservation, WriteConnection};
 use crate::db::DbConnection;
+use crate::entry::NewAuditEntry;
 use crate::error::ApiError;
 
 /// How long a state-changing request waits for its turn on the write side before it is

@@ -253,7 +253,7 @@ pub fn connect_and_migrate(target: &DatabaseTarget, max_size: u32) -> anyhow::Re
     run_migrations(&mut conn)?;
     // Writes must find their day's partition (PostgreSQL): made before the first request.
     let now = chrono::Utc::now();
-    partitions::ensure_daily(&mut conn, now, crate::audit_query::retention_horizon(now))
+    partitions::ensure_daily(&mut conn, now, crate::db::retention_horizon(now))
         .context("cannot make the daily partitions of the audit log")?;
     Ok(pool)
 }
@@ -298,6 +298,11 @@ fn create_parent_dir(path: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create the database directory {}", dir.display())),
         _ => Ok(()),
     }
+}
+
+/// The oldest instant any query may return entries from.
+pub fn retention_horizon(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    now - chrono::Duration::days(auditlog_shared::RETENTION_DAYS)
 }
 
 #[cfg(test)]

@@ -9,13 +9,13 @@ use auditlog_shared::wire::{
 };
 use diesel::prelude::*;
 
-use crate::auth::{PathId, ProjectAccess};
+use crate::capture::access::{PathId, ProjectAccess};
 use crate::capture::{describe_changes, describe_resource};
 use crate::db::schema::{alert_firings, alert_rules, stream_destinations};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{valid_name, with_conn, with_project_conn, ProjectRoutes};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::streaming::alerts::{self, AlertRow, FiringRow, WindowState, MAX_ALERTS};
 use crate::streaming::destination;
 

@@ -8,12 +8,17 @@ use auditlog_shared::{ActionKey, FacetRequest, Method, ResourceType, Source};
 
 use crate::audit_log::{self, export::ExportFormat, export::EXPORT_CAP};
 use crate::audit_query::ValidatedQuery;
-use crate::auth::{Actor, ProjectAccess};
-use crate::capture::writer::NewAuditEntry;
-use crate::capture::{self, catalog, chain};
+use crate::auth::Actor;
+
+use crate::capture;
+use crate::capture::access::ProjectAccess;
+use crate::catalog;
+use crate::entry::chain;
+use crate::entry::draft::{ActorKind, DraftActor, EntryDraft};
+use crate::entry::NewAuditEntry;
 use crate::error::ApiError;
 use crate::routes::{with_project_conn, with_read_conn, ProjectRoutes};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The most events one ingest request may carry.
 pub const MAX_INGEST_EVENTS: usize = 1_000;
@@ -378,7 +383,7 @@ impl VerificationFinding {
         );
         entry.source = self.identity.source.as_str().into();
         entry.resource_id = Some(self.project_id);
-        capture::commit_entries(&self.state, vec![capture::with_derived_fields(entry)]).await
+        capture::commit_entries(&self.state.writer, vec![entry]).await
     }
 }
 
@@ -388,14 +393,14 @@ fn verify_with_signatures(
     second_reader: Option<&mut crate::db::DbConnection>,
     project_id: i64,
     (from, to): (i64, i64),
-    signer: &crate::capture::checkpoint::ChainSigner,
+    signer: &crate::entry::checkpoint::ChainSigner,
     progress: &mut (dyn FnMut(VerifyProgress) + Send),
 ) -> diesel::QueryResult<VerifyReport> {
     let report = chain::verify(conn, second_reader, project_id, from, to, progress)?;
     if !report.ok {
         return Ok(report);
     }
-    audit_log::signing::check(conn, project_id, signer, report)
+    crate::entry::signing::check(conn, project_id, signer, report)
 }
 
 /// A verification streamed as NDJSON: a progress line after the first chunk of the walk and then
@@ -405,7 +410,7 @@ fn verify_streamed(
     pool: crate::db::DbPool,
     project_id: i64,
     window: (i64, i64),
-    signer: std::sync::Arc<crate::capture::checkpoint::ChainSigner>,
+    signer: std::sync::Arc<crate::entry::checkpoint::ChainSigner>,
     finding: VerificationFinding,
 ) -> audit_log::ChunkStream {
     let (sender, receiver) = tokio::sync::mpsc::channel(8);
@@ -460,7 +465,7 @@ async fn entry(
     access: ProjectAccess,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, entry_id) = (access.project_id, access.resource_id.unwrap_or_default());
-    let horizon = crate::audit_query::retention_horizon(state.clock.now());
+    let horizon = crate::db::retention_horizon(state.clock.now());
     let entry = with_read_conn(&state, move |conn| {
         Ok(audit_log::entry(conn, project_id, entry_id, horizon)?)
     })
@@ -536,13 +541,7 @@ async fn ingest(
     let accepted = entries.len();
     // The events are stored with the ingest request's own entry, just before it in the chain,
     // or not at all.
-    capture::carry_entries(
-        &request,
-        entries
-            .into_iter()
-            .map(capture::with_derived_fields)
-            .collect(),
-    );
+    capture::carry_entries(&request, entries);
     Ok(HttpResponse::Ok().json(IngestReceipt { accepted }))
 }
 
@@ -572,9 +571,9 @@ fn ingested_entry(
         }
         Ok(trimmed.to_string())
     };
-    if event.actor.kind != "user" && event.actor.kind != "token" {
+    let Some(actor_kind) = ActorKind::parse(&event.actor.kind) else {
         return Err(invalid("actor.kind", "must be `user` or `token`"));
-    }
+    };
     let method: Method = event.method.parse().map_err(|_| {
         invalid(
             "method",
@@ -615,20 +614,24 @@ fn ingested_entry(
         Some(ms) => (ms * 1000.0) as i64,
         None => 0,
     };
-    Ok(NewAuditEntry {
+    Ok(EntryDraft {
         project_id,
         ts: now,
-        actor_kind: event.actor.kind.clone(),
-        actor_id: None,
-        actor_name: text("actor.name", &event.actor.name, 200)?,
-        actor_email: event
-            .actor
-            .email
-            .as_deref()
-            .map(|email| text("actor.email", email, 254))
-            .transpose()?,
-        source: Source::Ingest.as_str().into(),
-        method: method.as_str().into(),
+        actor: DraftActor {
+            kind: actor_kind,
+            id: None,
+            name: text("actor.name", &event.actor.name, 200)?,
+            email: event
+                .actor
+                .email
+                .as_deref()
+                .map(|email| text("actor.email", email, 254))
+                .transpose()?,
+        },
+        source: Source::Ingest,
+        // One of the standard methods, which every HTTP library spells the same.
+        method: actix_web::http::Method::from_bytes(method.as_str().as_bytes())
+            .map_err(|_| invalid("method", "must be a standard method"))?,
         // The sender's path is stored under the same rules as a captured one: no query value
         // survives, nor anything that looks like a secret.
         path: {
@@ -638,8 +641,8 @@ fn ingested_entry(
         },
         route: catalog::INGESTED_ROUTE.into(),
         action: action.as_str().into(),
-        status_code: i32::from(event.status),
-        resource_type: resource_type.as_str().into(),
+        status: event.status,
+        resource_type,
         resource_id: event.resource.id,
         resource_name: text("resource.name", &event.resource.name, 200)?,
         client_ip: event
@@ -647,7 +650,6 @@ fn ingested_entry(
             .as_deref()
             .map(|ip| {
                 ip.parse::<std::net::IpAddr>()
-                    .map(|ip| ip.to_string())
                     .map_err(|_| invalid("client_ip", "must be an IPv4 or IPv6 address"))
             })
             .transpose()?,
@@ -661,13 +663,8 @@ fn ingested_entry(
             None => uuid::Uuid::new_v4().to_string(),
         },
         duration_us,
-        actor_key: String::new(),
-        resource_key: String::new(),
-        search_text: String::new(),
-        chain_seq: 0,
-        prev_hash: String::new(),
-        entry_hash: String::new(),
         ingested_by_token_id: Some(sender_token_id),
         changes: None,
-    })
+    }
+    .into_entry())
 }

@@ -5,7 +5,7 @@ use auditlog_shared::wire::{Health, Readiness};
 
 use crate::db;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The process is up and serving. Never touches the database.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {

@@ -18,8 +18,12 @@ use auditlog_shared::wire::{
 use diesel::prelude::*;
 use sha2::{Digest as _, Sha256};
 
-use crate::auth::{tokens, Actor, PathId, ProjectAccess};
-use crate::capture::{catalog, describe_resource, RequestTransaction};
+use crate::auth::{tokens, Actor};
+
+use crate::capture::access::{PathId, ProjectAccess};
+use crate::capture::describe_resource;
+use crate::capture::transaction::RequestTransaction;
+use crate::catalog;
 use crate::clock::from_micros;
 use crate::db::schema::{invitations, memberships, projects, users};
 use crate::db::DbConnection;
@@ -27,7 +31,7 @@ use crate::error::ApiError;
 use crate::routes::members::valid_email;
 use crate::routes::session::{self, RequestFacts};
 use crate::routes::{valid_name, with_conn, with_project_conn, ProjectRoutes};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// How long an invitation can be accepted.
 pub const INVITATION_DAYS: i64 = 7;

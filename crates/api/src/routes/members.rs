@@ -13,13 +13,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{Member, Role, UpdateMember};
 use diesel::prelude::*;
 
-use crate::auth::{password, PathId, ProjectAccess};
+use crate::auth::password;
+
+use crate::capture::access::{PathId, ProjectAccess};
 use crate::capture::{describe_changes, describe_resource};
 use crate::db::schema::{api_tokens, invitations, memberships, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(routes: &mut ProjectRoutes) {
     routes

@@ -6,6 +6,7 @@ pub mod docs;
 pub mod health;
 pub mod invitations;
 pub mod members;
+pub mod metrics;
 pub mod openapi;
 pub mod platform;
 pub mod projects;
@@ -22,11 +23,10 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{guard, middleware, web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::Problem;
 
-use crate::capture;
-use crate::capture::catalog::{self, RouteSpec, PROJECT_SCOPE};
+use crate::catalog::{self, RouteSpec, PROJECT_SCOPE};
 use crate::db::DbConnection;
 use crate::error::{problem_response, ApiError};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Registers the REST API: the session, the project list, and the project scope, whose every
 /// handler is registered through [`ProjectRoutes`].
@@ -160,7 +160,7 @@ impl ProjectRoutes {
 fn captured(route: actix_web::Route, spec: &'static RouteSpec) -> actix_web::Route {
     route.wrap(middleware::from_fn(
         move |request: ServiceRequest, next: middleware::Next<BoxBody>| {
-            capture::capture(spec, request, next)
+            crate::gate::capture(spec, request, next)
         },
     ))
 }
@@ -286,7 +286,7 @@ where
 /// connection.
 pub async fn with_project_conn<T, F>(
     state: &web::Data<AppState>,
-    access: &crate::auth::ProjectAccess,
+    access: &crate::capture::access::ProjectAccess,
     work: F,
 ) -> Result<T, ApiError>
 where

@@ -10,7 +10,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
-use crate::capture::catalog::{self, Permission, RouteSpec};
+use crate::catalog::{self, Permission, RouteSpec};
 
 /// The routes outside the project scope: (method, path, summary).
 ///

@@ -6,14 +6,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{Application, CreateApplication, DeployApplication, UpdateApplication};
 use diesel::prelude::*;
 
-use crate::auth::{PathId, ProjectAccess};
+use crate::capture::access::{PathId, ProjectAccess};
 use crate::capture::{describe_changes, describe_resource};
 use crate::clock::from_micros;
 use crate::db::schema::{applications, clusters};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(routes: &mut ProjectRoutes) {
     routes
@@ -272,14 +272,14 @@ macro_rules! named_resource_api {
             use auditlog_shared::wire::{$create, $update, $wire};
             use diesel::prelude::*;
 
-            use crate::auth::{PathId, ProjectAccess};
+            use crate::capture::access::{PathId, ProjectAccess};
             use crate::capture::{describe_changes, describe_resource};
             use crate::clock::from_micros;
             use crate::db::schema::$table;
             use crate::db::DbConnection;
             use crate::error::ApiError;
             use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
-            use crate::startup::AppState;
+            use crate::state::AppState;
 
             /// Registers the handlers of the catalog's `<key>.list`, `.create`, `.read`,
             /// `.update` and `.delete` actions.

@@ -4,11 +4,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{ProjectSettings, ProjectSummary, SettingsChange};
 use diesel::prelude::*;
 
-use crate::auth::{self, Actor, AuthFailure, Credentials, ProjectAccess};
+use crate::auth::{self, Actor, AuthFailure, Credentials};
+
+use crate::capture::access::ProjectAccess;
 use crate::db::schema::{project_settings, projects};
 use crate::error::ApiError;
 use crate::routes::{session::member_projects, with_conn, with_project_conn, ProjectRoutes};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(routes: &mut ProjectRoutes) {
     routes

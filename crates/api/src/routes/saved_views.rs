@@ -9,14 +9,14 @@ use auditlog_shared::wire::{CreateSavedView, SavedView, UpdateSavedView};
 use auditlog_shared::AuditQuery;
 use diesel::prelude::*;
 
-use crate::auth::{PathId, ProjectAccess};
+use crate::capture::access::{PathId, ProjectAccess};
 use crate::capture::{describe_changes, describe_resource};
 use crate::clock::from_micros;
 use crate::db::schema::saved_views;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The most saved views one project may hold.
 pub const MAX_SAVED_VIEWS: i64 = 200;

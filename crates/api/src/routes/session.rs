@@ -21,16 +21,15 @@ use diesel::prelude::*;
 use crate::auth::{
     self, password, throttle, tokens, Actor, AuthFailure, Credentials, Identity, SESSION_COOKIE,
 };
-use crate::capture::{
-    self,
-    catalog::{self, RouteSpec},
-    writer::NewAuditEntry,
-};
+use crate::capture;
+use crate::catalog::{self, RouteSpec};
 use crate::db::schema::{memberships, projects, sessions, users};
 use crate::db::DbConnection;
+use crate::entry::draft::EntryDraft;
+use crate::entry::NewAuditEntry;
 use crate::error::ApiError;
 use crate::routes::with_conn;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// How long a dashboard session lasts.
 const SESSION_DAYS: i64 = 7;
@@ -269,7 +268,7 @@ pub struct RequestFacts {
     pub ip: Option<std::net::IpAddr>,
     pub user_agent: Option<String>,
     pub request_id: String,
-    pub method: String,
+    pub method: actix_web::http::Method,
     /// The path as stored: the template for routes whose path holds a secret.
     pub path: String,
 }
@@ -280,7 +279,7 @@ impl RequestFacts {
             ip: capture::client_ip(request, &state.trusted_proxies),
             user_agent: capture::user_agent(request),
             request_id: capture::request_id(request),
-            method: request.method().as_str().to_string(),
+            method: request.method().clone(),
             path: capture::redaction::stored_path(request.path(), request.query_string(), false),
         }
     }
@@ -293,38 +292,30 @@ pub fn account_entry(
     actor: &Actor,
     project_id: i64,
     now: i64,
-    status: i32,
+    status: u16,
     resource_name: String,
 ) -> NewAuditEntry {
-    capture::with_derived_fields(NewAuditEntry {
+    EntryDraft {
         project_id,
         ts: now,
-        actor_kind: actor.kind().into(),
-        actor_id: Some(actor.id()),
-        actor_name: actor.name().into(),
-        actor_email: actor.email().map(str::to_string),
-        source: Source::Dashboard.as_str().into(),
+        actor: actor.draft(),
+        source: Source::Dashboard,
         method: facts.method.clone(),
         path: facts.path.clone(),
         route: route.template.into(),
         action: route.action.into(),
-        status_code: status,
-        resource_type: route.resource_type.as_str().into(),
+        status,
+        resource_type: route.resource_type,
         resource_id: Some(actor.id()),
         resource_name,
-        client_ip: facts.ip.map(|ip| ip.to_string()),
+        client_ip: facts.ip,
         user_agent: facts.user_agent.clone(),
         request_id: facts.request_id.clone(),
         duration_us: 0,
-        actor_key: String::new(),
-        resource_key: String::new(),
-        search_text: String::new(),
-        chain_seq: 0,
-        prev_hash: String::new(),
-        entry_hash: String::new(),
         ingested_by_token_id: None,
         changes: None,
-    })
+    }
+    .into_entry()
 }
 
 /// Records a wrong password for an account (at sign-in, or when accepting an invitation with an
@@ -365,7 +356,7 @@ pub async fn record_account_event(
     facts: &RequestFacts,
     actor: &Actor,
     projects: &[ProjectSummary],
-    status: i32,
+    status: u16,
     resource_name: String,
 ) -> Result<(), ApiError> {
     let now = state.clock.now_micros();
@@ -386,7 +377,7 @@ pub async fn record_account_event(
     if entries.is_empty() {
         return Ok(());
     }
-    capture::commit_entries(state, entries).await
+    capture::commit_entries(&state.writer, entries).await
 }
 
 /// Starts a session for the user: the signed cookie value and the session's CSRF token.

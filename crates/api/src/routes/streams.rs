@@ -9,13 +9,13 @@ use auditlog_shared::wire::{
 };
 use diesel::prelude::*;
 
-use crate::auth::{PathId, ProjectAccess};
+use crate::capture::access::{PathId, ProjectAccess};
 use crate::capture::{describe_changes, describe_resource};
 use crate::db::schema::stream_destinations;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{valid_name, with_conn, with_project_conn, ProjectRoutes};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::streaming::destination::{self, DestinationRow, MAX_DESTINATIONS};
 use crate::streaming::send::{self, Target};
 use crate::streaming::Streaming;
@@ -410,7 +410,7 @@ async fn test(
     let row = with_conn(&state, move |conn| destination::load(conn, project_id, id)).await?;
     describe_resource(&request, Some(row.id), row.name.clone());
     let now = state.clock.now();
-    let result = match crate::streaming::delivery::target(&row, state.streaming.policy) {
+    let result = match crate::streaming::cursor::target(&row, state.streaming.policy) {
         Ok(target) => {
             let message = StreamMessage::Test {
                 event_id: format!("{project_id}:test:{}", uuid::Uuid::new_v4()),

@@ -5,14 +5,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{ApiToken, CreateToken, CreatedToken, Role};
 use diesel::prelude::*;
 
-use crate::auth::{tokens, Actor, PathId, ProjectAccess};
+use crate::auth::{tokens, Actor};
+
+use crate::capture::access::{PathId, ProjectAccess};
 use crate::capture::{describe_changes, describe_resource};
 use crate::clock::from_micros;
 use crate::db::schema::{api_tokens, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(routes: &mut ProjectRoutes) {
     routes

@@ -27,10 +27,11 @@ use crate::clock::from_micros;
 use crate::db::schema::{alert_firings, alert_rules, audit_entries, stream_destinations};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::streaming::delivery::{self, blocking, scan, Scan, POLL};
+use crate::streaming::cursor::{self, blocking, scan, Scan, POLL};
 use crate::streaming::destination::{DestinationRow, FAILING_AFTER};
 use crate::streaming::lease::{held_for_a_while, micros, record_failure, take_lease, LEASE};
 use crate::streaming::send::{self, Target};
+use crate::streaming::Deliverer;
 
 /// The most alerts one project may have.
 pub const MAX_ALERTS: i64 = 50;
@@ -448,7 +449,7 @@ enum Step {
 }
 
 /// Runs one alert's counting and notifications until it is deleted or paused.
-pub async fn run_alert(deliverer: delivery::Deliverer, id: i64) {
+pub async fn run_alert(deliverer: Deliverer, id: i64) {
     let mut commits = deliverer.streaming.committed.subscribe();
     loop {
         commits.borrow_and_update();
@@ -479,7 +480,7 @@ pub async fn run_alert(deliverer: delivery::Deliverer, id: i64) {
             }
             Step::Counted { more } => {
                 if !more {
-                    tokio::time::sleep(delivery::LINGER).await;
+                    tokio::time::sleep(cursor::LINGER).await;
                 }
             }
             Step::Notify {
@@ -601,7 +602,7 @@ fn next_step(
                 })));
             }
             return Ok(Step::Notify {
-                target: delivery::target(&destination, policy),
+                target: cursor::target(&destination, policy),
                 messages,
                 firing_ids: pending.iter().map(|firing| firing.id).collect(),
             });
@@ -617,7 +618,7 @@ fn next_step(
         row.project_id,
         row.cursor_seq,
         &row.filter,
-        delivery::SCAN,
+        cursor::SCAN,
     )?
     else {
         return Ok(Step::CaughtUp);

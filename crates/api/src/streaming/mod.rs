@@ -23,6 +23,7 @@
 //!   deleting a destination are requests, recorded like any other.
 
 pub mod alerts;
+pub mod cursor;
 pub mod delivery;
 pub mod destination;
 pub mod lease;
@@ -33,6 +34,8 @@ pub mod syslog;
 use std::time::Duration;
 
 use crate::capture::writer::CommitSignal;
+use crate::clock::Clock;
+use crate::db::DbPool;
 use network::NetworkPolicy;
 
 /// What the routes and the deliverer share: the network policy, the HTTP client that keeps to
@@ -67,6 +70,66 @@ impl Streaming {
             server_id,
             committed,
             public_url: public_url.map(|url| url.trim_end_matches('/').to_string()),
+        }
+    }
+}
+
+/// Runs the deliveries of every destination of the database.
+#[derive(Clone)]
+pub struct Deliverer {
+    pub streaming: Streaming,
+    pub pool: DbPool,
+    pub clock: Clock,
+}
+
+/// The most characters of a destination's answer kept in an error.
+const ERROR_BODY_CHARS: usize = 200;
+
+/// How a destination answered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    /// Whether the destination took the messages: a 2xx answer, or (syslog, which answers
+    /// nothing) every byte written and the connection closed cleanly.
+    pub accepted: bool,
+    /// The HTTP status, when it answered at all.
+    pub status: Option<u16>,
+    /// The answer's body (its first characters), for the handshake and for error reports.
+    pub body: String,
+    pub duration_ms: f64,
+}
+
+impl Answer {
+    pub fn delivered(&self) -> bool {
+        self.accepted
+    }
+
+    /// What went wrong, for the destination's last error; `None` for a delivery.
+    pub fn error(&self) -> Option<String> {
+        if self.accepted {
+            return None;
+        }
+        match self.status {
+            Some(status) => {
+                let reason = reqwest::StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|code| code.canonical_reason())
+                    .unwrap_or("");
+                // One line, and short: a receiver may answer with a whole HTML page.
+                let body: String = self
+                    .body
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .take(ERROR_BODY_CHARS)
+                    .collect();
+                Some(if body.is_empty() {
+                    format!("the destination answered {status} {reason}")
+                } else {
+                    format!("the destination answered {status} {reason}: {body}")
+                })
+            }
+            None => Some(self.body.clone()),
         }
     }
 }

@@ -19,10 +19,11 @@ use auditlog_shared::wire::{StreamKind, StreamMessage};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::streaming::Answer;
+
 /// The header carrying a webhook delivery's signature.
 pub const SIGNATURE_HEADER: &str = "Auditlog-Signature";
 /// Characters of a failed answer's body kept in the destination's last error.
-const ERROR_BODY_CHARS: usize = 200;
 /// Bytes of an answer read at most: a receiver cannot make the server hold a large body.
 const MAX_ANSWER_BYTES: usize = 4_096;
 
@@ -38,55 +39,6 @@ pub struct Target {
     pub headers: BTreeMap<String, String>,
     /// Where a syslog delivery may connect (HTTP deliveries keep to it through the client).
     pub policy: crate::streaming::network::NetworkPolicy,
-}
-
-/// How a destination answered.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Answer {
-    /// Whether the destination took the messages: a 2xx answer, or (syslog, which answers
-    /// nothing) every byte written and the connection closed cleanly.
-    pub accepted: bool,
-    /// The HTTP status, when it answered at all.
-    pub status: Option<u16>,
-    /// The answer's body (its first characters), for the handshake and for error reports.
-    pub body: String,
-    pub duration_ms: f64,
-}
-
-impl Answer {
-    pub fn delivered(&self) -> bool {
-        self.accepted
-    }
-
-    /// What went wrong, for the destination's last error; `None` for a delivery.
-    pub fn error(&self) -> Option<String> {
-        if self.accepted {
-            return None;
-        }
-        match self.status {
-            Some(status) => {
-                let reason = reqwest::StatusCode::from_u16(status)
-                    .ok()
-                    .and_then(|code| code.canonical_reason())
-                    .unwrap_or("");
-                // One line, and short: a receiver may answer with a whole HTML page.
-                let body: String = self
-                    .body
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .chars()
-                    .take(ERROR_BODY_CHARS)
-                    .collect();
-                Some(if body.is_empty() {
-                    format!("the destination answered {status} {reason}")
-                } else {
-                    format!("the destination answered {status} {reason}: {body}")
-                })
-            }
-            None => Some(self.body.clone()),
-        }
-    }
 }
 
 /// The signature header's value for `body` sent at `unix_seconds`.

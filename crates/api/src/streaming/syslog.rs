@@ -18,7 +18,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::streaming::network::NetworkPolicy;
-use crate::streaming::send::Answer;
+use crate::streaming::Answer;
 
 /// The port when a `syslog://` URL names none.
 pub const PLAIN_PORT: u16 = 514;

@@ -1314,6 +1314,125 @@ async fn memory_columns_answer_exactly_as_the_entries_do(backend: Backend) {
     assert_eq!(answers[1], answers[2]);
 }
 
+/// A project's copy in memory holds its own entries only. Another project's entries are written
+/// before, between and after its own, so their chain positions run past its own: a copy caught
+/// up by chain position alone would count them. Checked on the server that wrote them, on one
+/// that loaded its copies at start, and after more writes to both projects, against the entries.
+async fn memory_columns_count_only_their_projects_entries(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (small, ada) = app.project_with_admin("Small").await;
+    let (big, olga) = app.outsider_project_with_admin("Big").await;
+    let write = |caller: Caller, project: i64, times: usize| async move {
+        for _ in 0..times {
+            let listed = caller
+                .get(&format!("/api/v1/projects/{project}/applications"))
+                .await;
+            assert_eq!(listed.status(), 200);
+        }
+    };
+    write(ada.clone(), small, 3).await;
+    write(olga.clone(), big, 25).await;
+    write(ada.clone(), small, 2).await;
+
+    // Counted without the dashboard's own reads, so that reading does not move the numbers.
+    let view = "range=24h&action.not=audit_log.*";
+    let (reads_entries, _entries_dir) = app.spawn_server_with(|s| s.no_memory_columns = true);
+    let on = |caller: &Caller, address: &str| {
+        let mut caller = caller.clone();
+        caller.address = address.to_string();
+        caller
+    };
+    let answers = |callers: Vec<(Caller, &'static str)>, project: i64| async move {
+        let mut answers = Vec::new();
+        for (caller, expected) in callers {
+            let base = format!("/api/v1/projects/{project}/audit-logs");
+            let histogram = caller.get(&format!("{base}/histogram?{view}")).await;
+            assert_eq!(histogram.status(), 200);
+            assert_eq!(timing(&histogram), expected, "project {project}");
+            // The window moves with each read.
+            let mut histogram = histogram.json::<Value>().await.unwrap();
+            histogram.as_object_mut().unwrap().remove("from");
+            histogram.as_object_mut().unwrap().remove("to");
+            let facets = caller.get(&format!("{base}/facets?{view}")).await;
+            assert_eq!(facets.status(), 200);
+            assert_eq!(timing(&facets), expected, "project {project}");
+            // The action dimension is counted without its own filter, so it counts these
+            // very reads, which each answer adds to.
+            let mut facets = facets.json::<Value>().await.unwrap();
+            facets["dimensions"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|dimension| dimension["key"] != "action");
+            answers.push((histogram, facets));
+        }
+        answers
+    };
+    let (loaded_at_start, _loaded_dir) = app.spawn_server_with(|_| {});
+    let loaded = on(&ada, &loaded_at_start);
+    let mut waited = 0;
+    while timing(
+        &loaded
+            .get(&format!(
+                "/api/v1/projects/{small}/audit-logs/histogram?{view}"
+            ))
+            .await,
+    ) != "columns"
+    {
+        assert!(waited < 200, "the copy is never loaded");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+
+    let mut totals = Vec::new();
+    for round in 0..2 {
+        let small_answers = answers(
+            vec![
+                (ada.clone(), "columns"),
+                (loaded.clone(), "columns"),
+                (on(&ada, &reads_entries), "entries"),
+            ],
+            small,
+        )
+        .await;
+        let big_answers = answers(
+            vec![
+                (olga.clone(), "columns"),
+                (on(&olga, &loaded_at_start), "columns"),
+                (on(&olga, &reads_entries), "entries"),
+            ],
+            big,
+        )
+        .await;
+        for answers in [&small_answers, &big_answers] {
+            assert_eq!(answers[0], answers[2], "round {round}: the writer's copy");
+            assert_eq!(
+                answers[1], answers[2],
+                "round {round}: the copy loaded at start"
+            );
+        }
+        // Only the project's own admin acted in it.
+        let (histogram, facets) = &small_answers[2];
+        let total = histogram["total"].as_u64().unwrap();
+        let actors = facets["dimensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|dimension| dimension["key"] == "actor")
+            .unwrap();
+        let values = actors["values"].as_array().unwrap();
+        assert_eq!(values.len(), 1, "{actors}");
+        assert_eq!(values[0]["count"].as_u64(), Some(total));
+        totals.push((total, big_answers[2].0["total"].as_u64().unwrap()));
+
+        // More of both, the other project's first and most: the copies catch up by project.
+        write(olga.clone(), big, 40).await;
+        write(ada.clone(), small, 3).await;
+    }
+    assert!(totals[0].0 >= 5 && totals[0].1 >= 25, "{totals:?}");
+    assert_eq!(totals[1].0 - totals[0].0, 3, "{totals:?}");
+    assert_eq!(totals[1].1 - totals[0].1, 40, "{totals:?}");
+}
+
 /// Where a histogram's or facets' counts came from: `Server-Timing: columns;dur=…`.
 fn timing(response: &reqwest::Response) -> String {
     let header = response.headers()["server-timing"].to_str().unwrap();
@@ -1420,6 +1539,7 @@ async fn search_finds_action_labels_and_member_names(backend: Backend) {
 
 crate::on_both_backends!(
     memory_columns_answer_exactly_as_the_entries_do,
+    memory_columns_count_only_their_projects_entries,
     search_finds_action_labels_and_member_names,
     rollups_answer_exactly_as_the_entries_do,
     every_filter_matches_the_oracle,

@@ -4,7 +4,7 @@
 //! reaches the same handler under the same permission — and its entry names the same action and
 //! resource — or it is refused with 400, 404 or 405; it never does what the role may not.
 
-use auditlog_api::capture::catalog::{self, Permission};
+use auditlog_api::catalog::{self, Permission};
 use auditlog_shared::wire::Role;
 use reqwest::Method;
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use auditlog_api::capture::catalog::{self, Permission};
+use auditlog_api::catalog::{self, Permission};
 use auditlog_shared::wire::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -867,13 +867,9 @@ fn create_application(
 
 /// An entry to queue for a directly driven request: the project's newest, with its own
 /// request id.
-fn entry_for(
-    app: &TestApp,
-    project: i64,
-    request_id: &str,
-) -> auditlog_api::capture::writer::NewAuditEntry {
-    use auditlog_api::capture::chain::ChainedEntry;
+fn entry_for(app: &TestApp, project: i64, request_id: &str) -> auditlog_api::entry::NewAuditEntry {
     use auditlog_api::db::schema::audit_entries;
+    use auditlog_api::entry::row::ChainedEntry;
     use diesel::prelude::*;
     let mut conn = app.pool.get().unwrap();
     let mut entry = audit_entries::table
@@ -892,7 +888,7 @@ fn entry_for(
 /// something in the shared transaction — leaves no change behind, and the next request's change
 /// still commits with its entry.
 async fn a_request_dropped_half_way_leaves_nothing_behind(backend: Backend) {
-    use auditlog_api::capture::RequestTransaction;
+    use auditlog_api::capture::transaction::RequestTransaction;
     use auditlog_api::db::schema::{applications, audit_entries};
     use diesel::prelude::*;
 
@@ -940,7 +936,7 @@ async fn a_request_dropped_half_way_leaves_nothing_behind(backend: Backend) {
 /// aborted). Whatever happens, a request is answered as done exactly when its change and its
 /// entry are both stored.
 async fn a_lost_shared_transaction_fails_the_requests_it_carried(backend: Backend) {
-    use auditlog_api::capture::RequestTransaction;
+    use auditlog_api::capture::transaction::RequestTransaction;
     use auditlog_api::db::schema::{applications, audit_entries};
     use diesel::prelude::*;
 

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use auditlog_api::capture::chain;
 use auditlog_api::configuration::Settings;
 use auditlog_api::db::schema::{api_tokens, audit_entries, project_settings, users};
 use auditlog_api::db::{self, DatabaseTarget};
 use auditlog_api::demo::{self, DemoOptions, DemoSummary};
+use auditlog_api::entry::chain;
 use auditlog_shared::{ResourceType, Source};
 use chrono::{Datelike as _, Timelike as _, Utc, Weekday};
 use diesel::prelude::*;

@@ -32,7 +32,7 @@ pub struct TestApp {
     pub backend: Backend,
     /// A signer with the server's chain signing key (and no anchor of its own), for fixtures
     /// that act as the server would (retention).
-    pub chain_signer: Arc<auditlog_api::capture::checkpoint::ChainSigner>,
+    pub chain_signer: Arc<auditlog_api::entry::checkpoint::ChainSigner>,
     clock_offset: Arc<AtomicI64>,
     _database: TestDatabase,
     _dir: tempfile::TempDir,
@@ -84,9 +84,11 @@ impl TestApp {
         let mut signer_settings = settings.clone();
         signer_settings.data_dir = dir.path().join("fixture-signer");
         let chain_signer = Arc::new(
-            signer_settings
-                .chain_signer(&secret_key)
-                .expect("the server's chain signer"),
+            auditlog_api::entry::checkpoint::ChainSigner::from_settings(
+                &signer_settings,
+                &secret_key,
+            )
+            .expect("the server's chain signer"),
         );
 
         TestApp {
@@ -208,8 +210,13 @@ impl TestApp {
     /// Olga: the admin of a project of her own (`project`), and of nothing else, signed in.
     /// Whatever she reaches of another project is a leak.
     pub async fn outsider_admin(&self, project: &str) -> Caller {
+        self.outsider_project_with_admin(project).await.1
+    }
+
+    /// [`Self::outsider_admin`], with the id of her project.
+    pub async fn outsider_project_with_admin(&self, project: &str) -> (i64, Caller) {
         let mut conn = self.pool.get().unwrap();
-        auditlog_api::admin::create_admin(
+        let setup = auditlog_api::admin::create_admin(
             &mut conn,
             "olga@example.com",
             "Olga",
@@ -219,8 +226,10 @@ impl TestApp {
         )
         .expect("the outsider is created");
         drop(conn);
-        self.sign_in("olga@example.com", "olga's long password")
-            .await
+        let olga = self
+            .sign_in("olga@example.com", "olga's long password")
+            .await;
+        (setup.project_id, olga)
     }
 
     /// Signs in through the API and returns a dashboard caller (cookie and CSRF token).

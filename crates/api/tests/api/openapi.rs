@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use auditlog_api::capture::catalog;
+use auditlog_api::catalog;
 use auditlog_api::routes::openapi::SERVER_ROUTES;
 use reqwest::Method;
 use serde_json::Value;

@@ -89,7 +89,7 @@ async fn entries_live_in_their_days_partition_and_retention_drops_whole_days() {
     let made = partitions::ensure_daily(
         &mut conn,
         shifted_now,
-        auditlog_api::audit_query::retention_horizon(shifted_now),
+        auditlog_api::db::retention_horizon(shifted_now),
     )
     .unwrap();
     assert!(made >= 7, "made {made}");
@@ -158,12 +158,7 @@ async fn a_database_written_before_partitioning_is_converted_in_place() {
     // The upgrade, as a server starting on this database runs it.
     conn.run_pending_migrations(MIGRATIONS).unwrap();
     let now = chrono::Utc::now();
-    partitions::ensure_daily(
-        &mut pooled,
-        now,
-        auditlog_api::audit_query::retention_horizon(now),
-    )
-    .unwrap();
+    partitions::ensure_daily(&mut pooled, now, auditlog_api::db::retention_horizon(now)).unwrap();
     assert_eq!(kind(&mut conn), "p");
     let after = placement(&mut pooled, project);
     assert_eq!(after.len(), before.len(), "no entry is lost");

@@ -1,8 +1,8 @@
 //! `bench-seed`: the generated history keeps every invariant the server relies on, and the same
 //! seed gives the same history on either backend.
 
-use auditlog_api::capture::chain;
 use auditlog_api::db::schema::{audit_chain_heads, audit_entries, projects};
+use auditlog_api::entry::chain;
 use auditlog_api::synthetic::{self, SeedOptions};
 use diesel::prelude::*;
 use serde_json::Value;

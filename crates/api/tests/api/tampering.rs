@@ -2,7 +2,8 @@
 //! key: each of the five ways to defeat an unkeyed hash chain, performed directly on the
 //! database, must be reported by verification.
 
-use auditlog_api::capture::chain::{self, ChainedEntry};
+use auditlog_api::entry::chain;
+use auditlog_api::entry::row::ChainedEntry;
 use auditlog_shared::wire::{ChainKey, VerifyReport};
 use diesel::prelude::*;
 use ed25519_dalek::Verifier as _;
@@ -80,7 +81,7 @@ fn set_head(app: &TestApp, project: i64, head: &(i64, String, i64, String, Strin
 /// Appends a forged entry with a valid hash after the newest one and moves the head to it, as a
 /// careful forger would (otherwise the server's next entry collides with the forged one and is
 /// refused); the head's signature no longer fits. Returns the forged entry.
-fn forge_an_append(app: &TestApp, project: i64) -> auditlog_api::capture::writer::NewAuditEntry {
+fn forge_an_append(app: &TestApp, project: i64) -> auditlog_api::entry::NewAuditEntry {
     use auditlog_api::db::schema::audit_entries;
     let mut conn = app.pool.get().unwrap();
     let newest: ChainedEntry = audit_entries::table
@@ -294,8 +295,7 @@ async fn a_forged_append_stays_found_after_the_server_appends_on_top(backend: Ba
     let walk = chain::verify(&mut conn, None, project, 0, i64::MAX, &mut |_| {}).unwrap();
     assert!(walk.ok, "every link of the forged chain holds: {walk:?}");
     let report =
-        auditlog_api::audit_log::signing::check(&mut conn, project, &app.chain_signer, walk)
-            .unwrap();
+        auditlog_api::entry::signing::check(&mut conn, project, &app.chain_signer, walk).unwrap();
     assert!(
         self::reason(&report).contains("not signed by a trusted key"),
         "a server without the anchor vouches for the forged entry: {report:?}"

@@ -16,9 +16,9 @@ use diesel::connection::LoadConnection as _;
 use diesel::prelude::*;
 use diesel::row::{Field as _, Row as _};
 
-use crate::capture::chain::ChainedEntry;
 use crate::db::schema::audit_entries;
 use crate::db::DbConnection;
+use crate::entry::row::ChainedEntry;
 
 /// One entry as verification checks it, borrowed from the row it was read from.
 pub struct StoredLink<'a> {
@@ -224,12 +224,12 @@ impl StoredLink<'_> {
             if let Some(id) = id {
                 scratch.text.push_str(itoa::Buffer::new().format(id));
             }
-            debug_assert_eq!(scratch.text, crate::capture::entity_key(kind, id));
+            debug_assert_eq!(scratch.text, crate::entry::derived::entity_key(kind, id));
             stored == scratch.text
         };
         key_matches(self.actor_key, fields.actor_kind, fields.actor_id)
             && key_matches(self.resource_key, fields.resource_type, fields.resource_id)
-            && crate::capture::search_text_matches(self.search_text, fields)
+            && crate::entry::derived::search_text_matches(self.search_text, fields)
     }
 }
 

@@ -6,9 +6,9 @@
 use auditlog_shared::wire::{self, BrokenLink, SignedHead, VerifyReport};
 use diesel::prelude::*;
 
-use crate::capture::checkpoint::{self, ChainSigner};
 use crate::db::schema::{audit_chain_heads, audit_checkpoints, audit_entries};
 use crate::db::DbConnection;
+use crate::entry::checkpoint::{self, ChainSigner};
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = audit_chain_heads)]

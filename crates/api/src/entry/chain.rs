@@ -10,23 +10,13 @@
 use auditlog_shared::wire::{BrokenLink, VerifyProgress, VerifyReport};
 use diesel::prelude::*;
 
-use crate::capture::chain_chunks::{self, ChunkSummary, Scratch};
-use crate::capture::writer::NewAuditEntry;
 use crate::db::schema::{audit_chain_heads, audit_entries};
 use crate::db::DbConnection;
+use crate::entry::chain_chunks::{self, ChunkSummary, Scratch};
 
 // The hashing rules live in the shared crate, so that clients recompute an entry's hash exactly
 // as the server does.
 pub use auditlog_shared::chain::{entry_hash, hash_matches, HashedFields, GENESIS_HASH};
-
-/// A stored entry as verification reads it: its id and the fields it was written with.
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = audit_entries)]
-pub struct ChainedEntry {
-    pub id: i64,
-    #[diesel(embed)]
-    pub fields: NewAuditEntry,
-}
 
 /// Entries read per database round trip.
 const VERIFY_CHUNK: i64 = 5_000;

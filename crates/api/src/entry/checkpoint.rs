@@ -40,6 +40,8 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::configuration::{SecretKey, Settings};
+
 /// A `head` checkpoint row is kept every this many entries of a project.
 pub const CHECKPOINT_EVERY: i64 = 1_000;
 
@@ -100,8 +102,21 @@ pub fn append_signing_cost() -> (u64, std::time::Duration) {
         ),
     )
 }
-
 impl ChainSigner {
+    /// The signer the settings name: the signing key, the trusted keys and the data
+    /// directory's anchor.
+    pub fn from_settings(
+        settings: &Settings,
+        secret_key: &SecretKey,
+    ) -> anyhow::Result<ChainSigner> {
+        ChainSigner::load(
+            settings.chain_signing_key_file.as_deref(),
+            secret_key.expose(),
+            Some(settings.data_dir.join("chain-anchor.json")),
+            &settings.trusted_chain_keys,
+        )
+    }
+
     /// The signer for a server: its key from `key_file` (created when missing) or derived from
     /// the secret key, the anchor from `anchor_file`; `retired` are hex public keys that stay
     /// trusted.
