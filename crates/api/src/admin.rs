@@ -3,11 +3,11 @@
 use auditlog_shared::wire::Role;
 use diesel::prelude::*;
 
+use crate::auth::accounts::create_user;
 use crate::db::schema::{memberships, project_settings, projects, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::members::create_user;
-use crate::routes::valid_name;
+use crate::validation::valid_name;
 
 /// What `create_admin` made.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,3 +22,4 @@ pub mod state;
 pub mod streaming;
 pub mod synthetic;
 pub mod telemetry;
+pub mod validation;

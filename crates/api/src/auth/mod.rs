@@ -7,6 +7,7 @@
 //!   capture middleware records such attempts.
 //! * Cookie-authenticated writes must echo the session's CSRF token in `X-CSRF-Token`.
 
+pub mod accounts;
 pub mod password;
 pub mod throttle;
 pub mod tokens;

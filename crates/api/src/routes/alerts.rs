@@ -14,10 +14,11 @@ use crate::capture::{describe_changes, describe_resource};
 use crate::db::schema::{alert_firings, alert_rules, stream_destinations};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::{valid_name, with_conn, with_project_conn, ProjectRoutes};
+use crate::routes::{with_conn, with_project_conn, ProjectRoutes};
 use crate::state::AppState;
 use crate::streaming::alerts::{self, AlertRow, FiringRow, WindowState, MAX_ALERTS};
 use crate::streaming::destination;
+use crate::validation::valid_name;
 
 pub fn configure(routes: &mut ProjectRoutes) {
     routes

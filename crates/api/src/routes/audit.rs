@@ -562,7 +562,7 @@ fn ingested_entry(
         let trimmed = value.trim();
         if trimmed.is_empty()
             || value.chars().count() > max
-            || trimmed.chars().any(crate::routes::hides_text)
+            || trimmed.chars().any(crate::validation::hides_text)
         {
             return Err(invalid(
                 field,

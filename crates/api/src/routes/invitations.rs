@@ -28,10 +28,11 @@ use crate::clock::from_micros;
 use crate::db::schema::{invitations, memberships, projects, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::members::valid_email;
 use crate::routes::session::{self, RequestFacts};
-use crate::routes::{valid_name, with_conn, with_project_conn, ProjectRoutes};
+use crate::routes::{with_conn, with_project_conn, ProjectRoutes};
 use crate::state::AppState;
+use crate::validation::valid_email;
+use crate::validation::valid_name;
 
 /// How long an invitation can be accepted.
 pub const INVITATION_DAYS: i64 = 7;

@@ -13,14 +13,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use auditlog_shared::wire::{Member, Role, UpdateMember};
 use diesel::prelude::*;
 
-use crate::auth::password;
-
 use crate::capture::access::{PathId, ProjectAccess};
 use crate::capture::{describe_changes, describe_resource};
 use crate::db::schema::{api_tokens, invitations, memberships, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
+use crate::routes::{with_project_conn, ProjectRoutes};
 use crate::state::AppState;
 
 pub fn configure(routes: &mut ProjectRoutes) {
@@ -71,56 +69,6 @@ async fn list(state: web::Data<AppState>, access: ProjectAccess) -> Result<HttpR
     })
     .await?;
     Ok(HttpResponse::Ok().json(members))
-}
-
-/// Creates an account (email, display name, password): the operator's bootstrap
-/// (`create-admin`) and the demo's. People joining through the API choose their own password
-/// when they accept an invitation.
-pub fn create_user(
-    conn: &mut DbConnection,
-    email: &str,
-    display_name: &str,
-    password_text: &str,
-    now: i64,
-) -> Result<i64, ApiError> {
-    let email = valid_email(email)?;
-    let display_name = valid_name("display_name", display_name)?;
-    if password_text.chars().count() < password::MIN_PASSWORD_CHARS {
-        return Err(ApiError::BadRequest {
-            detail: format!(
-                "`password` must have at least {} characters",
-                password::MIN_PASSWORD_CHARS
-            ),
-        });
-    }
-    let hash = password::hash_password(password_text)?;
-    Ok(diesel::insert_into(users::table)
-        .values((
-            users::email.eq(&email),
-            users::display_name.eq(&display_name),
-            users::password_hash.eq(&hash),
-            users::created_at.eq(now),
-        ))
-        .returning(users::id)
-        .get_result(conn)?)
-}
-
-/// Checks and normalizes (trims, lowercases) an email address: `wire::EMAIL_PATTERN`, at most
-/// 254 characters as sent.
-pub fn valid_email(email: &str) -> Result<String, ApiError> {
-    let plausible = email.chars().count() <= 254;
-    let email = email.trim().to_lowercase();
-    let plausible = plausible
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.contains('@')
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !plausible {
-        return Err(ApiError::BadRequest {
-            detail: "`email` must be an email address".into(),
-        });
-    }
-    Ok(email)
 }
 
 async fn change_role(

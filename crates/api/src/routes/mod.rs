@@ -345,30 +345,6 @@ macro_rules! check_room {
 }
 pub(crate) use check_room;
 
-/// Checks a human-given name: at most 100 characters as sent (the limit the API document
-/// states), something besides whitespace, no control or invisible characters; stored trimmed.
-pub fn valid_name(field: &str, value: &str) -> Result<String, ApiError> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() || value.chars().count() > 100 || trimmed.chars().any(hides_text) {
-        return Err(ApiError::BadRequest {
-            detail: format!(
-                "`{field}` must be 1 to 100 characters without control or invisible characters"
-            ),
-        });
-    }
-    Ok(trimmed.to_string())
-}
-
-/// Control characters, and the invisible formatting ones that make a name look like another
-/// (zero-width spaces and joiners, bidirectional overrides and isolates, the byte order mark,
-/// the soft hyphen).
-pub fn hides_text(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

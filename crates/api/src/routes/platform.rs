@@ -12,8 +12,9 @@ use crate::clock::from_micros;
 use crate::db::schema::{applications, clusters};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
+use crate::routes::{with_project_conn, ProjectRoutes};
 use crate::state::AppState;
+use crate::validation::valid_name;
 
 pub fn configure(routes: &mut ProjectRoutes) {
     routes
@@ -278,7 +279,8 @@ macro_rules! named_resource_api {
             use crate::db::schema::$table;
             use crate::db::DbConnection;
             use crate::error::ApiError;
-            use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
+            use crate::routes::{with_project_conn, ProjectRoutes};
+use crate::validation::valid_name;
             use crate::state::AppState;
 
             /// Registers the handlers of the catalog's `<key>.list`, `.create`, `.read`,

@@ -15,8 +15,9 @@ use crate::clock::from_micros;
 use crate::db::schema::saved_views;
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
+use crate::routes::{with_project_conn, ProjectRoutes};
 use crate::state::AppState;
+use crate::validation::valid_name;
 
 /// The most saved views one project may hold.
 pub const MAX_SAVED_VIEWS: i64 = 200;

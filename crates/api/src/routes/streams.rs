@@ -14,11 +14,12 @@ use crate::capture::{describe_changes, describe_resource};
 use crate::db::schema::stream_destinations;
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::{valid_name, with_conn, with_project_conn, ProjectRoutes};
+use crate::routes::{with_conn, with_project_conn, ProjectRoutes};
 use crate::state::AppState;
 use crate::streaming::destination::{self, DestinationRow, MAX_DESTINATIONS};
 use crate::streaming::send::{self, Target};
 use crate::streaming::Streaming;
+use crate::validation::valid_name;
 
 pub fn configure(routes: &mut ProjectRoutes) {
     routes

@@ -13,8 +13,9 @@ use crate::clock::from_micros;
 use crate::db::schema::{api_tokens, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::routes::{valid_name, with_project_conn, ProjectRoutes};
+use crate::routes::{with_project_conn, ProjectRoutes};
 use crate::state::AppState;
+use crate::validation::valid_name;
 
 pub fn configure(routes: &mut ProjectRoutes) {
     routes
