@@ -8,21 +8,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::error::ApiError;
 
-/// The action keys and actor keys a search term stands for besides the search text.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SearchAlso {
-    /// The actions whose label holds the term (`application.deploy` for "deploy app").
-    pub actions: Vec<String>,
-    /// The project's current members whose name holds the term (`user:7` for "dana").
-    pub actor_keys: Vec<String>,
-}
-
-impl SearchAlso {
-    pub fn is_empty(&self) -> bool {
-        self.actions.is_empty() && self.actor_keys.is_empty()
-    }
-}
-
 /// A query that every endpoint can serve as is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidatedQuery {
@@ -31,15 +16,6 @@ pub struct ValidatedQuery {
     pub window: ResolvedRange,
     /// Whether `window.from` was moved forward to the retention horizon.
     pub clamped_to_retention: bool,
-    /// The trigram index query that drives the search, when [`crate::audit_log::search::plan`]
-    /// chose it; `None` reads the window (or lets PostgreSQL's planner choose).
-    pub search_index: Option<String>,
-    /// What the search term matches besides the entries' search text (action labels, actor
-    /// names), filled in by [`crate::audit_log::search::plan`].
-    pub search_also: SearchAlso,
-    /// The ingested actions (`ext.…`) in the window that the query's action namespaces may
-    /// stand for, filled in by [`crate::audit_log::prepare`].
-    pub ingested_actions: Vec<String>,
 }
 
 impl ValidatedQuery {
@@ -85,9 +61,6 @@ impl ValidatedQuery {
             query,
             window,
             clamped_to_retention,
-            search_index: None,
-            search_also: Default::default(),
-            ingested_actions: Vec::new(),
         })
     }
 }

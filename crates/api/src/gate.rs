@@ -77,7 +77,9 @@ pub async fn capture(
     let credentials = Credentials::from_request(request.request());
     let gate = {
         let state = state.clone();
+        let span = tracing::info_span!("gate", action = route.action, project_id);
         web::block(move || -> anyhow::Result<Gate> {
+            let _span = span.entered();
             let mut conn = state.pool.get()?;
             gate(
                 &mut conn,

@@ -36,8 +36,8 @@ use std::sync::{Arc, RwLock};
 use diesel::prelude::*;
 use indexmap::IndexSet;
 
+use crate::audit_log::view::View;
 use crate::audit_log::{rollup, Dimension};
-use crate::audit_query::ValidatedQuery;
 use crate::clock::Clock;
 use crate::db::schema::{audit_chain_heads, audit_entries, projects};
 use crate::db::{DbConnection, DbPool};
@@ -153,7 +153,7 @@ impl ColumnStore {
         &self,
         conn: &mut DbConnection,
         project_id: i64,
-        validated: &ValidatedQuery,
+        validated: &View,
         read: impl FnOnce(&ProjectColumns) -> T,
     ) -> QueryResult<Option<T>> {
         if !self.enabled || validated.query.request_id.is_some() {
@@ -407,7 +407,7 @@ impl ProjectColumns {
 
     /// Entries passing every filter and the search, per `width`-wide bucket (keyed by its
     /// start) and status class.
-    pub fn bucket_class_counts(&self, validated: &ValidatedQuery, width: i64) -> BucketClassCounts {
+    pub fn bucket_class_counts(&self, validated: &View, width: i64) -> BucketClassCounts {
         let view = self.compile(validated);
         let (from, to) = window(validated);
         let first = from.div_euclid(width) * width;
@@ -450,7 +450,7 @@ impl ProjectColumns {
     }
 
     /// How many entries pass every filter and the search.
-    pub fn count(&self, validated: &ValidatedQuery) -> i64 {
+    pub fn count(&self, validated: &View) -> i64 {
         let view = self.compile(validated);
         let (from, to) = window(validated);
         self.in_parts(
@@ -471,11 +471,7 @@ impl ProjectColumns {
 
     /// For each of `dimensions`, its stored values' counts over the entries passing every
     /// filter but its own (and the search): what [`crate::audit_log::facets`] lists.
-    pub fn facet_counts(
-        &self,
-        validated: &ValidatedQuery,
-        dimensions: &[Dimension],
-    ) -> DimensionCounts {
+    pub fn facet_counts(&self, validated: &View, dimensions: &[Dimension]) -> DimensionCounts {
         let view = self.compile(validated);
         let (from, to) = window(validated);
         let wanted: Vec<Dimension> = Dimension::ALL
@@ -544,7 +540,7 @@ impl ProjectColumns {
     /// value is found and no older block reaches past the oldest newest entry found.
     pub fn newest_names(
         &self,
-        validated: &ValidatedQuery,
+        validated: &View,
         dimension: Dimension,
         values: &[String],
     ) -> HashMap<String, Option<String>> {
@@ -685,7 +681,7 @@ impl ProjectColumns {
     }
 
     /// The view's filters and search as tables over this copy's dictionaries.
-    fn compile(&self, validated: &ValidatedQuery) -> CompiledView {
+    fn compile(&self, validated: &View) -> CompiledView {
         let mut filters = Vec::new();
         for dimension in Dimension::ALL {
             let (include, exclude) = crate::audit_log::filter_values(validated, dimension);
@@ -813,7 +809,7 @@ fn slot(dimension: Dimension) -> usize {
     dimension as usize
 }
 
-fn window(validated: &ValidatedQuery) -> (i64, i64) {
+fn window(validated: &View) -> (i64, i64) {
     (
         validated.window.from.timestamp_micros(),
         validated.window.to.timestamp_micros(),
@@ -829,11 +825,15 @@ mod tests {
     #[test]
     fn a_copy_scanned_in_parts_counts_like_its_rows() {
         let now: chrono::DateTime<chrono::Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
-        let validated = ValidatedQuery::from_query_string(
-            "range=7d&method.not=GET&status=4xx&status=201&q=ap",
-            now,
-        )
-        .unwrap();
+        let validated = View::resolved(
+            crate::audit_query::ValidatedQuery::from_query_string(
+                "range=7d&method.not=GET&status=4xx&status=201&q=ap",
+                now,
+            )
+            .unwrap(),
+            Default::default(),
+            Vec::new(),
+        );
         let (from, to) = window(&validated);
         let methods = ["GET", "POST", "DELETE", "PATCH"];
         let statuses = [200, 201, 404, 403, 500];

@@ -12,8 +12,8 @@ use diesel::prelude::*;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
-use crate::audit_log::{filtered, ChunkStream, EntryRow};
-use crate::audit_query::ValidatedQuery;
+use crate::audit_log::view::View;
+use crate::audit_log::{after_cursor, filtered, ChunkStream, EntryRow};
 use crate::clock::Clock;
 use crate::db::schema::audit_entries::dsl::{id, ts};
 use crate::db::schema::audit_export_manifests;
@@ -92,7 +92,7 @@ pub struct ExportJob {
     /// Where the rows are read (a read replica, or the primary).
     pub read_pool: DbPool,
     pub project_id: i64,
-    pub validated: ValidatedQuery,
+    pub validated: View,
     pub format: ExportFormat,
     /// Rows the file holds: the matches, up to [`EXPORT_CAP`].
     pub rows: i64,
@@ -141,7 +141,8 @@ pub fn stream(job: ExportJob) -> ChunkStream {
             while sent < job.rows {
                 let mut query = filtered(job.project_id, &job.validated, None);
                 if let Some((t, i)) = after {
-                    query = query.filter(ts.lt(t).or(ts.eq(t).and(id.lt(i))));
+                    // The same keyset as the list's next page.
+                    query = query.filter(after_cursor(&job.validated, "<", t, i));
                 }
                 let chunk: Vec<EntryRow> = query
                     .order((ts.desc(), id.desc()))

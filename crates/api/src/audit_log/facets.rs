@@ -15,8 +15,8 @@ use diesel::prelude::*;
 
 use crate::audit_log::columns::ColumnStore;
 use crate::audit_log::rollup::{self, RollupDimension};
+use crate::audit_log::view::View;
 use crate::audit_log::{apply_filters, CountedFrom, DbBackend, Dimension};
-use crate::audit_query::ValidatedQuery;
 use crate::catalog;
 use crate::db::schema::audit_entries;
 use crate::db::schema::audit_entries::dsl;
@@ -34,7 +34,7 @@ pub fn facets(
     conn: &mut DbConnection,
     columns: &ColumnStore,
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
     request: &FacetRequest,
 ) -> QueryResult<(Facets, CountedFrom)> {
     let from = validated.window.from.timestamp_micros();
@@ -219,7 +219,7 @@ pub fn facets(
 fn entry_counts(
     conn: &mut DbConnection,
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
     dimension: Dimension,
 ) -> QueryResult<Vec<(String, i64)>> {
     macro_rules! grouped {
@@ -267,7 +267,7 @@ type CombinedRow = (String, String, String, String, i32, String, String, i64);
 fn combined_counts(
     conn: &mut DbConnection,
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
     skip: Option<Dimension>,
 ) -> QueryResult<HashMap<Dimension, HashMap<String, i64>>> {
     let columns = (
@@ -344,7 +344,7 @@ fn facet_values(dimension: Dimension, counts: HashMap<String, i64>) -> Vec<(Stri
 fn summarize(
     conn: &mut DbConnection,
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
     request: &FacetRequest,
     dimension: Dimension,
     mut values: Vec<(String, i64)>,
@@ -584,7 +584,7 @@ fn live_names(
 fn selected_values(
     conn: &mut DbConnection,
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
     dimension: Dimension,
     counted: &[(String, i64)],
     names: Option<&RecordedNames>,
@@ -652,7 +652,7 @@ type RecordedNames = HashMap<String, Option<String>>;
 fn label(
     conn: &mut DbConnection,
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
     dimension: Dimension,
     value: &str,
     names: Option<&RecordedNames>,

@@ -8,8 +8,8 @@ use diesel::sql_types::{BigInt, Integer};
 use std::collections::HashMap;
 
 use crate::audit_log::columns::ColumnStore;
+use crate::audit_log::view::View;
 use crate::audit_log::{apply_filters, rollup, CountedFrom, DbBackend};
-use crate::audit_query::ValidatedQuery;
 use crate::clock::from_micros;
 use crate::db::schema::audit_entries;
 use crate::db::DbConnection;
@@ -42,7 +42,7 @@ pub fn histogram(
     conn: &mut DbConnection,
     columns: &ColumnStore,
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
 ) -> QueryResult<(Histogram, CountedFrom)> {
     let from = validated.window.from.timestamp_micros();
     let to = validated.window.to.timestamp_micros();
@@ -156,7 +156,7 @@ impl Counted {
 fn entry_class_counts(
     conn: &mut DbConnection,
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
     width: i64,
 ) -> QueryResult<HashMap<i64, rollup::ClassCounts>> {
     // The width is an integer literal, not a bound parameter: PostgreSQL would otherwise refuse

@@ -10,7 +10,7 @@
 //!   `application:7`), so an exclude never drops entries with a missing id.
 //! * Search lowercases the text in Rust and matches the lowercased `search_text` column with a
 //!   `LIKE` whose `%`, `_` and `\` are escaped: the same answer on SQLite and PostgreSQL. The
-//!   actions and actors the term also names ([`crate::audit_query::SearchAlso`]) are ORed in by key.
+//!   actions and actors the term also names ([`search::SearchAlso`]) are ORed in by key.
 //! * Order is `(ts, id)` descending everywhere; pages are keyset pages.
 
 pub mod bar;
@@ -21,16 +21,19 @@ pub mod histogram;
 pub mod retention;
 pub mod rollup;
 pub mod search;
+pub mod view;
 
 use actix_web::web::Bytes;
 use auditlog_shared::wire::{AuditEntry, AuditPage, EntryActor, EntryResource};
 use auditlog_shared::{ActionMatch, Cursor, CursorDirection, ResourceType, Source, StatusMatch};
 use diesel::prelude::*;
 
+use crate::audit_log::view::View;
 use crate::audit_query::ValidatedQuery;
 use crate::catalog;
 use crate::clock::from_micros;
 use crate::db::schema::audit_entries;
+use crate::db::stored::Stored;
 use crate::db::DbConnection;
 
 /// The backend type of [`DbConnection`] (SQLite or PostgreSQL, chosen at run time).
@@ -48,7 +51,7 @@ macro_rules! apply_filters {
     ($boxed:expr, $project_id:expr, $validated:expr, $skip:expr) => {{
         use $crate::audit_log::Dimension;
         use $crate::db::schema::audit_entries::dsl;
-        let validated: &$crate::audit_query::ValidatedQuery = $validated;
+        let validated: &$crate::audit_log::view::View = $validated;
         let skip: Option<Dimension> = $skip;
         let from = validated.window.from.timestamp_micros();
         let to = validated.window.to.timestamp_micros();
@@ -82,7 +85,7 @@ macro_rules! apply_dimension_filters {
     ($boxed:expr, $validated:expr, $skip:expr) => {{
         use $crate::audit_log::Dimension;
         use $crate::db::schema::audit_entries::dsl;
-        let validated: &$crate::audit_query::ValidatedQuery = $validated;
+        let validated: &$crate::audit_log::view::View = $validated;
         let skip: Option<Dimension> = $skip;
         let query = &validated.query;
         let mut boxed = $boxed;
@@ -134,18 +137,6 @@ macro_rules! apply_dimension_filters {
 }
 pub(crate) use apply_dimension_filters;
 
-/// Gets a validated query ready to be read: plans its search, and lists the ingested actions its
-/// action namespaces may stand for. Every read of the audit log calls it first.
-pub fn prepare(
-    conn: &mut DbConnection,
-    project_id: i64,
-    validated: &mut ValidatedQuery,
-) -> QueryResult<()> {
-    search::plan(conn, project_id, validated)?;
-    validated.ingested_actions = ingested_actions(conn, project_id, validated)?;
-    Ok(())
-}
-
 /// The ingested actions (`ext.…`) of the window's hours, when an action namespace of the query
 /// may name some. The server's own actions are the catalog's; ingested ones are whatever
 /// clients sent, and the hourly rollups, which count every entry, list them.
@@ -175,8 +166,8 @@ fn ingested_actions(
 }
 
 /// What a search matches: the term in the search text, or one of the actions and actors it
-/// also stands for (see [`crate::audit_query::SearchAlso`]).
-pub fn search_predicate(term: &str, also: &crate::audit_query::SearchAlso) -> EntryPredicate {
+/// also stands for (see [`search::SearchAlso`]).
+pub fn search_predicate(term: &str, also: &search::SearchAlso) -> EntryPredicate {
     use audit_entries::dsl;
     let text = dsl::search_text.like(like_pattern(term)).escape('\\');
     match (also.actions.is_empty(), also.actor_keys.is_empty()) {
@@ -194,7 +185,7 @@ pub fn search_predicate(term: &str, also: &crate::audit_query::SearchAlso) -> En
 /// but `skip`'s).
 pub fn filtered(
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
     skip: Option<Dimension>,
 ) -> BoxedEntries<'static> {
     apply_filters!(
@@ -262,7 +253,7 @@ pub fn count(
     conn: &mut DbConnection,
     columns: &columns::ColumnStore,
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
 ) -> QueryResult<i64> {
     if let Some(total) =
         columns.with_current(conn, project_id, validated, |copy| copy.count(validated))?
@@ -287,10 +278,7 @@ pub fn count(
 /// A dimension's include and exclude lists as the values stored for it: `actor_key`, method,
 /// source, action, status codes (as text), resource type, or `resource_key` (`application:7`).
 /// The entries' filters and the rollups' filters both read them from here.
-pub(crate) fn filter_values(
-    validated: &ValidatedQuery,
-    dimension: Dimension,
-) -> (Vec<String>, Vec<String>) {
+pub(crate) fn filter_values(validated: &View, dimension: Dimension) -> (Vec<String>, Vec<String>) {
     let query = &validated.query;
     fn strings<T: Ord>(
         filter: &auditlog_shared::Filter<T>,
@@ -369,13 +357,13 @@ pub struct EntryRow {
     pub actor_id: Option<i64>,
     pub actor_name: String,
     pub actor_email: Option<String>,
-    pub source: String,
+    pub source: Stored<Source>,
     pub method: String,
     pub path: String,
     pub route: String,
     pub action: String,
     pub status_code: i32,
-    pub resource_type: String,
+    pub resource_type: Stored<ResourceType>,
     pub resource_id: Option<i64>,
     pub resource_name: String,
     pub client_ip: Option<String>,
@@ -400,7 +388,7 @@ impl From<EntryRow> for AuditEntry {
                 name: row.actor_name,
                 email: row.actor_email,
             },
-            source: row.source.parse().unwrap_or(Source::Api),
+            source: row.source.0,
             method: row.method,
             path: row.path,
             route: row.route,
@@ -410,7 +398,7 @@ impl From<EntryRow> for AuditEntry {
             action: row.action,
             status: u16::try_from(row.status_code).unwrap_or(0),
             resource: EntryResource {
-                kind: row.resource_type.parse().unwrap_or(ResourceType::Project),
+                kind: row.resource_type.0,
                 id: row.resource_id,
                 name: row.resource_name,
             },
@@ -436,7 +424,7 @@ impl From<EntryRow> for AuditEntry {
 ///
 /// `ts <= t` (or `>=`) repeats what the `OR` implies, as a bound an index range can start at.
 /// When the trigram index drives, the unary `+` keeps the time index out of the plan.
-fn after_cursor(validated: &ValidatedQuery, operator: &str, t: i64, i: i64) -> EntryPredicate {
+pub(crate) fn after_cursor(validated: &View, operator: &str, t: i64, i: i64) -> EntryPredicate {
     use diesel::sql_types::BigInt;
     let plus = if validated.search_index.is_some() {
         "+"
@@ -477,11 +465,7 @@ pub fn entry(
 }
 
 /// One page of entries, newest first, with the queries of the neighbouring pages.
-pub fn list(
-    conn: &mut DbConnection,
-    project_id: i64,
-    validated: &ValidatedQuery,
-) -> QueryResult<AuditPage> {
+pub fn list(conn: &mut DbConnection, project_id: i64, validated: &View) -> QueryResult<AuditPage> {
     use audit_entries::dsl::{id, ts};
     let limit = i64::from(validated.query.page_size.get());
     let cursor = validated.query.cursor;

@@ -26,8 +26,8 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
+use crate::audit_log::view::View;
 use crate::audit_log::{filter_values, Dimension};
-use crate::audit_query::ValidatedQuery;
 use crate::db::DbConnection;
 pub use crate::entry::rollup::{
     bucket_of, day_of, Granularity, RollupDimension, BUCKET_MICROS, DAY_MICROS,
@@ -35,7 +35,7 @@ pub use crate::entry::rollup::{
 
 /// How rollups answer a view's counts over its whole window: which counts are summed, and the
 /// window's split. `None` when they cannot (see [`plan`]) or the window holds no whole hour.
-pub fn window_plan(validated: &ValidatedQuery) -> Option<(RollupView, Split)> {
+pub fn window_plan(validated: &View) -> Option<(RollupView, Split)> {
     let filtered = plan(&validated.query, None)?;
     let split = Split::new(
         validated.window.from.timestamp_micros(),
@@ -144,7 +144,7 @@ pub fn bucket_counts(
     conn: &mut DbConnection,
     granularity: Granularity,
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
     view: RollupView,
     range: (i64, i64),
     width: i64,
@@ -214,7 +214,7 @@ pub fn bucket_class_counts(
     conn: &mut DbConnection,
     granularity: Granularity,
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
     view: RollupView,
     range: (i64, i64),
     width: i64,
@@ -371,7 +371,7 @@ pub fn pair_counts(
 pub fn total(
     conn: &mut DbConnection,
     project_id: i64,
-    validated: &ValidatedQuery,
+    validated: &View,
     view: RollupView,
     split: &Split,
 ) -> QueryResult<i64> {

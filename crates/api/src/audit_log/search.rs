@@ -24,9 +24,25 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use crate::audit_query::{SearchAlso, ValidatedQuery};
+use auditlog_shared::AuditQuery;
+
 use crate::catalog;
 use crate::db::DbConnection;
+
+/// The action keys and actor keys a search term stands for besides the search text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchAlso {
+    /// The actions whose label holds the term (`application.deploy` for "deploy app").
+    pub actions: Vec<String>,
+    /// The project's current members whose name holds the term (`user:7` for "dana").
+    pub actor_keys: Vec<String>,
+}
+
+impl SearchAlso {
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty() && self.actor_keys.is_empty()
+    }
+}
 
 /// Resolves a lowercased term against the catalog's action labels and the names of the
 /// project's current members. A former member is still found by the email recorded on
@@ -68,8 +84,7 @@ pub const MAX_INDEX_CANDIDATES: i64 = 50_000;
 const TRIGRAMS_USED: usize = 3;
 
 /// Decides the plan of a view with a search term: resolves what else the term matches
-/// (`validated.search_also`) and sets `validated.search_index` when the trigram index should
-/// drive (SQLite only; PostgreSQL's planner decides for itself, and combines its trigram index
+/// ([`SearchAlso`]) and gives the trigram index query when the index should drive (SQLite only; PostgreSQL's planner decides for itself, and combines its trigram index
 /// with the action and actor indexes).
 ///
 /// The trigram index only knows the search text, so it never drives when the term also stands
@@ -84,19 +99,18 @@ const TRIGRAMS_USED: usize = 3;
 pub fn plan(
     conn: &mut DbConnection,
     project_id: i64,
-    validated: &mut ValidatedQuery,
-) -> QueryResult<()> {
-    validated.search_index = None;
-    validated.search_also = SearchAlso::default();
-    let Some(term) = &validated.query.search else {
-        return Ok(());
+    query: &AuditQuery,
+) -> QueryResult<SearchPlan> {
+    let mut plan = SearchPlan::default();
+    let Some(term) = &query.search else {
+        return Ok(plan);
     };
-    validated.search_also = resolve_search_also(conn, project_id, &term.as_str().to_lowercase())?;
+    plan.also = resolve_search_also(conn, project_id, &term.as_str().to_lowercase())?;
     let DbConnection::Sqlite(sqlite) = &mut *conn else {
-        return Ok(());
+        return Ok(plan);
     };
-    if !term.as_str().is_ascii() || !validated.search_also.is_empty() {
-        return Ok(());
+    if !term.as_str().is_ascii() || !plan.also.is_empty() {
+        return Ok(plan);
     }
     let mut counted = Vec::new();
     for trigram in trigrams(term.as_str()) {
@@ -114,14 +128,24 @@ pub fn plan(
     }
     counted.sort();
     let Some((fewest, _)) = counted.first() else {
-        return Ok(());
+        return Ok(plan);
     };
     if *fewest <= MAX_INDEX_CANDIDATES {
-        validated.search_index = Some(fts_expression(
+        plan.index = Some(fts_expression(
             counted.iter().take(TRIGRAMS_USED).map(|(_, t)| t.as_str()),
         ));
     }
-    Ok(())
+    Ok(plan)
+}
+
+/// How a view's search is read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchPlan {
+    /// The trigram index query that drives the search; `None` reads the window (or lets
+    /// PostgreSQL's planner choose).
+    pub index: Option<String>,
+    /// What the term matches besides the entries' search text (action labels, actor names).
+    pub also: SearchAlso,
 }
 
 /// The distinct trigrams of a lowercased term (none when it is shorter than three characters).

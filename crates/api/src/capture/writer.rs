@@ -425,6 +425,13 @@ fn run(
             .collect();
         let started = std::time::Instant::now();
         let backend = connection.target.engine();
+        let _span = tracing::info_span!(
+            "writer_batch",
+            requests = batch.len(),
+            entries = entries.len(),
+            backend
+        )
+        .entered();
         let committed = connection.commit(&mut entries, signer);
         let outcome = match committed {
             Ok(heads) => Ok(heads),

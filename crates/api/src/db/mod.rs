@@ -10,6 +10,7 @@
 
 pub mod partitions;
 pub mod schema;
+pub mod stored;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

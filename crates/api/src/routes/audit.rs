@@ -6,9 +6,11 @@ use auditlog_shared::wire::{
 };
 use auditlog_shared::{ActionKey, FacetRequest, Method, ResourceType, Source};
 
+use crate::audit_log::view::View;
 use crate::audit_log::{self, export::ExportFormat, export::EXPORT_CAP};
 use crate::audit_query::ValidatedQuery;
 use crate::auth::Actor;
+use crate::db::DbConnection;
 
 use crate::capture;
 use crate::capture::access::ProjectAccess;
@@ -43,18 +45,39 @@ fn validated(state: &AppState, request: &HttpRequest) -> Result<ValidatedQuery, 
     ValidatedQuery::from_query_string(request.query_string(), state.clock.now())
 }
 
+/// Every read of the log: plans the validated query for the caller's project on a read
+/// connection (a replica, or the primary), then reads it.
+async fn read_view<T, F>(
+    state: &web::Data<AppState>,
+    access: &ProjectAccess,
+    validated: ValidatedQuery,
+    read: F,
+) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection, &View) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let project_id = access.project_id;
+    with_read_conn(state, move |conn| {
+        let view = View::plan(conn, project_id, validated)?;
+        read(conn, &view)
+    })
+    .await
+}
+
 /// `GET …/audit-logs?<query>`: a page of entries, newest first.
 async fn list(
     state: web::Data<AppState>,
     access: ProjectAccess,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let mut validated = validated(&state, &request)?;
     let project_id = access.project_id;
-    let page = with_read_conn(&state, move |conn| {
-        audit_log::prepare(conn, project_id, &mut validated)?;
-        Ok(audit_log::list(conn, project_id, &validated)?)
-    })
+    let page = read_view(
+        &state,
+        &access,
+        validated(&state, &request)?,
+        move |conn, view| Ok(audit_log::list(conn, project_id, view)?),
+    )
     .await?;
     Ok(HttpResponse::Ok().json(page))
 }
@@ -65,16 +88,18 @@ async fn histogram(
     access: ProjectAccess,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let mut validated = validated(&state, &request)?;
-    let project_id = access.project_id;
-    let columns = state.columns.clone();
+    let (project_id, columns) = (access.project_id, state.columns.clone());
     let started = std::time::Instant::now();
-    let (chart, counted_from) = with_read_conn(&state, move |conn| {
-        audit_log::prepare(conn, project_id, &mut validated)?;
-        Ok(audit_log::histogram::histogram(
-            conn, &columns, project_id, &validated,
-        )?)
-    })
+    let (chart, counted_from) = read_view(
+        &state,
+        &access,
+        validated(&state, &request)?,
+        move |conn, view| {
+            Ok(audit_log::histogram::histogram(
+                conn, &columns, project_id, view,
+            )?)
+        },
+    )
     .await?;
     Ok(HttpResponse::Ok()
         .insert_header(server_timing(counted_from, started))
@@ -89,17 +114,15 @@ async fn facets(
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (facet_request, audit_query) = FacetRequest::split(request.query_string())?;
-    let mut validated = ValidatedQuery::from_query_string(&audit_query, state.clock.now())?;
-    let project_id = access.project_id;
-    let columns = state.columns.clone();
+    let validated = ValidatedQuery::from_query_string(&audit_query, state.clock.now())?;
+    let (project_id, columns) = (access.project_id, state.columns.clone());
     let started = std::time::Instant::now();
-    let (facets, counted_from) = with_read_conn(&state, move |conn| {
-        audit_log::prepare(conn, project_id, &mut validated)?;
+    let (facets, counted_from) = read_view(&state, &access, validated, move |conn, view| {
         Ok(audit_log::facets::facets(
             conn,
             &columns,
             project_id,
-            &validated,
+            view,
             &facet_request,
         )?)
     })
@@ -182,37 +205,33 @@ async fn export(
     let mut validated = validated(&state, &request)?;
     validated.query.cursor = None;
     let project_id = access.project_id;
-    let (matched, slug, enabled, validated) = {
-        let mut validated = validated.clone();
-        let columns = state.columns.clone();
-        with_read_conn(&state, move |conn| {
-            use crate::db::schema::{project_settings, projects};
-            use diesel::prelude::*;
-            let enabled = project_settings::table
-                .find(project_id)
-                .select(project_settings::audit_export_enabled)
-                .first::<bool>(conn)
-                .optional()?
-                .unwrap_or(false);
-            // A disabled export costs nothing: no count of a possibly huge match.
-            if !enabled {
-                return Ok((0, String::new(), false, validated));
-            }
-            let slug = projects::table
-                .find(project_id)
-                .select(projects::slug)
-                .first::<String>(conn)?;
-            audit_log::prepare(conn, project_id, &mut validated)?;
-            let matched = audit_log::count(conn, &columns, project_id, &validated)?;
-            Ok((matched, slug, enabled, validated))
-        })
-        .await?
-    };
-    if !enabled {
+    let columns = state.columns.clone();
+    // A disabled export costs nothing: no count of a possibly huge match.
+    let export = read_view(&state, &access, validated, move |conn, view| {
+        use crate::db::schema::{project_settings, projects};
+        use diesel::prelude::*;
+        let enabled = project_settings::table
+            .find(project_id)
+            .select(project_settings::audit_export_enabled)
+            .first::<bool>(conn)
+            .optional()?
+            .unwrap_or(false);
+        if !enabled {
+            return Ok(None);
+        }
+        let slug = projects::table
+            .find(project_id)
+            .select(projects::slug)
+            .first::<String>(conn)?;
+        let matched = audit_log::count(conn, &columns, project_id, view)?;
+        Ok(Some((matched, slug, view.clone())))
+    })
+    .await?;
+    let Some((matched, slug, validated)) = export else {
         return Err(ApiError::Forbidden(
             "audit log export is disabled for this project; a project admin can enable it in Project settings (PATCH /api/v1/projects/{project}/settings with {\"audit_export_enabled\": true})".into(),
         ));
-    }
+    };
     let rows = matched.min(EXPORT_CAP);
     let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
     let filename = format!(

@@ -26,6 +26,7 @@ use crate::capture::transaction::RequestTransaction;
 use crate::catalog;
 use crate::clock::from_micros;
 use crate::db::schema::{invitations, memberships, projects, users};
+use crate::db::stored::Stored;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::session::{self, RequestFacts};
@@ -50,7 +51,7 @@ struct InvitationRow {
     id: i64,
     project_id: i64,
     email: String,
-    role: String,
+    role: Stored<Role>,
     invited_by_name: String,
     created_at: i64,
     expires_at: i64,
@@ -63,7 +64,7 @@ impl From<InvitationRow> for Invitation {
         Invitation {
             id: row.id,
             email: row.email,
-            role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+            role: row.role.0,
             invited_by: row.invited_by_name,
             created_at: from_micros(row.created_at),
             expires_at: from_micros(row.expires_at),
@@ -261,7 +262,7 @@ pub async fn details(
         Ok(InvitationDetails {
             project_name,
             email: row.email,
-            role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+            role: row.role.0,
             invited_by: row.invited_by_name,
             expires_at: from_micros(row.expires_at),
             account_exists,
@@ -412,7 +413,7 @@ pub async fn accept(
                 .values((
                     memberships::project_id.eq(invitation.project_id),
                     memberships::user_id.eq(user_id),
-                    memberships::role.eq(&invitation.role),
+                    memberships::role.eq(invitation.role.0.as_str()),
                     memberships::created_at.eq(now),
                 ))
                 .execute(conn)

@@ -16,6 +16,7 @@ use diesel::prelude::*;
 use crate::capture::access::{PathId, ProjectAccess};
 use crate::capture::{describe_changes, describe_resource};
 use crate::db::schema::{api_tokens, invitations, memberships, users};
+use crate::db::stored::Stored;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{with_project_conn, ProjectRoutes};
@@ -34,12 +35,12 @@ fn load(conn: &mut DbConnection, project_id: i64, user_id: i64) -> Result<Member
         .filter(memberships::project_id.eq(project_id))
         .filter(memberships::user_id.eq(user_id))
         .select((users::email, users::display_name, memberships::role))
-        .first::<(String, String, String)>(conn)?;
+        .first::<(String, String, Stored<Role>)>(conn)?;
     Ok(Member {
         user_id,
         email,
         display_name,
-        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        role: role.0,
     })
 }
 
@@ -56,14 +57,14 @@ async fn list(state: web::Data<AppState>, access: ProjectAccess) -> Result<HttpR
                 users::display_name,
                 memberships::role,
             ))
-            .load::<(i64, String, String, String)>(conn)?;
+            .load::<(i64, String, String, Stored<Role>)>(conn)?;
         Ok(rows
             .into_iter()
             .map(|(user_id, email, display_name, role)| Member {
                 user_id,
                 email,
                 display_name,
-                role: Role::parse(&role).unwrap_or(Role::Viewer),
+                role: role.0,
             })
             .collect::<Vec<_>>())
     })

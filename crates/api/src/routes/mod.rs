@@ -274,7 +274,10 @@ where
     T: Send + 'static,
 {
     let reads = state.reads.clone();
+    // The blocking thread does not inherit the request's span: the read is its child.
+    let span = tracing::info_span!("read");
     web::block(move || {
+        let _span = span.entered();
         let mut conn = reads.get()?;
         work(&mut conn)
     })

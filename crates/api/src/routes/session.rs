@@ -24,6 +24,7 @@ use crate::auth::{
 use crate::capture;
 use crate::catalog::{self, RouteSpec};
 use crate::db::schema::{memberships, projects, sessions, users};
+use crate::db::stored::Stored;
 use crate::db::DbConnection;
 use crate::entry::draft::EntryDraft;
 use crate::entry::NewAuditEntry;
@@ -545,14 +546,14 @@ pub fn member_projects(
             projects::slug,
             memberships::role,
         ))
-        .load::<(i64, String, String, String)>(conn)?;
+        .load::<(i64, String, String, Stored<Role>)>(conn)?;
     Ok(rows
         .into_iter()
         .map(|(id, name, slug, role)| ProjectSummary {
             id,
             name,
             slug,
-            role: Role::parse(&role).unwrap_or(Role::Viewer),
+            role: role.0,
         })
         .collect())
 }

@@ -11,6 +11,7 @@ use crate::capture::access::{PathId, ProjectAccess};
 use crate::capture::{describe_changes, describe_resource};
 use crate::clock::from_micros;
 use crate::db::schema::{api_tokens, users};
+use crate::db::stored::Stored;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{with_project_conn, ProjectRoutes};
@@ -30,7 +31,7 @@ pub fn configure(routes: &mut ProjectRoutes) {
 struct TokenRow {
     id: i64,
     name: String,
-    role: String,
+    role: Stored<Role>,
     can_ingest: bool,
     created_at: i64,
     expires_at: Option<i64>,
@@ -45,7 +46,7 @@ fn wire((row, created_by): TokenView) -> ApiToken {
     ApiToken {
         id: row.id,
         name: row.name,
-        role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+        role: row.role.0,
         can_ingest: row.can_ingest,
         created_by,
         created_at: from_micros(row.created_at),

@@ -394,7 +394,11 @@ fn group_of(row: &EntryRow, group_by: AlertGroupBy) -> Option<(String, String)> 
             row.actor_name.clone(),
         )),
         AlertGroupBy::Resource => Some((
-            keyed(&row.resource_type, row.resource_id, &row.resource_name),
+            keyed(
+                row.resource_type.0.as_str(),
+                row.resource_id,
+                &row.resource_name,
+            ),
             row.resource_name.clone(),
         )),
         AlertGroupBy::ClientIp => row

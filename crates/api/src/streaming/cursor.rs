@@ -9,8 +9,10 @@ use auditlog_shared::{ActionMatch, AuditQuery, ResolvedRange};
 use diesel::prelude::*;
 
 use crate::audit_log::search::resolve_search_also;
+use crate::audit_log::search::SearchAlso;
+use crate::audit_log::view::View;
 use crate::audit_log::{DbBackend, EntryRow};
-use crate::audit_query::{SearchAlso, ValidatedQuery};
+use crate::audit_query::ValidatedQuery;
 use crate::catalog;
 use crate::db::schema::audit_entries;
 use crate::db::{DbConnection, DbPool};
@@ -126,7 +128,7 @@ fn filter_query(
     project_id: i64,
     filter: &str,
     candidate_ids: &[i64],
-) -> anyhow::Result<ValidatedQuery> {
+) -> anyhow::Result<View> {
     let query = AuditQuery::parse_filter(filter)
         .map_err(|error| anyhow::anyhow!("a stored filter cannot be read ({filter}): {error}"))?;
     let search_also = match &query.search {
@@ -149,15 +151,13 @@ fn filter_query(
     } else {
         Vec::new()
     };
-    Ok(ValidatedQuery {
+    let validated = ValidatedQuery {
         query,
         window: ResolvedRange {
             from: chrono::DateTime::UNIX_EPOCH,
             to: chrono::DateTime::<chrono::Utc>::MAX_UTC,
         },
         clamped_to_retention: false,
-        search_index: None,
-        search_also,
-        ingested_actions,
-    })
+    };
+    Ok(View::resolved(validated, search_also, ingested_actions))
 }

@@ -82,6 +82,17 @@ fn set_head(app: &TestApp, project: i64, head: &(i64, String, i64, String, Strin
 /// careful forger would (otherwise the server's next entry collides with the forged one and is
 /// refused); the head's signature no longer fits. Returns the forged entry.
 fn forge_an_append(app: &TestApp, project: i64) -> auditlog_api::entry::NewAuditEntry {
+    forge_an_append_with(app, project, |forged| {
+        forged.action = "cluster.delete".into()
+    })
+}
+
+/// [`forge_an_append`] of a copy of the newest entry changed by `alter`.
+fn forge_an_append_with(
+    app: &TestApp,
+    project: i64,
+    alter: impl FnOnce(&mut auditlog_api::entry::NewAuditEntry),
+) -> auditlog_api::entry::NewAuditEntry {
     use auditlog_api::db::schema::audit_entries;
     let mut conn = app.pool.get().unwrap();
     let newest: ChainedEntry = audit_entries::table
@@ -93,8 +104,8 @@ fn forge_an_append(app: &TestApp, project: i64) -> auditlog_api::entry::NewAudit
     let mut forged = newest.fields.clone();
     forged.chain_seq += 1;
     forged.prev_hash = newest.fields.entry_hash.clone();
-    forged.action = "cluster.delete".into();
     forged.request_id = "forged-request".into();
+    alter(&mut forged);
     forged.entry_hash = chain::entry_hash(&forged.prev_hash, &forged.hashed_fields());
     diesel::insert_into(audit_entries::table)
         .values(&forged)
@@ -409,7 +420,79 @@ async fn forged_checkpoints_are_refused_and_retention_is_not_tampering(backend: 
     assert!(report.ok, "{report:?}");
 }
 
+/// A value written into the database that the server does not know — a role no member can
+/// have, an entry's source that does not exist — is an error where it is read (a 500, the cause
+/// in the log), never read as some default: a member whose stored role was raised to `owner`
+/// was shown, and let in, as a viewer; a forged entry's made-up source was shown as `api`.
+async fn an_unknown_stored_value_is_an_error_not_a_default(backend: Backend) {
+    use auditlog_api::db::schema::memberships;
+    let app = TestApp::spawn(backend).await;
+    let (project, admin) = app.project_with_admin("Acme").await;
+    let (bob_id, bob) = app
+        .add_member(
+            &admin,
+            project,
+            "bob@example.com",
+            "Bob",
+            "bob's long password",
+            auditlog_shared::wire::Role::Developer,
+        )
+        .await;
+    let members = format!("/api/v1/projects/{project}/members");
+    assert_eq!(admin.get(&members).await.status(), 200);
+    // The schema's checks refuse such values: the attacker lifts them first.
+    lift_checks(&app);
+    diesel::update(
+        memberships::table
+            .filter(memberships::project_id.eq(project))
+            .filter(memberships::user_id.eq(bob_id)),
+    )
+    .set(memberships::role.eq("owner"))
+    .execute(&mut app.pool.get().unwrap())
+    .unwrap();
+    let listed = admin.get(&members).await;
+    assert_eq!(
+        listed.status(),
+        500,
+        "the members list with an unknown role"
+    );
+    let body = listed.text().await.unwrap();
+    assert!(!body.contains("owner"), "a 500 is opaque: {body}");
+    let own = bob
+        .get(&format!("/api/v1/projects/{project}/applications"))
+        .await;
+    assert!(own.status().is_server_error(), "{}", own.status());
+
+    let entries = format!("/api/v1/projects/{project}/audit-logs?range=24h");
+    assert_eq!(admin.get(&entries).await.status(), 200);
+    forge_an_append_with(&app, project, |forged| forged.source = "satellite".into());
+    let listed = admin.get(&entries).await;
+    assert_eq!(listed.status(), 500, "a page holding an unknown source");
+}
+
+/// Lifts the checks that keep roles and sources to known values: dropped on PostgreSQL, ignored
+/// by every pooled SQLite connection.
+fn lift_checks(app: &TestApp) {
+    use auditlog_api::db::DbConnection;
+    let connections: Vec<_> = (0..app.pool.max_size())
+        .map(|_| app.pool.get().unwrap())
+        .collect();
+    for mut conn in connections {
+        let statements: &[&str] = match &mut *conn {
+            DbConnection::Postgres(_) => &[
+                "ALTER TABLE memberships DROP CONSTRAINT IF EXISTS memberships_role_check",
+                "ALTER TABLE audit_entries DROP CONSTRAINT IF EXISTS audit_entries_source_check",
+            ],
+            DbConnection::Sqlite(_) => &["PRAGMA ignore_check_constraints = ON"],
+        };
+        for statement in statements {
+            diesel::sql_query(*statement).execute(&mut conn).unwrap();
+        }
+    }
+}
+
 crate::on_both_backends!(
+    an_unknown_stored_value_is_an_error_not_a_default,
     an_intact_chain_verifies_with_a_signed_head_anyone_can_check,
     a_rolled_back_chain_is_found,
     removed_oldest_entries_are_found,
