@@ -37,7 +37,7 @@ use crate::db::schema::{
     datastores, environment_groups, integrations, memberships, project_settings, projects, users,
 };
 use crate::db::DbConnection;
-use crate::entry::chain::{self, GENESIS_HASH};
+use crate::entry::chain::ChainHead;
 use crate::entry::draft::{ActorKind, DraftActor, EntryDraft};
 use crate::entry::NewAuditEntry;
 
@@ -108,8 +108,7 @@ pub fn seed(
         .filter_map(|(index, ts)| ts.first().map(|&t| Reverse((t, index))))
         .collect();
     let mut positions = vec![0usize; models.len()];
-    // (chain_seq, entry_hash, ts) of each project's newest entry.
-    let mut heads: Vec<(i64, String, i64)> = vec![(0, GENESIS_HASH.to_string(), 0); models.len()];
+    let mut heads = vec![ChainHead::genesis(); models.len()];
     let routes = RouteTable::new();
 
     let mut batch: Vec<NewAuditEntry> = Vec::with_capacity(TRANSACTION_ROWS);
@@ -120,11 +119,7 @@ pub fn seed(
             heap.push(Reverse((next, index)));
         }
         let mut entry = models[index].entry(ts, &routes, &mut rng);
-        let head = &mut heads[index];
-        entry.chain_seq = head.0 + 1;
-        entry.prev_hash = std::mem::take(&mut head.1);
-        entry.entry_hash = chain::entry_hash(&entry.prev_hash, &entry.hashed_fields());
-        *head = (entry.chain_seq, entry.entry_hash.clone(), entry.ts);
+        heads[index].link(&mut entry);
 
         batch.push(entry);
         if batch.len() == TRANSACTION_ROWS {
@@ -141,8 +136,8 @@ pub fn seed(
     let chain_heads: Vec<(i64, i64, String, i64)> = models
         .iter()
         .zip(heads)
-        .filter(|(_, (seq, _, _))| *seq > 0)
-        .map(|(model, (seq, hash, ts))| (model.id, seq, hash, ts))
+        .filter(|(_, head)| head.chain_seq > 0)
+        .map(|(model, head)| (model.id, head.chain_seq, head.entry_hash, head.newest_ts))
         .collect();
     conn.transaction(|conn| {
         for (project_id, seq, hash, signed_at) in &chain_heads {

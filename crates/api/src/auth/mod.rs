@@ -19,6 +19,7 @@ use auditlog_shared::Source;
 use diesel::prelude::*;
 
 use crate::db::schema::{api_tokens, memberships, projects, sessions, users};
+use crate::db::stored::Stored;
 use crate::db::DbConnection;
 use crate::entry::draft::{ActorKind, DraftActor};
 
@@ -41,6 +42,9 @@ pub enum Actor {
         id: i64,
         name: String,
         project_id: i64,
+        /// The name of the token's project, read with the token (a request to its own project
+        /// then needs no second lookup).
+        project_name: String,
         role: Role,
         can_ingest: bool,
     },
@@ -167,9 +171,11 @@ pub fn authenticate(
             return Ok(Err(AuthFailure::Anonymous("the bearer token is not valid")));
         };
         let row = api_tokens::table
-            .find(claims.tid)
+            .inner_join(projects::table.on(projects::id.eq(api_tokens::project_id)))
+            .filter(api_tokens::id.eq(claims.tid))
             .filter(api_tokens::project_id.eq(claims.pid))
             .select((
+                projects::name,
                 api_tokens::name,
                 api_tokens::role,
                 api_tokens::can_ingest,
@@ -177,16 +183,27 @@ pub fn authenticate(
                 api_tokens::revoked_at,
                 api_tokens::last_used_at,
             ))
-            .first::<(String, String, bool, Option<i64>, Option<i64>, Option<i64>)>(conn)
+            .first::<(
+                String,
+                String,
+                Stored<Role>,
+                bool,
+                Option<i64>,
+                Option<i64>,
+                Option<i64>,
+            )>(conn)
             .optional()?;
-        let Some((name, role, can_ingest, expires_at, revoked_at, last_used_at)) = row else {
+        let Some((project_name, name, role, can_ingest, expires_at, revoked_at, last_used_at)) =
+            row
+        else {
             return Ok(Err(AuthFailure::Anonymous("the bearer token is not valid")));
         };
         let actor = Actor::Token {
             id: claims.tid,
             name,
             project_id: claims.pid,
-            role: Role::parse(&role).unwrap_or(Role::Viewer),
+            project_name,
+            role: role.0,
             can_ingest,
         };
         if revoked_at.is_some() {
@@ -281,26 +298,31 @@ pub fn project_role(
     project_id: i64,
     actor: &Actor,
 ) -> QueryResult<Option<(String, Option<Role>)>> {
-    let Some(project_name) = projects::table
-        .find(project_id)
-        .select(projects::name)
-        .first::<String>(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let role = match actor {
+    match actor {
+        // A token's own project was read with the token; any other is not its project.
         Actor::Token {
             project_id: token_project,
+            project_name,
             role,
             ..
-        } => (*token_project == project_id).then_some(*role),
-        Actor::User { id, .. } => memberships::table
-            .find((project_id, id))
-            .select(memberships::role)
+        } if *token_project == project_id => Ok(Some((project_name.clone(), Some(*role)))),
+        Actor::Token { .. } => Ok(projects::table
+            .find(project_id)
+            .select(projects::name)
             .first::<String>(conn)
             .optional()?
-            .and_then(|role| Role::parse(&role)),
-    };
-    Ok(Some((project_name, role)))
+            .map(|name| (name, None))),
+        // The project and the membership in one round trip.
+        Actor::User { id, .. } => Ok(projects::table
+            .left_join(
+                memberships::table.on(memberships::project_id
+                    .eq(projects::id)
+                    .and(memberships::user_id.eq(*id))),
+            )
+            .filter(projects::id.eq(project_id))
+            .select((projects::name, memberships::role.nullable()))
+            .first::<(String, Option<Stored<Role>>)>(conn)
+            .optional()?
+            .map(|(name, role)| (name, role.map(|role| role.0)))),
+    }
 }

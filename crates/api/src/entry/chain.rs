@@ -13,10 +13,48 @@ use diesel::prelude::*;
 use crate::db::schema::{audit_chain_heads, audit_entries};
 use crate::db::DbConnection;
 use crate::entry::chain_chunks::{self, ChunkSummary, Scratch};
+use crate::entry::NewAuditEntry;
 
 // The hashing rules live in the shared crate, so that clients recompute an entry's hash exactly
 // as the server does.
 pub use auditlog_shared::chain::{entry_hash, hash_matches, HashedFields, GENESIS_HASH};
+
+/// A project's chain head while entries are appended to it: [`ChainHead::link`] gives an entry
+/// its position and hashes, and moves the head to it. The writer and the synthetic generator
+/// link every entry through it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    pub chain_seq: i64,
+    pub entry_hash: String,
+    /// The newest timestamp linked so far (0 before any): the time a head signature states.
+    pub newest_ts: i64,
+}
+
+impl ChainHead {
+    /// The head of an empty chain.
+    pub fn genesis() -> ChainHead {
+        ChainHead::at(0, GENESIS_HASH.to_string())
+    }
+
+    /// The head at a stored position.
+    pub fn at(chain_seq: i64, entry_hash: String) -> ChainHead {
+        ChainHead {
+            chain_seq,
+            entry_hash,
+            newest_ts: 0,
+        }
+    }
+
+    /// Links `entry` after the head and makes it the head.
+    pub fn link(&mut self, entry: &mut NewAuditEntry) {
+        entry.chain_seq = self.chain_seq + 1;
+        entry.prev_hash = std::mem::take(&mut self.entry_hash);
+        entry.entry_hash = entry_hash(&entry.prev_hash, &entry.hashed_fields());
+        self.chain_seq = entry.chain_seq;
+        self.entry_hash = entry.entry_hash.clone();
+        self.newest_ts = self.newest_ts.max(entry.ts);
+    }
+}
 
 /// Entries read per database round trip.
 const VERIFY_CHUNK: i64 = 5_000;

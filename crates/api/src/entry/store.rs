@@ -17,7 +17,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{audit_chain_heads, audit_checkpoints, audit_entries};
 use crate::db::DbConnection;
-use crate::entry::chain::{self, GENESIS_HASH};
+use crate::entry::chain::{ChainHead, GENESIS_HASH};
 use crate::entry::checkpoint::{self, ChainSigner};
 use crate::entry::row::NewAuditEntry;
 use crate::entry::signing::NewCheckpoint;
@@ -51,31 +51,29 @@ pub fn append_in_transaction(
     signer: &ChainSigner,
 ) -> QueryResult<Vec<SignedHeadRow>> {
     let projects: BTreeSet<i64> = entries.iter().map(|e| e.project_id).collect();
+    // Each project's position before the append, and its head as the entries move it.
     let mut heads = BTreeMap::new();
     for project_id in projects {
         let locked = lock_head(conn, project_id)?;
         check_against_anchor(conn, signer, project_id, &locked)?;
-        // (seq before, seq now, hash now, newest ts)
-        heads.insert(
-            project_id,
-            (locked.chain_seq, locked.chain_seq, locked.entry_hash, 0_i64),
-        );
+        let head = ChainHead::at(locked.chain_seq, locked.entry_hash);
+        heads.insert(project_id, (locked.chain_seq, head));
     }
     for entry in entries.iter_mut() {
-        let head = heads
+        let (_, head) = heads
             .get_mut(&entry.project_id)
             .expect("every project was locked");
-        entry.chain_seq = head.1 + 1;
-        entry.prev_hash = head.2.clone();
-        entry.entry_hash = chain::entry_hash(&entry.prev_hash, &entry.hashed_fields());
-        head.1 = entry.chain_seq;
-        head.2 = entry.entry_hash.clone();
-        head.3 = head.3.max(entry.ts);
+        head.link(entry);
     }
     insert_entries(conn, entries)?;
     crate::entry::rollup::record(conn, entries)?;
     let mut signed = Vec::with_capacity(heads.len());
-    for (project_id, (before, seq, hash, signed_at)) in heads {
+    for (project_id, (before, head)) in heads {
+        let ChainHead {
+            chain_seq: seq,
+            entry_hash: hash,
+            newest_ts: signed_at,
+        } = head;
         let (key_id, signature) = signer.sign_appended_head(project_id, seq, &hash, signed_at);
         diesel::update(audit_chain_heads::table.find(project_id))
             .set((
