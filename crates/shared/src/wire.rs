@@ -377,7 +377,7 @@ pub struct DeployApplication {
 /// What the server takes as a name (and as a platform resource's text attribute), as a JSON
 /// Schema pattern: after trimming, at least one character and no control or invisible character
 /// (soft hyphen, zero-width and direction marks, word joiners, the byte-order mark). The server's
-/// own check is `routes::valid_name`; the length (1 to 100 characters) is the schema's
+/// own check is `validation::valid_name`; the length (1 to 100 characters) is the schema's
 /// `minLength`/`maxLength`.
 pub const NAME_PATTERN: &str = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff][^\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff]*$";
 

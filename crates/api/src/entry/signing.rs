@@ -1,6 +1,6 @@
-//! Verification against what the server signed (see `capture::checkpoint` for the trust model):
+//! Verification against what the server signed (see `entry::checkpoint` for the trust model):
 //! the chain head's signature, the signed checkpoints, the anchor of this server and the
-//! retention watermark. The hash chain walk (`capture::chain::verify`) finds partial edits; this
+//! retention watermark. The hash chain walk (`entry::chain::verify`) finds partial edits; this
 //! finds the coordinated ones a database writer can make.
 
 use auditlog_shared::wire::{self, BrokenLink, SignedHead, VerifyReport};

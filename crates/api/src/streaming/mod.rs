@@ -7,7 +7,7 @@
 //!   and, when it passed the filter, delivered. Chain positions are gap-free and committed in
 //!   order per project (each commit holds the project's chain head), so "everything after the
 //!   cursor" is exactly what is left to send, across restarts and crashes.
-//! * [`delivery::Deliverer`] runs one task per active destination. A task takes the
+//! * [`Deliverer`] runs one task per active destination. A task takes the
 //!   destination's lease (several servers on one PostgreSQL: one delivers, the others wait),
 //!   reads the next entries after the cursor, keeps those its filter matches (the same filter
 //!   builder as every read of the audit log), sends them as one batch, and moves the cursor only
