@@ -96,7 +96,7 @@ pub async fn capture(
         .map_err(ApiError::Unavailable)?
     };
 
-    let (identity, project_name, response) = match gate {
+    let (identity, project_name, response, transaction) = match gate {
         Gate::Unrecorded(error) => return Ok(request.into_response(error.error_response())),
         Gate::Refused {
             identity,
@@ -104,7 +104,7 @@ pub async fn capture(
             error,
         } => {
             let response = request.into_response(error.error_response());
-            (identity, project_name, response)
+            (identity, project_name, response, None)
         }
         Gate::Allowed(mut access) => {
             let identity = access.identity.clone();
@@ -115,43 +115,24 @@ pub async fn capture(
             let transaction = access.transaction.clone();
             request.extensions_mut().insert(*access);
             let response = next.call(request).await?.map_into_boxed_body();
-            if let Some(transaction) = transaction {
-                return record_in_transaction(
-                    &state,
-                    reservation,
-                    transaction,
-                    Recorded {
-                        identity,
-                        project_id,
-                        path_id: path_id.flatten(),
-                        project_name,
-                        route,
-                        received_at,
-                        started,
-                    },
-                    response,
-                )
-                .await;
-            }
-            (identity, project_name, response)
+            (identity, project_name, response, transaction)
         }
     };
-
-    record(
-        &state,
-        reservation,
-        Recorded {
-            identity,
-            project_id,
-            path_id: path_id.flatten(),
-            project_name,
-            route,
-            received_at,
-            started,
-        },
-        response,
-    )
-    .await
+    let recorded = Recorded {
+        identity,
+        project_id,
+        path_id: path_id.flatten(),
+        project_name,
+        route,
+        received_at,
+        started,
+    };
+    match transaction {
+        Some(transaction) => {
+            record_in_transaction(&state, reservation, transaction, recorded, response).await
+        }
+        None => record(&state, reservation, recorded, response).await,
+    }
 }
 
 /// The verdict on a request before its handler runs.

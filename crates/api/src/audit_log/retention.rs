@@ -10,12 +10,11 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 
-use crate::entry::checkpoint::ChainSigner;
-
 use crate::clock::Clock;
 use crate::db::retention_horizon;
 use crate::db::schema::{alert_firings, audit_entries, audit_export_manifests, sessions};
 use crate::db::{DbConnection, DbPool};
+use crate::entry::checkpoint::ChainSigner;
 
 /// Entries deleted per statement.
 pub const BATCH: i64 = 5_000;

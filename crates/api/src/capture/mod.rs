@@ -18,7 +18,6 @@ use diesel::prelude::*;
 use crate::capture::writer::AuditWriter;
 use crate::db::schema;
 use crate::db::DbConnection;
-use crate::entry::derived::with_derived_fields;
 use crate::entry::NewAuditEntry;
 use crate::error::ApiError;
 
@@ -249,8 +248,9 @@ pub fn resource_name(
     }
 }
 
-/// Sends entries built outside the middleware (failed sign-ins, ingested events) through the
-/// writer and waits for their commit, all together or none.
+/// Sends entries built outside the middleware (failed sign-ins, verification findings; rows
+/// made by `EntryDraft::into_entry`) through the writer and waits for their commit, all
+/// together or none.
 pub async fn commit_entries(
     writer: &AuditWriter,
     entries: Vec<NewAuditEntry>,
@@ -260,7 +260,7 @@ pub async fn commit_entries(
         .await
         .ok_or(ApiError::Overloaded)?;
     reservation
-        .commit(entries.into_iter().map(with_derived_fields).collect())
+        .commit(entries)
         .await
         .map_err(|error| ApiError::Unavailable(anyhow::Error::new(error)))
 }

@@ -10,11 +10,10 @@ use crate::audit_log::view::View;
 use crate::audit_log::{self, export::ExportFormat, export::EXPORT_CAP};
 use crate::audit_query::ValidatedQuery;
 use crate::auth::Actor;
-use crate::db::DbConnection;
-
 use crate::capture;
 use crate::capture::access::ProjectAccess;
 use crate::catalog;
+use crate::db::DbConnection;
 use crate::entry::chain;
 use crate::entry::draft::{ActorKind, DraftActor, EntryDraft};
 use crate::entry::NewAuditEntry;
@@ -208,15 +207,9 @@ async fn export(
     let columns = state.columns.clone();
     // A disabled export costs nothing: no count of a possibly huge match.
     let export = read_view(&state, &access, validated, move |conn, view| {
-        use crate::db::schema::{project_settings, projects};
+        use crate::db::schema::projects;
         use diesel::prelude::*;
-        let enabled = project_settings::table
-            .find(project_id)
-            .select(project_settings::audit_export_enabled)
-            .first::<bool>(conn)
-            .optional()?
-            .unwrap_or(false);
-        if !enabled {
+        if !crate::routes::projects::load_settings(conn, project_id)?.audit_export_enabled {
             return Ok(None);
         }
         let slug = projects::table
@@ -387,7 +380,7 @@ impl VerificationFinding {
             return Ok(());
         };
         let actor = &self.identity.actor;
-        let mut entry = crate::routes::session::account_entry(
+        let mut draft = crate::routes::session::account_entry(
             &catalog::VERIFICATION_FAILED,
             &self.facts,
             actor,
@@ -400,9 +393,9 @@ impl VerificationFinding {
                 broken.reason.chars().take(300).collect::<String>()
             ),
         );
-        entry.source = self.identity.source.as_str().into();
-        entry.resource_id = Some(self.project_id);
-        capture::commit_entries(&self.state.writer, vec![entry]).await
+        draft.source = self.identity.source;
+        draft.resource_id = Some(self.project_id);
+        capture::commit_entries(&self.state.writer, vec![draft.into_entry()]).await
     }
 }
 

@@ -19,7 +19,6 @@ use diesel::prelude::*;
 use sha2::{Digest as _, Sha256};
 
 use crate::auth::{tokens, Actor};
-
 use crate::capture::access::{PathId, ProjectAccess};
 use crate::capture::describe_resource;
 use crate::capture::transaction::RequestTransaction;
@@ -439,7 +438,8 @@ pub async fn accept(
         now,
         200,
         actor.name().to_string(),
-    );
+    )
+    .into_entry();
     transaction
         .finish(vec![entry], reservation)
         .await

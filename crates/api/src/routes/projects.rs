@@ -5,7 +5,6 @@ use auditlog_shared::wire::{ProjectSettings, ProjectSummary, SettingsChange};
 use diesel::prelude::*;
 
 use crate::auth::{self, Actor, AuthFailure, Credentials};
-
 use crate::capture::access::ProjectAccess;
 use crate::db::schema::{project_settings, projects};
 use crate::error::ApiError;
@@ -117,7 +116,8 @@ async fn update_settings(
     Ok(HttpResponse::Ok().json(settings))
 }
 
-fn load_settings(
+/// The project's settings (defaults when none were saved).
+pub(crate) fn load_settings(
     conn: &mut crate::db::DbConnection,
     project_id: i64,
 ) -> Result<ProjectSettings, ApiError> {

@@ -286,7 +286,8 @@ impl RequestFacts {
     }
 }
 
-/// The entry of an account event in one project.
+/// The entry of an account event in one project, as a draft (a caller may name more before
+/// [`EntryDraft::into_entry`]).
 pub fn account_entry(
     route: &RouteSpec,
     facts: &RequestFacts,
@@ -295,7 +296,7 @@ pub fn account_entry(
     now: i64,
     status: u16,
     resource_name: String,
-) -> NewAuditEntry {
+) -> EntryDraft {
     EntryDraft {
         project_id,
         ts: now,
@@ -316,7 +317,6 @@ pub fn account_entry(
         ingested_by_token_id: None,
         changes: None,
     }
-    .into_entry()
 }
 
 /// Records a wrong password for an account (at sign-in, or when accepting an invitation with an
@@ -373,6 +373,7 @@ pub async fn record_account_event(
                 status,
                 resource_name.clone(),
             )
+            .into_entry()
         })
         .collect();
     if entries.is_empty() {

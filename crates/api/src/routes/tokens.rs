@@ -6,7 +6,6 @@ use auditlog_shared::wire::{ApiToken, CreateToken, CreatedToken, Role};
 use diesel::prelude::*;
 
 use crate::auth::{tokens, Actor};
-
 use crate::capture::access::{PathId, ProjectAccess};
 use crate::capture::{describe_changes, describe_resource};
 use crate::clock::from_micros;

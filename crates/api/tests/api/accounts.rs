@@ -810,7 +810,50 @@ fn client_ip_of(app: &TestApp, entry: i64) -> Option<String> {
         .unwrap()
 }
 
+/// The role the gate reads is the caller's own membership of the project asked for: not another
+/// member's (a viewer is not let in as the project's admin), not one in another project (an
+/// admin elsewhere gets 404 here), and none once the member is removed.
+async fn only_the_callers_own_membership_lets_them_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (project, ada) = app.project_with_admin("Acme").await;
+    let olga = app.outsider_admin("Olga's").await;
+    let applications = format!("/api/v1/projects/{project}/applications");
+    problem(olga.get(&applications).await, 404).await;
+
+    let (bob_id, bob) = app
+        .add_member(
+            &ada,
+            project,
+            "bob@example.com",
+            "Bob",
+            "bob's long password",
+            Role::Viewer,
+        )
+        .await;
+    assert_eq!(bob.get(&applications).await.status(), 200);
+    let created = bob
+        .send(
+            Method::POST,
+            &format!("/api/v1/projects/{project}/clusters"),
+            Some(json!({"name": "bob-cluster", "region": "eu-west-1"})),
+        )
+        .await;
+    problem(created, 403).await;
+
+    let removed = ada
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/members/{bob_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status(), 204);
+    let after = bob.get(&applications).await.status();
+    assert!(after == 401 || after == 404, "a removed member: {after}");
+}
+
 crate::on_both_backends!(
+    only_the_callers_own_membership_lets_them_in,
     an_admin_cannot_set_a_password_or_take_over_another_projects_account,
     an_invitation_is_single_use_expires_and_can_be_revoked,
     changing_the_password_or_signing_out_everywhere_ends_every_session,
