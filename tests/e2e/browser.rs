@@ -2638,3 +2638,180 @@ async fn the_api_reference_renders_the_servers_own_document() {
     assert!(status.contains("200"), "{status}");
     save_screenshot(&browser, "api-reference.png").await;
 }
+
+/// Clicks the element `css` names.
+async fn click(browser: &Browser, css: &str) {
+    wait_for(browser, css).await.click().await.unwrap();
+}
+
+/// Types `text` into the field `css` names, after what it holds.
+async fn type_into(browser: &Browser, css: &str, text: &str) {
+    wait_for(browser, css).await.send_keys(text).await.unwrap();
+}
+
+/// Waits until the page's change notice says something containing `expected`.
+async fn notice_saying(browser: &Browser, expected: &str) {
+    eventually(&format!("the notice says “{expected}”"), || async {
+        match browser
+            .client
+            .find(Locator::Css("[data-test=notice]"))
+            .await
+        {
+            Ok(element) => element.text().await.unwrap_or_default().contains(expected),
+            Err(_) => false,
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_runs_the_platform_from_its_pages() {
+    let admin = AdminAccount::ada();
+    let (running, project) = RunningServer::with_admin(Backend::Sqlite, built_web_app(), &admin);
+    let url = running.url().to_string();
+    let browser = Browser::start().await;
+    sign_in_page(&browser, &url, &admin.email, &admin.password).await;
+    wait_for(&browser, "[data-test=project-switcher]").await;
+    let page = |name: &str| format!("{url}/projects/{project}/{name}");
+
+    // A cluster is created from its form, and the list shows it.
+    browser.client.goto(&page("clusters")).await.unwrap();
+    wait_for(&browser, "[data-test=empty]").await;
+    type_into(&browser, "[data-test=cluster-name]", "production").await;
+    type_into(&browser, "[data-test=cluster-region]", "eu-west-1").await;
+    click(&browser, "[data-test=create-cluster] button[type=submit]").await;
+    notice_saying(&browser, "Created cluster production.").await;
+    let row = wait_for_text(
+        &browser,
+        "[data-test=cluster-row][data-cluster-name=production]",
+    )
+    .await;
+    assert!(row.contains("eu-west-1"), "{row}");
+    // The same name again is refused with the server's reason, and what was typed stays.
+    type_into(&browser, "[data-test=cluster-name]", "production").await;
+    type_into(&browser, "[data-test=cluster-region]", "us-east-1").await;
+    click(&browser, "[data-test=create-cluster] button[type=submit]").await;
+    let refused = wait_for_text(
+        &browser,
+        "[data-test=create-cluster] [data-test=form-error]",
+    )
+    .await;
+    assert!(refused.contains("already exists"), "{refused}");
+    let kept = wait_for(&browser, "[data-test=cluster-region]")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("us-east-1"));
+
+    // An application on that cluster is created, deployed with a new image and deleted.
+    browser.client.goto(&page("applications")).await.unwrap();
+    wait_for(&browser, "[data-test=empty]").await;
+    type_into(&browser, "[data-test=app-name]", "web").await;
+    type_into(
+        &browser,
+        "[data-test=app-image]",
+        "registry.example.com/web:1",
+    )
+    .await;
+    wait_for(&browser, "[data-test=app-cluster]")
+        .await
+        .select_by_label("production (eu-west-1)")
+        .await
+        .unwrap();
+    click(&browser, "[data-test=create-app] button[type=submit]").await;
+    notice_saying(&browser, "Created web.").await;
+    let row = wait_for_text(&browser, "[data-test=app-row][data-app-name=web]").await;
+    assert!(row.contains("production"), "the cluster is named: {row}");
+    type_into(
+        &browser,
+        "[data-test=app-row] [data-test=deploy-image]",
+        "registry.example.com/web:2",
+    )
+    .await;
+    click(&browser, "[data-test=app-row] [data-test=deploy]").await;
+    notice_saying(
+        &browser,
+        "Deployed web with registry.example.com/web:2 (deploy #1).",
+    )
+    .await;
+    eventually("the row counts the deploy", || async {
+        wait_for_text(&browser, "[data-test=app-row] [data-test=deploy-count]").await == "1"
+    })
+    .await;
+    click(&browser, "[data-test=app-row] [data-test=delete]").await;
+    let asking = wait_for_text(&browser, "[data-test=app-row] [data-test=delete]").await;
+    assert_eq!(asking, "Confirm delete");
+    click(&browser, "[data-test=app-row] [data-test=delete]").await;
+    notice_saying(&browser, "Deleted web.").await;
+    wait_for(&browser, "[data-test=empty]").await;
+
+    // A token's secret is shown once; it works until it is revoked from its row.
+    browser.client.goto(&page("tokens")).await.unwrap();
+    type_into(&browser, "[data-test=token-name]", "deploy script").await;
+    wait_for(&browser, "[data-test=token-role]")
+        .await
+        .select_by_value("developer")
+        .await
+        .unwrap();
+    type_into(&browser, "[data-test=token-expires]", "30").await;
+    click(&browser, "[data-test=create-token] button[type=submit]").await;
+    let secret = wait_for_text(&browser, "[data-test=token-secret]").await;
+    click(&browser, "[data-test=dismiss-secret]").await;
+    eventually("the secret is gone from the page", || async {
+        browser
+            .client
+            .find(Locator::Css("[data-test=token-secret]"))
+            .await
+            .is_err()
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let with_token = || {
+        client
+            .get(format!("{url}/api/v1/projects/{project}/applications"))
+            .bearer_auth(&secret)
+            .send()
+    };
+    assert_eq!(with_token().await.unwrap().status(), 200);
+    let token_row = "[data-test=token-row][data-token-name='deploy script']";
+    click(&browser, &format!("{token_row} [data-test=revoke]")).await;
+    click(&browser, &format!("{token_row} [data-test=revoke]")).await;
+    notice_saying(&browser, "Revoked deploy script; it no longer works.").await;
+    eventually("the row shows the revocation", || async {
+        wait_for(&browser, token_row)
+            .await
+            .attr("data-revoked")
+            .await
+            .unwrap()
+            .as_deref()
+            == Some("true")
+    })
+    .await;
+    assert_eq!(with_token().await.unwrap().status(), 401);
+
+    // The project's only admin cannot demote herself: the row says why and the picker goes back.
+    browser.client.goto(&page("members")).await.unwrap();
+    let own_role = format!(
+        "[data-test=member-row][data-member-email='{}'] [data-test=member-role]",
+        admin.email
+    );
+    wait_for(&browser, &own_role)
+        .await
+        .select_by_value("viewer")
+        .await
+        .unwrap();
+    let refused = wait_for_text(&browser, "[data-test=member-row] [data-test=form-error]").await;
+    assert!(refused.contains("at least one admin"), "{refused}");
+    eventually("the picker shows the role the server kept", || async {
+        wait_for(&browser, &own_role)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref()
+            == Some("admin")
+    })
+    .await;
+    browser.close().await;
+}

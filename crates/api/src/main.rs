@@ -1,6 +1,7 @@
 use auditlog_api::configuration::{Cli, Command};
+use auditlog_api::seed::{demo, synthetic};
 use auditlog_api::startup::Application;
-use auditlog_api::{admin, db, demo, synthetic, telemetry};
+use auditlog_api::{admin, db, telemetry};
 use clap::Parser as _;
 
 #[actix_web::main]

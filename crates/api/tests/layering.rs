@@ -46,8 +46,9 @@ const LAYERS: &[&[&str]] = &[
     // Building and running the server.
     &["startup"],
     // Tools built on a running server or its store.
-    &["admin", "synthetic"],
-    &["demo"],
+    &["admin"],
+    // Generated histories: the demo (through a running server) and the benchmark stores.
+    &["seed"],
 ];
 
 #[test]

@@ -16,8 +16,8 @@ use diesel::prelude::*;
 
 use auditlog_api::configuration::Settings;
 use auditlog_api::db::{self, DatabaseTarget};
+use auditlog_api::seed::synthetic::{self, SeedOptions};
 use auditlog_api::startup::Application;
-use auditlog_api::synthetic::{self, SeedOptions};
 use auditlog_tests::postgres_cluster::Cluster;
 
 use crate::report::percentile;

@@ -14,7 +14,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use auditlog_api::db::partitions::{day_start, DAY_MICROS};
 use auditlog_api::db::{self, DatabaseTarget};
 use auditlog_api::entry::checkpoint::ChainSigner;
-use auditlog_api::synthetic::{self, SeedOptions};
+use auditlog_api::seed::synthetic::{self, SeedOptions};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 

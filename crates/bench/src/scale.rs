@@ -416,7 +416,7 @@ async fn measure(
     let token = capture::admin_token(
         &client,
         &server.url,
-        auditlog_api::synthetic::ADMIN_EMAIL,
+        auditlog_api::seed::synthetic::ADMIN_EMAIL,
         PASSWORD,
         project_id,
     )
@@ -490,7 +490,7 @@ async fn measure(
         let token = capture::admin_token(
             &client,
             &server.url,
-            auditlog_api::synthetic::ADMIN_EMAIL,
+            auditlog_api::seed::synthetic::ADMIN_EMAIL,
             PASSWORD,
             capture_project,
         )

@@ -168,9 +168,9 @@ async fn measure(backend: Backend, args: &StreamArgs) -> anyhow::Result<Row> {
         let mut conn = pool.get()?;
         let key = settings.resolve_secret_key()?;
         let signer = auditlog_api::entry::checkpoint::ChainSigner::from_settings(&settings, &key)?;
-        auditlog_api::synthetic::seed(
+        auditlog_api::seed::synthetic::seed(
             &mut conn,
-            &auditlog_api::synthetic::SeedOptions {
+            &auditlog_api::seed::synthetic::SeedOptions {
                 entries: args.entries,
                 projects: 1,
                 days: 1,
@@ -191,7 +191,7 @@ async fn measure(backend: Backend, args: &StreamArgs) -> anyhow::Result<Row> {
     let token = admin_token(
         &client,
         &url,
-        auditlog_api::synthetic::ADMIN_EMAIL,
+        auditlog_api::seed::synthetic::ADMIN_EMAIL,
         "bench-password",
         project,
     )

@@ -76,7 +76,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
             let token = capture::admin_token(
                 &client,
                 &server.url,
-                auditlog_api::synthetic::ADMIN_EMAIL,
+                auditlog_api::seed::synthetic::ADMIN_EMAIL,
                 PASSWORD,
                 project_id,
             )

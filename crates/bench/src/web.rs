@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use auditlog_api::configuration::Settings;
-use auditlog_api::demo::{self, DemoOptions};
+use auditlog_api::seed::demo::{self, DemoOptions};
 use auditlog_api::startup::Application;
 use auditlog_tests::browser::Browser;
 use fantoccini::Locator;

@@ -4,6 +4,7 @@
 //! query-string form; this crate never encodes a query of its own.
 
 mod api;
+mod form;
 mod pages;
 mod saved_views;
 mod session;

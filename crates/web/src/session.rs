@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api;
+use crate::form::{Action, FormError, TextField};
 
 /// The session as the app knows it.
 #[derive(Clone, Copy)]
@@ -57,60 +58,51 @@ pub fn SignInPage() -> impl IntoView {
     let navigate = use_navigate();
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let action = Action::new();
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
         let navigate = navigate.clone();
         let next = safe_next(query.get_untracked().get("next"));
         let body = SignIn {
             email: email.get_untracked(),
             password: password.get_untracked(),
         };
-        spawn_local(async move {
-            match api::post::<SessionInfo, _>("/api/v1/session", &body).await {
-                Ok(info) => {
-                    api::set_csrf_token(Some(info.csrf_token.clone()));
-                    session.info.set(Some(Some(info)));
-                    navigate(&next, Default::default());
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
-            busy.set(false);
-        });
+        action.run(
+            async move { api::post::<SessionInfo, _>("/api/v1/session", &body).await },
+            move |info| {
+                api::set_csrf_token(Some(info.csrf_token.clone()));
+                session.info.set(Some(Some(info)));
+                navigate(&next, Default::default());
+            },
+        );
     };
 
     view! {
         <div class="sign-in">
             <form class="card sign-in-card" on:submit=submit>
                 <h1>"Sign in to Auditlog"</h1>
-                <label>
-                    "Email"
-                    <input
-                        type="email"
-                        name="email"
-                        autocomplete="username"
-                        required
-                        prop:value=email
-                        on:input=move |ev| email.set(event_target_value(&ev))
-                    />
-                </label>
-                <label>
-                    "Password"
-                    <input
-                        type="password"
-                        name="password"
-                        autocomplete="current-password"
-                        required
-                        prop:value=password
-                        on:input=move |ev| password.set(event_target_value(&ev))
-                    />
-                </label>
-                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                <button class="primary" type="submit" disabled=busy>
-                    {move || if busy.get() { "Signing in…" } else { "Sign in" }}
+                <TextField
+                    label="Email"
+                    test="sign-in-email"
+                    value=email
+                    kind="email"
+                    name="email"
+                    autocomplete="username"
+                    required=true
+                />
+                <TextField
+                    label="Password"
+                    test="sign-in-password"
+                    value=password
+                    kind="password"
+                    name="password"
+                    autocomplete="current-password"
+                    required=true
+                />
+                <FormError error=action.error/>
+                <button class="primary" type="submit" disabled=action.busy>
+                    {move || if action.busy.get() { "Signing in…" } else { "Sign in" }}
                 </button>
                 <crate::pages::ServerStatus/>
             </form>

@@ -3,7 +3,7 @@
 
 use auditlog_api::db::schema::{audit_chain_heads, audit_entries, projects};
 use auditlog_api::entry::chain;
-use auditlog_api::synthetic::{self, SeedOptions};
+use auditlog_api::seed::synthetic::{self, SeedOptions};
 use diesel::prelude::*;
 use serde_json::Value;
 

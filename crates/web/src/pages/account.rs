@@ -4,10 +4,10 @@
 
 use auditlog_shared::wire::{AcceptInvitation, ChangePassword, InvitationDetails, SessionInfo};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::api;
+use crate::form::{Action, FormError, TextField};
 use crate::session::use_session;
 
 /// The first page of a signed-in user with these projects.
@@ -62,15 +62,13 @@ fn AcceptForm(details: InvitationDetails, secret: String) -> impl IntoView {
     let display_name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let confirm = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let action = Action::new();
     let existing = details.account_exists;
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if !existing && password.get_untracked() != confirm.get_untracked() {
-            error.set(Some("The two passwords differ.".into()));
-            return;
+            return action.refuse("The two passwords differ.");
         }
         let body = AcceptInvitation {
             password: password.get_untracked(),
@@ -81,20 +79,15 @@ fn AcceptForm(details: InvitationDetails, secret: String) -> impl IntoView {
             js_sys::encode_uri_component(&secret)
         );
         let navigate = navigate.clone();
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            match api::post::<SessionInfo, _>(&url, &body).await {
-                Ok(info) => {
-                    api::set_csrf_token(Some(info.csrf_token.clone()));
-                    let landing = landing_page(&info);
-                    session.info.set(Some(Some(info)));
-                    navigate(&landing, Default::default());
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
-            busy.set(false);
-        });
+        action.run(
+            async move { api::post::<SessionInfo, _>(&url, &body).await },
+            move |info| {
+                api::set_csrf_token(Some(info.csrf_token.clone()));
+                let landing = landing_page(&info);
+                session.info.set(Some(Some(info)));
+                navigate(&landing, Default::default());
+            },
+        );
     };
 
     let role = details.role.as_str();
@@ -110,47 +103,37 @@ fn AcceptForm(details: InvitationDetails, secret: String) -> impl IntoView {
             {(!existing)
                 .then(|| {
                     view! {
-                        <label>
-                            "Your name"
-                            <input
-                                type="text"
-                                name="name"
-                                data-test="accept-name"
-                                autocomplete="name"
-                                required
-                                prop:value=display_name
-                                on:input=move |ev| display_name.set(event_target_value(&ev))
-                            />
-                        </label>
+                        <TextField
+                            label="Your name"
+                            test="accept-name"
+                            value=display_name
+                            name="name"
+                            autocomplete="name"
+                            required=true
+                        />
                     }
                 })}
-            <label>
-                {if existing { "Your password" } else { "Choose a password" }}
-                <input
-                    type="password"
-                    name="password"
-                    data-test="accept-password"
-                    autocomplete=if existing { "current-password" } else { "new-password" }
-                    required
-                    prop:value=password
-                    on:input=move |ev| password.set(event_target_value(&ev))
-                />
-            </label>
+            <TextField
+                label=if existing { "Your password" } else { "Choose a password" }
+                test="accept-password"
+                value=password
+                kind="password"
+                name="password"
+                autocomplete=if existing { "current-password" } else { "new-password" }
+                required=true
+            />
             {(!existing)
                 .then(|| {
                     view! {
-                        <label>
-                            "Repeat the password"
-                            <input
-                                type="password"
-                                name="confirm"
-                                data-test="accept-confirm"
-                                autocomplete="new-password"
-                                required
-                                prop:value=confirm
-                                on:input=move |ev| confirm.set(event_target_value(&ev))
-                            />
-                        </label>
+                        <TextField
+                            label="Repeat the password"
+                            test="accept-confirm"
+                            value=confirm
+                            kind="password"
+                            name="confirm"
+                            autocomplete="new-password"
+                            required=true
+                        />
                     }
                 })}
             <p class="muted small">
@@ -160,9 +143,9 @@ fn AcceptForm(details: InvitationDetails, secret: String) -> impl IntoView {
                     "At least 10 characters. Only you know it: nobody else can set it."
                 }}
             </p>
-            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            <button class="primary" type="submit" data-test="accept-submit" disabled=busy>
-                {move || if busy.get() { "Joining…" } else { "Join the project" }}
+            <FormError error=action.error/>
+            <button class="primary" type="submit" data-test="accept-submit" disabled=action.busy>
+                {move || if action.busy.get() { "Joining…" } else { "Join the project" }}
             </button>
         </form>
     }
@@ -184,54 +167,43 @@ pub fn AccountPage() -> impl IntoView {
     let current = RwSignal::new(String::new());
     let new_password = RwSignal::new(String::new());
     let confirm = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
     let notice = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let action = Action::new();
 
     let change = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if new_password.get_untracked() != confirm.get_untracked() {
-            error.set(Some("The two new passwords differ.".into()));
-            return;
+            return action.refuse("The two new passwords differ.");
         }
         let body = ChangePassword {
             current_password: current.get_untracked(),
             new_password: new_password.get_untracked(),
         };
-        busy.set(true);
-        error.set(None);
         notice.set(None);
-        spawn_local(async move {
-            match api::post::<SessionInfo, _>("/api/v1/session/password", &body).await {
-                Ok(info) => {
-                    api::set_csrf_token(Some(info.csrf_token.clone()));
-                    session.info.set(Some(Some(info)));
-                    for field in [current, new_password, confirm] {
-                        field.set(String::new());
-                    }
-                    notice.set(Some(
-                        "Password changed. Every other session has been signed out.".into(),
-                    ));
+        action.run(
+            async move { api::post::<SessionInfo, _>("/api/v1/session/password", &body).await },
+            move |info| {
+                api::set_csrf_token(Some(info.csrf_token.clone()));
+                session.info.set(Some(Some(info)));
+                for field in [current, new_password, confirm] {
+                    field.set(String::new());
                 }
-                Err(e) => error.set(Some(e.message)),
-            }
-            busy.set(false);
-        });
+                notice.set(Some(
+                    "Password changed. Every other session has been signed out.".into(),
+                ));
+            },
+        );
     };
     let sign_out_everywhere = move |_| {
         let navigate = navigate.clone();
-        busy.set(true);
-        spawn_local(async move {
-            match api::delete("/api/v1/sessions").await {
-                Ok(()) => {
-                    api::set_csrf_token(None);
-                    session.info.set(Some(None));
-                    navigate("/sign-in", Default::default());
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
-            busy.set(false);
-        });
+        action.run(
+            async move { api::delete("/api/v1/sessions").await },
+            move |()| {
+                api::set_csrf_token(None);
+                session.info.set(Some(None));
+                navigate("/sign-in", Default::default());
+            },
+        );
     };
     let back = move || {
         session
@@ -265,13 +237,13 @@ pub fn AccountPage() -> impl IntoView {
                     <PasswordField label="Current password" test="current-password" autocomplete="current-password" value=current/>
                     <PasswordField label="New password" test="new-password" autocomplete="new-password" value=new_password/>
                     <PasswordField label="Repeat the new password" test="confirm-password" autocomplete="new-password" value=confirm/>
-                    {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                    <FormError error=action.error/>
                     {move || {
                         notice
                             .get()
                             .map(|n| view! { <p class="notice" role="status" data-test="account-notice">{n}</p> })
                     }}
-                    <button class="primary" type="submit" data-test="change-password-submit" disabled=busy>
+                    <button class="primary" type="submit" data-test="change-password-submit" disabled=action.busy>
                         "Change password"
                     </button>
                 </form>
@@ -279,7 +251,7 @@ pub fn AccountPage() -> impl IntoView {
                 <p class="muted small">
                     "Signs you out on every browser and device, this one included. API tokens are not affected."
                 </p>
-                <button type="button" data-test="sign-out-everywhere" disabled=busy on:click=sign_out_everywhere>
+                <button type="button" data-test="sign-out-everywhere" disabled=action.busy on:click=sign_out_everywhere>
                     "Sign out everywhere"
                 </button>
                 <p class="small"><a href=back>"Back to your project"</a></p>
@@ -298,17 +270,5 @@ fn PasswordField(
     autocomplete: &'static str,
     value: RwSignal<String>,
 ) -> impl IntoView {
-    view! {
-        <label>
-            {label}
-            <input
-                type="password"
-                data-test=test
-                autocomplete=autocomplete
-                required
-                prop:value=value
-                on:input=move |ev| value.set(event_target_value(&ev))
-            />
-        </label>
-    }
+    view! { <TextField label test value kind="password" autocomplete required=true/> }
 }

@@ -6,13 +6,14 @@ use auditlog_shared::wire::{
     alert_presets, AlertChange, AlertCondition, AlertFiring, AlertGroupBy, AlertRule,
     CreateAlertRule, StreamDestination, StreamStatus, UpdateAlertRule,
 };
-use auditlog_shared::AuditQuery;
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
-use super::{list_view, local_time, project_api, refetch, ConfirmButton, FormError, RowChange};
+use super::{
+    filter_problem, headings, local_time, project_api, project_list, refetch, status_cell,
+    status_label, ConfirmButton, ListTable, RowActions, RowChange,
+};
 use crate::api;
+use crate::form::{Action, PlatformForm, TextField};
 
 /// The alerts of the project and the form that adds one. `version` is the Streaming page's
 /// refresh counter: alerts are fetched again with the destinations.
@@ -23,43 +24,20 @@ pub fn AlertsSection(
     notice: RwSignal<Option<String>>,
     destinations: Signal<Vec<StreamDestination>>,
 ) -> impl IntoView {
-    let alerts = LocalResource::new(move || {
-        let url = project_api(project.get(), "alerts");
-        version.track();
-        async move { api::get::<Vec<AlertRule>>(&url).await }
-    });
+    let alerts = project_list::<AlertRule>(project, "alerts", version);
     let table = move || {
-        list_view(
-            alerts.get(),
-            "alerts",
-            "No alerts yet. Pick a preset below to be told when something sensitive happens.",
-            |alerts| {
-                let project = project.get();
-                view! {
-                    <div class="table-scroll">
-                        <table class="platform-table alerts-table" data-test="alerts">
-                            <thead>
-                                <tr>
-                                    <th>"Alert"</th>
-                                    <th>"When"</th>
-                                    <th>"Notifies"</th>
-                                    <th>"Status"</th>
-                                    <th>"Fired"</th>
-                                    <th>"Actions"</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {alerts
-                                    .into_iter()
-                                    .map(|alert| view! { <AlertRow alert project version notice/> })
-                                    .collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }
-                .into_any()
-            },
-        )
+        let project = project.get();
+        ListTable {
+            noun: "alerts",
+            empty:
+                "No alerts yet. Pick a preset below to be told when something sensitive happens.",
+            test: "alerts",
+            class: "alerts-table",
+            headings: headings(&["Alert", "When", "Notifies", "Status", "Fired"], true),
+        }
+        .render(alerts.get(), |alert| {
+            view! { <AlertRow alert project version notice/> }.into_any()
+        })
     };
     view! {
         <h2 class="section-title" id="alerts">"Alerts"</h2>
@@ -73,15 +51,6 @@ pub fn AlertsSection(
     }
 }
 
-fn status_label(alert: &AlertRule) -> &'static str {
-    match alert.status {
-        StreamStatus::Active => "active",
-        StreamStatus::Paused => "paused",
-        StreamStatus::Retrying => "retrying",
-        StreamStatus::Failing => "failing",
-    }
-}
-
 #[component]
 fn AlertRow(
     alert: AlertRule,
@@ -89,18 +58,12 @@ fn AlertRow(
     version: RwSignal<u32>,
     notice: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let change = RowChange::new(notice, version);
+    let busy = change.action.busy;
     let firings = RwSignal::new(None::<Vec<AlertFiring>>);
     let item = project_api(project, &format!("alerts/{}", alert.id));
     let name = alert.name.clone();
 
-    let change = RowChange {
-        busy,
-        error,
-        notice,
-        version,
-    };
     let toggle = {
         let (url, name, paused) = (item.clone(), name.clone(), alert.paused);
         move |_| {
@@ -119,16 +82,7 @@ fn AlertRow(
             );
         }
     };
-    let delete = {
-        let (url, name) = (item.clone(), name.clone());
-        move |()| {
-            let url = url.clone();
-            change.run(
-                async move { api::delete(&url).await },
-                format!("Deleted the alert {name}."),
-            );
-        }
-    };
+    let delete = change.delete(item.clone(), format!("Deleted the alert {name}."));
     let show_firings = {
         let url = format!("{item}/firings");
         move |_| {
@@ -137,19 +91,14 @@ fn AlertRow(
                 return;
             }
             let url = url.clone();
-            busy.set(true);
-            error.set(None);
-            spawn_local(async move {
-                match api::get::<Vec<AlertFiring>>(&url).await {
-                    Ok(list) => firings.set(Some(list)),
-                    Err(e) => error.set(Some(e.message)),
-                }
-                busy.set(false);
-            });
+            change.action.run(
+                async move { api::get::<Vec<AlertFiring>>(&url).await },
+                move |list| firings.set(Some(list)),
+            );
         }
     };
 
-    let status = status_label(&alert);
+    let status = status_label(alert.status);
     let filter = if alert.filter.is_empty() {
         view! { <span class="muted">"every entry"</span> }.into_any()
     } else {
@@ -177,14 +126,8 @@ fn AlertRow(
             </span>
         }
     });
-    let last_error = match (&alert.last_error, alert.last_error_at) {
-        (Some(message), Some(at)) if alert.status != StreamStatus::Active => Some(view! {
-            <p class="error small" data-test="alert-error">
-                {message.clone()}
-                " "
-                <span class="muted">{format!("({})", local_time(at))}</span>
-            </p>
-        }),
+    let last_error = match (alert.last_error.clone(), alert.last_error_at) {
+        (Some(message), Some(at)) if alert.status != StreamStatus::Active => Some((message, at)),
         _ => None,
     };
 
@@ -198,30 +141,18 @@ fn AlertRow(
             </td>
             <td data-test="alert-condition">{alert.condition_text.clone()}</td>
             <td>{alert.destination_name.clone()}</td>
-            <td>
-                <span class=format!("badge stream-{status}") data-test="alert-status">
-                    {status}
-                </span>
-                {last_error}
-            </td>
+            <td>{status_cell(alert.status, "alert-status", "alert-error", last_error)}</td>
             <td data-test="alert-fired">{fired} {pending}</td>
-            <td class="row-actions">
+            <RowActions change>
                 <button type="button" data-test="alert-firings" disabled=busy on:click=show_firings>
                     {move || if firings.get().is_some() { "Hide firings" } else { "Firings" }}
                 </button>
                 <button type="button" data-test="alert-toggle" disabled=busy on:click=toggle>
                     {if alert.paused { "Resume" } else { "Pause" }}
                 </button>
-                <ConfirmButton
-                    label="Delete"
-                    confirm_label="Confirm delete"
-                    test="alert-delete"
-                    busy=busy
-                    on_confirm=delete
-                />
-                <FormError error/>
+                <ConfirmButton label="Delete" test="alert-delete" change on_confirm=delete/>
                 {move || firings.get().map(|list| view! { <FiringList firings=list/> })}
-            </td>
+            </RowActions>
         </tr>
     }
 }
@@ -293,13 +224,8 @@ fn CreateAlertForm(
     let minutes = RwSignal::new("10".to_string());
     let group_by = RwSignal::new(None::<AlertGroupBy>);
     let destination = RwSignal::new(None::<i64>);
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let filter_error = Memo::new(move |_| {
-        AuditQuery::parse_filter(&filter.get())
-            .err()
-            .map(|error| error.to_string())
-    });
+    let action = Action::new();
+    let filter_error = filter_problem(filter);
 
     let apply_preset = {
         let presets = presets.clone();
@@ -328,20 +254,15 @@ fn CreateAlertForm(
         }
     };
 
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
+    let submit = move || {
         if let Some(message) = filter_error.get_untracked() {
-            error.set(Some(format!("The filter cannot be used: {message}")));
-            return;
+            return action.refuse(format!("The filter cannot be used: {message}"));
         }
         let Some(destination_id) = destination
             .get_untracked()
             .or_else(|| destinations.get_untracked().first().map(|d| d.id))
         else {
-            error.set(Some(
-                "Add a destination first: alerts are sent to one.".to_string(),
-            ));
-            return;
+            return action.refuse("Add a destination first: alerts are sent to one.");
         };
         let condition = match kind.get_untracked() {
             ConditionKind::Any => AlertCondition::Any,
@@ -350,10 +271,7 @@ fn CreateAlertForm(
                     count.get_untracked().trim().parse::<u32>(),
                     minutes.get_untracked().trim().parse::<u32>(),
                 ) else {
-                    error.set(Some(
-                        "The count and the minutes must be whole numbers.".to_string(),
-                    ));
-                    return;
+                    return action.refuse("The count and the minutes must be whole numbers.");
                 };
                 AlertCondition::Threshold {
                     count,
@@ -363,8 +281,7 @@ fn CreateAlertForm(
             }
         };
         if let Some(problem) = condition.problem() {
-            error.set(Some(format!("The condition cannot be used: {problem}")));
-            return;
+            return action.refuse(format!("The condition cannot be used: {problem}"));
         }
         let field = changed_field.get_untracked().trim().to_string();
         let to = changed_to.get_untracked().trim().to_string();
@@ -379,27 +296,21 @@ fn CreateAlertForm(
             destination_id,
         };
         let endpoint = project_api(project.get_untracked(), "alerts");
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            match api::post::<AlertRule, _>(&endpoint, &body).await {
-                Ok(alert) => {
-                    name.set(String::new());
-                    notice.set(Some(format!(
-                        "The alert {} counts entries from now on.",
-                        alert.name
-                    )));
-                    refetch(version);
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
-            busy.set(false);
-        });
+        action.run(
+            async move { api::post::<AlertRule, _>(&endpoint, &body).await },
+            move |alert| {
+                name.set(String::new());
+                notice.set(Some(format!(
+                    "The alert {} counts entries from now on.",
+                    alert.name
+                )));
+                refetch(version);
+            },
+        );
     };
 
     view! {
-        <form class="card platform-form" data-test="create-alert" on:submit=submit>
-            <h2>"New alert"</h2>
+        <PlatformForm title="New alert" test="create-alert" action submit="Create alert" on_submit=submit>
             <div class="fields">
                 <label class="wide">
                     "Start from"
@@ -414,17 +325,13 @@ fn CreateAlertForm(
                             .collect_view()}
                     </select>
                 </label>
-                <label>
-                    "Name"
-                    <input
-                        type="text"
-                        data-test="alert-name"
-                        required
-                        placeholder="Production deploys"
-                        prop:value=name
-                        on:input=move |ev| name.set(event_target_value(&ev))
-                    />
-                </label>
+                <TextField
+                    label="Name"
+                    test="alert-name"
+                    value=name
+                    placeholder="Production deploys"
+                    required=true
+                />
                 <label>
                     "Send to"
                     <select
@@ -450,48 +357,27 @@ fn CreateAlertForm(
                         }}
                     </select>
                 </label>
-                <label class="wide">
-                    "Filter (an audit query, without a time range)"
-                    <input
-                        type="text"
-                        data-test="alert-filter"
-                        placeholder="every entry"
-                        aria-invalid=move || filter_error.get().is_some().to_string()
-                        prop:value=filter
-                        on:input=move |ev| filter.set(event_target_value(&ev))
-                    />
-                    {move || {
-                        filter_error
-                            .get()
-                            .map(|message| {
-                                view! {
-                                    <span class="error small" data-test="alert-filter-error">
-                                        {message}
-                                    </span>
-                                }
-                            })
-                    }}
-                </label>
-                <label>
-                    "Only when this field changed"
-                    <input
-                        type="text"
-                        data-test="alert-changed-field"
-                        placeholder="role"
-                        prop:value=changed_field
-                        on:input=move |ev| changed_field.set(event_target_value(&ev))
-                    />
-                </label>
-                <label>
-                    "…to this value"
-                    <input
-                        type="text"
-                        data-test="alert-changed-to"
-                        placeholder="any value"
-                        prop:value=changed_to
-                        on:input=move |ev| changed_to.set(event_target_value(&ev))
-                    />
-                </label>
+                <TextField
+                    label="Filter (an audit query, without a time range)"
+                    test="alert-filter"
+                    value=filter
+                    wide=true
+                    placeholder="every entry"
+                    invalid=filter_error
+                    invalid_test="alert-filter-error"
+                />
+                <TextField
+                    label="Only when this field changed"
+                    test="alert-changed-field"
+                    value=changed_field
+                    placeholder="role"
+                />
+                <TextField
+                    label="…to this value"
+                    test="alert-changed-to"
+                    value=changed_to
+                    placeholder="any value"
+                />
                 <label>
                     "Fire on"
                     <select
@@ -516,26 +402,14 @@ fn CreateAlertForm(
                     </select>
                 </label>
                 <Show when=move || kind.get() == ConditionKind::Threshold>
-                    <label>
-                        "Matches"
-                        <input
-                            type="number"
-                            min="2"
-                            data-test="alert-count"
-                            prop:value=count
-                            on:input=move |ev| count.set(event_target_value(&ev))
-                        />
-                    </label>
-                    <label>
-                        "Within (minutes)"
-                        <input
-                            type="number"
-                            min="1"
-                            data-test="alert-minutes"
-                            prop:value=minutes
-                            on:input=move |ev| minutes.set(event_target_value(&ev))
-                        />
-                    </label>
+                    <TextField label="Matches" test="alert-count" value=count kind="number" min="2"/>
+                    <TextField
+                        label="Within (minutes)"
+                        test="alert-minutes"
+                        value=minutes
+                        kind="number"
+                        min="1"
+                    />
                     <label>
                         "Counted per"
                         <select
@@ -562,10 +436,6 @@ fn CreateAlertForm(
                     </label>
                 </Show>
             </div>
-            <FormError error/>
-            <button class="primary" type="submit" disabled=busy>
-                "Create alert"
-            </button>
-        </form>
+        </PlatformForm>
     }
 }

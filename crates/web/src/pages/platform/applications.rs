@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use auditlog_shared::wire::{Application, Cluster, CreateApplication, DeployApplication, Role};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use super::{
-    has_role, list_view, local_time, project_api, refetch, ChangeNotice, ConfirmButton, FormError,
+    has_role, headings, local_time, project_api, project_list, refetch, ConfirmButton, ListTable,
+    PageHead, RowActions, RowChange,
 };
 use crate::api;
+use crate::form::{Action, PlatformForm, TextField};
 use crate::session::use_session;
 use crate::shell::use_project_id;
 
@@ -22,11 +23,7 @@ pub fn ApplicationsPage() -> impl IntoView {
     let version = RwSignal::new(0_u32);
     let notice = RwSignal::new(None::<String>);
 
-    let applications = LocalResource::new(move || {
-        let url = project_api(project.get(), "applications");
-        version.track();
-        async move { api::get::<Vec<Application>>(&url).await }
-    });
+    let applications = project_list::<Application>(project.into(), "applications", version);
     // Clusters give the cluster column its names and the create form its choices.
     let clusters = LocalResource::new(move || {
         let url = project_api(project.get(), "clusters");
@@ -36,64 +33,34 @@ pub fn ApplicationsPage() -> impl IntoView {
         Signal::derive(move || clusters.get().and_then(Result::ok).unwrap_or_default());
 
     let table = move || {
-        list_view(
-            applications.get(),
-            "applications",
-            "No applications yet. Create one to deploy it.",
-            |apps| {
-                let names: HashMap<i64, String> = cluster_list
-                    .get()
-                    .into_iter()
-                    .map(|c| (c.id, c.name))
-                    .collect();
-                let (project, can_write) = (project.get(), can_write.get());
-                view! {
-                    <table class="platform-table" data-test="applications">
-                        <thead>
-                            <tr>
-                                <th>"Name"</th>
-                                <th>"Image"</th>
-                                <th>"Cluster"</th>
-                                <th class="numeric">"Deploys"</th>
-                                <th>"Last deployed"</th>
-                                {can_write.then(|| view! { <th>"Actions"</th> })}
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {apps
-                                .into_iter()
-                                .map(|app| {
-                                    let cluster = app.cluster_id.map(|id| {
-                                        names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
-                                    });
-                                    view! {
-                                        <ApplicationRow
-                                            app
-                                            cluster
-                                            project
-                                            can_write
-                                            version
-                                            notice
-                                        />
-                                    }
-                                })
-                                .collect_view()}
-                        </tbody>
-                    </table>
-                }
-                .into_any()
-            },
-        )
+        let names: HashMap<i64, String> = cluster_list
+            .get()
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect();
+        let (project, can_write) = (project.get(), can_write.get());
+        ListTable {
+            noun: "applications",
+            empty: "No applications yet. Create one to deploy it.",
+            test: "applications",
+            class: "",
+            headings: headings(
+                &["Name", "Image", "Cluster", "Deploys", "Last deployed"],
+                can_write,
+            ),
+        }
+        .render(applications.get(), |app| {
+            let cluster = app
+                .cluster_id
+                .map(|id| names.get(&id).cloned().unwrap_or_else(|| format!("#{id}")));
+            view! { <ApplicationRow app cluster project can_write version notice/> }.into_any()
+        })
     };
 
     view! {
-        <div class="page-head">
-            <h1>"Applications"</h1>
-        </div>
-        <p class="muted small">
+        <PageHead title="Applications" notice>
             "Everyone in the project sees its applications; developers and admins create, deploy and delete them."
-        </p>
-        <ChangeNotice notice/>
+        </PageHead>
         <section class="card">{table}</section>
         <Show
             when=move || can_write.get()
@@ -117,8 +84,7 @@ fn ApplicationRow(
     notice: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let new_image = RwSignal::new(String::new());
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let change = RowChange::new(notice, version);
     let url = project_api(project, &format!("applications/{}", app.id));
 
     let deploy = {
@@ -131,42 +97,20 @@ fn ApplicationRow(
                 image: (!image.is_empty()).then_some(image),
             };
             let url = url.clone();
-            busy.set(true);
-            error.set(None);
-            spawn_local(async move {
-                match api::post::<Application, _>(&url, &body).await {
-                    Ok(app) => {
-                        new_image.set(String::new());
-                        notice.set(Some(format!(
-                            "Deployed {} with {} (deploy #{}).",
-                            app.name, app.image, app.deploy_count
-                        )));
-                        refetch(version);
-                    }
-                    Err(e) => error.set(Some(e.message)),
-                }
-                busy.set(false);
-            });
+            change.action.run(
+                async move { api::post::<Application, _>(&url, &body).await },
+                move |app| {
+                    new_image.set(String::new());
+                    change.announce(format!(
+                        "Deployed {} with {} (deploy #{}).",
+                        app.name, app.image, app.deploy_count
+                    ));
+                },
+            );
         }
     };
-    let delete = {
-        let name = app.name.clone();
-        move |()| {
-            let (url, name) = (url.clone(), name.clone());
-            busy.set(true);
-            error.set(None);
-            spawn_local(async move {
-                match api::delete(&url).await {
-                    Ok(()) => {
-                        notice.set(Some(format!("Deleted {name}.")));
-                        refetch(version);
-                    }
-                    Err(e) => error.set(Some(e.message)),
-                }
-                busy.set(false);
-            });
-        }
-    };
+    let delete = change.delete(url, format!("Deleted {}.", app.name));
+    let busy = change.action.busy;
 
     let last_deployed = match app.last_deployed_at {
         Some(at) => view! { <span>{local_time(at)}</span> }.into_any(),
@@ -176,16 +120,17 @@ fn ApplicationRow(
         Some(name) => view! { <span>{name}</span> }.into_any(),
         None => view! { <span class="muted">"—"</span> }.into_any(),
     };
+    let current_image = app.image.clone();
     let actions = can_write.then(|| {
         view! {
-            <td class="row-actions">
+            <RowActions change>
                 <form class="inline-form" on:submit=deploy>
                     <input
                         type="text"
                         class="image-input"
                         data-test="deploy-image"
                         aria-label="Image to deploy"
-                        placeholder=app.image.clone()
+                        placeholder=current_image
                         title="Leave empty to redeploy the current image"
                         prop:value=new_image
                         on:input=move |ev| new_image.set(event_target_value(&ev))
@@ -194,15 +139,8 @@ fn ApplicationRow(
                         "Deploy"
                     </button>
                 </form>
-                <ConfirmButton
-                    label="Delete"
-                    confirm_label="Confirm delete"
-                    test="delete"
-                    busy=busy
-                    on_confirm=delete
-                />
-                <FormError error/>
-            </td>
+                <ConfirmButton label="Delete" test="delete" change on_confirm=delete/>
+            </RowActions>
         }
     });
 
@@ -231,60 +169,45 @@ fn CreateApplicationForm(
     let image = RwSignal::new(String::new());
     // The chosen cluster's id, or empty for none.
     let cluster = RwSignal::new(String::new());
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let action = Action::new();
 
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
+    let submit = move || {
         let url = project_api(project.get_untracked(), "applications");
         let body = CreateApplication {
             name: name.get_untracked().trim().to_string(),
             image: image.get_untracked().trim().to_string(),
             cluster_id: cluster.get_untracked().parse().ok(),
         };
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            match api::post::<Application, _>(&url, &body).await {
-                Ok(app) => {
-                    name.set(String::new());
-                    image.set(String::new());
-                    cluster.set(String::new());
-                    notice.set(Some(format!("Created {}.", app.name)));
-                    refetch(version);
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
-            busy.set(false);
-        });
+        action.run(
+            async move { api::post::<Application, _>(&url, &body).await },
+            move |app| {
+                name.set(String::new());
+                image.set(String::new());
+                cluster.set(String::new());
+                notice.set(Some(format!("Created {}.", app.name)));
+                refetch(version);
+            },
+        );
     };
 
     view! {
-        <form class="card platform-form" data-test="create-app" on:submit=submit>
-            <h2>"New application"</h2>
+        <PlatformForm
+            title="New application"
+            test="create-app"
+            action
+            submit="Create application"
+            submitting="Creating…"
+            on_submit=submit
+        >
             <div class="fields">
-                <label>
-                    "Name"
-                    <input
-                        type="text"
-                        data-test="app-name"
-                        required
-                        placeholder="web"
-                        prop:value=name
-                        on:input=move |ev| name.set(event_target_value(&ev))
-                    />
-                </label>
-                <label>
-                    "Image"
-                    <input
-                        type="text"
-                        data-test="app-image"
-                        required
-                        placeholder="registry.example.com/web:1.0"
-                        prop:value=image
-                        on:input=move |ev| image.set(event_target_value(&ev))
-                    />
-                </label>
+                <TextField label="Name" test="app-name" value=name placeholder="web" required=true/>
+                <TextField
+                    label="Image"
+                    test="app-image"
+                    value=image
+                    placeholder="registry.example.com/web:1.0"
+                    required=true
+                />
                 <label>
                     "Cluster"
                     <select data-test="app-cluster" on:change=move |ev| cluster.set(event_target_value(&ev))>
@@ -312,10 +235,6 @@ fn CreateApplicationForm(
                     </select>
                 </label>
             </div>
-            <FormError error/>
-            <button class="primary" type="submit" disabled=busy>
-                {move || if busy.get() { "Creating…" } else { "Create application" }}
-            </button>
-        </form>
+        </PlatformForm>
     }
 }

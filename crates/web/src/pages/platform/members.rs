@@ -2,16 +2,15 @@
 //! sees the members; only admins change them.
 
 use auditlog_shared::wire::{AddMember, CreatedInvitation, Invitation, Member, Role, UpdateMember};
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
 use super::{
-    has_role, list_view, local_time, project_api, refetch, role_label, role_options, ChangeNotice,
-    ConfirmButton, FormError,
+    has_role, headings, local_time, project_api, project_list, refetch, role_label, role_options,
+    ConfirmButton, ListTable, PageHead, RoleField, RowActions, RowChange,
 };
 use crate::api;
+use crate::form::{Action, PlatformForm, TextField};
 use crate::session::use_session;
 use crate::shell::use_project_id;
 
@@ -24,54 +23,27 @@ pub fn MembersPage() -> impl IntoView {
     let version = RwSignal::new(0_u32);
     let notice = RwSignal::new(None::<String>);
 
-    let members = LocalResource::new(move || {
-        let url = project_api(project.get(), "members");
-        version.track();
-        async move { api::get::<Vec<Member>>(&url).await }
-    });
-
+    let members = project_list::<Member>(project.into(), "members", version);
     let table = move || {
-        list_view(
-            members.get(),
-            "members",
-            "This project has no members.",
-            |members| {
-                let (project, is_admin, me) = (project.get(), is_admin.get(), me.get());
-                view! {
-                <table class="platform-table" data-test="members">
-                    <thead>
-                        <tr>
-                            <th>"Name"</th>
-                            <th>"Email"</th>
-                            <th>"Role"</th>
-                            {is_admin.then(|| view! { <th>"Actions"</th> })}
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {members
-                            .into_iter()
-                            .map(|member| {
-                                let is_me = me == Some(member.user_id);
-                                view! { <MemberRow member project is_admin is_me version notice/> }
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            }
-            .into_any()
-            },
-        )
+        let (project, is_admin, me) = (project.get(), is_admin.get(), me.get());
+        ListTable {
+            noun: "members",
+            empty: "This project has no members.",
+            test: "members",
+            class: "",
+            headings: headings(&["Name", "Email", "Role"], is_admin),
+        }
+        .render(members.get(), |member| {
+            let is_me = me == Some(member.user_id);
+            view! { <MemberRow member project is_admin is_me version notice/> }.into_any()
+        })
     };
 
     view! {
-        <div class="page-head">
-            <h1>"Members"</h1>
-        </div>
-        <p class="muted small">
+        <PageHead title="Members" notice>
             "Viewers read the project; developers also create, deploy and delete applications; "
             "admins also manage clusters, tokens, members and settings, and read the audit logs."
-        </p>
-        <ChangeNotice notice/>
+        </PageHead>
         <section class="card">{table}</section>
         <Show
             when=move || is_admin.get()
@@ -90,42 +62,19 @@ fn PendingInvitations(
     version: RwSignal<u32>,
     notice: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let invitations = LocalResource::new(move || {
-        let url = project_api(project.get(), "invitations");
-        version.track();
-        async move { api::get::<Vec<Invitation>>(&url).await }
-    });
+    let invitations = project_list::<Invitation>(project, "invitations", version);
     let table = move || {
-        list_view(
-            invitations.get(),
-            "invitations",
-            "No invitation is waiting to be accepted.",
-            |invitations| {
-                let project = project.get();
-                view! {
-                    <table class="platform-table" data-test="invitations">
-                        <thead>
-                            <tr>
-                                <th>"Email"</th>
-                                <th>"Role"</th>
-                                <th>"Invited by"</th>
-                                <th>"Expires"</th>
-                                <th>"Actions"</th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {invitations
-                                .into_iter()
-                                .map(|invitation| {
-                                    view! { <InvitationRow invitation project version notice/> }
-                                })
-                                .collect_view()}
-                        </tbody>
-                    </table>
-                }
-                .into_any()
-            },
-        )
+        let project = project.get();
+        ListTable {
+            noun: "invitations",
+            empty: "No invitation is waiting to be accepted.",
+            test: "invitations",
+            class: "",
+            headings: headings(&["Email", "Role", "Invited by", "Expires"], true),
+        }
+        .render(invitations.get(), |invitation| {
+            view! { <InvitationRow invitation project version notice/> }.into_any()
+        })
     };
     view! {
         <section class="card">
@@ -142,41 +91,20 @@ fn InvitationRow(
     version: RwSignal<u32>,
     notice: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let url = project_api(project, &format!("invitations/{}", invitation.id));
-    let email = invitation.email.clone();
-    let revoke = move |()| {
-        let (url, email) = (url.clone(), email.clone());
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            match api::delete(&url).await {
-                Ok(()) => {
-                    notice.set(Some(format!("Revoked the invitation of {email}.")));
-                    refetch(version);
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
-            busy.set(false);
-        });
-    };
+    let change = RowChange::new(notice, version);
+    let revoke = change.delete(
+        project_api(project, &format!("invitations/{}", invitation.id)),
+        format!("Revoked the invitation of {}.", invitation.email),
+    );
     view! {
         <tr data-test="invitation-row" data-invitation-email=invitation.email.clone()>
             <td class="strong">{invitation.email.clone()}</td>
             <td>{role_label(invitation.role)}</td>
             <td>{invitation.invited_by.clone()}</td>
             <td class="nowrap">{local_time(invitation.expires_at)}</td>
-            <td class="row-actions">
-                <ConfirmButton
-                    label="Revoke"
-                    confirm_label="Confirm revoke"
-                    test="revoke-invitation"
-                    busy=busy
-                    on_confirm=revoke
-                />
-                <FormError error/>
-            </td>
+            <RowActions change>
+                <ConfirmButton label="Revoke" test="revoke-invitation" change on_confirm=revoke/>
+            </RowActions>
         </tr>
     }
 }
@@ -194,8 +122,8 @@ fn MemberRow(
     let session = use_session();
     let navigate = use_navigate();
     let role = RwSignal::new(member.role);
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let change = RowChange::new(notice, version);
+    let busy = change.action.busy;
     let url = project_api(project, &format!("members/{}", member.user_id));
 
     let change_role = {
@@ -210,62 +138,44 @@ fn MemberRow(
             }
             // The select shows the new role at once and returns to the old one if refused.
             role.set(picked);
-            busy.set(true);
-            error.set(None);
             let url = url.clone();
-            spawn_local(async move {
-                match api::patch::<Member, _>(&url, &UpdateMember { role: picked }).await {
-                    Ok(updated) => {
-                        role.set(updated.role);
-                        notice.set(Some(format!(
-                            "{} is now {}.",
-                            updated.display_name,
-                            role_label(updated.role).to_lowercase()
-                        )));
-                        // The navigation and the pages follow the user's own role.
-                        if is_me {
-                            session.reload();
-                        }
-                        refetch(version);
+            change.action.run_or_undo(
+                async move { api::patch::<Member, _>(&url, &UpdateMember { role: picked }).await },
+                move |updated| {
+                    role.set(updated.role);
+                    // The navigation and the pages follow the user's own role.
+                    if is_me {
+                        session.reload();
                     }
-                    Err(e) => {
-                        role.set(previous);
-                        error.set(Some(e.message));
-                    }
-                }
-                busy.set(false);
-            });
+                    change.announce(format!(
+                        "{} is now {}.",
+                        updated.display_name,
+                        role_label(updated.role).to_lowercase()
+                    ));
+                },
+                move || role.set(previous),
+            );
         }
     };
     let remove = {
         let name = member.display_name.clone();
         move |()| {
             let (url, name, navigate) = (url.clone(), name.clone(), navigate.clone());
-            busy.set(true);
-            error.set(None);
-            spawn_local(async move {
-                match api::delete(&url).await {
-                    Ok(()) if is_me => {
+            change
+                .action
+                .run(async move { api::delete(&url).await }, move |()| {
+                    if is_me {
                         // Having left the project, the user goes back to the start page.
                         session.reload();
                         navigate("/", Default::default());
+                    } else {
+                        change.announce(format!("Removed {name} from the project."));
                     }
-                    Ok(()) => {
-                        notice.set(Some(format!("Removed {name} from the project.")));
-                        refetch(version);
-                    }
-                    Err(e) => error.set(Some(e.message)),
-                }
-                busy.set(false);
-            });
+                });
         }
     };
 
-    let (remove_label, confirm_label) = if is_me {
-        ("Leave", "Confirm leave")
-    } else {
-        ("Remove", "Confirm remove")
-    };
+    let remove_label = if is_me { "Leave" } else { "Remove" };
     let role_cell = if is_admin {
         view! {
             <select
@@ -293,16 +203,9 @@ fn MemberRow(
             {is_admin
                 .then(|| {
                     view! {
-                        <td class="row-actions">
-                            <ConfirmButton
-                                label=remove_label
-                                confirm_label=confirm_label
-                                test="remove"
-                                busy=busy
-                                on_confirm=remove
-                            />
-                            <FormError error/>
-                        </td>
+                        <RowActions change>
+                            <ConfirmButton label=remove_label test="remove" change on_confirm=remove/>
+                        </RowActions>
                     }
                 })}
         </tr>
@@ -317,80 +220,60 @@ fn AddMemberForm(
 ) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let role = RwSignal::new(Role::Viewer);
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let action = Action::new();
 
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
+    let submit = move || {
         let url = project_api(project.get_untracked(), "members");
         let body = AddMember {
             email: email.get_untracked().trim().to_string(),
             role: role.get_untracked(),
         };
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            match api::post::<CreatedInvitation, _>(&url, &body).await {
-                Ok(created) => {
-                    email.set(String::new());
-                    let link = if created.accept_url.starts_with('/') {
-                        let origin = web_sys::window()
-                            .and_then(|w| w.location().origin().ok())
-                            .unwrap_or_default();
-                        format!("{origin}{}", created.accept_url)
-                    } else {
-                        created.accept_url.clone()
-                    };
-                    notice.set(Some(format!(
-                        "Invited {} as {}. Send them this link (it works once, for 7 days; it is not shown again): {link}",
-                        created.invitation.email,
-                        role_label(created.invitation.role).to_lowercase()
-                    )));
-                    refetch(version);
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
-            busy.set(false);
-        });
+        action.run(
+            async move { api::post::<CreatedInvitation, _>(&url, &body).await },
+            move |created| {
+                email.set(String::new());
+                let link = if created.accept_url.starts_with('/') {
+                    let origin = web_sys::window()
+                        .and_then(|w| w.location().origin().ok())
+                        .unwrap_or_default();
+                    format!("{origin}{}", created.accept_url)
+                } else {
+                    created.accept_url.clone()
+                };
+                notice.set(Some(format!(
+                    "Invited {} as {}. Send them this link (it works once, for 7 days; it is not shown again): {link}",
+                    created.invitation.email,
+                    role_label(created.invitation.role).to_lowercase()
+                )));
+                refetch(version);
+            },
+        );
     };
 
     view! {
-        <form class="card platform-form" data-test="invite-member" on:submit=submit>
-            <h2>"Invite a member"</h2>
+        <PlatformForm
+            title="Invite a member"
+            test="invite-member"
+            action
+            submit="Invite"
+            submitting="Inviting…"
+            on_submit=submit
+        >
             <div class="fields">
-                <label>
-                    "Email"
-                    <input
-                        type="email"
-                        data-test="invite-email"
-                        required
-                        autocomplete="off"
-                        prop:value=email
-                        on:input=move |ev| email.set(event_target_value(&ev))
-                    />
-                </label>
-                <label>
-                    "Role"
-                    <select
-                        data-test="invite-role"
-                        on:change=move |ev| {
-                            if let Some(picked) = Role::parse(&event_target_value(&ev)) {
-                                role.set(picked);
-                            }
-                        }
-                    >
-                        {role_options(move || role.get())}
-                    </select>
-                </label>
+                <TextField
+                    label="Email"
+                    test="invite-email"
+                    value=email
+                    kind="email"
+                    required=true
+                    autocomplete="off"
+                />
+                <RoleField test="invite-role" role/>
             </div>
             <p class="muted small">
                 "The invitee opens the link and joins with their own password: a new account, "
                 "or the one they already have."
             </p>
-            <FormError error/>
-            <button class="primary" type="submit" disabled=busy>
-                {move || if busy.get() { "Inviting…" } else { "Invite" }}
-            </button>
-        </form>
+        </PlatformForm>
     }
 }

@@ -20,11 +20,14 @@ pub use settings::SettingsPage;
 pub use streams::StreamsPage;
 pub use tokens::TokensPage;
 
-use auditlog_shared::wire::Role;
+use auditlog_shared::wire::{Role, StreamStatus};
+use auditlog_shared::AuditQuery;
 use chrono::{DateTime, Local, Utc};
 use leptos::prelude::*;
+use serde::de::DeserializeOwned;
 
-use crate::api::ApiError;
+use crate::api::{self, ApiError};
+use crate::form::{Action, FormError};
 
 /// The URL of a project-scoped API endpoint, such as `applications/7/deploy`.
 fn project_api(project: i64, path: &str) -> String {
@@ -74,38 +77,87 @@ fn refetch(version: RwSignal<u32>) {
     version.update(|v| *v = v.wrapping_add(1));
 }
 
-/// Renders a loaded list in one of its four states: loading, failed, empty or filled.
-fn list_view<T>(
-    loaded: Option<Result<Vec<T>, ApiError>>,
+/// A project's list (such as `clusters`), fetched again whenever `version` is bumped.
+fn project_list<T: DeserializeOwned + 'static>(
+    project: Signal<i64>,
+    path: &'static str,
+    version: RwSignal<u32>,
+) -> LocalResource<Result<Vec<T>, ApiError>> {
+    LocalResource::new(move || {
+        let url = project_api(project.get(), path);
+        version.track();
+        async move { api::get::<Vec<T>>(&url).await }
+    })
+}
+
+/// What a list page's table shows around its rows.
+struct ListTable {
+    /// The list's name in messages, such as "clusters".
     noun: &'static str,
+    /// What an empty list says.
     empty: &'static str,
-    rows: impl FnOnce(Vec<T>) -> AnyView,
-) -> AnyView {
-    match loaded {
-        None => view! {
-            <p class="muted" aria-busy="true" data-test="loading">{format!("Loading {noun}…")}</p>
+    /// The table's `data-test` name and classes beside `platform-table`.
+    test: &'static str,
+    class: &'static str,
+    /// The column headings.
+    headings: Vec<&'static str>,
+}
+
+impl ListTable {
+    /// Renders a loaded list in one of its four states: loading, failed, empty or a table of
+    /// `row`s.
+    fn render<T>(
+        self,
+        loaded: Option<Result<Vec<T>, ApiError>>,
+        row: impl FnMut(T) -> AnyView,
+    ) -> AnyView {
+        let ListTable {
+            noun,
+            empty,
+            test,
+            class,
+            headings,
+        } = self;
+        match loaded {
+            None => view! {
+                <p class="muted" aria-busy="true" data-test="loading">{format!("Loading {noun}…")}</p>
+            }
+            .into_any(),
+            Some(Err(error)) => view! {
+                <p class="error" role="alert" data-test="load-error">
+                    {format!("The {noun} could not be loaded: {}", error.message)}
+                </p>
+            }
+            .into_any(),
+            Some(Ok(items)) if items.is_empty() => {
+                view! { <p class="muted" data-test="empty">{empty}</p> }.into_any()
+            }
+            Some(Ok(items)) => view! {
+                <div class="table-scroll">
+                    <table class=format!("platform-table {class}") data-test=test>
+                        <thead>
+                            <tr>
+                                {headings
+                                    .into_iter()
+                                    .map(|heading| view! { <th>{heading}</th> })
+                                    .collect_view()}
+                            </tr>
+                        </thead>
+                        <tbody>{items.into_iter().map(row).collect_view()}</tbody>
+                    </table>
+                </div>
+            }
+            .into_any(),
         }
-        .into_any(),
-        Some(Err(error)) => view! {
-            <p class="error" role="alert" data-test="load-error">
-                {format!("The {noun} could not be loaded: {}", error.message)}
-            </p>
-        }
-        .into_any(),
-        Some(Ok(items)) if items.is_empty() => {
-            view! { <p class="muted" data-test="empty">{empty}</p> }.into_any()
-        }
-        Some(Ok(items)) => rows(items),
     }
 }
 
-/// What a row's buttons share while one of its changes runs.
+/// What a row's buttons share while one of its changes runs: the row's [`Action`], and the
+/// page's notice and list version.
 #[derive(Clone, Copy)]
 struct RowChange {
-    /// The row's buttons are disabled meanwhile.
-    busy: RwSignal<bool>,
-    /// Why the last change failed, shown in the row.
-    error: RwSignal<Option<String>>,
+    /// The row's buttons are disabled while a change runs; a refusal is shown in the row.
+    action: Action,
     /// What the last change did, shown above the list.
     notice: RwSignal<Option<String>>,
     /// The list's version: bumped after a change so that it is fetched again.
@@ -113,6 +165,14 @@ struct RowChange {
 }
 
 impl RowChange {
+    fn new(notice: RwSignal<Option<String>>, version: RwSignal<u32>) -> RowChange {
+        RowChange {
+            action: Action::new(),
+            notice,
+            version,
+        }
+    }
+
     /// Runs `change`: on success the page says `done` and fetches the list again; on failure
     /// the row says why.
     fn run<T: 'static>(
@@ -120,29 +180,134 @@ impl RowChange {
         change: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
         done: String,
     ) {
-        self.busy.set(true);
-        self.error.set(None);
-        leptos::task::spawn_local(async move {
-            match change.await {
-                Ok(_) => {
-                    self.notice.set(Some(done));
-                    refetch(self.version);
-                }
-                Err(e) => self.error.set(Some(e.message)),
-            }
-            self.busy.set(false);
-        });
+        self.action.run(change, move |_| self.announce(done));
+    }
+
+    /// Says what a change did and fetches the list again.
+    fn announce(self, done: String) {
+        self.notice.set(Some(done));
+        refetch(self.version);
+    }
+
+    /// What a [`ConfirmButton`] runs to delete `url` (a row's resource), saying `done` after.
+    fn delete(self, url: String, done: String) -> Callback<()> {
+        Callback::new(move |()| {
+            let url = url.clone();
+            self.run(async move { api::delete(&url).await }, done.clone());
+        })
     }
 }
 
-/// The message of a failed write, when there is one.
-#[component]
-fn FormError(error: RwSignal<Option<String>>) -> impl IntoView {
-    move || {
-        error
-            .get()
-            .map(|message| view! { <p class="error small" role="alert" data-test="form-error">{message}</p> })
+/// A table's column headings, with "Actions" last when the caller may act on its rows.
+fn headings(columns: &[&'static str], with_actions: bool) -> Vec<&'static str> {
+    let mut headings = columns.to_vec();
+    if with_actions {
+        headings.push("Actions");
     }
+    headings
+}
+
+/// A labelled role picker bound to `role`.
+#[component]
+fn RoleField(
+    /// The picker's `data-test` name.
+    test: &'static str,
+    role: RwSignal<Role>,
+) -> impl IntoView {
+    view! {
+        <label>
+            "Role"
+            <select
+                data-test=test
+                on:change=move |ev| {
+                    if let Some(picked) = Role::parse(&event_target_value(&ev)) {
+                        role.set(picked);
+                    }
+                }
+            >
+                {role_options(move || role.get())}
+            </select>
+        </label>
+    }
+}
+
+/// A secret the server shows once (a new token, a webhook's signing secret) with how it is
+/// used, until "I have copied it".
+#[component]
+fn SecretBox(
+    /// Its heading.
+    title: String,
+    /// What the secret is, as in "Copy this secret now".
+    what: &'static str,
+    secret: String,
+    /// The `data-test` names of the box and of the secret.
+    test: &'static str,
+    secret_test: &'static str,
+    /// Runs on "I have copied it".
+    #[prop(into)]
+    dismiss: Callback<()>,
+    /// How the secret is used.
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="card secret-box" role="status" data-test=test>
+            <h2>{title}</h2>
+            <p>
+                <strong>{format!("Copy {what} now. It will not be shown again.")}</strong>
+            </p>
+            <code class="secret" data-test=secret_test>{secret}</code>
+            <p class="muted small">{children()}</p>
+            <button type="button" data-test="dismiss-secret" on:click=move |_| dismiss.run(())>
+                "I have copied it"
+            </button>
+        </div>
+    }
+}
+
+/// The health of a stream destination or an alert, as its badge says it.
+fn status_label(status: StreamStatus) -> &'static str {
+    match status {
+        StreamStatus::Active => "active",
+        StreamStatus::Paused => "paused",
+        StreamStatus::Retrying => "retrying",
+        StreamStatus::Failing => "failing",
+    }
+}
+
+/// A health badge (of a stream destination or an alert), with the last error under it when
+/// that error is why it is not active.
+fn status_cell(
+    status: StreamStatus,
+    test: &'static str,
+    error_test: &'static str,
+    last_error: Option<(String, DateTime<Utc>)>,
+) -> impl IntoView {
+    let status = status_label(status);
+    let last_error = last_error.map(|(message, at)| {
+        view! {
+            <p class="error small" data-test=error_test>
+                {message}
+                " "
+                <span class="muted">{format!("({})", local_time(at))}</span>
+            </p>
+        }
+    });
+    view! {
+        <span class=format!("badge stream-{status}") data-test=test>
+            {status}
+        </span>
+        {last_error}
+    }
+}
+
+/// Why the audit filter typed into a form cannot be used, read by the shared query model as it
+/// is typed.
+fn filter_problem(filter: RwSignal<String>) -> Memo<Option<String>> {
+    Memo::new(move |_| {
+        AuditQuery::parse_filter(&filter.get())
+            .err()
+            .map(|error| error.to_string())
+    })
 }
 
 /// What the last successful change did, such as "Deployed web.", until the next change.
@@ -168,18 +333,16 @@ fn ChangeNotice(notice: RwSignal<Option<String>>) -> impl IntoView {
 fn ConfirmButton(
     /// The button's label before the first click, such as "Delete".
     label: &'static str,
-    /// Its label while waiting for the second click, such as "Confirm delete".
-    confirm_label: &'static str,
     /// The `data-test` name of the button (the same in both steps).
     test: &'static str,
-    /// True while the action runs.
-    #[prop(into)]
-    busy: Signal<bool>,
+    /// The row's change: the button is disabled while one runs.
+    change: RowChange,
     /// Runs on the second click.
     #[prop(into)]
     on_confirm: Callback<()>,
 ) -> impl IntoView {
     let confirming = RwSignal::new(false);
+    let confirm_label = format!("Confirm {}", label.to_lowercase());
     let click = move |_| {
         if confirming.get_untracked() {
             confirming.set(false);
@@ -193,10 +356,10 @@ fn ConfirmButton(
             type="button"
             class:danger=confirming
             data-test=test
-            disabled=busy
+            disabled=change.action.busy
             on:click=click
         >
-            {move || if confirming.get() { confirm_label } else { label }}
+            {move || if confirming.get() { confirm_label.clone() } else { label.to_string() }}
         </button>
         <Show when=move || confirming.get()>
             <button
@@ -208,5 +371,33 @@ fn ConfirmButton(
                 "Cancel"
             </button>
         </Show>
+    }
+}
+
+/// A row's actions cell: its controls, then why the row's last change was refused.
+#[component]
+fn RowActions(change: RowChange, children: Children) -> impl IntoView {
+    view! {
+        <td class="row-actions">
+            {children()}
+            <FormError error=change.action.error/>
+        </td>
+    }
+}
+
+/// A list page's heading, what the page is for, and the notice of its last change.
+#[component]
+fn PageHead(
+    title: &'static str,
+    notice: RwSignal<Option<String>>,
+    /// What the page is for and who may change it.
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="page-head">
+            <h1>{title}</h1>
+        </div>
+        <p class="muted small">{children()}</p>
+        <ChangeNotice notice/>
     }
 }

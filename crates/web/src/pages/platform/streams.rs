@@ -9,19 +9,18 @@
 use std::collections::BTreeMap;
 
 use auditlog_shared::wire::{
-    CreateStreamDestination, CreatedStreamDestination, StreamDestination, StreamKind, StreamStatus,
+    CreateStreamDestination, CreatedStreamDestination, StreamDestination, StreamKind,
     StreamTestResult, UpdateStreamDestination,
 };
-use auditlog_shared::AuditQuery;
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use super::alerts::AlertsSection;
 use super::{
-    list_view, local_time, project_api, refetch, ChangeNotice, ConfirmButton, FormError, RowChange,
+    filter_problem, headings, local_time, project_api, project_list, refetch, status_cell,
+    status_label, ConfirmButton, ListTable, PageHead, RowActions, RowChange, SecretBox,
 };
 use crate::api;
+use crate::form::{Action, Checkbox, PlatformForm, TextField};
 use crate::shell::use_project_id;
 
 /// How often the list is fetched again while the page is open.
@@ -35,11 +34,7 @@ pub fn StreamsPage() -> impl IntoView {
     // The webhook just created, whose signing secret is shown until dismissed and never again.
     let created = RwSignal::new(None::<CreatedStreamDestination>);
 
-    let destinations = LocalResource::new(move || {
-        let url = project_api(project.get(), "streams");
-        version.track();
-        async move { api::get::<Vec<StreamDestination>>(&url).await }
-    });
+    let destinations = project_list::<StreamDestination>(project.into(), "streams", version);
     // The destinations alerts can be sent to.
     let destination_options =
         Signal::derive(move || destinations.get().and_then(Result::ok).unwrap_or_default());
@@ -48,89 +43,50 @@ pub fn StreamsPage() -> impl IntoView {
     }
 
     let table = move || {
-        list_view(
-            destinations.get(),
-            "stream destinations",
-            "Nothing is streamed yet. Add a webhook or a Splunk collector below.",
-            |destinations| {
-                let project = project.get();
-                view! {
-                    <div class="table-scroll">
-                        <table class="platform-table streams-table" data-test="streams">
-                            <thead>
-                                <tr>
-                                    <th>"Destination"</th>
-                                    <th>"Filter"</th>
-                                    <th>"Status"</th>
-                                    <th>"Lag"</th>
-                                    <th>"Delivered"</th>
-                                    <th>"Actions"</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {destinations
-                                    .into_iter()
-                                    .map(|destination| {
-                                        view! { <StreamRow destination project version notice/> }
-                                    })
-                                    .collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }
-                .into_any()
-            },
-        )
+        let project = project.get();
+        ListTable {
+            noun: "stream destinations",
+            empty: "Nothing is streamed yet. Add a webhook or a Splunk collector below.",
+            test: "streams",
+            class: "streams-table",
+            headings: headings(
+                &["Destination", "Filter", "Status", "Lag", "Delivered"],
+                true,
+            ),
+        }
+        .render(destinations.get(), |destination| {
+            view! { <StreamRow destination project version notice/> }.into_any()
+        })
     };
 
     view! {
-        <div class="page-head">
-            <h1>"Streaming"</h1>
-        </div>
-        <p class="muted small">
+        <PageHead title="Streaming" notice>
             "Every audit entry that passes a destination's filter is pushed to it at least once, in order, "
             "with a stable "<code>"event_id"</code>" to de-duplicate by. A destination that fails is retried "
             "with growing pauses; nothing is lost while it is down or paused."
-        </p>
-        <ChangeNotice notice/>
-        {move || created.get().map(|destination| view! { <SigningSecret destination created/> })}
+        </PageHead>
+        {move || {
+            created
+                .get()
+                .map(|destination| {
+                    view! {
+                        <SecretBox
+                            title=format!("Streaming to “{}”", destination.destination.name)
+                            what="the signing secret"
+                            secret=destination.signing_secret.unwrap_or_default()
+                            test="stream-created"
+                            secret_test="stream-secret"
+                            dismiss=move || created.set(None)
+                        >
+                            "Each delivery carries "<code>"Auditlog-Signature: t=<unix time>,v1=<hex>"</code>
+                            ": the HMAC-SHA256 of "<code>"<t>.<body>"</code>" keyed with this secret."
+                        </SecretBox>
+                    }
+                })
+        }}
         <section class="card">{table}</section>
         <CreateStreamForm project=project.into() version created notice/>
         <AlertsSection project=project.into() version notice destinations=destination_options/>
-    }
-}
-
-/// A new webhook's signing secret, shown once, with how receivers check it.
-#[component]
-fn SigningSecret(
-    destination: CreatedStreamDestination,
-    created: RwSignal<Option<CreatedStreamDestination>>,
-) -> impl IntoView {
-    let secret = destination.signing_secret.clone().unwrap_or_default();
-    view! {
-        <div class="card secret-box" role="status" data-test="stream-created">
-            <h2>{format!("Streaming to “{}”", destination.destination.name)}</h2>
-            <p>
-                <strong>"Copy the signing secret now. It will not be shown again."</strong>
-            </p>
-            <code class="secret" data-test="stream-secret">{secret}</code>
-            <p class="muted small">
-                "Each delivery carries "<code>"Auditlog-Signature: t=<unix time>,v1=<hex>"</code>
-                ": the HMAC-SHA256 of "<code>"<t>.<body>"</code>" keyed with this secret."
-            </p>
-            <button type="button" data-test="dismiss-secret" on:click=move |_| created.set(None)>
-                "I have copied it"
-            </button>
-        </div>
-    }
-}
-
-fn status_label(status: StreamStatus) -> &'static str {
-    match status {
-        StreamStatus::Active => "active",
-        StreamStatus::Paused => "paused",
-        StreamStatus::Retrying => "retrying",
-        StreamStatus::Failing => "failing",
     }
 }
 
@@ -159,8 +115,8 @@ fn StreamRow(
     version: RwSignal<u32>,
     notice: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let change = RowChange::new(notice, version);
+    let busy = change.action.busy;
     let tested = RwSignal::new(None::<StreamTestResult>);
     let item = project_api(project, &format!("streams/{}", destination.id));
     let name = destination.name.clone();
@@ -169,22 +125,11 @@ fn StreamRow(
         let url = format!("{item}/test");
         move |_| {
             let url = url.clone();
-            busy.set(true);
-            error.set(None);
-            spawn_local(async move {
-                match api::post::<StreamTestResult, _>(&url, &()).await {
-                    Ok(result) => tested.set(Some(result)),
-                    Err(e) => error.set(Some(e.message)),
-                }
-                busy.set(false);
-            });
+            change.action.run(
+                async move { api::post::<StreamTestResult, _>(&url, &()).await },
+                move |result| tested.set(Some(result)),
+            );
         }
-    };
-    let change = RowChange {
-        busy,
-        error,
-        notice,
-        version,
     };
     let toggle = {
         let (url, name, paused) = (item.clone(), name.clone(), destination.paused);
@@ -204,16 +149,7 @@ fn StreamRow(
             );
         }
     };
-    let delete = {
-        let (url, name) = (item.clone(), name.clone());
-        move |()| {
-            let url = url.clone();
-            change.run(
-                async move { api::delete(&url).await },
-                format!("Deleted {name}; nothing more is sent to it."),
-            );
-        }
-    };
+    let delete = change.delete(item, format!("Deleted {name}; nothing more is sent to it."));
 
     let status = status_label(destination.status);
     let filter = if destination.filter.is_empty() {
@@ -230,14 +166,8 @@ fn StreamRow(
         None => format!("{} · none yet", destination.delivered_entries),
     };
     // The last error matters while it is the reason the destination is behind.
-    let last_error = match (&destination.last_error, destination.last_error_at) {
-        (Some(message), Some(at)) if destination.consecutive_failures > 0 => Some(view! {
-            <p class="error small" data-test="stream-error">
-                {message.clone()}
-                " "
-                <span class="muted">{format!("({})", local_time(at))}</span>
-            </p>
-        }),
+    let last_error = match (destination.last_error.clone(), destination.last_error_at) {
+        (Some(message), Some(at)) if destination.consecutive_failures > 0 => Some((message, at)),
         _ => None,
     };
 
@@ -255,28 +185,17 @@ fn StreamRow(
                 <code class="small wrap">{destination.url.clone()}</code>
             </td>
             <td>{filter}</td>
-            <td>
-                <span class=format!("badge stream-{status}") data-test="stream-status">
-                    {status}
-                </span>
-                {last_error}
-            </td>
+            <td>{status_cell(destination.status, "stream-status", "stream-error", last_error)}</td>
             <td data-test="stream-lag">{lag_text(&destination)}</td>
             <td data-test="stream-delivered">{delivered}</td>
-            <td class="row-actions">
+            <RowActions change>
                 <button type="button" data-test="stream-test" disabled=busy on:click=send_test>
                     "Send test event"
                 </button>
                 <button type="button" data-test="stream-toggle" disabled=busy on:click=toggle>
                     {if destination.paused { "Resume" } else { "Pause" }}
                 </button>
-                <ConfirmButton
-                    label="Delete"
-                    confirm_label="Confirm delete"
-                    test="stream-delete"
-                    busy=busy
-                    on_confirm=delete
-                />
+                <ConfirmButton label="Delete" test="stream-delete" change on_confirm=delete/>
                 {move || {
                     tested
                         .get()
@@ -296,8 +215,7 @@ fn StreamRow(
                             }
                         })
                 }}
-                <FormError error/>
-            </td>
+            </RowActions>
         </tr>
     }
 }
@@ -328,20 +246,12 @@ fn CreateStreamForm(
     let token = RwSignal::new(String::new());
     let headers = RwSignal::new(String::new());
     let backfill = RwSignal::new(false);
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    // The filter is read by the shared query model as it is typed.
-    let filter_error = Memo::new(move |_| {
-        AuditQuery::parse_filter(&filter.get())
-            .err()
-            .map(|error| error.to_string())
-    });
+    let action = Action::new();
+    let filter_error = filter_problem(filter);
 
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
+    let submit = move || {
         if let Some(message) = filter_error.get_untracked() {
-            error.set(Some(format!("The filter cannot be used: {message}")));
-            return;
+            return action.refuse(format!("The filter cannot be used: {message}"));
         }
         let header_text = if kind.get_untracked() == StreamKind::Syslog {
             String::new()
@@ -350,10 +260,7 @@ fn CreateStreamForm(
         };
         let parsed_headers = match parse_headers(&header_text) {
             Ok(parsed) => parsed,
-            Err(message) => {
-                error.set(Some(message));
-                return;
-            }
+            Err(message) => return action.refuse(message),
         };
         let kind_now = kind.get_untracked();
         let body = CreateStreamDestination {
@@ -366,52 +273,43 @@ fn CreateStreamForm(
             backfill: backfill.get_untracked(),
         };
         let endpoint = project_api(project.get_untracked(), "streams");
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            match api::post::<CreatedStreamDestination, _>(&endpoint, &body).await {
-                Ok(destination) => {
-                    name.set(String::new());
-                    url.set(String::new());
-                    token.set(String::new());
-                    headers.set(String::new());
-                    backfill.set(false);
-                    if destination.signing_secret.is_some() {
-                        notice.set(None);
-                        created.set(Some(destination));
-                    } else {
-                        notice.set(Some(format!(
-                            "Streaming to {} started.",
-                            destination.destination.name
-                        )));
-                    }
-                    refetch(version);
+        action.run(
+            async move { api::post::<CreatedStreamDestination, _>(&endpoint, &body).await },
+            move |destination| {
+                name.set(String::new());
+                url.set(String::new());
+                token.set(String::new());
+                headers.set(String::new());
+                backfill.set(false);
+                if destination.signing_secret.is_some() {
+                    notice.set(None);
+                    created.set(Some(destination));
+                } else {
+                    notice.set(Some(format!(
+                        "Streaming to {} started.",
+                        destination.destination.name
+                    )));
                 }
-                Err(e) => error.set(Some(e.message)),
-            }
-            busy.set(false);
-        });
+                refetch(version);
+            },
+        );
     };
 
     view! {
-        <form class="card platform-form" data-test="create-stream" on:submit=submit>
-            <h2>"New destination"</h2>
+        <PlatformForm
+            title="New destination"
+            test="create-stream"
+            action
+            submit="Start streaming"
+            submitting="Verifying…"
+            on_submit=submit
+        >
             <p class="muted small">
                 "The server first sends a verification: a webhook answers it with the "
                 <code>"challenge"</code>" it carries; Splunk must accept a test event."
             </p>
             <div class="fields">
-                <label>
-                    "Name"
-                    <input
-                        type="text"
-                        data-test="stream-name"
-                        required
-                        placeholder="Security SIEM"
-                        prop:value=name
-                        on:input=move |ev| name.set(event_target_value(&ev))
-                    />
-                </label>
+                <TextField label="Name" test="stream-name" value=name placeholder="Security SIEM" required=true/>
                 <label>
                     "Kind"
                     <select
@@ -437,58 +335,40 @@ fn CreateStreamForm(
                             .collect_view()}
                     </select>
                 </label>
-                <label class="wide">
-                    "URL"
-                    <input
-                        type="url"
-                        data-test="stream-url"
-                        required
-                        placeholder=move || {
-                            if kind.get() == StreamKind::Syslog {
-                                "syslog+tls://logs.example.com:6514"
-                            } else {
-                                "https://siem.example.com/auditlog"
-                            }
+                <TextField
+                    label="URL"
+                    test="stream-url"
+                    value=url
+                    kind="url"
+                    required=true
+                    wide=true
+                    placeholder=move || {
+                        if kind.get() == StreamKind::Syslog {
+                            "syslog+tls://logs.example.com:6514"
+                        } else {
+                            "https://siem.example.com/auditlog"
                         }
-                        prop:value=url
-                        on:input=move |ev| url.set(event_target_value(&ev))
-                    />
-                </label>
-                <label class="wide">
-                    "Filter (an audit query, without a time range)"
-                    <input
-                        type="text"
-                        data-test="stream-filter"
-                        placeholder="every entry"
-                        aria-invalid=move || filter_error.get().is_some().to_string()
-                        prop:value=filter
-                        on:input=move |ev| filter.set(event_target_value(&ev))
-                    />
-                    {move || {
-                        filter_error
-                            .get()
-                            .map(|message| {
-                                view! {
-                                    <span class="error small" data-test="stream-filter-error">
-                                        {message}
-                                    </span>
-                                }
-                            })
-                    }}
-                </label>
+                    }
+                />
+                <TextField
+                    label="Filter (an audit query, without a time range)"
+                    test="stream-filter"
+                    value=filter
+                    wide=true
+                    placeholder="every entry"
+                    invalid=filter_error
+                    invalid_test="stream-filter-error"
+                />
                 <Show when=move || kind.get().takes_token()>
-                    <label>
-                        {move || {
+                    <TextField
+                        label=move || {
                             if kind.get() == StreamKind::Datadog { "API key" } else { "HEC token" }
-                        }}
-                        <input
-                            type="password"
-                            data-test="stream-token"
-                            autocomplete="off"
-                            prop:value=token
-                            on:input=move |ev| token.set(event_target_value(&ev))
-                        />
-                    </label>
+                        }
+                        test="stream-token"
+                        value=token
+                        kind="password"
+                        autocomplete="off"
+                    />
                 </Show>
                 <Show when=move || kind.get() != StreamKind::Syslog>
                     <label class="wide">
@@ -501,20 +381,12 @@ fn CreateStreamForm(
                         ></textarea>
                     </label>
                 </Show>
-                <label class="checkbox">
-                    <input
-                        type="checkbox"
-                        data-test="stream-backfill"
-                        prop:checked=backfill
-                        on:change=move |ev| backfill.set(event_target_checked(&ev))
-                    />
-                    "Also send the entries already kept (oldest first)"
-                </label>
+                <Checkbox
+                    label="Also send the entries already kept (oldest first)"
+                    test="stream-backfill"
+                    value=backfill
+                />
             </div>
-            <FormError error/>
-            <button class="primary" type="submit" disabled=busy>
-                {move || if busy.get() { "Verifying…" } else { "Start streaming" }}
-            </button>
-        </form>
+        </PlatformForm>
     }
 }

@@ -2,20 +2,19 @@
 
 use auditlog_shared::wire::{ApiToken, CreateToken, CreatedToken, Role};
 use chrono::Utc;
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use super::{
-    has_role, list_view, local_time, project_api, refetch, role_label, role_options, ChangeNotice,
-    ConfirmButton, FormError,
+    has_role, headings, local_time, project_api, project_list, refetch, role_label, ConfirmButton,
+    ListTable, PageHead, RoleField, RowActions, RowChange, SecretBox,
 };
 use crate::api;
+use crate::form::{Action, Checkbox, PlatformForm, TextField};
 use crate::session::use_session;
 use crate::shell::use_project_id;
 
 /// The longest lifetime the server accepts, in days.
-const MAX_EXPIRY_DAYS: u32 = 3650;
+const MAX_EXPIRY_DAYS: &str = "3650";
 
 #[component]
 pub fn TokensPage() -> impl IntoView {
@@ -28,85 +27,61 @@ pub fn TokensPage() -> impl IntoView {
     let created = RwSignal::new(None::<CreatedToken>);
 
     // The server answers non-admins with a 403 problem, whose message the error state shows.
-    let tokens = LocalResource::new(move || {
-        let url = project_api(project.get(), "tokens");
-        version.track();
-        async move { api::get::<Vec<ApiToken>>(&url).await }
-    });
-
+    let tokens = project_list::<ApiToken>(project.into(), "tokens", version);
     let table = move || {
-        list_view(
-            tokens.get(),
-            "API tokens",
-            "No API tokens yet. Create one for a script or a service.",
-            |tokens| {
-                let project = project.get();
-                view! {
-                    <table class="platform-table" data-test="tokens">
-                        <thead>
-                            <tr>
-                                <th>"Name"</th>
-                                <th>"Role"</th>
-                                <th>"Ingest"</th>
-                                <th>"Created by"</th>
-                                <th>"Created"</th>
-                                <th>"Expires"</th>
-                                <th>"Status"</th>
-                                <th>"Actions"</th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {tokens
-                                .into_iter()
-                                .map(|token| view! { <TokenRow token project version notice/> })
-                                .collect_view()}
-                        </tbody>
-                    </table>
-                }
-                .into_any()
-            },
-        )
+        let project = project.get();
+        ListTable {
+            noun: "API tokens",
+            empty: "No API tokens yet. Create one for a script or a service.",
+            test: "tokens",
+            class: "",
+            headings: headings(
+                &[
+                    "Name",
+                    "Role",
+                    "Ingest",
+                    "Created by",
+                    "Created",
+                    "Expires",
+                    "Status",
+                ],
+                true,
+            ),
+        }
+        .render(tokens.get(), |token| {
+            view! { <TokenRow token project version notice/> }.into_any()
+        })
     };
 
     view! {
-        <div class="page-head">
-            <h1>"API tokens"</h1>
-        </div>
-        <p class="muted small">
+        <PageHead title="API tokens" notice>
             "A token acts in this project with its role; its requests appear in the audit log under its name. "
             "Only project admins manage tokens."
-        </p>
-        <ChangeNotice notice/>
-        {move || created.get().map(|created_token| view! { <SecretBox created_token created/> })}
+        </PageHead>
+        {move || {
+            created
+                .get()
+                .map(|created_token| {
+                    view! {
+                        <SecretBox
+                            title=format!("Token “{}” created", created_token.token.name)
+                            what="this secret"
+                            secret=created_token.secret
+                            test="token-created"
+                            secret_test="token-secret"
+                            dismiss=move || created.set(None)
+                        >
+                            "Click the secret to select all of it, then copy it (Ctrl+C or ⌘C). Send it as "
+                            <code>"Authorization: Bearer <secret>"</code>
+                            "."
+                        </SecretBox>
+                    }
+                })
+        }}
         <section class="card">{table}</section>
         <Show when=move || is_admin.get()>
             <CreateTokenForm project=project.into() version created notice/>
         </Show>
-    }
-}
-
-/// The new token's secret, shown once, with the way to copy and use it.
-#[component]
-fn SecretBox(
-    created_token: CreatedToken,
-    created: RwSignal<Option<CreatedToken>>,
-) -> impl IntoView {
-    view! {
-        <div class="card secret-box" role="status" data-test="token-created">
-            <h2>{format!("Token “{}” created", created_token.token.name)}</h2>
-            <p>
-                <strong>"Copy this secret now. It will not be shown again."</strong>
-            </p>
-            <code class="secret" data-test="token-secret">{created_token.secret}</code>
-            <p class="muted small">
-                "Click the secret to select all of it, then copy it (Ctrl+C or ⌘C). Send it as "
-                <code>"Authorization: Bearer <secret>"</code>
-                "."
-            </p>
-            <button type="button" data-test="dismiss-secret" on:click=move |_| created.set(None)>
-                "I have copied it"
-            </button>
-        </div>
     }
 }
 
@@ -117,28 +92,12 @@ fn TokenRow(
     version: RwSignal<u32>,
     notice: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let change = RowChange::new(notice, version);
     let revoked = token.revoked_at.is_some();
-    let revoke = {
-        let url = project_api(project, &format!("tokens/{}", token.id));
-        let name = token.name.clone();
-        move |()| {
-            let (url, name) = (url.clone(), name.clone());
-            busy.set(true);
-            error.set(None);
-            spawn_local(async move {
-                match api::delete(&url).await {
-                    Ok(()) => {
-                        notice.set(Some(format!("Revoked {name}; it no longer works.")));
-                        refetch(version);
-                    }
-                    Err(e) => error.set(Some(e.message)),
-                }
-                busy.set(false);
-            });
-        }
-    };
+    let revoke = change.delete(
+        project_api(project, &format!("tokens/{}", token.id)),
+        format!("Revoked {}; it no longer works.", token.name),
+    );
 
     let expires = match token.expires_at {
         None => view! { <span class="muted">"Never"</span> }.into_any(),
@@ -189,21 +148,12 @@ fn TokenRow(
             <td class="nowrap">{local_time(token.created_at)}</td>
             <td class="nowrap">{expires}</td>
             <td class="nowrap">{status}</td>
-            <td class="row-actions">
+            <RowActions change>
                 {(!revoked)
                     .then(|| {
-                        view! {
-                            <ConfirmButton
-                                label="Revoke"
-                                confirm_label="Confirm revoke"
-                                test="revoke"
-                                busy=busy
-                                on_confirm=revoke
-                            />
-                        }
+                        view! { <ConfirmButton label="Revoke" test="revoke" change on_confirm=revoke/> }
                     })}
-                <FormError error/>
-            </td>
+            </RowActions>
         </tr>
     }
 }
@@ -219,11 +169,9 @@ fn CreateTokenForm(
     let role = RwSignal::new(Role::Viewer);
     let can_ingest = RwSignal::new(false);
     let expires_in_days = RwSignal::new(String::new());
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let action = Action::new();
 
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
+    let submit = move || {
         let days = expires_in_days.get_untracked();
         let days = days.trim();
         let expiry = if days.is_empty() {
@@ -232,10 +180,9 @@ fn CreateTokenForm(
             match days.parse::<u32>() {
                 Ok(days) => Some(days),
                 Err(_) => {
-                    error.set(Some(format!(
+                    return action.refuse(format!(
                         "Expires in days must be a whole number from 1 to {MAX_EXPIRY_DAYS}, or empty for never."
-                    )));
-                    return;
+                    ));
                 }
             }
         };
@@ -246,79 +193,47 @@ fn CreateTokenForm(
             can_ingest: can_ingest.get_untracked(),
             expires_in_days: expiry,
         };
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            match api::post::<CreatedToken, _>(&url, &body).await {
-                Ok(token) => {
-                    name.set(String::new());
-                    role.set(Role::Viewer);
-                    can_ingest.set(false);
-                    expires_in_days.set(String::new());
-                    notice.set(None);
-                    created.set(Some(token));
-                    refetch(version);
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
-            busy.set(false);
-        });
+        action.run(
+            async move { api::post::<CreatedToken, _>(&url, &body).await },
+            move |token| {
+                name.set(String::new());
+                role.set(Role::Viewer);
+                can_ingest.set(false);
+                expires_in_days.set(String::new());
+                notice.set(None);
+                created.set(Some(token));
+                refetch(version);
+            },
+        );
     };
 
     view! {
-        <form class="card platform-form" data-test="create-token" on:submit=submit>
-            <h2>"New API token"</h2>
+        <PlatformForm
+            title="New API token"
+            test="create-token"
+            action
+            submit="Create token"
+            submitting="Creating…"
+            on_submit=submit
+        >
             <div class="fields">
-                <label>
-                    "Name"
-                    <input
-                        type="text"
-                        data-test="token-name"
-                        required
-                        placeholder="deploy script"
-                        prop:value=name
-                        on:input=move |ev| name.set(event_target_value(&ev))
-                    />
-                </label>
-                <label>
-                    "Role"
-                    <select
-                        data-test="token-role"
-                        on:change=move |ev| {
-                            if let Some(picked) = Role::parse(&event_target_value(&ev)) {
-                                role.set(picked);
-                            }
-                        }
-                    >
-                        {role_options(move || role.get())}
-                    </select>
-                </label>
-                <label>
-                    "Expires in days"
-                    <input
-                        type="number"
-                        data-test="token-expires"
-                        min="1"
-                        max=MAX_EXPIRY_DAYS.to_string()
-                        placeholder="never"
-                        prop:value=expires_in_days
-                        on:input=move |ev| expires_in_days.set(event_target_value(&ev))
-                    />
-                </label>
-                <label class="checkbox">
-                    <input
-                        type="checkbox"
-                        data-test="token-ingest"
-                        prop:checked=can_ingest
-                        on:change=move |ev| can_ingest.set(event_target_checked(&ev))
-                    />
-                    "May post events to the ingest endpoint"
-                </label>
+                <TextField label="Name" test="token-name" value=name placeholder="deploy script" required=true/>
+                <RoleField test="token-role" role/>
+                <TextField
+                    label="Expires in days"
+                    test="token-expires"
+                    value=expires_in_days
+                    kind="number"
+                    min="1"
+                    max=MAX_EXPIRY_DAYS
+                    placeholder="never"
+                />
+                <Checkbox
+                    label="May post events to the ingest endpoint"
+                    test="token-ingest"
+                    value=can_ingest
+                />
             </div>
-            <FormError error/>
-            <button class="primary" type="submit" disabled=busy>
-                {move || if busy.get() { "Creating…" } else { "Create token" }}
-            </button>
-        </form>
+        </PlatformForm>
     }
 }

@@ -31,6 +31,7 @@ use reqwest::header::{COOKIE, SET_COOKIE, USER_AGENT};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use super::SeedRng;
 use crate::admin;
 use crate::auth::{password::MIN_PASSWORD_CHARS, tokens, CSRF_HEADER, SESSION_COOKIE};
 use crate::clock::{from_micros, Clock};
@@ -602,7 +603,7 @@ struct Driver {
     start: i64,
     activity: f64,
     days: u32,
-    rng: Rng,
+    rng: SeedRng,
     people: Vec<Person>,
     tokens: Vec<Token>,
     world: World,
@@ -654,7 +655,7 @@ impl Driver {
             start,
             activity: options.activity,
             days: options.days,
-            rng: Rng(0x5eed_a0d1_7106_2026),
+            rng: SeedRng::seed_from_u64(0x5eed_a0d1_7106_2026),
             people,
             tokens: Vec::new(),
             world: World::default(),
@@ -1011,7 +1012,7 @@ impl Driver {
             let at = from_micros(hour);
             let level = activity_level(at);
             let busy = is_weekday(at) && (8..18).contains(&at.hour());
-            let add = |events: &mut Vec<(i64, Event)>, rng: &mut Rng, rate: f64, event| {
+            let add = |events: &mut Vec<(i64, Event)>, rng: &mut SeedRng, rate: f64, event| {
                 for _ in 0..rng.poisson(rate) {
                     events.push((hour + rng.range(0, HOUR - 1), event));
                 }
@@ -2176,83 +2177,9 @@ impl Driver {
     }
 }
 
-/// A small deterministic generator (SplitMix64): the demo has the same shape on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        ((self.unit() * n as f64) as usize).min(n.saturating_sub(1))
-    }
-
-    /// Uniform in `low..=high`.
-    fn range(&mut self, low: i64, high: i64) -> i64 {
-        let width = (high - low + 1).max(1) as f64;
-        low + ((self.unit() * width) as i64).min(high - low)
-    }
-
-    fn chance(&mut self, probability: f64) -> bool {
-        self.unit() < probability
-    }
-
-    /// An index into `weights`, with probability proportional to its weight.
-    fn weighted(&mut self, weights: &[f64]) -> usize {
-        let total: f64 = weights.iter().sum();
-        let mut target = self.unit() * total;
-        for (index, weight) in weights.iter().enumerate() {
-            if target < *weight {
-                return index;
-            }
-            target -= weight;
-        }
-        weights.len().saturating_sub(1)
-    }
-
-    /// A Poisson-distributed count with mean `lambda` (Knuth's method; `lambda` is small here).
-    fn poisson(&mut self, lambda: f64) -> u32 {
-        if lambda <= 0.0 {
-            return 0;
-        }
-        let limit = (-lambda).exp();
-        let mut product = self.unit();
-        let mut count = 0;
-        while product > limit {
-            count += 1;
-            product *= self.unit();
-        }
-        count
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_generator_stays_in_its_ranges() {
-        let mut rng = Rng(7);
-        for _ in 0..10_000 {
-            assert!(rng.below(3) < 3);
-            let value = rng.range(-2, 2);
-            assert!((-2..=2).contains(&value));
-            assert!(rng.weighted(&[0.0, 1.0, 0.0]) == 1);
-        }
-        let mean = (0..10_000).map(|_| rng.poisson(3.0)).sum::<u32>() as f64 / 10_000.0;
-        assert!((2.8..3.2).contains(&mean), "{mean}");
-    }
 
     #[test]
     fn people_are_busy_on_weekday_afternoons_and_quiet_at_night() {

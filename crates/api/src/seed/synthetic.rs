@@ -26,9 +26,9 @@ use auditlog_shared::wire::Role;
 use auditlog_shared::{ResourceType, Source};
 use diesel::prelude::*;
 use rand::distributions::{Distribution, WeightedIndex};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 
+use super::SeedRng;
 use crate::auth::password;
 use crate::capture::collection_name;
 use crate::catalog::{self, RouteSpec};
@@ -92,7 +92,7 @@ pub fn seed(
     );
     bulk_load_settings(conn)?;
 
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let mut rng = SeedRng::seed_from_u64(options.seed);
     let start = options.end - i64::from(options.days) * 24 * 60 * MINUTE;
     let models = create_fixtures(conn, options, start, &mut rng).context("creating projects")?;
 
@@ -355,7 +355,7 @@ fn create_fixtures(
     conn: &mut DbConnection,
     options: &SeedOptions,
     created_at: i64,
-    rng: &mut ChaCha8Rng,
+    rng: &mut SeedRng,
 ) -> anyhow::Result<Vec<ProjectModel>> {
     let hash = password::hash_password(&options.password)?;
     let projects_count = options.projects as usize;
@@ -497,7 +497,7 @@ fn create_fixtures(
                 .collect();
             resources.insert(ResourceType::User, user_resources);
 
-            let count = |scale: f64, rng: &mut ChaCha8Rng| {
+            let count = |scale: f64, rng: &mut SeedRng| {
                 1 + (size * scale).round() as usize + rng.gen_range(0..2)
             };
             let mut cluster_ids = Vec::new();
@@ -699,7 +699,7 @@ fn daily_profile(start: i64, days: u32) -> Vec<f64> {
 
 /// `count` timestamps following the daily profile and the project's own bursts (two a day,
 /// 5–30 minutes at 5–15 times the rate), sorted.
-fn project_timestamps(count: u64, start: i64, profile: &[f64], rng: &mut ChaCha8Rng) -> Vec<i64> {
+fn project_timestamps(count: u64, start: i64, profile: &[f64], rng: &mut SeedRng) -> Vec<i64> {
     let mut weights = profile.to_vec();
     let days = profile.len() / (24 * 60);
     for _ in 0..days * 2 {
@@ -777,7 +777,7 @@ fn route_weight(route: &RouteSpec) -> f64 {
 }
 
 impl ProjectModel {
-    fn entry(&self, ts: i64, routes: &RouteTable, rng: &mut ChaCha8Rng) -> NewAuditEntry {
+    fn entry(&self, ts: i64, routes: &RouteTable, rng: &mut SeedRng) -> NewAuditEntry {
         let actor = &self.actors[self.actor_weights.sample(rng)];
         let source = if actor.kind == ActorKind::Token {
             Source::Api
@@ -860,7 +860,7 @@ impl ProjectModel {
 }
 
 /// The answer's status: mostly success, 3 % client errors, 0.3 % server errors.
-fn status_of(method: &str, rng: &mut ChaCha8Rng) -> u16 {
+fn status_of(method: &str, rng: &mut SeedRng) -> u16 {
     let roll: f64 = rng.gen();
     if roll < 0.003 {
         return [500, 500, 500, 502, 503][rng.gen_range(0..5)];
