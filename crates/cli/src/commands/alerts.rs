@@ -351,40 +351,23 @@ pub fn print_presets(json: bool) -> anyhow::Result<()> {
 }
 
 async fn list_alerts(session: &ProjectSession) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .get_json::<Vec<AlertRule>>(&session.project_path("/alerts"))
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
-    }
-    if answer.value.is_empty() {
-        println!("No alerts in project #{}.", session.project_id);
-        return Ok(());
-    }
-    print!("{}", alert_table(&answer.value).render());
-    Ok(())
+    let empty = format!("No alerts in project #{}.", session.project_id);
+    session.print_list("/alerts", &empty, alert_table).await
 }
 
 async fn create_alert(session: &ProjectSession, request: &CreateAlertRule) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .post_json::<_, AlertRule>(&session.project_path("/alerts"), request)
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
+    if let Some(alert) = session.post::<_, AlertRule>("/alerts", request).await? {
+        println!(
+            "Created alert {} (#{}): {} of {}, sent to stream destination {} (#{}). It counts \
+             the entries written from now on.",
+            alert.name,
+            alert.id,
+            alert.condition_text,
+            describe_matching(&alert.filter, alert.changed.as_ref()),
+            alert.destination_name,
+            alert.destination_id
+        );
     }
-    let alert = answer.value;
-    println!(
-        "Created alert {} (#{}): {} of {}, sent to stream destination {} (#{}). It counts the \
-         entries written from now on.",
-        alert.name,
-        alert.id,
-        alert.condition_text,
-        describe_matching(&alert.filter, alert.changed.as_ref()),
-        alert.destination_name,
-        alert.destination_id
-    );
     Ok(())
 }
 
@@ -395,45 +378,23 @@ async fn update_alert(
     id: i64,
     request: &UpdateAlertRule,
 ) -> anyhow::Result<Option<AlertRule>> {
-    let answer = session
-        .client
-        .patch_json::<_, AlertRule>(&session.project_path(&format!("/alerts/{id}")), request)
-        .await?;
-    if session.json {
-        print_json(&answer.raw)?;
-        return Ok(None);
-    }
-    Ok(Some(answer.value))
+    session.patch(&format!("/alerts/{id}"), request).await
 }
 
 async fn delete_alert(session: &ProjectSession, id: i64) -> anyhow::Result<()> {
-    session
-        .client
-        .delete_without_answer(&session.project_path(&format!("/alerts/{id}")))
-        .await?;
-    if !session.json {
-        println!("Deleted alert #{id} and its firings.");
-    }
-    Ok(())
+    let done = format!("Deleted alert #{id} and its firings.");
+    session.delete(&format!("/alerts/{id}"), &done).await
 }
 
 async fn list_firings(session: &ProjectSession, id: i64) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .get_json::<Vec<AlertFiring>>(&session.project_path(&format!("/alerts/{id}/firings")))
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
-    }
-    if answer.value.is_empty() {
-        println!("Alert #{id} has not fired yet.");
-        return Ok(());
-    }
-    print!(
-        "{}",
-        firing_table(&answer.value, session.client.base_url()).render()
-    );
-    Ok(())
+    let base_url = session.client.base_url().to_string();
+    session
+        .print_list(
+            &format!("/alerts/{id}/firings"),
+            &format!("Alert #{id} has not fired yet."),
+            |firings| firing_table(firings, &base_url),
+        )
+        .await
 }
 
 #[cfg(test)]

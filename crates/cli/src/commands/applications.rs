@@ -4,7 +4,7 @@ use auditlog_shared::wire::{Application, CreateApplication, DeployApplication};
 
 use super::ProjectSession;
 use crate::arguments::ApplicationCommand;
-use crate::output::{format_optional_instant, print_json, Table};
+use crate::output::{format_optional_instant, Table};
 
 /// Runs one of the `auditlog apps` commands.
 pub async fn run_application_command(
@@ -51,40 +51,28 @@ pub fn application_table(applications: &[Application]) -> Table {
 }
 
 async fn list_applications(session: &ProjectSession) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .get_json::<Vec<Application>>(&session.project_path("/applications"))
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
-    }
-    if answer.value.is_empty() {
-        println!("No applications in project #{}.", session.project_id);
-        return Ok(());
-    }
-    print!("{}", application_table(&answer.value).render());
-    Ok(())
+    let empty = format!("No applications in project #{}.", session.project_id);
+    session
+        .print_list("/applications", &empty, application_table)
+        .await
 }
 
 async fn create_application(
     session: &ProjectSession,
     request: &CreateApplication,
 ) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .post_json::<_, Application>(&session.project_path("/applications"), request)
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
+    if let Some(application) = session
+        .post::<_, Application>("/applications", request)
+        .await?
+    {
+        let placement = application
+            .cluster_id
+            .map_or_else(String::new, |id| format!(" on cluster #{id}"));
+        println!(
+            "Created application {} (#{}) with image {}{placement}.",
+            application.name, application.id, application.image
+        );
     }
-    let application = answer.value;
-    let placement = application
-        .cluster_id
-        .map_or_else(String::new, |id| format!(" on cluster #{id}"));
-    println!(
-        "Created application {} (#{}) with image {}{placement}.",
-        application.name, application.id, application.image
-    );
     Ok(())
 }
 
@@ -93,33 +81,19 @@ async fn deploy_application(
     id: i64,
     request: &DeployApplication,
 ) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .post_json::<_, Application>(
-            &session.project_path(&format!("/applications/{id}/deploy")),
-            request,
-        )
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
+    let path = format!("/applications/{id}/deploy");
+    if let Some(application) = session.post::<_, Application>(&path, request).await? {
+        println!(
+            "Deployed application {} (#{}) with image {} (deploy {}).",
+            application.name, application.id, application.image, application.deploy_count
+        );
     }
-    let application = answer.value;
-    println!(
-        "Deployed application {} (#{}) with image {} (deploy {}).",
-        application.name, application.id, application.image, application.deploy_count
-    );
     Ok(())
 }
 
 async fn delete_application(session: &ProjectSession, id: i64) -> anyhow::Result<()> {
-    session
-        .client
-        .delete_without_answer(&session.project_path(&format!("/applications/{id}")))
-        .await?;
-    if !session.json {
-        println!("Deleted application #{id}.");
-    }
-    Ok(())
+    let done = format!("Deleted application #{id}.");
+    session.delete(&format!("/applications/{id}"), &done).await
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use auditlog_shared::wire::{Cluster, CreateCluster};
 
 use super::ProjectSession;
 use crate::arguments::ClusterCommand;
-use crate::output::{format_instant, print_json, Table};
+use crate::output::{format_instant, Table};
 
 /// Runs one of the `auditlog clusters` commands.
 pub async fn run_cluster_command(
@@ -35,44 +35,21 @@ pub fn cluster_table(clusters: &[Cluster]) -> Table {
 }
 
 async fn list_clusters(session: &ProjectSession) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .get_json::<Vec<Cluster>>(&session.project_path("/clusters"))
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
-    }
-    if answer.value.is_empty() {
-        println!("No clusters in project #{}.", session.project_id);
-        return Ok(());
-    }
-    print!("{}", cluster_table(&answer.value).render());
-    Ok(())
+    let empty = format!("No clusters in project #{}.", session.project_id);
+    session.print_list("/clusters", &empty, cluster_table).await
 }
 
 async fn create_cluster(session: &ProjectSession, request: &CreateCluster) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .post_json::<_, Cluster>(&session.project_path("/clusters"), request)
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
+    if let Some(cluster) = session.post::<_, Cluster>("/clusters", request).await? {
+        println!(
+            "Created cluster {} (#{}) in region {}.",
+            cluster.name, cluster.id, cluster.region
+        );
     }
-    let cluster = answer.value;
-    println!(
-        "Created cluster {} (#{}) in region {}.",
-        cluster.name, cluster.id, cluster.region
-    );
     Ok(())
 }
 
 async fn delete_cluster(session: &ProjectSession, id: i64) -> anyhow::Result<()> {
-    session
-        .client
-        .delete_without_answer(&session.project_path(&format!("/clusters/{id}")))
-        .await?;
-    if !session.json {
-        println!("Deleted cluster #{id}.");
-    }
-    Ok(())
+    let done = format!("Deleted cluster #{id}.");
+    session.delete(&format!("/clusters/{id}"), &done).await
 }

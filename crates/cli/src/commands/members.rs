@@ -57,26 +57,17 @@ pub fn invitation_table(invitations: &[Invitation]) -> Table {
 }
 
 async fn list_members(session: &ProjectSession) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .get_json::<Vec<Member>>(&session.project_path("/members"))
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
-    }
-    print!("{}", member_table(&answer.value).render());
-    Ok(())
+    let empty = format!("No members in project #{}.", session.project_id);
+    session.print_list("/members", &empty, member_table).await
 }
 
 async fn invite(session: &ProjectSession, request: &AddMember) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .post_json::<_, CreatedInvitation>(&session.project_path("/members"), request)
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
-    }
-    let created = answer.value;
+    let Some(created) = session
+        .post::<_, CreatedInvitation>("/members", request)
+        .await?
+    else {
+        return Ok(());
+    };
     let link = if created.accept_url.starts_with('/') {
         format!("{}{}", session.client.base_url(), created.accept_url)
     } else {
@@ -97,19 +88,10 @@ async fn invite(session: &ProjectSession, request: &AddMember) -> anyhow::Result
 }
 
 async fn list_invitations(session: &ProjectSession) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .get_json::<Vec<Invitation>>(&session.project_path("/invitations"))
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
-    }
-    if answer.value.is_empty() {
-        println!("No pending invitations in project #{}.", session.project_id);
-        return Ok(());
-    }
-    print!("{}", invitation_table(&answer.value).render());
-    Ok(())
+    let empty = format!("No pending invitations in project #{}.", session.project_id);
+    session
+        .print_list("/invitations", &empty, invitation_table)
+        .await
 }
 
 async fn revoke_invitation(session: &ProjectSession, id: i64) -> anyhow::Result<()> {

@@ -15,9 +15,13 @@ mod tokens;
 use std::process::ExitCode;
 
 use crate::arguments::{Command, CommandLine, ExportCommand, LogCommand};
-use crate::client::ApiClient;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::client::{ApiClient, JsonAnswer};
 use crate::commands::alerts::AlertAction;
 use crate::config::{default_config_directory, load_config};
+use crate::output::{print_json, Table};
 
 /// The server the commands that need no sign-in ask when neither `--url` nor a stored sign-in
 /// names one.
@@ -48,6 +52,76 @@ impl ProjectSession {
     /// The API path of something inside the project, such as `/applications`.
     pub fn project_path(&self, suffix: &str) -> String {
         format!("/api/v1/projects/{}{suffix}", self.project_id)
+    }
+
+    /// Prints one of the project's lists (`path` such as `/clusters`): the server's JSON with
+    /// `--json`; else `table` of its items, or `empty` when there are none.
+    pub async fn print_list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        empty: &str,
+        table: impl FnOnce(&[T]) -> Table,
+    ) -> anyhow::Result<()> {
+        let answer = self
+            .client
+            .get_json::<Vec<T>>(&self.project_path(path))
+            .await?;
+        if self.json {
+            return print_json(&answer.raw);
+        }
+        if answer.value.is_empty() {
+            println!("{empty}");
+        } else {
+            print!("{}", table(&answer.value).render());
+        }
+        Ok(())
+    }
+
+    /// `POST`s `body` to the project's `path`. With `--json` the server's answer is printed and
+    /// there is nothing more to say (`None`); else the answer is the command's to describe.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<Option<T>> {
+        let answer = self
+            .client
+            .post_json(&self.project_path(path), body)
+            .await?;
+        self.unless_json(answer)
+    }
+
+    /// `PATCH`es the project's `path` with `body`; the answer as for [`Self::post`].
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<Option<T>> {
+        let answer = self
+            .client
+            .patch_json(&self.project_path(path), body)
+            .await?;
+        self.unless_json(answer)
+    }
+
+    /// Deletes the project's `path` (which answers without a body) and says `done`, unless the
+    /// output is `--json`.
+    pub async fn delete(&self, path: &str, done: &str) -> anyhow::Result<()> {
+        self.client
+            .delete_without_answer(&self.project_path(path))
+            .await?;
+        if !self.json {
+            println!("{done}");
+        }
+        Ok(())
+    }
+
+    fn unless_json<T>(&self, answer: JsonAnswer<T>) -> anyhow::Result<Option<T>> {
+        if self.json {
+            print_json(&answer.raw)?;
+            return Ok(None);
+        }
+        Ok(Some(answer.value))
     }
 }
 

@@ -389,33 +389,22 @@ fn describe_lag(destination: &StreamDestination) -> String {
 }
 
 async fn list_destinations(session: &ProjectSession) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .get_json::<Vec<StreamDestination>>(&session.project_path("/streams"))
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
-    }
-    if answer.value.is_empty() {
-        println!("No stream destinations in project #{}.", session.project_id);
-        return Ok(());
-    }
-    print!("{}", destination_table(&answer.value).render());
-    Ok(())
+    let empty = format!("No stream destinations in project #{}.", session.project_id);
+    session
+        .print_list("/streams", &empty, destination_table)
+        .await
 }
 
 async fn create_destination(
     session: &ProjectSession,
     request: &CreateStreamDestination,
 ) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .post_json::<_, CreatedStreamDestination>(&session.project_path("/streams"), request)
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
-    }
-    let created = answer.value;
+    let Some(created) = session
+        .post::<_, CreatedStreamDestination>("/streams", request)
+        .await?
+    else {
+        return Ok(());
+    };
     let since = if request.backfill {
         "the entries already kept, oldest first, then those written from now on"
     } else {
@@ -447,18 +436,7 @@ async fn update_destination(
     id: i64,
     request: &UpdateStreamDestination,
 ) -> anyhow::Result<Option<StreamDestination>> {
-    let answer = session
-        .client
-        .patch_json::<_, StreamDestination>(
-            &session.project_path(&format!("/streams/{id}")),
-            request,
-        )
-        .await?;
-    if session.json {
-        print_json(&answer.raw)?;
-        return Ok(None);
-    }
-    Ok(Some(answer.value))
+    session.patch(&format!("/streams/{id}"), request).await
 }
 
 async fn test_destination(session: &ProjectSession, id: i64) -> anyhow::Result<ExitCode> {
@@ -502,14 +480,8 @@ pub fn describe_test(id: i64, result: &StreamTestResult) -> String {
 }
 
 async fn delete_destination(session: &ProjectSession, id: i64) -> anyhow::Result<()> {
-    session
-        .client
-        .delete_without_answer(&session.project_path(&format!("/streams/{id}")))
-        .await?;
-    if !session.json {
-        println!("Deleted stream destination #{id}.");
-    }
-    Ok(())
+    let done = format!("Deleted stream destination #{id}.");
+    session.delete(&format!("/streams/{id}"), &done).await
 }
 
 #[cfg(test)]

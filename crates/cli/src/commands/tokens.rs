@@ -69,30 +69,14 @@ pub fn wire_role(role: RoleArgument) -> Role {
 }
 
 async fn list_tokens(session: &ProjectSession) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .get_json::<Vec<ApiToken>>(&session.project_path("/tokens"))
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
-    }
-    if answer.value.is_empty() {
-        println!("No API tokens in project #{}.", session.project_id);
-        return Ok(());
-    }
-    print!("{}", token_table(&answer.value).render());
-    Ok(())
+    let empty = format!("No API tokens in project #{}.", session.project_id);
+    session.print_list("/tokens", &empty, token_table).await
 }
 
 async fn create_token(session: &ProjectSession, request: &CreateToken) -> anyhow::Result<()> {
-    let answer = session
-        .client
-        .post_json::<_, CreatedToken>(&session.project_path("/tokens"), request)
-        .await?;
-    if session.json {
-        return print_json(&answer.raw);
-    }
-    let created = answer.value;
+    let Some(created) = session.post::<_, CreatedToken>("/tokens", request).await? else {
+        return Ok(());
+    };
     let token = &created.token;
     println!(
         "Created token {} (#{}, role {}, ingest {}, expires {}).",
