@@ -17,6 +17,11 @@ pub fn valid_name(field: &str, value: &str) -> Result<String, ApiError> {
     Ok(trimmed.to_string())
 }
 
+/// [`valid_name`] for a field a change may leave out (`None` keeps what is stored).
+pub fn valid_optional_name(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
+    value.map(|value| valid_name(field, value)).transpose()
+}
+
 /// Control characters, and the invisible formatting ones that make a name look like another
 /// (zero-width spaces and joiners, bidirectional overrides and isolates, the byte order mark,
 /// the soft hyphen).

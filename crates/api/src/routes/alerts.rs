@@ -18,7 +18,7 @@ use crate::routes::{with_conn, with_project_conn, ProjectRoutes};
 use crate::state::AppState;
 use crate::streaming::alerts::{self, AlertRow, FiringRow, WindowState, MAX_ALERTS};
 use crate::streaming::destination;
-use crate::validation::valid_name;
+use crate::validation::{valid_name, valid_optional_name};
 
 pub fn configure(routes: &mut ProjectRoutes) {
     routes
@@ -194,11 +194,7 @@ async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let PathId(id) = path_id;
     let body = body.into_inner();
-    let name = body
-        .name
-        .as_deref()
-        .map(|name| valid_name("name", name))
-        .transpose()?;
+    let name = valid_optional_name("name", body.name.as_deref())?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
     let (before, after) = with_project_conn(&state, &access, move |conn| {
         let current = alerts::load(conn, project_id, id)?;

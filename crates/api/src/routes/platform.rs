@@ -14,7 +14,7 @@ use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{with_project_conn, ProjectRoutes};
 use crate::state::AppState;
-use crate::validation::valid_name;
+use crate::validation::{valid_name, valid_optional_name};
 
 pub fn configure(routes: &mut ProjectRoutes) {
     routes
@@ -174,11 +174,7 @@ async fn update_application(
 ) -> Result<HttpResponse, ApiError> {
     let PathId(id) = path_id;
     let body = body.into_inner();
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| valid_name("name", n))
-        .transpose()?;
+    let name = valid_optional_name("name", body.name.as_deref())?;
     let image = body.image.as_deref().map(valid_image).transpose()?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
     let (before, row) = with_project_conn(&state, &access, move |conn| {
@@ -280,7 +276,7 @@ macro_rules! named_resource_api {
             use crate::db::DbConnection;
             use crate::error::ApiError;
             use crate::routes::{with_project_conn, ProjectRoutes};
-use crate::validation::valid_name;
+use crate::validation::{valid_name, valid_optional_name};
             use crate::state::AppState;
 
             /// Registers the handlers of the catalog's `<key>.list`, `.create`, `.read`,
@@ -392,8 +388,8 @@ use crate::validation::valid_name;
             ) -> Result<HttpResponse, ApiError> {
                 let PathId(id) = path_id;
                 let body = body.into_inner();
-                let name = body.name.as_deref().map(|v| valid_name("name", v)).transpose()?;
-                $(let $field = body.$field.as_deref().map(|v| valid_name(stringify!($field), v)).transpose()?;)*
+                let name = valid_optional_name("name", body.name.as_deref())?;
+                $(let $field = valid_optional_name(stringify!($field), body.$field.as_deref())?;)*
                 let (project_id, now) = (access.project_id, state.clock.now_micros());
                 let (before, row) = with_project_conn(&state, &access, move |conn| {
                     let current = load(conn, project_id, id)?;

@@ -17,7 +17,7 @@ use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::routes::{with_project_conn, ProjectRoutes};
 use crate::state::AppState;
-use crate::validation::valid_name;
+use crate::validation::{valid_name, valid_optional_name};
 
 /// The most saved views one project may hold.
 pub const MAX_SAVED_VIEWS: i64 = 200;
@@ -150,11 +150,7 @@ async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let PathId(id) = path_id;
     let body = body.into_inner();
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| valid_name("name", n))
-        .transpose()?;
+    let name = valid_optional_name("name", body.name.as_deref())?;
     let query = body.query.as_deref().map(canonical_query).transpose()?;
     let (project_id, now) = (access.project_id, state.clock.now_micros());
     let (before, row) = with_project_conn(&state, &access, move |conn| {

@@ -19,7 +19,7 @@ use crate::state::AppState;
 use crate::streaming::destination::{self, DestinationRow, MAX_DESTINATIONS};
 use crate::streaming::send::{self, Target};
 use crate::streaming::Streaming;
-use crate::validation::valid_name;
+use crate::validation::{valid_name, valid_optional_name};
 
 pub fn configure(routes: &mut ProjectRoutes) {
     routes
@@ -238,11 +238,7 @@ async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let PathId(id) = path_id;
     let body = body.into_inner();
-    let name = body
-        .name
-        .as_deref()
-        .map(|name| valid_name("name", name))
-        .transpose()?;
+    let name = valid_optional_name("name", body.name.as_deref())?;
     let filter = body
         .filter
         .as_deref()
