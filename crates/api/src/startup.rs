@@ -96,6 +96,9 @@ impl Application {
             clock: clock.clone(),
         };
         crate::audit_log::retention::start(pool.clone(), clock.clone(), chain_signer.clone());
+        if matches!(target, crate::db::DatabaseTarget::Sqlite(_)) {
+            crate::audit_log::search::start_merging(pool.clone());
+        }
         let columns =
             crate::audit_log::columns::ColumnStore::new(!settings.no_memory_columns, clock.clone());
         crate::audit_log::columns::ColumnStore::start_loading(columns.clone(), pool.clone());
