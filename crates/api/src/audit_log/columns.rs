@@ -479,25 +479,26 @@ impl ProjectColumns {
             .into_iter()
             .filter(|d| dimensions.contains(d))
             .collect();
-        // Per dimension, counts by dictionary code (application and cluster both by resource);
-        // an empty vector for a dimension not asked for.
+        // Per dimension, counts by dictionary code (application and cluster both by resource),
+        // in `lanes(width)` tables side by side; an empty vector for a dimension not asked for.
         let counts = self.in_parts(
             from,
             to,
             |blocks| {
                 let mut counts: [Vec<i64>; 8] = Default::default();
                 for &dimension in &wanted {
-                    counts[slot(dimension)] = vec![0; self.dictionary_len(dimension)];
+                    let width = self.dictionary_len(dimension);
+                    counts[slot(dimension)] = vec![0; lanes(width) * width];
                 }
                 view.for_each_block(blocks, from, to, |block, masks| {
                     // A row counts for a dimension when it fails no filter but that
                     // dimension's own: one branch-free pass over the dimension's column.
                     for &dimension in &wanted {
-                        let own = 1 << slot(dimension);
                         block.column(dimension).count_passing(
                             masks,
-                            own,
+                            1 << slot(dimension),
                             &mut counts[slot(dimension)],
+                            self.dictionary_len(dimension),
                         );
                     }
                 });
@@ -520,7 +521,10 @@ impl ProjectColumns {
                 _ => None,
             };
             let values = answer.entry(dimension).or_default();
-            for (code, &count) in counts[slot(dimension)].iter().enumerate() {
+            let tallied = &counts[slot(dimension)];
+            let width = self.dictionary_len(dimension);
+            for code in 0..width {
+                let count: i64 = tallied.iter().skip(code).step_by(width).sum();
                 if count == 0 {
                     continue;
                 }
@@ -804,12 +808,13 @@ impl Column<'_> {
         }
     }
 
-    /// Adds to `counts` (indexed by code) every row whose mask has no bit but `own`.
-    fn count_passing(&self, masks: &[u8], own: u8, counts: &mut [i64]) {
+    /// Adds to `tally` (made by [`lanes`]: one table per lane, each indexed by code) every row
+    /// whose mask has no bit but `own`.
+    fn count_passing(&self, masks: &[u8], own: u8, tally: &mut [i64], width: usize) {
         match self {
-            Column::Narrow(codes) => count_passing(codes, masks, own, counts),
-            Column::Medium(codes) => count_passing(codes, masks, own, counts),
-            Column::Wide(codes) => count_passing(codes, masks, own, counts),
+            Column::Narrow(codes) => count_passing(codes, masks, own, tally, width),
+            Column::Medium(codes) => count_passing(codes, masks, own, tally, width),
+            Column::Wide(codes) => count_passing(codes, masks, own, tally, width),
         }
     }
 }
@@ -843,43 +848,45 @@ fn mark_failing<C: Code>(codes: &[C], passes: &[bool], bit: u8, masks: &mut [u8]
     }
 }
 
-/// Dictionaries at most this long are counted in [`LANES`] interleaved tables.
+/// Dictionaries at most this long are counted in [`LANES`] tables side by side.
 const LANED_CODES: usize = 4_096;
 /// Rows counted side by side: consecutive rows with the same code add to different tables, so
 /// their additions do not wait for each other (a column with few values, such as the method,
 /// would otherwise add to one counter row after row).
 const LANES: usize = 4;
 
-fn count_passing<C: Code>(codes: &[C], masks: &[u8], own: u8, counts: &mut [i64]) {
+/// How many tables a facet of a dictionary of `width` codes is counted in; a code's count is
+/// the sum of its entries in them (`tally[lane * width + code]`).
+fn lanes(width: usize) -> usize {
+    if width <= LANED_CODES {
+        LANES
+    } else {
+        1
+    }
+}
+
+fn count_passing<C: Code>(codes: &[C], masks: &[u8], own: u8, tally: &mut [i64], width: usize) {
     let others = !own;
-    let width = counts.len();
-    if width > LANED_CODES {
+    if lanes(width) == 1 {
         for (&mask, code) in masks.iter().zip(codes) {
-            counts[code.index()] += i64::from(mask & others == 0);
+            tally[code.index()] += i64::from(mask & others == 0);
         }
         return;
     }
-    let mut lanes = vec![0_u32; LANES * width];
-    let (first, rest) = lanes.split_at_mut(width);
+    let (first, rest) = tally.split_at_mut(width);
     let (second, rest) = rest.split_at_mut(width);
     let (third, fourth) = rest.split_at_mut(width);
     let mask_groups = masks.chunks_exact(LANES);
     let leftover = mask_groups.remainder().len();
     for (mask, code) in mask_groups.zip(codes.chunks_exact(LANES)) {
-        first[code[0].index()] += u32::from(mask[0] & others == 0);
-        second[code[1].index()] += u32::from(mask[1] & others == 0);
-        third[code[2].index()] += u32::from(mask[2] & others == 0);
-        fourth[code[3].index()] += u32::from(mask[3] & others == 0);
+        first[code[0].index()] += i64::from(mask[0] & others == 0);
+        second[code[1].index()] += i64::from(mask[1] & others == 0);
+        third[code[2].index()] += i64::from(mask[2] & others == 0);
+        fourth[code[3].index()] += i64::from(mask[3] & others == 0);
     }
     let tail = masks.len() - leftover;
     for (&mask, code) in masks[tail..].iter().zip(&codes[tail..]) {
-        first[code.index()] += u32::from(mask & others == 0);
-    }
-    for (code, total) in counts.iter_mut().enumerate() {
-        *total += i64::from(first[code])
-            + i64::from(second[code])
-            + i64::from(third[code])
-            + i64::from(fourth[code]);
+        first[code.index()] += i64::from(mask & others == 0);
     }
 }
 
