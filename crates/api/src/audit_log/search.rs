@@ -22,8 +22,8 @@
 //!
 //! Keeping the SQLite index: every commit adds a small segment to it. FTS5 would merge segments
 //! inside whichever commit filled a level (its automatic merging, turned off by a migration),
-//! holding up the audited request waiting on that commit; [`start_merging`] merges them between
-//! requests instead, a few pages at a time. (PostgreSQL's GIN index needs no such care.)
+//! holding up the audited request waiting on that commit; the server runs [`merge_step`] between
+//! requests instead, every [`MERGE_EVERY`], a few pages at a time. (PostgreSQL's GIN index needs no such care.)
 
 use std::time::Duration;
 
@@ -35,31 +35,12 @@ use diesel::sql_types::{BigInt, Text};
 use auditlog_shared::AuditQuery;
 
 use crate::catalog;
-use crate::db::{DbConnection, DbPool};
+use crate::db::DbConnection;
 
-/// How often the SQLite trigram index's segments are merged.
+/// How often the server runs a [`merge_step`] on SQLite (`startup` schedules it).
 pub const MERGE_EVERY: Duration = Duration::from_millis(200);
 /// The most pages one merge step writes: it holds SQLite's write lock for a few milliseconds.
 const MERGE_PAGES: u32 = 128;
-
-/// Merges the SQLite trigram index now and then ([`merge_step`] every [`MERGE_EVERY`]), on its
-/// own thread, for the life of the process.
-pub fn start_merging(pool: DbPool) {
-    std::thread::Builder::new()
-        .name("search-merges".into())
-        .spawn(move || loop {
-            std::thread::sleep(MERGE_EVERY);
-            match pool.get() {
-                Ok(mut conn) => {
-                    if let Err(error) = merge_step(&mut conn) {
-                        tracing::warn!(%error, "merging the search index failed; it is tried again");
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "merging the search index has no connection"),
-            }
-        })
-        .expect("the search-merges thread starts");
-}
 
 /// One step of merging the SQLite trigram index: levels holding several segments are merged,
 /// up to [`MERGE_PAGES`] pages. Does nothing on PostgreSQL.
