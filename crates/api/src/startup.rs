@@ -122,12 +122,6 @@ impl Application {
             streaming,
         });
 
-        if matches!(target, crate::db::DatabaseTarget::Sqlite(_)) {
-            merge_search_index_while_serving(std::sync::Arc::downgrade(
-                &state.clone().into_inner(),
-            ));
-        }
-
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let address = listener.local_addr()?;
@@ -247,30 +241,6 @@ impl Application {
             None => self.server.await,
         }
     }
-}
-
-/// Merges the SQLite trigram index between requests ([`crate::audit_log::search::merge_step`]
-/// every [`crate::audit_log::search::MERGE_EVERY`]) on its own thread, for as long as the
-/// server's state lives: a server that stopped (a test's, the demo's) leaves no task behind.
-fn merge_search_index_while_serving(state: std::sync::Weak<AppState>) {
-    std::thread::Builder::new()
-        .name("search-merges".into())
-        .spawn(move || loop {
-            std::thread::sleep(crate::audit_log::search::MERGE_EVERY);
-            let Some(pool) = state.upgrade().map(|state| state.pool.clone()) else {
-                return;
-            };
-            let step = pool.get().map_err(anyhow::Error::new).and_then(|mut conn| {
-                crate::audit_log::search::merge_step(&mut conn).map_err(anyhow::Error::new)
-            });
-            if let Err(error) = step {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "merging the search index failed; it is tried again"
-                );
-            }
-        })
-        .expect("the search-merges thread starts");
 }
 
 /// Aborts a background task when dropped.

@@ -19,15 +19,7 @@
 //!
 //! Invariant: the index only ever narrows the candidates. The `LIKE` on `search_text` always
 //! decides, so both plans return exactly the same entries.
-//!
-//! Keeping the SQLite index: every commit adds a small segment to it. FTS5 would merge segments
-//! inside whichever commit filled a level (its automatic merging, turned off by a migration),
-//! holding up the audited request waiting on that commit; the server runs [`merge_step`] between
-//! requests instead, every [`MERGE_EVERY`], a few pages at a time. (PostgreSQL's GIN index needs no such care.)
 
-use std::time::Duration;
-
-use diesel::connection::SimpleConnection as _;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -36,22 +28,6 @@ use auditlog_shared::AuditQuery;
 
 use crate::catalog;
 use crate::db::DbConnection;
-
-/// How often the server runs a [`merge_step`] on SQLite (`startup` schedules it).
-pub const MERGE_EVERY: Duration = Duration::from_millis(200);
-/// The most pages one merge step writes: it holds SQLite's write lock for a few milliseconds.
-const MERGE_PAGES: u32 = 128;
-
-/// One step of merging the SQLite trigram index: levels holding several segments are merged,
-/// up to [`MERGE_PAGES`] pages. Does nothing on PostgreSQL.
-pub fn merge_step(conn: &mut DbConnection) -> QueryResult<()> {
-    match conn {
-        DbConnection::Sqlite(sqlite) => sqlite.batch_execute(&format!(
-            "INSERT INTO audit_search (audit_search, rank) VALUES ('merge', {MERGE_PAGES})"
-        )),
-        DbConnection::Postgres(_) => Ok(()),
-    }
-}
 
 /// The action keys and actor keys a search term stands for besides the search text.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

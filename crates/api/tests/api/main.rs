@@ -22,7 +22,6 @@ mod partitions;
 mod query_resolve;
 mod replicas;
 mod saved_views;
-mod search_index;
 mod spa;
 mod streams;
 mod synthetic;

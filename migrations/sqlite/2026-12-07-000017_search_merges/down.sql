@@ -1,1 +1,0 @@
-INSERT INTO audit_search (audit_search, rank) VALUES ('automerge', 4);
