@@ -27,7 +27,7 @@ pub fn create_admin(
     project_name: &str,
     now: i64,
 ) -> Result<AdminSetup, ApiError> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let email_normalized = email.trim().to_lowercase();
         let existing = users::table
             .filter(users::email.eq(&email_normalized))

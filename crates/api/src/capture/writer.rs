@@ -26,6 +26,10 @@
 //! * Entries are appended by `entry::store::append_in_transaction` (chain heads locked in
 //!   ascending project order, heads checked against the anchor and signed); the signer's anchor
 //!   learns the new heads only after the commit.
+//! * On SQLite, the trigram search index's segments are merged by the writer, on its own
+//!   connection, in steps of their own between its commits (`entry::store::merge_search_index`):
+//!   when its queue is empty, and under steady load at least every [`MERGE_WHEN_BUSY`]. No
+//!   commit of entries ever carries a merge, and no other connection commits for it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +47,10 @@ use crate::entry::NewAuditEntry;
 /// The most entries one transaction commits when it carries no request's changes (a
 /// transaction that does takes everything queued: its changes must not commit without them).
 pub const MAX_BATCH: usize = 1_000;
+
+/// Under steady load (the queue never empties), the least often the writer takes a step of
+/// merging SQLite's search index after a commit.
+pub const MERGE_WHEN_BUSY: Duration = Duration::from_millis(200);
 
 /// The entry could not be stored; the request must not report success.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -285,6 +293,16 @@ impl WriteConnection {
     /// Leaves the connection in an open transaction with no savepoint: connects if needed, begins
     /// a transaction if none is open, releases a kept savepoint and rolls back one left open.
     fn settle(&mut self) -> QueryResult<()> {
+        self.connect()?;
+        let outcome = self.settle_on_connection();
+        if outcome.is_err() {
+            self.discard();
+        }
+        outcome
+    }
+
+    /// Opens the connection if it is not (the last one failed, or none was opened yet).
+    fn connect(&mut self) -> QueryResult<()> {
         if self.conn.is_none() {
             let conn = crate::db::establish(&self.target).map_err(|error| {
                 diesel::result::Error::QueryBuilderError(
@@ -295,11 +313,7 @@ impl WriteConnection {
             self.open = false;
             self.savepoint = Savepoint::None;
         }
-        let outcome = self.settle_on_connection();
-        if outcome.is_err() {
-            self.discard();
-        }
-        outcome
+        Ok(())
     }
 
     fn settle_on_connection(&mut self) -> QueryResult<()> {
@@ -363,6 +377,26 @@ impl WriteConnection {
         }
     }
 
+    /// Takes one step of merging SQLite's search index, unless requests' changes are in the open
+    /// transaction (their entries are queued: their batch comes first, and its commit makes the
+    /// merging due again). Returns whether more steps may be needed; a failure is logged and ends
+    /// the merging until the next commit.
+    fn merge_search_index(&mut self) -> bool {
+        if self.open {
+            return false;
+        }
+        let merged = self.connect().and_then(|()| {
+            crate::entry::store::merge_search_index(self.conn.as_mut().expect("connected"))
+        });
+        match merged {
+            Ok(more) => more,
+            Err(error) => {
+                tracing::warn!(%error, "merging the search index failed; it is tried again after the next commit");
+                false
+            }
+        }
+    }
+
     /// Rolls back whatever is open and forgets the connection (it may be broken). Changes kept
     /// in the transaction are lost with it: their entries' requests fail.
     fn discard(&mut self) {
@@ -388,7 +422,27 @@ fn run(
     signer: &ChainSigner,
     commit_signal: &CommitSignal,
 ) {
-    while let Some(first) = receiver.blocking_recv() {
+    // Whether SQLite's search index may hold segments to merge, and when a step last ran.
+    let mut merge_due = false;
+    let mut last_merge = std::time::Instant::now();
+    loop {
+        let first = if merge_due {
+            match receiver.try_recv() {
+                Ok(pending) => pending,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    // Idle: merge a step, then look at the queue again.
+                    merge_due = connection.blocking_lock().merge_search_index();
+                    last_merge = std::time::Instant::now();
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
+        } else {
+            match receiver.blocking_recv() {
+                Some(pending) => pending,
+                None => break,
+            }
+        };
         // Holding the connection, no request can be between its changes and its entry: every
         // change in the open transaction has its entry queued by now.
         let mut connection = connection.blocking_lock();
@@ -456,7 +510,6 @@ fn run(
                 commit_with_retries(&mut connection, &mut entries, signer, 1)
             }
         };
-        drop(connection);
         let outcome = outcome.map(|heads| remember_heads(signer, &heads));
         let metrics = crate::metrics::metrics();
         match &outcome {
@@ -482,6 +535,15 @@ fn run(
             let _ = pending
                 .done
                 .send(outcome.as_ref().map(|_| ()).map_err(|_| WriteFailed));
+        }
+        // The waiters have their answers; a merge step now delays only the next batch. Under
+        // steady load it still runs now and then, so segments never pile up.
+        merge_due |= outcome.is_ok()
+            && !entries.is_empty()
+            && matches!(connection.target, DatabaseTarget::Sqlite(_));
+        if merge_due && last_merge.elapsed() >= MERGE_WHEN_BUSY {
+            merge_due = connection.merge_search_index();
+            last_merge = std::time::Instant::now();
         }
     }
 }

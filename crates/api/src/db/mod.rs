@@ -114,6 +114,50 @@ pub fn establish(target: &DatabaseTarget) -> Result<DbConnection, ConnectionErro
     }
 }
 
+/// Runs `work` in a transaction that writes, committing it when `work` succeeds and rolling it
+/// back otherwise. On SQLite the write lock is taken up front (`BEGIN IMMEDIATE`, which waits for
+/// it like any write): in a deferred transaction, a read followed by a write fails at once with
+/// "database is locked" whenever another connection committed in between (the audit writer
+/// commits at any moment), without waiting. Nested in an open transaction, it is a savepoint.
+/// On PostgreSQL an ordinary transaction.
+pub fn write_transaction<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
+
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    if AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        .transaction_depth()?
+        .is_some()
+    {
+        return conn.transaction(work);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let outcome = work(conn);
+    let DbConnection::Sqlite(sqlite) = conn else {
+        unreachable!("the connection is the SQLite one it was");
+    };
+    match outcome {
+        Ok(value) => match AnsiTransactionManager::commit_transaction(sqlite) {
+            Ok(()) => Ok(value),
+            Err(error) => {
+                let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+                Err(error.into())
+            }
+        },
+        Err(error) => {
+            AnsiTransactionManager::rollback_transaction(sqlite)?;
+            Err(error)
+        }
+    }
+}
+
 /// A trivial round trip to the database.
 pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
     diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
@@ -326,5 +370,48 @@ mod tests {
         );
         assert!(DatabaseTarget::parse("mysql://u@h/db").is_err());
         assert!(DatabaseTarget::parse("sqlite://").is_err());
+    }
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    /// A transaction that reads, then writes while another connection wants to write, on one
+    /// SQLite file: with `write_transaction` the other waits for the commit and both succeed;
+    /// in a deferred transaction the other commits first and the write fails.
+    #[test]
+    fn a_sqlite_write_transaction_that_reads_first_is_not_overtaken() {
+        let directory = tempfile::tempdir().unwrap();
+        let target = DatabaseTarget::Sqlite(directory.path().join("t.db"));
+        let mut first = establish(&target).unwrap();
+        first
+            .batch_execute("PRAGMA journal_mode = WAL; CREATE TABLE t (n BIGINT NOT NULL);")
+            .unwrap();
+        let mut other = None;
+        let outcome = write_transaction(&mut first, |conn| -> QueryResult<()> {
+            let before =
+                diesel::sql_query("SELECT count(*) AS n FROM t").get_result::<Count>(conn)?;
+            let target = target.clone();
+            other = Some(std::thread::spawn(move || {
+                let mut second = establish(&target).unwrap();
+                diesel::sql_query("INSERT INTO t VALUES (2)").execute(&mut second)
+            }));
+            // Long enough for the other connection to commit, were it let.
+            std::thread::sleep(Duration::from_millis(300));
+            diesel::sql_query(format!("INSERT INTO t VALUES ({})", before.n + 1)).execute(conn)?;
+            Ok(())
+        });
+        outcome.expect("the transaction that read first commits its write");
+        other
+            .unwrap()
+            .join()
+            .unwrap()
+            .expect("the other write waited and then committed");
+        let rows = diesel::sql_query("SELECT count(*) AS n FROM t")
+            .get_result::<Count>(&mut first)
+            .unwrap();
+        assert_eq!(rows.n, 2);
     }
 }

@@ -229,7 +229,7 @@ pub fn purge_before(conn: &mut DbConnection, horizon: i64) -> QueryResult<usize>
         .load(conn)?;
     let mut deleted = 0;
     for project_id in projects {
-        deleted += conn.transaction(|conn| {
+        deleted += crate::db::write_transaction(conn, |conn| {
             let mut deleted = 0;
             for dimension in RollupDimension::ALL {
                 deleted += diesel::delete(

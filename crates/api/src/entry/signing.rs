@@ -372,7 +372,7 @@ pub fn adopt_unanchored_heads(conn: &mut DbConnection, signer: &ChainSigner) -> 
             }
             continue;
         }
-        let signed_at = conn.transaction(|conn| -> QueryResult<i64> {
+        let signed_at = crate::db::write_transaction(conn, |conn| -> QueryResult<i64> {
             let signed_at = audit_entries::table
                 .filter(audit_entries::project_id.eq(head.project_id))
                 .filter(audit_entries::chain_seq.eq(head.chain_seq))

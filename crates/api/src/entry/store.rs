@@ -10,6 +10,11 @@
 //! * No head is signed over a chain the server cannot vouch for without that being recorded:
 //!   before extending a chain the head is checked against the anchor, and a head this server did
 //!   not sign itself against the trusted keys (`check_against_anchor`).
+//!
+//! SQLite's trigram index (`audit_search`, kept by triggers on `audit_entries`) gains a small
+//! segment with every commit. FTS5 would merge segments inside whichever commit filled a level,
+//! holding up every request waiting on that commit; its automatic merging is off (a migration)
+//! and the audit writer calls [`merge_search_index`] between its commits instead.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +34,51 @@ pub struct SignedHeadRow {
     pub chain_seq: i64,
     pub entry_hash: String,
     pub signed_at: i64,
+}
+
+/// The most pages one step of [`merge_search_index`] writes: a step holds SQLite's write lock
+/// for a few milliseconds.
+pub const SEARCH_MERGE_PAGES: u32 = 128;
+
+/// One step of merging the SQLite trigram index, in a transaction of its own (call it with none
+/// open): levels holding several segments are merged, up to [`SEARCH_MERGE_PAGES`] pages.
+/// Returns whether there was anything to merge — call it again until there is not. Does nothing
+/// on PostgreSQL, whose index needs no such care.
+pub fn merge_search_index(conn: &mut DbConnection) -> QueryResult<bool> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
+
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return Ok(false);
+    };
+    #[derive(QueryableByName)]
+    struct Changes {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        changes: i64,
+    }
+    let total_changes = |sqlite: &mut diesel::SqliteConnection| {
+        diesel::sql_query("SELECT total_changes() AS changes")
+            .get_result::<Changes>(sqlite)
+            .map(|row| row.changes)
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let merged = total_changes(sqlite).and_then(|before| {
+        diesel::sql_query(format!(
+            "INSERT INTO audit_search (audit_search, rank) VALUES ('merge', {SEARCH_MERGE_PAGES})"
+        ))
+        .execute(sqlite)?;
+        // FTS5 counts two changes or more when the step merged something.
+        Ok(total_changes(sqlite)? - before >= 2)
+    });
+    match merged {
+        Ok(merged) => {
+            AnsiTransactionManager::commit_transaction(sqlite)?;
+            Ok(merged)
+        }
+        Err(error) => {
+            let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+            Err(error)
+        }
+    }
 }
 
 /// Tells the signer's anchor the heads of a committed transaction.

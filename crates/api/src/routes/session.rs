@@ -237,7 +237,7 @@ pub async fn change_password(
     }
     let new_hash = hash_password_bounded(&state, &new_password).await?;
     let projects = with_conn(&state, move |conn| {
-        conn.transaction(|conn| {
+        crate::db::write_transaction(conn, |conn| {
             diesel::update(users::table.find(user_id))
                 .set(users::password_hash.eq(&new_hash))
                 .execute(conn)?;

@@ -194,7 +194,13 @@ fn write(conn: &mut DbConnection, batch: &mut Vec<NewAuditEntry>) -> anyhow::Res
 /// Speeds up the load: the data can be generated again, so a crash mid-way may lose it.
 fn bulk_load_settings(conn: &mut DbConnection) -> QueryResult<()> {
     let statements: &[&str] = match conn {
-        DbConnection::Sqlite(_) => &["PRAGMA synchronous = OFF", "PRAGMA cache_size = -1048576"],
+        // The search index merges its segments inside the load's own commits (a server merges
+        // them between its commits instead; `finish_bulk_load` hands them back to it).
+        DbConnection::Sqlite(_) => &[
+            "PRAGMA synchronous = OFF",
+            "PRAGMA cache_size = -1048576",
+            "INSERT INTO audit_search (audit_search, rank) VALUES ('automerge', 4)",
+        ],
         DbConnection::Postgres(_) => &["SET synchronous_commit = off"],
     };
     for statement in statements {
@@ -207,6 +213,7 @@ fn bulk_load_settings(conn: &mut DbConnection) -> QueryResult<()> {
 fn finish_bulk_load(conn: &mut DbConnection) -> QueryResult<()> {
     let statements: &[&str] = match conn {
         DbConnection::Sqlite(_) => &[
+            "INSERT INTO audit_search (audit_search, rank) VALUES ('automerge', 0)",
             "PRAGMA synchronous = FULL",
             "ANALYZE",
             "PRAGMA wal_checkpoint(TRUNCATE)",

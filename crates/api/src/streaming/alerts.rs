@@ -662,7 +662,7 @@ fn next_step(
     let state_text = state.to_text();
     let new_state = (state_text != row.window_state).then_some(state_text);
     let (cursor, project_id) = (row.cursor_seq, row.project_id);
-    conn.transaction(|conn| -> anyhow::Result<()> {
+    crate::db::write_transaction(conn, |conn| -> anyhow::Result<()> {
         let moved = diesel::update(
             dsl::alert_rules
                 .filter(dsl::id.eq(id))

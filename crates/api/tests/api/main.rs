@@ -22,6 +22,7 @@ mod partitions;
 mod query_resolve;
 mod replicas;
 mod saved_views;
+mod search_index;
 mod spa;
 mod streams;
 mod synthetic;
