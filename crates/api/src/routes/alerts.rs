@@ -21,12 +21,20 @@ use crate::streaming::destination;
 use crate::validation::{valid_name, valid_optional_name};
 
 pub fn configure(routes: &mut ProjectRoutes) {
+    use auditlog_shared::wire::{AlertFiring, AlertRule, CreateAlertRule, UpdateAlertRule};
+
     routes
         .add("alert.list", list)
+        .answers::<Vec<AlertRule>>()
         .add("alert.create", create)
+        .takes::<CreateAlertRule>()
+        .answers::<AlertRule>()
         .add("alert.update", update)
+        .takes::<UpdateAlertRule>()
+        .answers::<AlertRule>()
         .add("alert.delete", delete)
-        .add("alert.firings", firings);
+        .add("alert.firings", firings)
+        .answers::<Vec<AlertFiring>>();
 }
 
 /// The most firings `GET …/alerts/{id}/firings` returns (the newest).

@@ -25,17 +25,40 @@ use crate::state::AppState;
 pub const MAX_INGEST_EVENTS: usize = 1_000;
 
 pub fn configure(routes: &mut ProjectRoutes) {
+    use crate::routes::openapi;
+    use auditlog_shared::wire::{
+        AuditEntry, AuditPage, BarQuery, ChainLink, ExportManifest, Facets, Histogram, IngestBatch,
+        IngestReceipt,
+    };
+
     routes
         .add("audit_log.list", list)
+        .parameters(openapi::audit_query_parameters)
+        .answers::<AuditPage>()
         .add("audit_log.histogram", histogram)
+        .parameters(openapi::audit_query_parameters)
+        .answers::<Histogram>()
         .add("audit_log.facets", facets)
+        .parameters(openapi::facet_query_parameters)
+        .answers::<Facets>()
         .add("audit_log.query", query_bar)
+        .parameters(openapi::bar_parameters)
+        .answers::<BarQuery>()
         .add("audit_log.verify", verify)
+        .parameters(openapi::window_parameters)
+        .answers_with(openapi::verify_answer)
         .add("audit_log.entry", entry)
+        .answers::<AuditEntry>()
         .add("audit_log.chain_entry", chain_entry)
+        .answers::<ChainLink>()
         .add("audit_log.export", export)
+        .parameters(openapi::audit_query_parameters)
+        .answers_with(openapi::export_answer)
         .add("audit_log.export_manifest", export_manifest)
-        .add("audit_log.ingest", ingest);
+        .answers::<ExportManifest>()
+        .add("audit_log.ingest", ingest)
+        .takes::<IngestBatch>()
+        .answers::<IngestReceipt>();
 }
 
 /// Reads the request's audit query: parsed by the shared model, validated against now and

@@ -38,9 +38,14 @@ use crate::validation::valid_name;
 pub const INVITATION_DAYS: i64 = 7;
 
 pub fn configure(routes: &mut ProjectRoutes) {
+    use auditlog_shared::wire::{AddMember, CreatedInvitation, Invitation};
+
     routes
         .add("user.add", create)
+        .takes::<AddMember>()
+        .answers::<CreatedInvitation>()
         .add("user.invitation.list", list)
+        .answers::<Vec<Invitation>>()
         .add("user.invitation.revoke", revoke);
 }
 

@@ -23,9 +23,14 @@ use crate::routes::{with_project_conn, ProjectRoutes};
 use crate::state::AppState;
 
 pub fn configure(routes: &mut ProjectRoutes) {
+    use auditlog_shared::wire::{Member, UpdateMember};
+
     routes
         .add("user.list", list)
+        .answers::<Vec<Member>>()
         .add("user.change_role", change_role)
+        .takes::<UpdateMember>()
+        .answers::<Member>()
         .add("user.remove", remove);
 }
 

@@ -85,10 +85,46 @@ pub fn project_routes() -> ProjectRoutes {
 /// the capture middleware bound to that entry. So the permission checked is, by construction,
 /// the permission of the handler that runs — never one found again from the request's path —
 /// and a handler without a catalog entry stops the server from starting.
+///
+/// Each route also carries what the API document says of it ([`RouteDocs`]), stated where its
+/// handler is added: `routes.add("stream.create", create).takes::<CreateStreamDestination>()
+/// .answers::<CreatedStreamDestination>()`. The document iterates this table, so a route is
+/// described once, beside its handler.
 #[derive(Default)]
 pub struct ProjectRoutes {
     /// Per template, in registration order: the catalog entries and their wrapped routes.
-    resources: Vec<(&'static str, Vec<(&'static RouteSpec, actix_web::Route)>)>,
+    resources: Vec<(&'static str, Vec<ProjectRoute>)>,
+    /// The route added last, which `takes`, `answers` and `parameters` describe.
+    last: Option<(usize, usize)>,
+}
+
+struct ProjectRoute {
+    spec: &'static RouteSpec,
+    route: actix_web::Route,
+    docs: RouteDocs,
+}
+
+/// A JSON Schema (or, for a route answering several media types, `{"media": {type: {schema}}}`),
+/// made in the document's generator so that named types become shared components.
+pub type SchemaOf = fn(&mut schemars::SchemaGenerator) -> serde_json::Value;
+
+/// What the API document says of a project route beyond its catalog entry (method, template,
+/// label, least role) and its path's ids.
+#[derive(Clone, Copy, Default)]
+pub struct RouteDocs {
+    /// The JSON body it takes.
+    pub body: Option<SchemaOf>,
+    /// What a success answers.
+    pub answer: Option<SchemaOf>,
+    /// Its query parameters (OpenAPI parameter objects).
+    pub parameters: Option<fn() -> Vec<serde_json::Value>>,
+}
+
+/// The schema of `T`, as a [`SchemaOf`].
+pub fn schema_of<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> serde_json::Value {
+    generator.subschema_for::<T>().to_value()
 }
 
 impl ProjectRoutes {
@@ -117,33 +153,76 @@ impl ProjectRoutes {
                     .expect("catalog methods are valid"),
             ),
         };
-        let route = captured(route.to(handler), spec);
-        match self
+        let route = ProjectRoute {
+            spec,
+            route: captured(route.to(handler), spec),
+            docs: RouteDocs::default(),
+        };
+        let resource = match self
             .resources
-            .iter_mut()
-            .find(|(template, _)| *template == spec.template)
+            .iter()
+            .position(|(template, _)| *template == spec.template)
         {
-            Some((_, routes)) => routes.push((spec, route)),
-            None => self.resources.push((spec.template, vec![(spec, route)])),
-        }
+            Some(resource) => resource,
+            None => {
+                self.resources.push((spec.template, Vec::new()));
+                self.resources.len() - 1
+            }
+        };
+        let routes = &mut self.resources[resource].1;
+        routes.push(route);
+        self.last = Some((resource, routes.len() - 1));
         self
+    }
+
+    /// The route added last takes a JSON body of type `T`.
+    pub fn takes<T: schemars::JsonSchema>(&mut self) -> &mut ProjectRoutes {
+        self.last_docs().body = Some(schema_of::<T>);
+        self
+    }
+
+    /// The route added last answers a `T` as JSON.
+    pub fn answers<T: schemars::JsonSchema>(&mut self) -> &mut ProjectRoutes {
+        self.answers_with(schema_of::<T>)
+    }
+
+    /// The route added last answers what `schema` describes (several media types, a file).
+    pub fn answers_with(&mut self, schema: SchemaOf) -> &mut ProjectRoutes {
+        self.last_docs().answer = Some(schema);
+        self
+    }
+
+    /// The route added last reads these query parameters.
+    pub fn parameters(&mut self, parameters: fn() -> Vec<serde_json::Value>) -> &mut ProjectRoutes {
+        self.last_docs().parameters = Some(parameters);
+        self
+    }
+
+    fn last_docs(&mut self) -> &mut RouteDocs {
+        let (resource, route) = self.last.expect("a route was added before it is described");
+        &mut self.resources[resource].1[route].docs
     }
 
     /// The action keys registered so far.
     pub fn actions(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.documented().map(|(spec, _)| spec.action)
+    }
+
+    /// Every route with its catalog entry and what the API document says of it.
+    pub fn documented(&self) -> impl Iterator<Item = (&'static RouteSpec, RouteDocs)> + '_ {
         self.resources
             .iter()
-            .flat_map(|(_, routes)| routes.iter().map(|(spec, _)| spec.action))
+            .flat_map(|(_, routes)| routes.iter().map(|route| (route.spec, route.docs)))
     }
 
     /// Registers one resource per template. A method the template does not support is answered
     /// 405 with `Allow` (and recorded as an unknown request).
     fn register(self, config: &mut web::ServiceConfig) {
         for (template, routes) in self.resources {
-            let allow = allowed_methods(routes.iter().map(|(spec, _)| spec.method));
+            let allow = allowed_methods(routes.iter().map(|route| route.spec.method));
             let mut resource = web::resource(template);
-            for (_, route) in routes {
-                resource = resource.route(route);
+            for route in routes {
+                resource = resource.route(route.route);
             }
             config.service(resource.default_service(captured(
                 web::route().to(move |request: HttpRequest| {
@@ -360,6 +439,27 @@ mod tests {
         sorted.sort_unstable();
         catalogued.sort_unstable();
         assert_eq!(sorted, catalogued);
+    }
+
+    /// The API document learns a route's answer where its handler is added: only a deletion
+    /// answers nothing, and only a write takes a body.
+    #[test]
+    fn every_route_says_what_it_answers_and_only_writes_take_bodies() {
+        for (spec, docs) in project_routes().documented() {
+            assert!(
+                docs.answer.is_some() || spec.method == "DELETE",
+                "`{}`: only deletions answer nothing",
+                spec.action
+            );
+            if docs.body.is_some() {
+                assert!(
+                    matches!(spec.method, "POST" | "PATCH" | "PUT"),
+                    "`{}` takes a body on {}",
+                    spec.action,
+                    spec.method
+                );
+            }
+        }
     }
 
     #[test]

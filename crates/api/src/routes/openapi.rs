@@ -1,8 +1,9 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3 document of the REST API.
 //!
-//! It is generated from the same tables the server runs on — the action catalog for every
-//! project-scoped route, [`SERVER_ROUTES`] for the rest — and from the JSON Schemas of the wire
-//! types in `auditlog_shared::wire`, so it cannot drift from what is served.
+//! It is generated from the same tables the server runs on — the project scope's route table
+//! (`routes::ProjectRoutes`: each handler with its catalog entry and the body it takes, the
+//! answer it gives and the query it reads), [`SERVER_ROUTES`] for the rest — and from the JSON
+//! Schemas of the wire types in `auditlog_shared::wire`, so it cannot drift from what is served.
 
 use actix_web::HttpResponse;
 use auditlog_shared::wire::*;
@@ -10,6 +11,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
+use super::schema_of;
 use crate::catalog::{self, Permission, RouteSpec};
 
 /// The routes outside the project scope: (method, path, summary).
@@ -114,7 +116,7 @@ pub fn document() -> Value {
             ),
         );
     }
-    for route in catalog::all_routes() {
+    for (route, docs) in super::project_routes().documented() {
         let path = format!("{}{}", catalog::PROJECT_SCOPE, route.template);
         // Ids are positive decimals without sign or leading zeros: any other spelling is a 400.
         let id_schema = json!({"type": "integer", "format": "int64", "minimum": 1});
@@ -140,29 +142,13 @@ pub fn document() -> Value {
                 json!({"type": "string", "enum": ["csv", "ndjson"]}),
             ));
         }
-        if route.action == "audit_log.query" {
-            parameters.push(query_parameter(
-                "bar",
-                "A typed query such as `actor:dana -method:GET status:5xx \"payments\" after:2026-11-20`",
-                json!({"type": "string", "maxLength": auditlog_shared::bar::MAX_BAR_CHARS}),
-            ));
-        } else if route.action == "audit_log.verify" {
-            // Verification covers a whole window: it takes no filters.
-            parameters.extend(
-                audit_query_parameters()
-                    .into_iter()
-                    .filter(|p| matches!(p["name"].as_str(), Some("range" | "from" | "to"))),
-            );
-        } else if matches!(
-            route.action,
-            "audit_log.list" | "audit_log.histogram" | "audit_log.facets" | "audit_log.export"
-        ) {
-            parameters.extend(audit_query_parameters());
-        }
-        if route.action == "audit_log.facets" {
-            parameters.extend(facet_parameters());
-        }
-        let (request, response) = catalog_route_types(&mut generator, route);
+        parameters.extend(
+            docs.parameters
+                .map(|parameters| parameters())
+                .unwrap_or_default(),
+        );
+        let request = docs.body.map(|schema| schema(&mut generator));
+        let response = docs.answer.map(|schema| schema(&mut generator));
         let role = match route.permission {
             Permission::AtLeast(role) => format!("Needs the {} role.", role.as_str()),
             Permission::Ingest => "Needs an API token with the ingest permission.".into(),
@@ -346,7 +332,45 @@ fn path_parameter(name: &str, description: &str, schema: Value) -> Value {
 }
 
 /// The keys of the audit query language (`auditlog_shared::AuditQuery`) as query parameters.
-fn audit_query_parameters() -> Vec<Value> {
+/// The typed query bar's one parameter.
+pub fn bar_parameters() -> Vec<Value> {
+    vec![query_parameter(
+        "bar",
+        "A typed query such as `actor:dana -method:GET status:5xx \"payments\" after:2026-11-20`",
+        json!({"type": "string", "maxLength": auditlog_shared::bar::MAX_BAR_CHARS}),
+    )]
+}
+
+/// The window's parameters alone: verification covers a whole window and takes no filters.
+pub fn window_parameters() -> Vec<Value> {
+    audit_query_parameters()
+        .into_iter()
+        .filter(|p| matches!(p["name"].as_str(), Some("range" | "from" | "to")))
+        .collect()
+}
+
+/// Verification's answer: JSON by default; with `Accept: application/x-ndjson`, progress lines
+/// and then the report, streamed.
+pub fn verify_answer(generator: &mut SchemaGenerator) -> Value {
+    json!({"media": {
+        "application/json": {"schema": schema_of::<VerifyReport>(generator)},
+        "application/x-ndjson": {
+            "schema": schema_of::<VerifyLine>(generator),
+            "description": "One VerifyLine per line: progress, then the report",
+        },
+    }})
+}
+
+/// An export's answer: `export.csv` or `export.ndjson`, by the path's `{format}`.
+pub fn export_answer(_: &mut SchemaGenerator) -> Value {
+    json!({"media": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/x-ndjson": {"schema": {"type": "string"}},
+    }})
+}
+
+/// The audit query's parameters (filters, window, search, paging).
+pub fn audit_query_parameters() -> Vec<Value> {
     let mut parameters = vec![
         query_parameter(
             "range",
@@ -432,6 +456,13 @@ fn audit_query_parameters() -> Vec<Value> {
 }
 
 /// The facets request's own keys (`auditlog_shared::FacetRequest`).
+/// The audit query's parameters and the facet request's.
+pub fn facet_query_parameters() -> Vec<Value> {
+    let mut parameters = audit_query_parameters();
+    parameters.extend(facet_parameters());
+    parameters
+}
+
 fn facet_parameters() -> Vec<Value> {
     let dimensions: Vec<&str> = auditlog_shared::Dimension::ALL
         .iter()
@@ -492,147 +523,6 @@ fn server_route_types(
         ),
         ("GET", "/api/v1/projects") => (None, schema::<Vec<ProjectSummary>>(generator)),
         ("GET", "/api/v1/audit-log-keys") => (None, schema::<Vec<ChainKey>>(generator)),
-        _ => (None, None),
-    }
-}
-
-/// Request and response bodies of a project route; a string response is a file's media type.
-fn catalog_route_types(
-    generator: &mut SchemaGenerator,
-    route: &RouteSpec,
-) -> (Option<Value>, Option<Value>) {
-    macro_rules! crud {
-        ($wire:ty, $create:ty, $update:ty, $verb:expr) => {
-            match $verb {
-                "list" => (None, schema::<Vec<$wire>>(generator)),
-                "create" => (schema::<$create>(generator), schema::<$wire>(generator)),
-                "read" => (None, schema::<$wire>(generator)),
-                "update" => (schema::<$update>(generator), schema::<$wire>(generator)),
-                _ => (None, None),
-            }
-        };
-    }
-    let (resource, verb) = route.action.rsplit_once('.').unwrap_or((route.action, ""));
-    match resource {
-        "application" if verb == "deploy" => (
-            schema::<DeployApplication>(generator),
-            schema::<Application>(generator),
-        ),
-        "application" => crud!(Application, CreateApplication, UpdateApplication, verb),
-        "cluster" => crud!(Cluster, CreateCluster, UpdateCluster, verb),
-        "datastore" => crud!(Datastore, CreateDatastore, UpdateDatastore, verb),
-        "environment_group" => crud!(
-            EnvironmentGroup,
-            CreateEnvironmentGroup,
-            UpdateEnvironmentGroup,
-            verb
-        ),
-        "cloud_account" => crud!(CloudAccount, CreateCloudAccount, UpdateCloudAccount, verb),
-        "integration" => crud!(Integration, CreateIntegration, UpdateIntegration, verb),
-        "api_token" => match verb {
-            "list" => (None, schema::<Vec<ApiToken>>(generator)),
-            "create" => (
-                schema::<CreateToken>(generator),
-                schema::<CreatedToken>(generator),
-            ),
-            _ => (None, schema::<ApiToken>(generator)),
-        },
-        "user.invitation" => match verb {
-            "list" => (None, schema::<Vec<Invitation>>(generator)),
-            _ => (None, None),
-        },
-        "user" => match verb {
-            "list" => (None, schema::<Vec<Member>>(generator)),
-            "add" => (
-                schema::<AddMember>(generator),
-                schema::<CreatedInvitation>(generator),
-            ),
-            "change_role" => (
-                schema::<UpdateMember>(generator),
-                schema::<Member>(generator),
-            ),
-            _ => (None, None),
-        },
-        "saved_view" => match verb {
-            "list" => (None, schema::<Vec<SavedView>>(generator)),
-            "create" => (
-                schema::<CreateSavedView>(generator),
-                schema::<SavedView>(generator),
-            ),
-            "update" => (
-                schema::<UpdateSavedView>(generator),
-                schema::<SavedView>(generator),
-            ),
-            _ => (None, None),
-        },
-        "stream" => match verb {
-            "list" => (None, schema::<Vec<StreamDestination>>(generator)),
-            "create" => (
-                schema::<CreateStreamDestination>(generator),
-                schema::<CreatedStreamDestination>(generator),
-            ),
-            "update" => (
-                schema::<UpdateStreamDestination>(generator),
-                schema::<StreamDestination>(generator),
-            ),
-            "test" => (None, schema::<StreamTestResult>(generator)),
-            _ => (None, None),
-        },
-        "alert" => match verb {
-            "list" => (None, schema::<Vec<AlertRule>>(generator)),
-            "create" => (
-                schema::<CreateAlertRule>(generator),
-                schema::<AlertRule>(generator),
-            ),
-            "update" => (
-                schema::<UpdateAlertRule>(generator),
-                schema::<AlertRule>(generator),
-            ),
-            "firings" => (None, schema::<Vec<AlertFiring>>(generator)),
-            _ => (None, None),
-        },
-        "project" => (None, schema::<ProjectSummary>(generator)),
-        "project.settings" => match verb {
-            "update" => (
-                schema::<SettingsChange>(generator),
-                schema::<ProjectSettings>(generator),
-            ),
-            _ => (None, schema::<ProjectSettings>(generator)),
-        },
-        "audit_log" => match verb {
-            "list" => (None, schema::<AuditPage>(generator)),
-            "histogram" => (None, schema::<Histogram>(generator)),
-            "facets" => (None, schema::<Facets>(generator)),
-            "query" => (None, schema::<BarQuery>(generator)),
-            // JSON by default; with `Accept: application/x-ndjson`, progress lines and then the
-            // report, streamed.
-            "verify" => (
-                None,
-                Some(json!({"media": {
-                    "application/json": {"schema": schema::<VerifyReport>(generator)},
-                    "application/x-ndjson": {
-                        "schema": schema::<VerifyLine>(generator),
-                        "description": "One VerifyLine per line: progress, then the report",
-                    },
-                }})),
-            ),
-            // export.csv or export.ndjson, by the path's `{format}`.
-            "export" => (
-                None,
-                Some(json!({"media": {
-                    "text/csv": {"schema": {"type": "string"}},
-                    "application/x-ndjson": {"schema": {"type": "string"}},
-                }})),
-            ),
-            "export_manifest" => (None, schema::<ExportManifest>(generator)),
-            "chain_entry" => (None, schema::<ChainLink>(generator)),
-            "entry" => (None, schema::<AuditEntry>(generator)),
-            "ingest" => (
-                schema::<IngestBatch>(generator),
-                schema::<IngestReceipt>(generator),
-            ),
-            _ => (None, None),
-        },
         _ => (None, None),
     }
 }

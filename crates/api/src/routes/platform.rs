@@ -17,13 +17,25 @@ use crate::state::AppState;
 use crate::validation::{valid_name, valid_optional_name};
 
 pub fn configure(routes: &mut ProjectRoutes) {
+    use auditlog_shared::wire::{
+        Application, CreateApplication, DeployApplication, UpdateApplication,
+    };
+
     routes
         .add("application.list", list_applications)
+        .answers::<Vec<Application>>()
         .add("application.create", create_application)
+        .takes::<CreateApplication>()
+        .answers::<Application>()
         .add("application.read", read_application)
+        .answers::<Application>()
         .add("application.update", update_application)
+        .takes::<UpdateApplication>()
+        .answers::<Application>()
         .add("application.delete", delete_application)
-        .add("application.deploy", deploy_application);
+        .add("application.deploy", deploy_application)
+        .takes::<DeployApplication>()
+        .answers::<Application>();
     clusters_api::configure(routes, "cluster");
     datastores_api::configure(routes, "datastore");
     environment_groups_api::configure(routes, "environment_group");
@@ -284,9 +296,15 @@ use crate::validation::{valid_name, valid_optional_name};
             pub fn configure(routes: &mut ProjectRoutes, key: &str) {
                 routes
                     .add(&format!("{key}.list"), list)
+                    .answers::<Vec<$wire>>()
                     .add(&format!("{key}.create"), create)
+                    .takes::<$create>()
+                    .answers::<$wire>()
                     .add(&format!("{key}.read"), read)
+                    .answers::<$wire>()
                     .add(&format!("{key}.update"), update)
+                    .takes::<$update>()
+                    .answers::<$wire>()
                     .add(&format!("{key}.delete"), delete);
             }
 

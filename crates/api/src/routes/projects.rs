@@ -12,10 +12,16 @@ use crate::routes::{session::member_projects, with_conn, with_project_conn, Proj
 use crate::state::AppState;
 
 pub fn configure(routes: &mut ProjectRoutes) {
+    use auditlog_shared::wire::{ProjectSettings, ProjectSummary, SettingsChange};
+
     routes
         .add("project.read", read)
+        .answers::<ProjectSummary>()
         .add("project.settings.read", read_settings)
-        .add("project.settings.update", update_settings);
+        .answers::<ProjectSettings>()
+        .add("project.settings.update", update_settings)
+        .takes::<SettingsChange>()
+        .answers::<ProjectSettings>();
 }
 
 /// `GET /api/v1/projects`: the projects the caller can use — a user's memberships, or a token's

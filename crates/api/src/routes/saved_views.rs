@@ -23,10 +23,17 @@ use crate::validation::{valid_name, valid_optional_name};
 pub const MAX_SAVED_VIEWS: i64 = 200;
 
 pub fn configure(routes: &mut ProjectRoutes) {
+    use auditlog_shared::wire::{CreateSavedView, SavedView, UpdateSavedView};
+
     routes
         .add("saved_view.list", list)
+        .answers::<Vec<SavedView>>()
         .add("saved_view.create", create)
+        .takes::<CreateSavedView>()
+        .answers::<SavedView>()
         .add("saved_view.update", update)
+        .takes::<UpdateSavedView>()
+        .answers::<SavedView>()
         .add("saved_view.delete", delete);
 }
 

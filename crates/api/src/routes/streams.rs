@@ -22,12 +22,23 @@ use crate::streaming::Streaming;
 use crate::validation::{valid_name, valid_optional_name};
 
 pub fn configure(routes: &mut ProjectRoutes) {
+    use auditlog_shared::wire::{
+        CreateStreamDestination, CreatedStreamDestination, StreamDestination, StreamTestResult,
+        UpdateStreamDestination,
+    };
+
     routes
         .add("stream.list", list)
+        .answers::<Vec<StreamDestination>>()
         .add("stream.create", create)
+        .takes::<CreateStreamDestination>()
+        .answers::<CreatedStreamDestination>()
         .add("stream.update", update)
+        .takes::<UpdateStreamDestination>()
+        .answers::<StreamDestination>()
         .add("stream.delete", delete)
-        .add("stream.test", test);
+        .add("stream.test", test)
+        .answers::<StreamTestResult>();
 }
 
 /// A destination with its lag, as clients see it.

@@ -18,11 +18,18 @@ use crate::state::AppState;
 use crate::validation::valid_name;
 
 pub fn configure(routes: &mut ProjectRoutes) {
+    use auditlog_shared::wire::{ApiToken, CreateToken, CreatedToken};
+
     routes
         .add("api_token.list", list)
+        .answers::<Vec<ApiToken>>()
         .add("api_token.create", create)
+        .takes::<CreateToken>()
+        .answers::<CreatedToken>()
         .add("api_token.read", read)
-        .add("api_token.revoke", revoke);
+        .answers::<ApiToken>()
+        .add("api_token.revoke", revoke)
+        .answers::<ApiToken>();
 }
 
 #[derive(Clone, Queryable, Selectable)]
