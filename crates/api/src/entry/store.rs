@@ -45,40 +45,29 @@ pub const SEARCH_MERGE_PAGES: u32 = 128;
 /// Returns whether there was anything to merge — call it again until there is not. Does nothing
 /// on PostgreSQL, whose index needs no such care.
 pub fn merge_search_index(conn: &mut DbConnection) -> QueryResult<bool> {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
-
-    let DbConnection::Sqlite(sqlite) = conn else {
-        return Ok(false);
-    };
     #[derive(QueryableByName)]
     struct Changes {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         changes: i64,
     }
-    let total_changes = |sqlite: &mut diesel::SqliteConnection| {
+    fn total_changes(conn: &mut DbConnection) -> QueryResult<i64> {
         diesel::sql_query("SELECT total_changes() AS changes")
-            .get_result::<Changes>(sqlite)
+            .get_result::<Changes>(conn)
             .map(|row| row.changes)
-    };
-    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
-    let merged = total_changes(sqlite).and_then(|before| {
+    }
+
+    if !matches!(conn, DbConnection::Sqlite(_)) {
+        return Ok(false);
+    }
+    crate::db::write_transaction(conn, |conn| {
+        let before = total_changes(conn)?;
         diesel::sql_query(format!(
             "INSERT INTO audit_search (audit_search, rank) VALUES ('merge', {SEARCH_MERGE_PAGES})"
         ))
-        .execute(sqlite)?;
+        .execute(conn)?;
         // FTS5 counts two changes or more when the step merged something.
-        Ok(total_changes(sqlite)? - before >= 2)
-    });
-    match merged {
-        Ok(merged) => {
-            AnsiTransactionManager::commit_transaction(sqlite)?;
-            Ok(merged)
-        }
-        Err(error) => {
-            let _ = AnsiTransactionManager::rollback_transaction(sqlite);
-            Err(error)
-        }
-    }
+        Ok(total_changes(conn)? - before >= 2)
+    })
 }
 
 /// Tells the signer's anchor the heads of a committed transaction.

@@ -71,7 +71,9 @@ pub const SERVER_ROUTES: [(&str, &str, &str); 14] = [
 ];
 
 pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(document())
+    // The document depends only on the binary: built once, on the first request for it.
+    static DOCUMENT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    HttpResponse::Ok().json(DOCUMENT.get_or_init(document))
 }
 
 /// The whole document.
